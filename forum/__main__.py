@@ -1,0 +1,5 @@
+import sys
+
+from forum.cli import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""Joining a community, and the secretary's decisions on members."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.actions import audit
+from forum.errors import DomainError, Forbidden
+from forum.i18n import N_
+from forum.models import Community, Membership, MembershipStatus, Role, User
+from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on, can_request_to_join
+from forum.timeutil import utcnow
+from forum.validation import FieldErrors, clean_text
+
+
+class AlreadyMember(DomainError):
+    status = 409
+    code = "already_member"
+    default_message = N_("You have already asked to join this community.")
+
+
+async def request_to_join(
+    session: AsyncSession,
+    *,
+    user: User,
+    community: Community,
+    standing: CommunityStanding,
+    building: object,
+    unit: object,
+    room: object,
+) -> Membership:
+    """Ask to join; the membership stays pending until a secretary verifies it. A rejected user may ask again."""
+    if not can_request_to_join(standing):
+        raise AlreadyMember()
+    errors = FieldErrors()
+    clean_building = errors.check(clean_text, building, "building", max_length=20)
+    clean_unit = errors.check(clean_text, unit, "unit", max_length=20, required=False)
+    clean_room = errors.check(clean_text, room, "room", max_length=20)
+    errors.raise_if_any()
+    assert user.id is not None and community.id is not None  # noqa: S101 -- flushed rows
+
+    membership = standing.membership
+    if membership is None:
+        membership = Membership(user_id=user.id, community_id=community.id)
+        session.add(membership)
+    membership.status = MembershipStatus.PENDING
+    membership.role = Role.RESIDENT
+    membership.building = clean_building or ""
+    membership.unit = clean_unit or ""
+    membership.room = clean_room or ""
+    membership.requested_at = utcnow()
+    membership.decided_at = None
+    membership.decided_by_id = None
+    await session.flush()
+    return membership
+
+
+def _require_decision_right(standing: CommunityStanding, target: Membership, actor: User) -> None:
+    assert actor.id is not None  # noqa: S101 -- a flushed user
+    if not can_decide_on(standing, target, actor.id):
+        raise Forbidden()
+
+
+async def _decide(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding, status: str
+) -> Membership:
+    _require_decision_right(standing, membership, actor)
+    if membership.status == status:
+        return membership  # idempotent: a double click or a second secretary does no harm
+    membership.status = status
+    membership.decided_at = utcnow()
+    membership.decided_by_id = actor.id
+    if status != MembershipStatus.VERIFIED:
+        membership.role = Role.RESIDENT
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"membership.{status}",
+        community_id=membership.community_id,
+        target_user_id=membership.user_id,
+    )
+    return membership
+
+
+async def verify_membership(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding
+) -> Membership:
+    return await _decide(
+        session, actor=actor, membership=membership, standing=standing, status=MembershipStatus.VERIFIED
+    )
+
+
+async def reject_membership(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding
+) -> Membership:
+    return await _decide(
+        session, actor=actor, membership=membership, standing=standing, status=MembershipStatus.REJECTED
+    )
+
+
+class NotVerified(DomainError):
+    status = 409
+    code = "not_verified"
+    default_message = N_("Only verified members can have this.")
+
+
+async def set_party_member(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding, value: bool
+) -> Membership:
+    """Grant or withdraw the party-member badge; only secretaries and district admins may."""
+    _require_decision_right(standing, membership, actor)
+    if value and membership.status != MembershipStatus.VERIFIED:
+        raise NotVerified()
+    if membership.is_party_member != value:
+        membership.is_party_member = value
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="badge.party.grant" if value else "badge.party.revoke",
+            community_id=membership.community_id,
+            target_user_id=membership.user_id,
+        )
+    return membership
+
+
+async def set_role(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding, role: Role
+) -> Membership:
+    """Appoint or stand down a secretary; only district admins may."""
+    if not can_appoint_secretaries(standing):
+        raise Forbidden()
+    if role == Role.SECRETARY and membership.status != MembershipStatus.VERIFIED:
+        raise NotVerified()
+    if membership.role != role:
+        membership.role = role
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action=f"role.{role}",
+            community_id=membership.community_id,
+            target_user_id=membership.user_id,
+        )
+    return membership
+
+
+async def add_verified_member(
+    session: AsyncSession,
+    *,
+    user: User,
+    community: Community,
+    role: Role = Role.RESIDENT,
+    is_party_member: bool = False,
+    building: str = "",
+    unit: str = "",
+    room: str = "",
+) -> Membership:
+    """Seeding and administration: a membership that starts verified."""
+    assert user.id is not None and community.id is not None  # noqa: S101 -- flushed rows
+    now = utcnow()
+    membership = Membership(
+        user_id=user.id,
+        community_id=community.id,
+        status=MembershipStatus.VERIFIED,
+        role=role,
+        is_party_member=is_party_member,
+        building=building,
+        unit=unit,
+        room=room,
+        requested_at=now,
+        decided_at=now,
+    )
+    session.add(membership)
+    await session.flush()
+    return membership

@@ -1,0 +1,90 @@
+"""Server-side sessions. quart-auth signs the cookie; this table decides whether it is still good."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.models import AuthSession, SessionKind, User
+from forum.timeutil import utcnow
+
+# Writing last_seen_at on every request would turn every page view into a write; once a minute is plenty.
+_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    kind: SessionKind = SessionKind.WEB,
+    days: int = 30,
+    user_agent: str = "",
+    ip: str = "",
+) -> tuple[AuthSession, str]:
+    """Create a session and return it with its raw token; only the token's hash is stored."""
+    assert user.id is not None  # noqa: S101 -- a flushed user
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    auth_session = AuthSession(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        kind=kind,
+        user_agent=user_agent[:200],
+        ip=ip[:64],
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    session.add(auth_session)
+    await session.flush()
+    return auth_session, token
+
+
+async def resolve_session(session: AsyncSession, token: str) -> tuple[AuthSession, User] | None:
+    """The live session and active user for a raw token, or None if it was revoked, expired or never existed."""
+    result = await session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]  # sqlmodel's column typing
+        .where(AuthSession.token_hash == hash_token(token))
+    )
+    row = result.first()
+    if row is None:
+        return None
+    auth_session, user = row
+    now = utcnow()
+    if auth_session.expires_at <= now or not user.is_active:
+        return None
+    if now - auth_session.last_seen_at > _TOUCH_INTERVAL:
+        auth_session.last_seen_at = now
+        await session.flush()
+    return auth_session, user
+
+
+async def end_session(session: AsyncSession, *, auth_session: AuthSession) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.id == auth_session.id))  # type: ignore[arg-type]
+
+
+async def end_session_of_user(session: AsyncSession, *, user: User, session_id: int) -> bool:
+    result = await session.execute(
+        delete(AuthSession).where(
+            AuthSession.id == session_id,  # type: ignore[arg-type]
+            AuthSession.user_id == user.id,  # type: ignore[arg-type]
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def end_all_sessions(session: AsyncSession, *, user: User, except_id: int | None = None) -> None:
+    statement = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    if except_id is not None:
+        statement = statement.where(AuthSession.id != except_id)  # type: ignore[arg-type]
+    await session.execute(statement)
+

@@ -1,0 +1,97 @@
+"""The app factory. `forum.asgi` is the one module that builds the served object."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import socketio
+from quart import Quart
+from quart_auth import QuartAuth
+from quart_schema import QuartSchema
+from quart_schema.openapi import OpenAPIProvider
+from werkzeug.routing import Rule
+
+from forum import i18n
+from forum.config import load_config
+from forum.db import Database
+from forum.web import errors, hooks
+from forum.web.context import close_db_session
+from forum.web.ratelimits import create_limiter
+from forum.web.templating import setup_templating
+from realtime.server import create_socket_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _APIOnlyProvider(OpenAPIProvider):
+    """The OpenAPI document describes the JSON API, not the HTML pages."""
+
+    def generate_rules(self) -> Any:
+        return (rule for rule in super().generate_rules() if isinstance(rule, Rule) and rule.rule.startswith("/api/"))
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Quart:
+    config = load_config(overrides)
+    app = Quart("forum", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(config)
+    app.secret_key = config["SECRET_KEY"]
+    app.config.update(
+        QUART_AUTH_COOKIE_NAME="linli_session",
+        QUART_AUTH_COOKIE_SECURE=config["PRODUCTION"],
+        QUART_AUTH_DURATION=config["SESSION_DAYS"] * 24 * 3600,
+        QUART_AUTH_SALT="linli.session",
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    logging.basicConfig(level=logging.INFO)
+
+    i18n.load_catalogs()
+    setup_templating(app)
+    QuartAuth(app)
+    # Our hooks first: the rate limiter keys writes by the user they load.
+    app.before_request(hooks.before_request)
+    app.after_request(hooks.after_request)
+    app.teardown_request(close_db_session)
+    create_limiter(config["REDIS_URL"]).init_app(app, enabled=config["RATE_LIMITS_ENABLED"])
+    QuartSchema(
+        app,
+        info={"title": "Linli API", "version": "1"},
+        openapi_path="/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        swagger_ui_path=None,
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "cookie": {"type": "apiKey", "in_": "cookie", "name": "linli_session"},
+        },
+        conversion_preference="pydantic",
+        openapi_provider_class=_APIOnlyProvider,
+    )
+    errors.register(app)
+    _register_blueprints(app)
+
+    @app.before_serving
+    async def open_database() -> None:
+        app.extensions["linli.db"] = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"])
+
+    @app.after_serving
+    async def close_database() -> None:
+        await app.extensions.pop("linli.db").dispose()
+
+    sio = create_socket_server(app)
+    app.extensions["socketio"] = sio
+    # Wrapping asgi_app keeps `app` a Quart object (test client, test_app(), lifespan hooks all still work);
+    # no on_startup/on_shutdown here, or Quart's before_serving/after_serving would stop running.
+    app.asgi_app = socketio.ASGIApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from forum.api.v1 import blueprint as api_v1
+    from forum.views import auth, communities, home, members, profile, settings
+
+    for module in (home, auth, communities, members, profile, settings):
+        app.register_blueprint(module.blueprint)
+    app.register_blueprint(api_v1)

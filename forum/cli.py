@@ -1,0 +1,148 @@
+"""The `forum` command: serve, db upgrade, seed-demo, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from forum.config import ConfigError, load_config
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = load_config()
+    host = args.host or config["HOST"]
+    port = args.port or config["PORT"]
+    workers = args.workers or config["WORKERS"]
+    uvicorn.run(
+        "forum.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets",
+        proxy_headers=True,
+        forwarded_allow_ips=config["FORWARDED_ALLOW_IPS"],
+        log_level=args.log_level,
+        access_log=args.access_log,
+        lifespan="on",
+    )
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from forum.migrate import upgrade
+
+    url = load_config()["DATABASE_URL"]
+    upgrade(url, args.revision)
+    print(f"Database at revision {args.revision}.")
+    return 0
+
+
+def _print_demo_accounts() -> None:
+    from forum.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_PENDING
+
+    print(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
+    for account in DEMO_ACCOUNTS + DEMO_PENDING:
+        note = account.role
+        if account.is_party_member:
+            note += ", party member"
+        if account in DEMO_PENDING:
+            note += ", pending verification"
+        print(f"  {account.username:<15} {account.display_name:<10} {account.community or 'district'} ({note})")
+
+
+async def _with_session(work: object) -> object:
+    from forum.db import Database
+
+    db = Database(load_config()["DATABASE_URL"])
+    try:
+        async with db.unit_of_work() as session:
+            return await work(session)  # type: ignore[operator]
+    finally:
+        await db.dispose()
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from forum.seed import seed_demo
+
+    seeded = asyncio.run(_with_session(seed_demo))
+    print("Seeded the demo district." if seeded else "The database already has users; demo data not added.")
+    _print_demo_accounts()
+    return 0
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from forum.actions import accounts, communities
+    from forum.errors import InvalidInput
+    from forum.models import District
+
+    password = os.environ.get("LINLI_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+
+    async def work(session: object) -> None:
+        district = (await session.execute(select(District).where(District.slug == args.district))).scalar_one_or_none()  # type: ignore[attr-defined]
+        if district is None:
+            district = await communities.create_district(session, name=args.district_name or args.district, slug=args.district)  # type: ignore[arg-type]
+        user = await accounts.find_user_by_username(session, args.username)  # type: ignore[arg-type]
+        if user is None:
+            user = await accounts.register_user(
+                session, username=args.username, password=password, display_name=args.display_name or args.username  # type: ignore[arg-type]
+            )
+        await communities.grant_district_admin(session, user=user, district=district)  # type: ignore[arg-type]
+
+    try:
+        asyncio.run(_with_session(work))
+    except InvalidInput as error:
+        for field, message in error.translated_fields().items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 2
+    print(f"{args.username} administers district {args.district}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forum", description="Linli (邻里), a real-time neighbourhood forum.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve HTTP and Socket.IO on one port")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.set_defaults(func=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate to the newest schema")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(func=_db_upgrade)
+
+    seed = commands.add_parser("seed-demo", help="add the demo district if the database has no users")
+    seed.set_defaults(func=_seed_demo)
+
+    admin = commands.add_parser("create-admin", help="create (or promote) a district admin")
+    admin.add_argument("username")
+    admin.add_argument("--display-name")
+    admin.add_argument("--district", default="default", help="district slug (created if missing)")
+    admin.add_argument("--district-name")
+    admin.set_defaults(func=_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

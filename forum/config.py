@@ -1,0 +1,78 @@
+"""Configuration: one table of defaults, overridden by the environment, then by `create_app(overrides)`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Every setting Linli reads, with its development default. Values from the environment are strings and are
+# converted to the type of the default.
+DEFAULTS: dict[str, Any] = {
+    "FORUM_ENV": "development",  # "production" makes SECRET_KEY mandatory and cookies Secure
+    "VAR_DIR": "var",
+    "DATABASE_URL": "",  # default: sqlite+aiosqlite:///<VAR_DIR>/linli.db
+    "REDIS_URL": "",  # empty: in-process Socket.IO manager and in-memory rate limits
+    "SECRET_KEY": "",  # development: generated once into <VAR_DIR>/secret_key
+    "UPLOAD_DIR": "",  # default: <VAR_DIR>/uploads
+    "PUBLIC_URL": "",  # e.g. https://linli.example.org; used in QR posters. Empty: from the request.
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+    "DEFAULT_LOCALE": "zh_Hans",
+    "TIMEZONE": "Asia/Shanghai",  # how times are shown
+    "SESSION_DAYS": 30,
+    "RATE_LIMITS_ENABLED": True,
+    # uvicorn trusts X-Forwarded-For only from these addresses (comma-separated), e.g. the proxy's.
+    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+    "WORKERS": 1,
+    "SQL_ECHO": False,
+}
+
+LOCALES = ("zh_Hans", "en")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def _convert(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        if key in os.environ:
+            config[key] = _convert(default, os.environ[key])
+    config.update(overrides or {})
+
+    var_dir = Path(config["VAR_DIR"]).resolve()
+    config["VAR_DIR"] = str(var_dir)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite+aiosqlite:///{var_dir / 'linli.db'}"
+    if not config["UPLOAD_DIR"]:
+        config["UPLOAD_DIR"] = str(var_dir / "uploads")
+    config["PRODUCTION"] = config["FORUM_ENV"] == "production"
+    if not config["SECRET_KEY"]:
+        if config["PRODUCTION"]:
+            raise ConfigError("SECRET_KEY must be set when FORUM_ENV=production.")
+        config["SECRET_KEY"] = _development_secret(var_dir)
+    if config["DEFAULT_LOCALE"] not in LOCALES:
+        raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(LOCALES)}.")
+    return config
+
+
+def _development_secret(var_dir: Path) -> str:
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret

@@ -1,0 +1,68 @@
+"""Alembic environment (async template). Used by `forum db upgrade` and by `alembic` from the repo root."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import forum.models  # noqa: F401 -- registers every table on the metadata
+from forum.db import create_engine, is_sqlite
+from forum.models import metadata
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        from forum.config import load_config
+
+        url = load_config()["DATABASE_URL"]
+    return url
+
+
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    # Full-text search shadow tables (FTS5) are managed by hand in migrations, not by autogenerate.
+    return not (type_ == "table" and name is not None and (name.endswith("_fts") or "_fts_" in name))
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=is_sqlite(_url()),
+        include_object=_include_object,
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=metadata, literal_binds=True, render_as_batch=is_sqlite(_url()))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_sync(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        _run_sync(connectable)
+        return
+    engine: AsyncEngine = create_engine(_url())
+    async with engine.connect() as connection:
+        await connection.run_sync(_run_sync)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

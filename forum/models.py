@@ -1,0 +1,140 @@
+"""Tables. Only data and constraints live here; behaviour lives in `forum.actions` and `forum.queries`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from forum.timeutil import UTCDateTime, utcnow
+
+# Named constraints make Alembic migrations reproducible on both PostgreSQL and SQLite (batch mode).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def _created() -> datetime:
+    return utcnow()
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True) -> Column[int]:
+    return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
+
+
+class CommunityKind(StrEnum):
+    RESIDENTIAL = "residential"  # 居民区
+    VILLAGE = "village"  # 村
+
+
+class MembershipStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    SECRETARY = "secretary"
+
+
+class SessionKind(StrEnum):
+    WEB = "web"  # cookie, set by quart-auth
+    API = "api"  # bearer token
+
+
+class District(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    slug: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(sa_column=_fk("district.id"))
+    name: str = Field(max_length=100)
+    slug: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    kind: str = Field(default=CommunityKind.RESIDENTIAL, max_length=16)
+    address: str = Field(default="", max_length=200)
+    join_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # Stored lower-cased; login is case-insensitive.
+    username: str = Field(max_length=32, sa_column_kwargs={"unique": True})
+    display_name: str = Field(max_length=40)
+    password_hash: str = Field(max_length=200)
+    locale: str | None = Field(default=None, max_length=16)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class DistrictAdmin(SQLModel, table=True):
+    __tablename__ = "district_admin"
+
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
+    district_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("district.id", ondelete="CASCADE"), primary_key=True)
+    )
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("user_id", "community_id", name="uq_membership_user_community"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user.id"))
+    community_id: int = Field(sa_column=_fk("community.id"))
+    status: str = Field(default=MembershipStatus.PENDING, max_length=16, index=True)
+    role: str = Field(default=Role.RESIDENT, max_length=16)
+    building: str = Field(default="", max_length=20)
+    unit: str = Field(default="", max_length=20)
+    room: str = Field(default="", max_length=20)
+    is_party_member: bool = Field(default=False)
+    requested_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+
+
+class AuthSession(SQLModel, table=True):
+    """A login. The cookie (or bearer token) carries a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    user_id: int = Field(sa_column=_fk("user.id"))
+    kind: str = Field(default=SessionKind.WEB, max_length=8)
+    user_agent: str = Field(default="", max_length=200)
+    ip: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to whom: every secretary and district-admin action leaves one."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    community_id: int | None = Field(
+        default=None, sa_column=_fk("community.id", nullable=True, ondelete="CASCADE")
+    )
+    action: str = Field(max_length=40)
+    target_user_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    detail: str = Field(default="", max_length=500)

@@ -1,0 +1,34 @@
+"""How a person is shown: one shape for templates (the `person` macro) and for API payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from forum.models import Membership, User
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    username: str
+    display_name: str
+    is_party_member: bool
+
+    @classmethod
+    def of(cls, user: User, membership: Membership | None = None) -> Person:
+        assert user.id is not None  # noqa: S101 -- loaded rows
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            is_party_member=bool(membership and membership.is_party_member),
+        )
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "is_party_member": self.is_party_member,
+        }

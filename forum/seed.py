@@ -1,0 +1,100 @@
+"""The demo district: two communities, a secretary each, a district admin and a dozen residents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.actions import accounts, communities, memberships
+from forum.models import CommunityKind, Role
+
+DEMO_PASSWORD = "linli-demo-2026"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    community: str | None  # slug
+    role: str
+    is_party_member: bool = False
+    building: str = ""
+    room: str = ""
+
+
+DEMO_ACCOUNTS = [
+    DemoAccount("admin", "区管理员 周敏", None, "district_admin"),
+    DemoAccount("secretary_li", "李书记", "yuepu-xincun", Role.SECRETARY, True, "1", "101"),
+    DemoAccount("secretary_wang", "王书记", "luojing-cun", Role.SECRETARY, True, "3", "201"),
+    DemoAccount("zhang_wei", "张伟", "yuepu-xincun", Role.RESIDENT, True, "2", "302"),
+    DemoAccount("wang_fang", "王芳", "yuepu-xincun", Role.RESIDENT, False, "2", "501"),
+    DemoAccount("li_na", "李娜", "yuepu-xincun", Role.RESIDENT, False, "5", "1203"),
+    DemoAccount("liu_yang", "刘洋", "yuepu-xincun", Role.RESIDENT, True, "7", "604"),
+    DemoAccount("chen_jing", "陈静", "yuepu-xincun", Role.RESIDENT, False, "8", "201"),
+    DemoAccount("yang_min", "杨敏", "yuepu-xincun", Role.RESIDENT, False, "9", "402"),
+    DemoAccount("zhao_lei", "赵磊", "luojing-cun", Role.RESIDENT, True, "12", "1"),
+    DemoAccount("huang_xiuying", "黄秀英", "luojing-cun", Role.RESIDENT, False, "15", "2"),
+    DemoAccount("zhou_jun", "周军", "luojing-cun", Role.RESIDENT, False, "21", "3"),
+    DemoAccount("wu_xia", "吴霞", "luojing-cun", Role.RESIDENT, True, "8", "6"),
+    DemoAccount("xu_qiang", "徐强", "luojing-cun", Role.RESIDENT, False, "4", "9"),
+]
+# Residents who scanned the poster but are not verified yet, so a secretary has something to do in the demo.
+DEMO_PENDING = [DemoAccount("sun_li", "孙丽", "yuepu-xincun", Role.RESIDENT, False, "6", "703")]
+
+
+async def seed_demo(session: AsyncSession) -> bool:
+    """Create the demo district unless the database already has users. Returns whether it seeded."""
+    if await accounts.count_users(session) > 0:
+        return False
+    district = await communities.create_district(session, name="宝山区 罗店镇", slug="baoshan-luodian")
+    places = {
+        "yuepu-xincun": await communities.create_community(
+            session,
+            district=district,
+            name="月浦新村居民区",
+            slug="yuepu-xincun",
+            kind=CommunityKind.RESIDENTIAL,
+            address="宝山区月浦镇",
+        ),
+        "luojing-cun": await communities.create_community(
+            session,
+            district=district,
+            name="罗泾村",
+            slug="luojing-cun",
+            kind=CommunityKind.VILLAGE,
+            address="宝山区罗泾镇",
+        ),
+    }
+    for account in DEMO_ACCOUNTS + DEMO_PENDING:
+        user = await accounts.register_user(
+            session, username=account.username, password=DEMO_PASSWORD, display_name=account.display_name
+        )
+        if account.role == "district_admin":
+            await communities.grant_district_admin(session, user=user, district=district)
+            continue
+        assert account.community is not None  # noqa: S101 -- every other demo account lives somewhere
+        community = places[account.community]
+        if account in DEMO_PENDING:
+            from forum.access import standing_in
+
+            await memberships.request_to_join(
+                session,
+                user=user,
+                community=community,
+                standing=await standing_in(session, user, community),
+                building=account.building,
+                unit="",
+                room=account.room,
+            )
+            continue
+        await memberships.add_verified_member(
+            session,
+            user=user,
+            community=community,
+            role=Role(account.role),
+            is_party_member=account.is_party_member,
+            building=account.building,
+            room=account.room,
+        )
+    return True

@@ -1,0 +1,83 @@
+"""Input cleaning shared by the HTML forms and the JSON API. Raises `InvalidInput` with translatable messages."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
+
+from forum.config import LOCALES
+from forum.errors import InvalidInput, field_error
+from forum.i18n import N_
+
+T = TypeVar("T")
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def clean_text(value: object, field: str, *, max_length: int, required: bool = True, min_length: int = 0) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise field_error(field, N_("This field must be text."))
+    # NFC so that the same name typed on two phones compares equal; control characters are never wanted.
+    text = unicodedata.normalize("NFC", value).strip()
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    if required and not text:
+        raise field_error(field, N_("This field is required."))
+    if len(text) > max_length:
+        raise field_error(field, N_("At most %(max)d characters."), max=max_length)
+    if text and len(text) < min_length:
+        raise field_error(field, N_("At least %(min)d characters."), min=min_length)
+    return text
+
+
+def clean_username(value: object) -> str:
+    username = clean_text(value, "username", max_length=32).lower()
+    if not USERNAME_RE.match(username):
+        raise field_error(
+            "username",
+            N_("3 to 32 characters: letters, digits, '_', '.' or '-', starting with a letter or digit."),
+        )
+    return username
+
+
+def clean_password(value: object, field: str = "password") -> str:
+    if not isinstance(value, str) or not value:
+        raise field_error(field, N_("This field is required."))
+    if len(value) < PASSWORD_MIN:
+        raise field_error(field, N_("At least %(min)d characters."), min=PASSWORD_MIN)
+    if len(value) > PASSWORD_MAX:
+        raise field_error(field, N_("At most %(max)d characters."), max=PASSWORD_MAX)
+    return value
+
+
+def clean_locale(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in LOCALES:
+        raise field_error("locale", N_("Choose one of the offered languages."))
+    return str(value)
+
+
+class FieldErrors:
+    """Collects every failed field, so a form shows all of its problems at once."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, tuple[str, dict[str, object]]] = {}
+        self._status = 422
+
+    def check(self, clean: Callable[..., T], *args: object, **kwargs: object) -> T | None:
+        try:
+            return clean(*args, **kwargs)
+        except InvalidInput as error:
+            self._fields.update(error.fields)
+            self._status = max(self._status, error.status)
+            return None
+
+    def raise_if_any(self) -> None:
+        if self._fields:
+            raise InvalidInput(self._fields, status=self._status)

@@ -1,0 +1,119 @@
+"""A community's page, joining it, and its QR poster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from markupsafe import Markup
+from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart_rate_limiter import rate_limit
+
+from forum.access import access_community, access_community_to_moderate, standing_in
+from forum.actions import communities as community_actions
+from forum.actions import memberships
+from forum.errors import InvalidInput, NotFound
+from forum.i18n import N_
+from forum.permissions import can_moderate, can_request_to_join
+from forum.queries.communities import community_overview
+from forum.web.context import commit, current_user, db_session, login_required, require_user
+from forum.web.ratelimits import REGISTER_LIMITS
+
+blueprint = Blueprint("communities", __name__)
+
+
+@blueprint.get("/c/<slug>")
+@login_required
+async def show(slug: str) -> Any:
+    community, standing = await access_community(db_session(), require_user(), slug)
+    overview = await community_overview(db_session(), community)
+    return await render_template(
+        "communities/show.html",
+        community=community,
+        standing=standing,
+        overview=overview,
+        can_moderate=can_moderate(standing),
+    )
+
+
+async def _community_for_code(code: str) -> Any:
+    community = await community_actions.find_by_join_code(db_session(), code)
+    if community is None:
+        raise NotFound(N_("This join code does not belong to any community. Check the poster and try again."))
+    return community
+
+
+@blueprint.get("/join/<code>")
+async def join(code: str) -> Any:
+    """Where the poster's QR code leads. Signed-out visitors see whose community it is and are asked to sign in."""
+    community = await _community_for_code(code)
+    user = current_user()
+    standing = await standing_in(db_session(), user, community) if user else None
+    return await render_template(
+        "communities/join.html",
+        community=community,
+        code=community.join_code,
+        standing=standing,
+        can_join=standing is None or can_request_to_join(standing),
+        form={},
+        errors={},
+    )
+
+
+@blueprint.post("/join/<code>")
+@login_required
+@rate_limit(limits=REGISTER_LIMITS)
+async def join_submit(code: str) -> Any:
+    community = await _community_for_code(code)
+    user = require_user()
+    standing = await standing_in(db_session(), user, community)
+    form = await request.form
+    try:
+        await memberships.request_to_join(
+            db_session(),
+            user=user,
+            community=community,
+            standing=standing,
+            building=form.get("building"),
+            unit=form.get("unit"),
+            room=form.get("room"),
+        )
+    except InvalidInput as error:
+        return await render_template(
+            "communities/join.html",
+            community=community,
+            code=community.join_code,
+            standing=standing,
+            can_join=True,
+            form=form,
+            errors=error.translated_fields(),
+        ), error.status
+    await commit()
+    return redirect(url_for("communities.show", slug=community.slug))
+
+
+def join_url(code: str) -> str:
+    public = current_app.config["PUBLIC_URL"].rstrip("/")
+    path = url_for("communities.join", code=code)
+    return f"{public}{path}" if public else url_for("communities.join", code=code, _external=True)
+
+
+@blueprint.get("/c/<slug>/poster")
+@login_required
+async def poster(slug: str) -> Any:
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    url = join_url(community.join_code)
+    qr = segno.make(url, error="m")
+    # segno's SVG is generated from the URL's bits only: nothing user-supplied reaches the markup as text.
+    svg = Markup(qr.svg_inline(scale=8, dark="#111", light="#fff", omitsize=True))  # noqa: S704
+    return await render_template("communities/poster.html", community=community, url=url, qr_svg=svg)
+
+
+@blueprint.post("/c/<slug>/join-code")
+@login_required
+async def regenerate_code(slug: str) -> Any:
+    user = require_user()
+    community, standing = await access_community_to_moderate(db_session(), user, slug)
+    await community_actions.regenerate_join_code(db_session(), actor=user, community=community, standing=standing)
+    await commit()
+    return redirect(url_for("communities.poster", slug=community.slug))

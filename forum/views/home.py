@@ -1,0 +1,59 @@
+"""Home (my communities), the language switch and the health check."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from forum.actions import accounts
+from forum.actions.communities import normalise_join_code
+from forum.config import LOCALES
+from forum.queries.communities import my_communities
+from forum.web.context import commit, current_user, database, db_session, safe_next
+from forum.web.hooks import LANG_COOKIE
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("home", __name__)
+
+
+@blueprint.get("/")
+async def index() -> Any:
+    user = current_user()
+    if user is None:
+        return await render_template("home/welcome.html")
+    return await render_template("home/index.html", communities=await my_communities(db_session(), user))
+
+
+@blueprint.post("/join")
+async def join_with_code() -> Any:
+    code = normalise_join_code((await request.form).get("code", ""))
+    if not code:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("communities.join", code=code))
+
+
+@blueprint.post("/language")
+async def set_language() -> Any:
+    form = await request.form
+    locale = form.get("locale")
+    response = redirect(safe_next(form.get("next")))
+    if locale not in LOCALES:
+        return response
+    user = current_user()
+    if user is not None:
+        await accounts.update_profile(db_session(), user=user, display_name=user.display_name, locale=locale)
+        await commit()
+    response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@blueprint.get("/healthz")
+async def health() -> Any:
+    try:
+        await database().ping()
+    except Exception:  # the answer is "unavailable", whatever the cause; the log has it
+        log.exception("health check: database unreachable")
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"})

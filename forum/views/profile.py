@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, render_template
+
+from forum.errors import NotFound
+from forum.queries.communities import profile
+from forum.web.context import db_session, login_required, require_user
+
+blueprint = Blueprint("profile", __name__)
+
+
+@blueprint.get("/u/<username>")
+@login_required
+async def show(username: str) -> Any:
+    found = await profile(db_session(), viewer=require_user(), username=username)
+    if found is None:
+        raise NotFound()
+    return await render_template("profile/show.html", profile=found)

@@ -1,0 +1,86 @@
+"""Settings: display name, language, password, and the list of signed-in devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, redirect, render_template, request, url_for
+
+from forum.actions import accounts
+from forum.actions import sessions as session_actions
+from forum.errors import InvalidInput
+from forum.queries.accounts import list_sessions
+from forum.web.context import commit, current_auth_session, db_session, login_required, require_user
+from forum.web.signin import sign_out
+
+blueprint = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+async def _page(*, errors: dict[str, str] | None = None, form: Any = None, saved: str = "", status: int = 200) -> Any:
+    user = require_user()
+    auth_session = current_auth_session()
+    return await render_template(
+        "settings/index.html",
+        sessions=await list_sessions(db_session(), user=user),
+        current_session_id=auth_session.id if auth_session else None,
+        errors=errors or {},
+        form=form or {"display_name": user.display_name, "locale": user.locale or ""},
+        saved=saved or request.args.get("saved", ""),
+    ), status
+
+
+@blueprint.get("")
+@login_required
+async def index() -> Any:
+    return await _page()
+
+
+@blueprint.post("/profile")
+@login_required
+async def profile() -> Any:
+    form = await request.form
+    try:
+        await accounts.update_profile(
+            db_session(), user=require_user(), display_name=form.get("display_name"), locale=form.get("locale")
+        )
+    except InvalidInput as error:
+        return await _page(errors=error.translated_fields(), form=form, status=error.status)
+    await commit()
+    return redirect(url_for("settings.index", saved="profile"))
+
+
+@blueprint.post("/password")
+@login_required
+async def password() -> Any:
+    form = await request.form
+    auth_session = current_auth_session()
+    try:
+        await accounts.change_password(
+            db_session(),
+            user=require_user(),
+            current_password=form.get("current_password"),
+            new_password=form.get("new_password"),
+            keep_session_id=auth_session.id if auth_session else None,
+        )
+    except InvalidInput as error:
+        return await _page(errors=error.translated_fields(), status=error.status)
+    await commit()
+    return redirect(url_for("settings.index", saved="password"))
+
+
+@blueprint.post("/sessions/<int:session_id>/end")
+@login_required
+async def end_session(session_id: int) -> Any:
+    await session_actions.end_session_of_user(db_session(), user=require_user(), session_id=session_id)
+    await commit()
+    return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/sessions/end-all")
+@login_required
+async def end_all_sessions() -> Any:
+    """Log out everywhere, this device included."""
+    await session_actions.end_all_sessions(db_session(), user=require_user())
+    await commit()
+    await sign_out(None)
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,86 @@
+"""The request's unit of work and signed-in user, as handlers see them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from quart import current_app, g, redirect, request, url_for
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.db import Database
+from forum.errors import NotAuthenticated
+from forum.models import AuthSession, User
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["linli.db"]
+    return db
+
+
+def db_session() -> AsyncSession:
+    """The request's session, opened on first use and closed (rolled back if uncommitted) at teardown."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    session: AsyncSession = g.db_session
+    return session
+
+
+async def commit() -> None:
+    await database().commit(db_session())
+
+
+async def close_db_session(_exc: BaseException | None) -> None:
+    session: AsyncSession | None = g.pop("db_session", None)
+    if session is not None:
+        await session.close()
+
+
+def current_user() -> User | None:
+    user: User | None = g.get("user")
+    return user
+
+
+def current_auth_session() -> AuthSession | None:
+    auth_session: AuthSession | None = g.get("auth_session")
+    return auth_session
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: a `next` parameter must never send a user to another site."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[Any]]:
+    """HTML views: send a signed-out visitor to the login page and back again afterwards."""
+
+    @functools.wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        if current_user() is None:
+            if wants_json():
+                raise NotAuthenticated()
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return await view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,81 @@
+"""Every error becomes a clear message with the right status, as a page or as JSON; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from quart import Quart, jsonify, render_template
+from quart_rate_limiter import RateLimitExceeded
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from forum.errors import DomainError, InvalidInput
+from forum.i18n import N_, gettext
+from forum.web.context import wants_json
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: N_("The request could not be understood."),
+    401: N_("Please log in first."),
+    403: N_("You do not have permission to do that."),
+    404: N_("That page or item does not exist, or you cannot see it."),
+    405: N_("That action is not allowed here."),
+    413: N_("What you sent is too large."),
+    429: N_("Too many attempts. Please wait %(seconds)d seconds and try again."),
+    500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
+}
+
+
+async def _respond(status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Any:
+    if wants_json():
+        response = jsonify({"error": code, "message": message, **extra})
+    else:
+        response = await render_template("errors/error.html", status=status, message=message, **extra)
+    return response, status, headers or {}
+
+
+async def domain_error(error: DomainError) -> Any:
+    extra: dict[str, Any] = {}
+    if isinstance(error, InvalidInput):
+        extra["fields"] = error.translated_fields()
+    return await _respond(error.status, error.code, error.translated(), **extra)
+
+
+async def rate_limited(error: RateLimitExceeded) -> Any:
+    message = gettext(HTTP_MESSAGES[429], seconds=error.retry_after)
+    return await _respond(429, "rate_limited", message, headers={"Retry-After": str(error.retry_after)})
+
+
+async def schema_error(error: RequestSchemaValidationError) -> Any:
+    fields: dict[str, str] = {}
+    inner = error.validation_error
+    if isinstance(inner, ValidationError):
+        for item in inner.errors():
+            location = ".".join(str(part) for part in item["loc"]) or "body"
+            fields[location] = item["msg"]
+    message = gettext(N_("The request body is not valid JSON of the expected shape."))
+    return await _respond(400, "invalid_body", message, fields=fields)
+
+
+async def http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    if status == 429:
+        return await _respond(429, "rate_limited", gettext(HTTP_MESSAGES[429], seconds=60))
+    message = gettext(HTTP_MESSAGES.get(status, HTTP_MESSAGES[400]))
+    return await _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
+
+
+async def unexpected_error(error: Exception) -> Any:
+    log.exception("unhandled error", exc_info=error)
+    return await _respond(500, "internal_error", gettext(HTTP_MESSAGES[500]))
+
+
+def register(app: Quart) -> None:
+    app.register_error_handler(DomainError, domain_error)
+    app.register_error_handler(RateLimitExceeded, rate_limited)
+    app.register_error_handler(RequestSchemaValidationError, schema_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)

@@ -1,0 +1,80 @@
+"""Rate limits: per client address and per account on sign-in, per user on every write.
+
+The client address is the ASGI peer; uvicorn replaces it from X-Forwarded-For only for FORWARDED_ALLOW_IPS, so a
+client cannot pick its own bucket (quart-rate-limiter's default key reads that header from anyone).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from quart import g, request
+from quart_rate_limiter import RateLimit, RateLimiter
+from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
+from redis import asyncio as aioredis
+
+
+async def client_address_key() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+async def account_key() -> str:
+    """The account being signed into (from the form or JSON body), lower-cased."""
+    username: Any = None
+    if request.mimetype == "application/json":
+        body = await request.get_json(silent=True)
+        if isinstance(body, dict):
+            username = body.get("username")
+    else:
+        username = (await request.form).get("username")
+    return f"account:{str(username or '').strip().lower()[:64]}"
+
+
+async def user_or_address_key() -> str:
+    user = g.get("user")
+    return f"user:{user.id}" if user is not None else await client_address_key()
+
+
+async def is_read(_: Any = None) -> bool:
+    return request.method in {"GET", "HEAD", "OPTIONS"}
+
+
+LOGIN_LIMITS = [
+    RateLimit(5, timedelta(minutes=1), key_function=account_key),
+    RateLimit(20, timedelta(minutes=1), key_function=client_address_key),
+]
+REGISTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=client_address_key)]
+# Every write endpoint, per user (or address when signed out), unless a stricter limit applies.
+WRITE_LIMITS = [RateLimit(60, timedelta(minutes=1), key_function=user_or_address_key, skip_function=is_read)]
+
+
+class RedisStore(RateLimiterStoreABC):
+    """Shared by every server process; keys expire once their period is over, so Redis does not fill up."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._redis: aioredis.Redis | None = None
+
+    async def before_serving(self) -> None:
+        self._redis = aioredis.from_url(self._url)
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        assert self._redis is not None  # noqa: S101 -- set in before_serving
+        result = await self._redis.get(f"linli:rl:{key}")
+        return default if result is None else datetime.fromtimestamp(float(result), tz=default.tzinfo)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        assert self._redis is not None  # noqa: S101 -- set in before_serving
+        ttl = max(1, int((tat - datetime.now(tat.tzinfo)).total_seconds()) + 1)
+        await self._redis.set(f"linli:rl:{key}", tat.timestamp(), ex=ttl)
+
+    async def after_serving(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+def create_limiter(redis_url: str) -> RateLimiter:
+    store: RateLimiterStoreABC = RedisStore(redis_url) if redis_url else MemoryStore()
+    return RateLimiter(key_function=client_address_key, store=store, default_limits=WRITE_LIMITS)
