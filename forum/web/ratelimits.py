@@ -40,9 +40,11 @@ async def is_read(_: Any = None) -> bool:
     return request.method in {"GET", "HEAD", "OPTIONS"}
 
 
+# GCRA: a burst of `count`, then one more every period/count. Long periods keep the refill slow.
 LOGIN_LIMITS = [
-    RateLimit(5, timedelta(minutes=1), key_function=account_key),
-    RateLimit(20, timedelta(minutes=1), key_function=client_address_key),
+    RateLimit(5, timedelta(minutes=5), key_function=account_key),
+    # Many households share one address behind a carrier's NAT, so the per-address limit is looser.
+    RateLimit(30, timedelta(minutes=10), key_function=client_address_key),
 ]
 REGISTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=client_address_key)]
 # Every write endpoint, per user (or address when signed out), unless a stricter limit applies.

@@ -1,0 +1,112 @@
+"""Fixtures. Every test that touches the database runs twice: on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from forum.app import create_app
+from forum.db import Database
+from forum.migrate import upgrade
+from forum.models import metadata
+from tests.services import PG_ADMIN_URL, require_service
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+async def _admin_execute(statement: str) -> None:
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def create_pg_database() -> str:
+    """A fresh, empty PostgreSQL database for this test session; the caller drops it."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"linli_test_{secrets.token_hex(4)}"
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    return str(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database per backend, shared by the session; tests empty it after themselves."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'linli.db'}"
+        upgrade(url)
+        yield url
+        return
+    url = create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+async def _empty_tables(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            tables = list(reversed(metadata.sorted_tables))
+            if url.startswith("postgresql"):
+                names = ", ".join(f'"{table.name}"' for table in tables)
+                await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    await connection.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def db_url(database_url: str) -> AsyncIterator[str]:
+    yield database_url
+    await _empty_tables(database_url)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """The test's own handle on the database, for factories and for checking what was stored."""
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+def app_config(db_url: str, var_dir: Path, **overrides: object) -> dict[str, object]:
+    return {
+        "DATABASE_URL": db_url,
+        "VAR_DIR": str(var_dir),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "REDIS_URL": "",
+        **overrides,
+    }
+
+
+@pytest.fixture
+async def app(db_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
+    application = create_app(app_config(db_url, tmp_path))
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> Client:
+    return app.test_client()
