@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from forum.errors import Forbidden, NotFound
 from forum.models import Community, DistrictAdmin, Membership, User
@@ -14,8 +15,8 @@ async def standing_in(session: AsyncSession, user: User, community: Community) -
     membership = (
         await session.execute(
             select(Membership).where(
-                Membership.user_id == user.id,  # type: ignore[arg-type]
-                Membership.community_id == community.id,  # type: ignore[arg-type]
+                col(Membership.user_id) == user.id,
+                col(Membership.community_id) == community.id,
             )
         )
     ).scalar_one_or_none()
@@ -25,7 +26,7 @@ async def standing_in(session: AsyncSession, user: User, community: Community) -
 
 async def access_community(session: AsyncSession, user: User, slug: str) -> tuple[Community, CommunityStanding]:
     """Any signed-in user may see that a community exists (name, district); members see more."""
-    community = (await session.execute(select(Community).where(Community.slug == slug))).scalar_one_or_none()
+    community = (await session.execute(select(Community).where(col(Community.slug) == slug))).scalar_one_or_none()
     if community is None:
         raise NotFound()
     return community, await standing_in(session, user, community)

@@ -84,7 +84,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.extensions["socketio"] = sio
     # Wrapping asgi_app keeps `app` a Quart object (test client, test_app(), lifespan hooks all still work);
     # no on_startup/on_shutdown here, or Quart's before_serving/after_serving would stop running.
-    app.asgi_app = socketio.ASGIApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = socketio.ASGIApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]  # the documented way to wrap
     return app
 
 

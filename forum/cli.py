@@ -7,8 +7,14 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.config import ConfigError, load_config
+
+T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -55,13 +61,13 @@ def _print_demo_accounts() -> None:
         print(f"  {account.username:<15} {account.display_name:<10} {account.community or 'district'} ({note})")
 
 
-async def _with_session(work: object) -> object:
+async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     from forum.db import Database
 
     db = Database(load_config()["DATABASE_URL"])
     try:
         async with db.unit_of_work() as session:
-            return await work(session)  # type: ignore[operator]
+            return await work(session)
     finally:
         await db.dispose()
 
@@ -84,16 +90,17 @@ def _create_admin(args: argparse.Namespace) -> int:
 
     password = os.environ.get("LINLI_ADMIN_PASSWORD") or getpass.getpass("Password: ")
 
-    async def work(session: object) -> None:
-        district = (await session.execute(select(District).where(District.slug == args.district))).scalar_one_or_none()  # type: ignore[attr-defined]
+    async def work(session: AsyncSession) -> None:
+        district = (await session.execute(select(District).where(District.slug == args.district))).scalar_one_or_none()
         if district is None:
-            district = await communities.create_district(session, name=args.district_name or args.district, slug=args.district)  # type: ignore[arg-type]
-        user = await accounts.find_user_by_username(session, args.username)  # type: ignore[arg-type]
+            name = args.district_name or args.district
+            district = await communities.create_district(session, name=name, slug=args.district)
+        user = await accounts.find_user_by_username(session, args.username)
         if user is None:
             user = await accounts.register_user(
-                session, username=args.username, password=password, display_name=args.display_name or args.username  # type: ignore[arg-type]
+                session, username=args.username, password=password, display_name=args.display_name or args.username
             )
-        await communities.grant_district_admin(session, user=user, district=district)  # type: ignore[arg-type]
+        await communities.grant_district_admin(session, user=user, district=district)
 
     try:
         asyncio.run(_with_session(work))

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "VAR_DIR": "var",
     "DATABASE_URL": "",  # default: sqlite+aiosqlite:///<VAR_DIR>/linli.db
     "REDIS_URL": "",  # empty: in-process Socket.IO manager and in-memory rate limits
+    "REDIS_CHANNEL": "linli",  # pub/sub channel shared by the processes of one deployment
     "SECRET_KEY": "",  # development: generated once into <VAR_DIR>/secret_key
     "UPLOAD_DIR": "",  # default: <VAR_DIR>/uploads
     "PUBLIC_URL": "",  # e.g. https://linli.example.org; used in QR posters. Empty: from the request.

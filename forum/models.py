@@ -83,9 +83,7 @@ class DistrictAdmin(SQLModel, table=True):
     __tablename__ = "district_admin"
 
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
-    district_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("district.id", ondelete="CASCADE"), primary_key=True)
-    )
+    district_id: int = Field(sa_column=Column(Integer, ForeignKey("district.id", ondelete="CASCADE"), primary_key=True))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
 
 
@@ -130,9 +128,7 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
     actor_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
-    community_id: int | None = Field(
-        default=None, sa_column=_fk("community.id", nullable=True, ondelete="CASCADE")
-    )
+    community_id: int | None = Field(default=None, sa_column=_fk("community.id", nullable=True, ondelete="CASCADE"))
     action: str = Field(max_length=40)
     target_user_id: int | None = Field(
         default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from forum.actions import accounts, communities, memberships
 from forum.models import CommunityKind, Role
 
-DEMO_PASSWORD = "linli-demo-2026"
+DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105 -- the published password of the demo accounts
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,11 @@ class Ready(Event):
 
 # name -> (model, room pattern, description)
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
-    "ready": (Ready, "the connecting client only", "Connection accepted; the client is in its personal room."),
+    "ready": (
+        Ready,
+        "the connecting client only",
+        "Connection accepted; the client is in its personal room.",
+    ),
 }
 
 

@@ -51,7 +51,7 @@ async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> User |
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
     redis_url = app.config["REDIS_URL"]
-    manager = socketio.AsyncRedisManager(redis_url, channel="linli") if redis_url else None
+    manager = socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"]) if redis_url else None
     sio = socketio.AsyncServer(
         # Stated explicitly: with aiohttp installed the default would pick aiohttp (python-socketio #776).
         async_mode="asgi",

@@ -13,7 +13,9 @@ PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
 
-async def make_user(db: Database, *, username: str | None = None, display_name: str | None = None, password: str = PASSWORD) -> User:
+async def make_user(
+    db: Database, *, username: str | None = None, display_name: str | None = None, password: str = PASSWORD
+) -> User:
     n = next(_counter)
     async with db.unit_of_work() as session:
         return await accounts.register_user(
@@ -30,7 +32,11 @@ async def make_district(db: Database, *, name: str = "宝山区", slug: str | No
 
 
 async def make_community(
-    db: Database, *, district: District | None = None, name: str | None = None, slug: str | None = None,
+    db: Database,
+    *,
+    district: District | None = None,
+    name: str | None = None,
+    slug: str | None = None,
     kind: CommunityKind = CommunityKind.RESIDENTIAL,
 ) -> Community:
     district = district or await make_district(db)
@@ -42,12 +48,22 @@ async def make_community(
 
 
 async def make_member(
-    db: Database, *, user: User, community: Community, role: Role = Role.RESIDENT, is_party_member: bool = False
+    db: Database,
+    *,
+    user: User,
+    community: Community,
+    role: Role = Role.RESIDENT,
+    is_party_member: bool = False,
 ) -> Membership:
     async with db.unit_of_work() as session:
         return await memberships.add_verified_member(
-            session, user=user, community=community, role=role, is_party_member=is_party_member,
-            building="1", room="101",
+            session,
+            user=user,
+            community=community,
+            role=role,
+            is_party_member=is_party_member,
+            building="1",
+            room="101",
         )
 
 

@@ -38,13 +38,19 @@ async def test_registration_shows_every_problem_in_the_form_with_422(client: Cli
 
 async def test_a_taken_username_is_refused_whatever_its_case(client: Client, db: Database) -> None:
     await make_user(db, username="lisi")
-    response = await post_form(client, "/register", {"username": "LiSi", "password": "a-long-password", "display_name": "李四"})
+    response = await post_form(
+        client, "/register", {"username": "LiSi", "password": "a-long-password", "display_name": "李四"}
+    )
     assert response.status_code == 409
     assert "该用户名已被使用" in await text(response)
 
 
 async def test_missing_and_odd_fields_never_cause_a_500(client: Client) -> None:
-    for form in ({}, {"username": "x" * 10_000}, {"username": "ok_name", "password": "p" * 5000, "display_name": "\x00\x01"}):
+    for form in (
+        {},
+        {"username": "x" * 10_000},
+        {"username": "ok_name", "password": "p" * 5000, "display_name": "\x00\x01"},
+    ):
         response = await post_form(client, "/register", form)
         assert response.status_code in {422, 409}, form
     response = await post_form(client, "/login", {})
@@ -104,11 +110,17 @@ async def test_changing_the_password_logs_out_other_devices_but_not_this_one(app
     await login(laptop, "qianba")
 
     wrong = await post_form(
-        phone, "/settings/password", {"current_password": "nope-nope", "new_password": "new-password-1"}, token_from="/settings"
+        phone,
+        "/settings/password",
+        {"current_password": "nope-nope", "new_password": "new-password-1"},
+        token_from="/settings",
     )
     assert wrong.status_code == 403
     response = await post_form(
-        phone, "/settings/password", {"current_password": PASSWORD, "new_password": "new-password-1"}, token_from="/settings"
+        phone,
+        "/settings/password",
+        {"current_password": PASSWORD, "new_password": "new-password-1"},
+        token_from="/settings",
     )
     assert response.status_code == 302
     assert (await phone.get("/settings")).status_code == 200
@@ -161,7 +173,13 @@ async def test_login_is_rate_limited_per_client_address(client: Client) -> None:
 
 async def test_registration_is_rate_limited_per_client_address(client: Client) -> None:
     statuses = [
-        (await post_form(client, "/register", {"username": f"bot{i}", "password": "a-long-password", "display_name": "bot"})).status_code
+        (
+            await post_form(
+                client,
+                "/register",
+                {"username": f"bot{i}", "password": "a-long-password", "display_name": "bot"},
+            )
+        ).status_code
         for i in range(11)
     ]
     assert statuses[:10] == [302] * 10

@@ -35,17 +35,23 @@ async def test_a_resident_joins_with_the_code_and_a_secretary_verifies(app: Quar
     members_page = await text(await office.get(f"/c/{community.slug}/members"))
     assert "张阿姨" in members_page and "402" in members_page
     async with db.read_only() as session:
-        membership = (await session.execute(select(Membership).where(Membership.status == MembershipStatus.PENDING))).scalar_one()
+        membership = (
+            await session.execute(select(Membership).where(Membership.status == MembershipStatus.PENDING))
+        ).scalar_one()
     response = await post_form(office, f"/memberships/{membership.id}/verify")
     assert response.status_code == 302
 
     assert "已认证居民" in await text(await resident.get(f"/c/{community.slug}"))
     async with db.read_only() as session:
-        entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "membership.verified"))).scalar_one()
+        entry = (
+            await session.execute(select(AuditEntry).where(AuditEntry.action == "membership.verified"))
+        ).scalar_one()
     assert entry.actor_id == secretary.id and entry.target_user_id == membership.user_id
 
 
-async def test_a_signed_out_visitor_who_scans_the_poster_is_sent_back_after_registering(app: Quart, db: Database) -> None:
+async def test_a_signed_out_visitor_who_scans_the_poster_is_sent_back_after_registering(
+    app: Quart, db: Database
+) -> None:
     community = await make_community(db, name="罗泾村")
     client = app.test_client()
     page = await text(await client.get(f"/join/{community.join_code}"))
@@ -53,7 +59,12 @@ async def test_a_signed_out_visitor_who_scans_the_poster_is_sent_back_after_regi
     response = await post_form(
         client,
         "/register",
-        {"username": "newbie", "password": "a-long-password", "display_name": "新邻居", "next": f"/join/{community.join_code}"},
+        {
+            "username": "newbie",
+            "password": "a-long-password",
+            "display_name": "新邻居",
+            "next": f"/join/{community.join_code}",
+        },
     )
     assert response.headers["Location"] == f"/join/{community.join_code}"
 
@@ -93,7 +104,9 @@ async def test_asking_twice_is_refused_but_a_declined_resident_may_ask_again(app
     office = app.test_client()
     await login(office, "sec2")
     async with db.read_only() as session:
-        membership = (await session.execute(select(Membership).where(Membership.status == MembershipStatus.PENDING))).scalar_one()
+        membership = (
+            await session.execute(select(Membership).where(Membership.status == MembershipStatus.PENDING))
+        ).scalar_one()
     await post_form(office, f"/memberships/{membership.id}/reject")
     assert "申请未通过" in await text(await client.get(f"/c/{community.slug}"))
     assert (await post_form(client, f"/join/{community.join_code}", {"building": "1", "room": "2"})).status_code == 302
@@ -102,7 +115,9 @@ async def test_asking_twice_is_refused_but_a_declined_resident_may_ask_again(app
         assert again is not None and again.status == MembershipStatus.PENDING and again.room == "2"
 
 
-async def test_the_poster_shows_a_qr_code_of_the_join_link_and_a_new_code_retires_the_old(app: Quart, db: Database) -> None:
+async def test_the_poster_shows_a_qr_code_of_the_join_link_and_a_new_code_retires_the_old(
+    app: Quart, db: Database
+) -> None:
     community = await make_community(db, name="友谊居民区")
     secretary = await make_user(db, username="poster_sec")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
@@ -120,7 +135,9 @@ async def test_the_poster_shows_a_qr_code_of_the_join_link_and_a_new_code_retire
     assert old_code not in page
 
 
-async def test_the_poster_uses_the_public_url_when_one_is_configured(db_url: str, tmp_path: object, db: Database) -> None:
+async def test_the_poster_uses_the_public_url_when_one_is_configured(
+    db_url: str, tmp_path: object, db: Database
+) -> None:
     from forum.app import create_app
     from tests.conftest import app_config
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from quart import Quart
 from sqlalchemy import select
+from sqlmodel import col
 
 from forum.db import Database
 from forum.models import AuditEntry, Community, Membership, MembershipStatus, Role
@@ -41,16 +42,72 @@ async def build_world(db: Database) -> World:
     return World(community, pending, verified)
 
 
-ACTORS = ["resident_here", "secretary_here", "secretary_elsewhere", "outsider", "district_admin", "other_district_admin"]
+ACTORS = [
+    "resident_here",
+    "secretary_here",
+    "secretary_elsewhere",
+    "outsider",
+    "district_admin",
+    "other_district_admin",
+]
 # What each actor gets: 2xx allowed, 403 a member who may not, 404 someone who learns nothing.
 EXPECTED = {
-    "view members": {"resident_here": 403, "secretary_here": 200, "secretary_elsewhere": 403, "outsider": 403, "district_admin": 200, "other_district_admin": 403},
-    "poster": {"resident_here": 403, "secretary_here": 200, "secretary_elsewhere": 403, "outsider": 403, "district_admin": 200, "other_district_admin": 403},
-    "new join code": {"resident_here": 403, "secretary_here": 302, "secretary_elsewhere": 403, "outsider": 403, "district_admin": 302, "other_district_admin": 403},
-    "verify": {"resident_here": 403, "secretary_here": 302, "secretary_elsewhere": 404, "outsider": 404, "district_admin": 302, "other_district_admin": 404},
-    "reject": {"resident_here": 403, "secretary_here": 302, "secretary_elsewhere": 404, "outsider": 404, "district_admin": 302, "other_district_admin": 404},
-    "grant badge": {"resident_here": 403, "secretary_here": 302, "secretary_elsewhere": 404, "outsider": 404, "district_admin": 302, "other_district_admin": 404},
-    "make secretary": {"resident_here": 403, "secretary_here": 403, "secretary_elsewhere": 404, "outsider": 404, "district_admin": 302, "other_district_admin": 404},
+    "view members": {
+        "resident_here": 403,
+        "secretary_here": 200,
+        "secretary_elsewhere": 403,
+        "outsider": 403,
+        "district_admin": 200,
+        "other_district_admin": 403,
+    },
+    "poster": {
+        "resident_here": 403,
+        "secretary_here": 200,
+        "secretary_elsewhere": 403,
+        "outsider": 403,
+        "district_admin": 200,
+        "other_district_admin": 403,
+    },
+    "new join code": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 403,
+        "outsider": 403,
+        "district_admin": 302,
+        "other_district_admin": 403,
+    },
+    "verify": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "reject": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "grant badge": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "make secretary": {
+        "resident_here": 403,
+        "secretary_here": 403,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
 }
 
 
@@ -83,7 +140,11 @@ async def test_permission_matrix_for_every_secretary_action(app: Quart, db: Data
     async with db.read_only() as session:
         pending = await session.get(Membership, world.pending.id)
         verified = await session.get(Membership, world.verified.id)
-        audit_actions = set((await session.execute(select(AuditEntry.action).where(AuditEntry.actor_id.is_not(None)))).scalars())  # type: ignore[union-attr]
+        audit_actions = set(
+            (
+                await session.execute(select(col(AuditEntry.action)).where(col(AuditEntry.actor_id).is_not(None)))
+            ).scalars()
+        )  # type: ignore[union-attr]
     assert pending is not None and verified is not None
     allowed = EXPECTED["verify"][actor] == 302
     # Verify, then reject: the last decision stands; refused attempts change nothing and leave no trace.
@@ -118,11 +179,19 @@ def _membership(status: str, role: str = Role.RESIDENT, user_id: int = 1) -> Mem
 
 def test_permission_predicates_need_no_database() -> None:
     secretary = CommunityStanding(_membership(MembershipStatus.VERIFIED, Role.SECRETARY), is_district_admin=False)
-    pending_secretary = CommunityStanding(_membership(MembershipStatus.PENDING, Role.SECRETARY), is_district_admin=False)
+    pending_secretary = CommunityStanding(
+        _membership(MembershipStatus.PENDING, Role.SECRETARY), is_district_admin=False
+    )
     resident = CommunityStanding(_membership(MembershipStatus.VERIFIED), is_district_admin=False)
     admin = CommunityStanding(None, is_district_admin=True)
     stranger = CommunityStanding(None, is_district_admin=False)
-    assert [can_moderate(s) for s in (secretary, pending_secretary, resident, admin, stranger)] == [True, False, False, True, False]
+    assert [can_moderate(s) for s in (secretary, pending_secretary, resident, admin, stranger)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert [can_appoint_secretaries(s) for s in (secretary, admin)] == [False, True]
     assert not can_decide_on(secretary, _membership(MembershipStatus.VERIFIED, user_id=1), actor_id=1)
     assert can_decide_on(secretary, _membership(MembershipStatus.VERIFIED, user_id=2), actor_id=1)

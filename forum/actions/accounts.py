@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from forum.actions import sessions as session_actions
 from forum.errors import field_error
@@ -43,7 +44,7 @@ async def register_user(
 
 
 async def find_user_by_username(session: AsyncSession, username: str) -> User | None:
-    result = await session.execute(select(User).where(User.username == username.strip().lower()))
+    result = await session.execute(select(User).where(col(User.username) == username.strip().lower()))
     return result.scalar_one_or_none()
 
 

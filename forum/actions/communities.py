@@ -6,6 +6,7 @@ import secrets
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from forum.actions import audit
 from forum.errors import Forbidden
@@ -78,5 +79,5 @@ async def find_by_join_code(session: AsyncSession, code: str) -> Community | Non
     normalised = normalise_join_code(code)
     if len(normalised) != JOIN_CODE_LENGTH:
         return None
-    result = await session.execute(select(Community).where(Community.join_code == normalised))
+    result = await session.execute(select(Community).where(col(Community.join_code) == normalised))
     return result.scalar_one_or_none()

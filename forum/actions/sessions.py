@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from forum.models import AuthSession, SessionKind, User
 from forum.timeutil import utcnow
@@ -52,8 +53,8 @@ async def resolve_session(session: AsyncSession, token: str) -> tuple[AuthSessio
     """The live session and active user for a raw token, or None if it was revoked, expired or never existed."""
     result = await session.execute(
         select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]  # sqlmodel's column typing
-        .where(AuthSession.token_hash == hash_token(token))
+        .join(User, col(User.id) == col(AuthSession.user_id))
+        .where(col(AuthSession.token_hash) == hash_token(token))
     )
     row = result.first()
     if row is None:
@@ -69,22 +70,21 @@ async def resolve_session(session: AsyncSession, token: str) -> tuple[AuthSessio
 
 
 async def end_session(session: AsyncSession, *, auth_session: AuthSession) -> None:
-    await session.execute(delete(AuthSession).where(AuthSession.id == auth_session.id))  # type: ignore[arg-type]
+    await session.execute(delete(AuthSession).where(col(AuthSession.id) == auth_session.id))
 
 
 async def end_session_of_user(session: AsyncSession, *, user: User, session_id: int) -> bool:
     result = await session.execute(
         delete(AuthSession).where(
-            AuthSession.id == session_id,  # type: ignore[arg-type]
-            AuthSession.user_id == user.id,  # type: ignore[arg-type]
+            col(AuthSession.id) == session_id,
+            col(AuthSession.user_id) == user.id,
         )
     )
     return bool(getattr(result, "rowcount", 0))
 
 
 async def end_all_sessions(session: AsyncSession, *, user: User, except_id: int | None = None) -> None:
-    statement = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    statement = delete(AuthSession).where(col(AuthSession.user_id) == user.id)
     if except_id is not None:
-        statement = statement.where(AuthSession.id != except_id)  # type: ignore[arg-type]
+        statement = statement.where(col(AuthSession.id) != except_id)
     await session.execute(statement)
-

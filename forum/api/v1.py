@@ -10,7 +10,12 @@ from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
-from forum.access import access_community, access_community_to_moderate, access_membership_to_moderate, standing_in
+from forum.access import (
+    access_community,
+    access_community_to_moderate,
+    access_membership_to_moderate,
+    standing_in,
+)
 from forum.actions import accounts, memberships
 from forum.actions import communities as community_actions
 from forum.actions import sessions as session_actions
@@ -29,6 +34,7 @@ blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
 # --- schemas -------------------------------------------------------------------------------------------------
+
 
 class RegisterIn(BaseModel):
     username: str = Field(max_length=200)
@@ -133,6 +139,7 @@ class ProfileOut(BaseModel):
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
+
 def _membership_out(membership: Membership, person: Person | None = None) -> MembershipOut:
     assert membership.id is not None  # noqa: S101 -- loaded rows
     return MembershipOut(
@@ -148,7 +155,9 @@ def _membership_out(membership: Membership, person: Person | None = None) -> Mem
     )
 
 
-def _community_out(community: Community, district: str, membership: Membership | None, moderates: bool) -> dict[str, Any]:
+def _community_out(
+    community: Community, district: str, membership: Membership | None, moderates: bool
+) -> dict[str, Any]:
     return {
         "id": community.id,
         "slug": community.slug,
@@ -169,6 +178,7 @@ def _me(user: User) -> MeOut:
 
 # --- authentication -----------------------------------------------------------------------------------------
 
+
 @blueprint.get("/csrf")
 @tag(["auth"])
 @validate_response(CsrfOut)
@@ -184,7 +194,11 @@ async def get_csrf() -> CsrfOut:
 @validate_response(MeOut, 201)
 async def register(data: RegisterIn) -> tuple[MeOut, int]:
     user = await accounts.register_user(
-        db_session(), username=data.username, password=data.password, display_name=data.display_name, locale=data.locale
+        db_session(),
+        username=data.username,
+        password=data.password,
+        display_name=data.display_name,
+        locale=data.locale,
     )
     await commit()
     return _me(user), 201
@@ -224,6 +238,7 @@ async def logout_everywhere() -> tuple[str, int]:
 
 # --- me -----------------------------------------------------------------------------------------------------
 
+
 @blueprint.get("/me")
 @tag(["me"])
 @validate_response(MeOut)
@@ -251,11 +266,13 @@ async def get_user(username: str) -> ProfileOut:
     if found is None:
         raise NotFound()
     return ProfileOut(
-        person=PersonOut(**found.person.payload()), communities=[item.community.slug for item in found.communities]
+        person=PersonOut(**found.person.payload()),
+        communities=[item.community.slug for item in found.communities],
     )
 
 
 # --- communities --------------------------------------------------------------------------------------------
+
 
 @blueprint.get("/communities")
 @tag(["communities"])

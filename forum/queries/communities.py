@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Role, User
 from forum.queries.people import Person
@@ -24,19 +25,19 @@ async def my_communities(session: AsyncSession, user: User) -> list[MyCommunity]
     member_rows = (
         await session.execute(
             select(Community, District, Membership)
-            .join(District, District.id == Community.district_id)  # type: ignore[arg-type]
-            .join(Membership, Membership.community_id == Community.id)  # type: ignore[arg-type]
-            .where(Membership.user_id == user.id)  # type: ignore[arg-type]
-            .order_by(Community.name)
+            .join(District, col(District.id) == col(Community.district_id))
+            .join(Membership, col(Membership.community_id) == col(Community.id))
+            .where(col(Membership.user_id) == user.id)
+            .order_by(col(Community.name))
         )
     ).all()
     admin_rows = (
         await session.execute(
             select(Community, District)
-            .join(District, District.id == Community.district_id)  # type: ignore[arg-type]
-            .join(DistrictAdmin, DistrictAdmin.district_id == District.id)  # type: ignore[arg-type]
-            .where(DistrictAdmin.user_id == user.id)  # type: ignore[arg-type]
-            .order_by(Community.name)
+            .join(District, col(District.id) == col(Community.district_id))
+            .join(DistrictAdmin, col(DistrictAdmin.district_id) == col(District.id))
+            .where(col(DistrictAdmin.user_id) == user.id)
+            .order_by(col(Community.name))
         )
     ).all()
     admin_ids = {community.id for community, _ in admin_rows}
@@ -65,22 +66,22 @@ async def community_overview(session: AsyncSession, community: Community) -> Com
     counts = dict(
         (
             await session.execute(
-                select(Membership.status, func.count())
-                .where(Membership.community_id == community.id)  # type: ignore[arg-type]
-                .group_by(Membership.status)
+                select(col(Membership.status), func.count())
+                .where(col(Membership.community_id) == community.id)
+                .group_by(col(Membership.status))
             )
         ).all()
     )
     secretaries = (
         await session.execute(
             select(User, Membership)
-            .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
+            .join(Membership, col(Membership.user_id) == col(User.id))
             .where(
-                Membership.community_id == community.id,  # type: ignore[arg-type]
-                Membership.role == Role.SECRETARY,  # type: ignore[arg-type]
-                Membership.status == MembershipStatus.VERIFIED,  # type: ignore[arg-type]
+                col(Membership.community_id) == community.id,
+                col(Membership.role) == Role.SECRETARY,
+                col(Membership.status) == MembershipStatus.VERIFIED,
             )
-            .order_by(User.display_name)
+            .order_by(col(User.display_name))
         )
     ).all()
     return CommunityOverview(
@@ -99,16 +100,12 @@ class MemberRow:
 
 async def members(session: AsyncSession, community: Community, *, status: str) -> list[MemberRow]:
     """Members with a given status; pending requests oldest first, so nobody waits longest."""
-    order = (
-        Membership.requested_at.asc()  # type: ignore[attr-defined]
-        if status == MembershipStatus.PENDING
-        else User.display_name.asc()  # type: ignore[attr-defined]
-    )
+    order = col(Membership.requested_at).asc() if status == MembershipStatus.PENDING else col(User.display_name).asc()
     rows = (
         await session.execute(
             select(User, Membership)
-            .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-            .where(Membership.community_id == community.id, Membership.status == status)  # type: ignore[arg-type]
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(col(Membership.community_id) == community.id, col(Membership.status) == status)
             .order_by(order)
         )
     ).all()
@@ -131,25 +128,27 @@ class Profile:
 async def profile(session: AsyncSession, *, viewer: User, username: str) -> Profile | None:
     """A person's page. It lists only the communities the viewer is a verified member of too (or administers):
     where someone lives is not for strangers."""
-    user = (await session.execute(select(User).where(User.username == username.lower()))).scalar_one_or_none()
+    user = (await session.execute(select(User).where(col(User.username) == username.lower()))).scalar_one_or_none()
     if user is None:
         return None
     viewer_membership = (
-        select(Membership.community_id)
-        .where(Membership.user_id == viewer.id, Membership.status == MembershipStatus.VERIFIED)  # type: ignore[arg-type]
+        select(col(Membership.community_id))
+        .where(col(Membership.user_id) == viewer.id, col(Membership.status) == MembershipStatus.VERIFIED)
         .scalar_subquery()
     )
-    viewer_districts = select(DistrictAdmin.district_id).where(DistrictAdmin.user_id == viewer.id).scalar_subquery()  # type: ignore[arg-type]
+    viewer_districts = (
+        select(col(DistrictAdmin.district_id)).where(col(DistrictAdmin.user_id) == viewer.id).scalar_subquery()
+    )
     rows = (
         await session.execute(
             select(Community, Membership)
-            .join(Membership, Membership.community_id == Community.id)  # type: ignore[arg-type]
+            .join(Membership, col(Membership.community_id) == col(Community.id))
             .where(
-                Membership.user_id == user.id,  # type: ignore[arg-type]
-                Membership.status == MembershipStatus.VERIFIED,  # type: ignore[arg-type]
-                (Community.id.in_(viewer_membership)) | (Community.district_id.in_(viewer_districts)),  # type: ignore[union-attr,attr-defined]
+                col(Membership.user_id) == user.id,
+                col(Membership.status) == MembershipStatus.VERIFIED,
+                (col(Community.id).in_(viewer_membership)) | (col(Community.district_id).in_(viewer_districts)),
             )
-            .order_by(Community.name)
+            .order_by(col(Community.name))
         )
     ).all()
     shared = [SharedCommunity(community, membership) for community, membership in rows]

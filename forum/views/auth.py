@@ -58,7 +58,9 @@ async def login_submit() -> Any:
         user = await accounts.authenticate(db_session(), username=form.get("username"), password=form.get("password"))
     except InvalidInput as error:
         return await render_template(
-            "auth/login.html", form={"username": form.get("username", "")}, errors=error.translated_fields(),
+            "auth/login.html",
+            form={"username": form.get("username", "")},
+            errors=error.translated_fields(),
             next=form.get("next", ""),
         ), error.status
     await sign_in(user)

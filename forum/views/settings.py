@@ -41,7 +41,10 @@ async def profile() -> Any:
     form = await request.form
     try:
         await accounts.update_profile(
-            db_session(), user=require_user(), display_name=form.get("display_name"), locale=form.get("locale")
+            db_session(),
+            user=require_user(),
+            display_name=form.get("display_name"),
+            locale=form.get("locale"),
         )
     except InvalidInput as error:
         return await _page(errors=error.translated_fields(), form=form, status=error.status)

@@ -30,11 +30,12 @@ HTTP_MESSAGES = {
 
 
 async def _respond(status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Any:
+    body: Any
     if wants_json():
-        response = jsonify({"error": code, "message": message, **extra})
+        body = jsonify({"error": code, "message": message, **extra})
     else:
-        response = await render_template("errors/error.html", status=status, message=message, **extra)
-    return response, status, headers or {}
+        body = await render_template("errors/error.html", status=status, message=message, **extra)
+    return body, status, headers or {}
 
 
 async def domain_error(error: DomainError) -> Any:

@@ -69,4 +69,3 @@ async def after_request(response: Response) -> Response:
     if g.get("user") is not None or request.path.startswith("/api/"):
         headers.setdefault("Cache-Control", "private, no-store")
     return response
-

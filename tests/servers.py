@@ -1,0 +1,99 @@
+"""Real server processes (`forum serve`) on free ports, for socket and browser tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.factories import PASSWORD
+from tests.services import free_port
+
+SECRET = "test-secret-key-not-for-production"
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:]
+
+
+@contextmanager
+def run_server(
+    *, db_url: str, var_dir: Path, redis_url: str = "", channel: str = "linli", name: str = "server"
+) -> Iterator[Server]:
+    port = free_port()
+    log = var_dir / f"{name}-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "VAR_DIR": str(var_dir),
+        "SECRET_KEY": SECRET,
+        "REDIS_URL": redis_url,
+        "REDIS_CHANNEL": channel,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "forum", "serve", "--no-access-log", "--log-level", "warning"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(server: Server, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy in {timeout}s:\n{server.output()}")
+
+
+async def http_login(base_url: str, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    """An HTTP client signed in through the login form, as a browser would be."""
+    import re
+
+    client = httpx.AsyncClient(base_url=base_url, follow_redirects=False)
+    page = (await client.get("/login")).text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match
+    response = await client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": match.group(1)}
+    )
+    assert response.status_code == 302, response.text
+    return client
+
+
+def cookie_header(client: httpx.AsyncClient) -> str:
+    return "; ".join(f"{name}={value}" for name, value in client.cookies.items())

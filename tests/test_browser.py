@@ -1,0 +1,136 @@
+"""The pages in a real browser (Debian's chromium via Playwright) on a 360 px phone screen."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from forum.db import Database
+from forum.models import Role
+from tests.factories import make_community, make_member, make_user
+from tests.servers import Server, run_server
+from tests.services import IN_CI
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+PHONE = {"width": 360, "height": 740}
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        if IN_CI:
+            pytest.fail("Debian's chromium is not installed; .ci/run installs it.")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    with run_server(db_url=db_url, var_dir=tmp_path) as running:
+        yield running
+
+
+async def _phone(browser: Browser, server: Server) -> Page:
+    context = await browser.new_context(
+        viewport=PHONE, base_url=server.url, locale="zh-CN", is_mobile=True, has_touch=True
+    )
+    return await context.new_page()
+
+
+async def _fits_the_screen(page: Page) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} scrolls sideways: {width}px"
+
+
+async def test_register_join_verify_and_see_the_badge_on_a_phone(
+    browser: Browser, server: Server, db: Database, request: pytest.FixtureRequest
+) -> None:
+    community = await make_community(db, name="月浦新村居民区")
+    await make_member(
+        db,
+        user=await make_user(db, username="phone_sec", display_name="李书记"),
+        community=community,
+        role=Role.SECRETARY,
+    )
+
+    # A resident scans the poster: the QR code opens the join page.
+    resident = await _phone(browser, server)
+    await resident.goto(f"/join/{community.join_code}")
+    await expect(resident.locator("h1")).to_contain_text("月浦新村居民区")
+    await _fits_the_screen(resident)
+    await resident.keyboard.press("Tab")
+    assert await resident.evaluate("document.activeElement.className") == "skip-link"
+    await resident.locator("main a[href^='/register']").click()
+    await resident.fill("#f-display_name", "张阿姨")
+    await resident.fill("#f-username", "zhang_ayi")
+    await resident.fill("#f-password", "short")
+    await resident.locator("main button[type=submit]").click()
+    # A wrong field is explained in the form, and what was typed stays.
+    await expect(resident.locator("#e-password")).to_be_visible()
+    await expect(resident.locator("#f-username")).to_have_value("zhang_ayi")
+    await resident.fill("#f-password", "a-long-password")
+    await resident.locator("main button[type=submit]").click()
+    await resident.wait_for_url(f"**/join/{community.join_code}")
+    await resident.fill("#f-building", "3")
+    await resident.fill("#f-room", "402")
+    await resident.locator("main button[type=submit]").click()
+    await expect(resident.locator(".status-pending")).to_have_text("待审核")
+    await _fits_the_screen(resident)
+
+    # The secretary verifies and grants the party badge.
+    office = await _phone(browser, server)
+    await office.goto("/login")
+    await office.fill("#f-username", "phone_sec")
+    await office.fill("#f-password", "correct horse battery")
+    await office.locator("main button[type=submit]").click()
+    await office.wait_for_url(f"{server.url}/")
+    await office.goto(f"/c/{community.slug}/members")
+    await _fits_the_screen(office)
+    applicant = office.locator(".member", has_text="张阿姨")
+    await expect(applicant).to_contain_text("402")
+    await applicant.locator("form[action$='/verify'] button").click()
+    member = office.locator(".member", has_text="张阿姨")
+    await member.locator("form[action$='/party'] button").click()
+    await expect(office.locator(".member", has_text="张阿姨").locator(".badge-party")).to_be_visible()
+
+    # The resident sees the result without doing anything special: verified, and the badge by their name.
+    await resident.reload()
+    await expect(resident.locator(".status-verified")).to_have_text("已认证居民")
+    await resident.goto("/u/zhang_ayi")
+    badge = resident.locator("h1 .badge-party")
+    await expect(badge).to_be_visible()
+    assert await badge.get_attribute("aria-label") == "党员"
+    await _fits_the_screen(resident)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await resident.screenshot(path=str(ARTIFACTS / f"profile-badge-{request.node.callspec.id}.png"), full_page=True)
+
+
+async def test_english_on_request_in_the_browser(browser: Browser, server: Server) -> None:
+    context = await browser.new_context(viewport=PHONE, base_url=server.url, locale="en-US")
+    page = await context.new_page()
+    await page.goto("/login")
+    await expect(page.locator("h1")).to_have_text("Log in")
+    await page.locator("footer button[value=zh_Hans]").click()
+    await expect(page.locator("h1")).to_have_text("登录")
+    await context.close()

@@ -1,0 +1,110 @@
+"""Socket.IO against a real server process with python-socketio's client: authentication and personal rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from forum.db import Database
+from realtime.events import Ready, user_room
+from tests.factories import make_user
+from tests.servers import Server, cookie_header, http_login, run_server
+from tests.services import REDIS_URL, require_service
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    with run_server(db_url=db_url, var_dir=tmp_path) as running:
+        yield running
+
+
+async def _connect(url: str, **kwargs: Any) -> tuple[socketio.AsyncClient, asyncio.Queue[dict[str, Any]]]:
+    client = socketio.AsyncClient(reconnection=False)
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    @client.on("ready")
+    async def on_ready(data: dict[str, Any]) -> None:
+        await received.put(data)
+
+    await client.connect(url, transports=["websocket"], wait_timeout=5, **kwargs)
+    return client, received
+
+
+async def test_a_connection_without_a_session_is_refused(server: Server) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(server.url)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(server.url, headers={"Cookie": "linli_session=forged.value.here"})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(server.url, auth={"token": "made-up"})
+
+
+async def test_a_signed_in_browser_connects_into_its_personal_room(server: Server, db: Database) -> None:
+    user = await make_user(db, username="socket_user", display_name="在线邻居")
+    http = await http_login(server.url, "socket_user")
+    client, received = await _connect(server.url, headers={"Cookie": cookie_header(http)})
+    try:
+        ready = Ready.model_validate(await asyncio.wait_for(received.get(), 5))
+        assert ready.user_id == user.id and ready.display_name == "在线邻居"
+    finally:
+        await client.disconnect()
+
+    # After logout the same cookie no longer opens a connection: the session row is gone.
+    cookie = cookie_header(http)
+    page = (await http.get("/")).text
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert (await http.post("/logout", data={"csrf_token": token})).status_code == 302
+    await http.aclose()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(server.url, headers={"Cookie": cookie})
+
+
+async def test_an_api_client_connects_with_its_bearer_token(server: Server, db: Database) -> None:
+    import httpx
+
+    user = await make_user(db, username="socket_api")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.post(
+            "/api/v1/auth/tokens", json={"username": "socket_api", "password": "correct horse battery"}
+        )
+        token = response.json()["token"]
+    client, received = await _connect(server.url, auth={"token": token})
+    try:
+        assert (await asyncio.wait_for(received.get(), 5))["user_id"] == user.id
+    finally:
+        await client.disconnect()
+
+
+async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_room(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    user = await make_user(db, username="redis_user", display_name="跨进程")
+    with run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel) as server:
+        http = await http_login(server.url, "redis_user")
+        client, received = await _connect(server.url, headers={"Cookie": cookie_header(http)})
+        await http.aclose()
+        try:
+            await asyncio.wait_for(received.get(), 5)  # the server's own greeting
+            # Another process (here: this test) publishes through Redis only; the server relays it to the room.
+            publisher = socketio.AsyncRedisManager(REDIS_URL, channel=channel, write_only=True)
+            assert user.id is not None
+            payload = Ready(user_id=user.id, display_name="来自另一个进程").model_dump()
+            try:
+                await publisher.emit("ready", payload, room=user_room(user.id), namespace="/")
+            finally:
+                await publisher.pubsub.aclose()
+                await publisher.redis.aclose()
+            relayed = await asyncio.wait_for(received.get(), 5)
+            assert relayed["display_name"] == "来自另一个进程"
+        finally:
+            await client.disconnect()
