@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         workers=workers,
-        ws="websockets",
+        ws="websockets-sansio",
         proxy_headers=True,
         forwarded_allow_ips=config["FORWARDED_ALLOW_IPS"],
         log_level=args.log_level,
