@@ -40,8 +40,8 @@ check: lint types test
 
 ## Re-extract translatable strings and merge them into the catalogs (then translate the new entries).
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -o forum/translations/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i forum/translations/messages.pot -d forum/translations -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -o forum/translations/messages.pot --no-location --sort-output --width 120 .
+	$(BIN)/pybabel update -i forum/translations/messages.pot -d forum/translations -D messages --no-fuzzy-matching --ignore-obsolete --width 120
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

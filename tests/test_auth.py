@@ -195,3 +195,20 @@ async def test_next_parameter_cannot_send_the_user_to_another_site(client: Clien
         )
         assert response.headers["Location"] == "/"
         await post_form(client, "/logout")
+
+
+async def test_two_registrations_of_one_name_at_the_same_moment_give_one_account_and_a_clear_409(
+    app: Quart, db: Database
+) -> None:
+    import asyncio
+
+    first, second = app.test_client(), app.test_client()
+    tokens = [await csrf_token(first), await csrf_token(second)]
+    form = {"username": "same_name", "password": "a-long-password", "display_name": "同名"}
+    responses = await asyncio.gather(
+        first.post("/register", form={**form, "csrf_token": tokens[0]}),
+        second.post("/register", form={**form, "csrf_token": tokens[1]}),
+    )
+    assert sorted(r.status_code for r in responses) == [302, 409]
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(User))).scalar_one() == 1

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from quart import Quart, jsonify, render_template
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from forum.errors import DomainError, InvalidInput
@@ -23,9 +24,11 @@ HTTP_MESSAGES = {
     403: N_("You do not have permission to do that."),
     404: N_("That page or item does not exist, or you cannot see it."),
     405: N_("That action is not allowed here."),
+    409: N_("Someone else changed this at the same moment. Please try again."),
     413: N_("What you sent is too large."),
     429: N_("Too many attempts. Please wait %(seconds)d seconds and try again."),
     500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
+    503: N_("The service is briefly unavailable. Please try again in a moment."),
 }
 
 
@@ -69,6 +72,18 @@ async def http_error(error: HTTPException) -> Any:
     return await _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
 
 
+async def conflicting_write(error: IntegrityError) -> Any:
+    # Two people did the same thing at the same instant (the same username, the same join request): the
+    # checks passed for both, the database's constraint stopped the second, and its transaction rolled back.
+    log.info("integrity conflict: %s", error.orig)
+    return await _respond(409, "conflict", gettext(HTTP_MESSAGES[409]))
+
+
+async def database_unavailable(error: DBAPIError) -> Any:
+    log.error("database unavailable: %s", error.orig)
+    return await _respond(503, "unavailable", gettext(HTTP_MESSAGES[503]), headers={"Retry-After": "5"})
+
+
 async def unexpected_error(error: Exception) -> Any:
     log.exception("unhandled error", exc_info=error)
     return await _respond(500, "internal_error", gettext(HTTP_MESSAGES[500]))
@@ -79,4 +94,7 @@ def register(app: Quart) -> None:
     app.register_error_handler(RateLimitExceeded, rate_limited)
     app.register_error_handler(RequestSchemaValidationError, schema_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(IntegrityError, conflicting_write)
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
     app.register_error_handler(Exception, unexpected_error)
