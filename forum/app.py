@@ -18,6 +18,7 @@ from forum.config import load_config
 from forum.db import Database
 from forum.web import errors, hooks
 from forum.web.context import close_db_session
+from forum.web.converters import IdConverter
 from forum.web.ratelimits import create_limiter
 from forum.web.templating import setup_templating
 from realtime.server import create_socket_server
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     )
     logging.basicConfig(level=logging.INFO)
 
+    app.url_map.converters["id"] = IdConverter
     i18n.load_catalogs()
     setup_templating(app)
     QuartAuth(app)

@@ -37,10 +37,16 @@ def can_see_members(standing: CommunityStanding) -> bool:
 
 
 def can_request_to_join(standing: CommunityStanding) -> bool:
+    """Anyone not yet verified may ask (again): a pending request can be corrected, a declined one renewed."""
     membership = standing.membership
-    return membership is None or membership.status == MembershipStatus.REJECTED
+    return membership is None or membership.status != MembershipStatus.VERIFIED
 
 
 def can_decide_on(standing: CommunityStanding, target: Membership, actor_id: int) -> bool:
-    """A secretary may not verify or reject their own request, nor change their own badge or role."""
-    return can_moderate(standing) and (target.user_id != actor_id or standing.is_district_admin)
+    """Secretaries decide on residents; they may not decide on themselves or on a fellow secretary (declining a
+    secretary would stand them down, which is the district admin's call). District admins decide on anyone."""
+    if not can_moderate(standing):
+        return False
+    if standing.is_district_admin:
+        return True
+    return target.user_id != actor_id and target.role != Role.SECRETARY

@@ -45,16 +45,32 @@ async def test_a_taken_username_is_refused_whatever_its_case(client: Client, db:
     assert "该用户名已被使用" in await text(response)
 
 
-async def test_missing_and_odd_fields_never_cause_a_500(client: Client) -> None:
-    for form in (
-        {},
-        {"username": "x" * 10_000},
-        {"username": "ok_name", "password": "p" * 5000, "display_name": "\x00\x01"},
-    ):
+async def test_missing_and_odd_fields_never_cause_a_500(client: Client, db: Database) -> None:
+    for form in ({}, {"username": "x" * 10_000}, {"username": "ok_name", "password": "p" * 5000, "display_name": "\x01"}):
         response = await post_form(client, "/register", form)
         assert response.status_code in {422, 409}, form
-    response = await post_form(client, "/login", {})
-    assert response.status_code == 401
+    assert (await post_form(client, "/login", {})).status_code == 401
+    # PostgreSQL cannot store NUL in text: refused up front, with a message, in forms, paths and query strings.
+    for path, form in (("/register", {"username": "nul\x00", "password": "a-long-password", "display_name": "x"}),
+                       ("/login", {"username": "al\x00ice", "password": "whatever1"})):
+        response = await post_form(client, path, form)
+        assert response.status_code == 400
+        assert "NUL" in await text(response)
+    await make_user(db, username="odd_user")
+    await login(client, "odd_user")
+    for path in ("/u/al%00ice", "/c/x%00y", "/join/AB%00CDEFG", "/?q=%00"):
+        assert (await client.get(path)).status_code == 400, path
+    # Ids beyond what the database can hold name nothing: 404, not a database error.
+    for path in ("/memberships/2147483648/verify", "/memberships/99999999999999999999999/verify",
+                 "/settings/sessions/2147483648/end", "/memberships/0/verify"):
+        assert (await post_form(client, path)).status_code == 404, path
+    # A forged CSRF token in any alphabet is a clear 403.
+    response = await client.post("/settings/profile", form={"display_name": "x", "csrf_token": "令牌" * 10})
+    assert response.status_code == 403
+    response = await client.patch("/api/v1/me", json={"display_name": "x"}, headers={"X-CSRF-Token": "ünïcödé"})
+    assert response.status_code == 403
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(User))).scalar_one() == 1
 
 
 async def test_a_wrong_password_gets_one_message_that_does_not_say_which_part_was_wrong(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from quart import Quart
 from sqlalchemy import select
+from sqlmodel import col
 
 from forum.db import Database
 from forum.models import AuditEntry, Membership, MembershipStatus, Role
 from tests.factories import make_community, make_member, make_user
-from tests.helpers import login, post_form, text
+from tests.helpers import csrf_token, login, post_form, text
 
 
 async def test_a_resident_joins_with_the_code_and_a_secretary_verifies(app: Quart, db: Database) -> None:
@@ -90,29 +91,61 @@ async def test_joining_needs_building_and_room_and_stores_nothing_otherwise(app:
         assert (await session.execute(select(Membership))).first() is None
 
 
-async def test_asking_twice_is_refused_but_a_declined_resident_may_ask_again(app: Quart, db: Database) -> None:
+async def test_asking_again_corrects_a_pending_request_and_renews_a_declined_one(app: Quart, db: Database) -> None:
     community = await make_community(db)
     secretary = await make_user(db, username="sec2")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
     await make_user(db, username="again")
     client = app.test_client()
     await login(client, "again")
-    form = {"building": "1", "room": "1"}
-    assert (await post_form(client, f"/join/{community.join_code}", form)).status_code == 302
-    assert (await post_form(client, f"/join/{community.join_code}", form)).status_code == 409
+    assert (await post_form(client, f"/join/{community.join_code}", {"building": "1", "room": "1"})).status_code == 302
+    # A double tap, or a corrected room number, while still pending: no error, the request is updated.
+    assert (await post_form(client, f"/join/{community.join_code}", {"building": "1", "room": "11"})).status_code == 302
+    async with db.read_only() as session:
+        membership = (await session.execute(select(Membership).where(col(Membership.role) == Role.RESIDENT))).scalar_one()
+    assert membership.status == MembershipStatus.PENDING and membership.room == "11"
 
     office = app.test_client()
     await login(office, "sec2")
-    async with db.read_only() as session:
-        membership = (
-            await session.execute(select(Membership).where(Membership.status == MembershipStatus.PENDING))
-        ).scalar_one()
     await post_form(office, f"/memberships/{membership.id}/reject")
     assert "申请未通过" in await text(await client.get(f"/c/{community.slug}"))
     assert (await post_form(client, f"/join/{community.join_code}", {"building": "1", "room": "2"})).status_code == 302
     async with db.read_only() as session:
         again = await session.get(Membership, membership.id)
         assert again is not None and again.status == MembershipStatus.PENDING and again.room == "2"
+
+    await post_form(office, f"/memberships/{membership.id}/verify")
+    # Once verified, there is nothing to ask for.
+    response = await post_form(client, f"/join/{community.join_code}", {"building": "9", "room": "9"})
+    assert response.status_code == 409
+    async with db.read_only() as session:
+        verified = await session.get(Membership, membership.id)
+        assert verified is not None and verified.status == MembershipStatus.VERIFIED and verified.room == "2"
+
+
+async def test_two_join_requests_at_the_same_moment_store_one_and_never_fail(app: Quart, db: Database) -> None:
+    import asyncio
+
+    community = await make_community(db)
+    await make_user(db, username="double_tap", display_name="双击")
+    tabs = [app.test_client(), app.test_client()]
+    for tab in tabs:
+        await login(tab, "double_tap")
+    tokens = [await csrf_token(tab) for tab in tabs]
+    responses = await asyncio.gather(
+        *(
+            tab.post(f"/join/{community.join_code}", form={"building": "1", "room": "1", "csrf_token": token})
+            for tab, token in zip(tabs, tokens, strict=True)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses in ([302, 302], [302, 409]), statuses
+    for response in responses:
+        if response.status_code == 409:
+            page = await text(response)
+            assert "双击" in page  # the error page still knows who is signed in
+    async with db.read_only() as session:
+        assert len((await session.execute(select(Membership))).all()) == 1
 
 
 async def test_the_poster_shows_a_qr_code_of_the_join_link_and_a_new_code_retires_the_old(

@@ -16,7 +16,7 @@ from forum.validation import FieldErrors, clean_text
 class AlreadyMember(DomainError):
     status = 409
     code = "already_member"
-    default_message = N_("You have already asked to join this community.")
+    default_message = N_("You are already a verified member of this community.")
 
 
 async def request_to_join(
@@ -29,7 +29,8 @@ async def request_to_join(
     unit: object,
     room: object,
 ) -> Membership:
-    """Ask to join; the membership stays pending until a secretary verifies it. A rejected user may ask again."""
+    """Ask to join; the membership stays pending until a secretary verifies it. Asking again while pending
+    corrects the address (a double tap does no harm); after a refusal it renews the request."""
     if not can_request_to_join(standing):
         raise AlreadyMember()
     errors = FieldErrors()
@@ -45,6 +46,7 @@ async def request_to_join(
         session.add(membership)
     membership.status = MembershipStatus.PENDING
     membership.role = Role.RESIDENT
+    membership.is_party_member = False  # a badge is granted to a verified member, never carried over
     membership.building = clean_building or ""
     membership.unit = clean_unit or ""
     membership.room = clean_room or ""
@@ -72,6 +74,7 @@ async def _decide(
     membership.decided_by_id = actor.id
     if status != MembershipStatus.VERIFIED:
         membership.role = Role.RESIDENT
+        membership.is_party_member = False
     await session.flush()
     await audit.record(
         session,

@@ -356,7 +356,7 @@ async def _moderate(membership_id: int) -> tuple[User, Membership, Any]:
     return user, membership, standing
 
 
-@blueprint.post("/memberships/<int:membership_id>/verify")
+@blueprint.post("/memberships/<id:membership_id>/verify")
 @tag(["moderation"])
 @validate_response(MembershipOut)
 async def verify(membership_id: int) -> MembershipOut:
@@ -366,7 +366,7 @@ async def verify(membership_id: int) -> MembershipOut:
     return _membership_out(membership)
 
 
-@blueprint.post("/memberships/<int:membership_id>/reject")
+@blueprint.post("/memberships/<id:membership_id>/reject")
 @tag(["moderation"])
 @validate_response(MembershipOut)
 async def reject(membership_id: int) -> MembershipOut:
@@ -376,7 +376,7 @@ async def reject(membership_id: int) -> MembershipOut:
     return _membership_out(membership)
 
 
-@blueprint.put("/memberships/<int:membership_id>/party-member")
+@blueprint.put("/memberships/<id:membership_id>/party-member")
 @tag(["moderation"])
 @validate_request(FlagIn)
 @validate_response(MembershipOut)
@@ -389,7 +389,7 @@ async def set_party_member(membership_id: int, data: FlagIn) -> MembershipOut:
     return _membership_out(membership)
 
 
-@blueprint.put("/memberships/<int:membership_id>/role")
+@blueprint.put("/memberships/<id:membership_id>/role")
 @tag(["moderation"])
 @validate_request(RoleIn)
 @validate_response(MembershipOut)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from forum.models import Membership, User
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.models import Membership, MembershipStatus, User
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,20 @@ class Person:
             "display_name": self.display_name,
             "is_party_member": self.is_party_member,
         }
+
+
+async def viewer_person(session: AsyncSession, user: User) -> Person:
+    """The signed-in user as shown in the page header: badged if they are a party member in any community."""
+    badged = (
+        await session.execute(
+            select(
+                exists().where(
+                    col(Membership.user_id) == user.id,
+                    col(Membership.is_party_member).is_(True),
+                    col(Membership.status) == MembershipStatus.VERIFIED,
+                )
+            )
+        )
+    ).scalar_one()
+    assert user.id is not None  # noqa: S101 -- a loaded row
+    return Person(id=user.id, username=user.username, display_name=user.display_name, is_party_member=bool(badged))

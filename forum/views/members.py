@@ -50,25 +50,25 @@ async def _decide(membership_id: int, action: str) -> Any:
     return redirect(url_for("members.index", slug=community.slug) + f"#member-{membership.id}")
 
 
-@blueprint.post("/memberships/<int:membership_id>/verify")
+@blueprint.post("/memberships/<id:membership_id>/verify")
 @login_required
 async def verify(membership_id: int) -> Any:
     return await _decide(membership_id, "verify")
 
 
-@blueprint.post("/memberships/<int:membership_id>/reject")
+@blueprint.post("/memberships/<id:membership_id>/reject")
 @login_required
 async def reject(membership_id: int) -> Any:
     return await _decide(membership_id, "reject")
 
 
-@blueprint.post("/memberships/<int:membership_id>/party")
+@blueprint.post("/memberships/<id:membership_id>/party")
 @login_required
 async def party(membership_id: int) -> Any:
     return await _decide(membership_id, "party")
 
 
-@blueprint.post("/memberships/<int:membership_id>/role")
+@blueprint.post("/memberships/<id:membership_id>/role")
 @login_required
 async def role(membership_id: int) -> Any:
     return await _decide(membership_id, "role")

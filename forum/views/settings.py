@@ -71,7 +71,7 @@ async def password() -> Any:
     return redirect(url_for("settings.index", saved="password"))
 
 
-@blueprint.post("/sessions/<int:session_id>/end")
+@blueprint.post("/sessions/<id:session_id>/end")
 @login_required
 async def end_session(session_id: int) -> Any:
     await session_actions.end_session_of_user(db_session(), user=require_user(), session_id=session_id)

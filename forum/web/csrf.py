@@ -30,9 +30,11 @@ class CSRFError(DomainError):
 
 
 def _sign(value: str) -> str:
+    """Bound to the login session too: a token from before sign-in, or from another account, is worthless."""
     key = current_app.secret_key
     assert isinstance(key, str)  # noqa: S101 -- set by create_app
-    return hmac.new(key.encode(), f"csrf:{value}".encode(), hashlib.sha256).hexdigest()
+    bound = f"csrf:{g.get('auth_session_id') or '-'}:{value}"
+    return hmac.new(key.encode(), bound.encode(), hashlib.sha256).hexdigest()
 
 
 def _cookie_value() -> str:
@@ -64,7 +66,8 @@ async def protect() -> None:
     sent = request.headers.get(HEADER_NAME)
     if sent is None and request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         sent = (await request.form).get(FIELD_NAME)
-    if not cookie or not sent or not hmac.compare_digest(_sign(cookie), sent):
+    # Compare bytes: compare_digest refuses non-ASCII str, and a forged token may be anything.
+    if not cookie or not sent or not hmac.compare_digest(_sign(cookie).encode(), sent.encode("utf-8", "replace")):
         raise CSRFError()
 
 

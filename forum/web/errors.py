@@ -6,15 +6,15 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, jsonify, render_template
+from quart import Quart, g, jsonify, render_template
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from forum.errors import DomainError, InvalidInput
 from forum.i18n import N_, gettext
-from forum.web.context import wants_json
+from forum.web.context import db_session, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,26 @@ async def http_error(error: HTTPException) -> Any:
     return await _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
 
 
+async def _reset_session() -> None:
+    """After a failed flush the session must roll back before anything else uses it. The rollback expires the
+    ORM rows; the error page reads only the plain `viewer` snapshot, so it needs none of them."""
+    if "db_session" in g:
+        await db_session().rollback()
+
+
 async def conflicting_write(error: IntegrityError) -> Any:
     # Two people did the same thing at the same instant (the same username, the same join request): the
     # checks passed for both, the database's constraint stopped the second, and its transaction rolled back.
     log.info("integrity conflict: %s", error.orig)
+    await _reset_session()
     return await _respond(409, "conflict", gettext(HTTP_MESSAGES[409]))
+
+
+async def bad_value(error: DataError) -> Any:
+    # A value the database cannot hold (out of range, not representable): the request was malformed.
+    log.info("data error: %s", error.orig)
+    await _reset_session()
+    return await _respond(400, "bad_request", gettext(HTTP_MESSAGES[400]))
 
 
 async def database_unavailable(error: DBAPIError) -> Any:
@@ -95,6 +110,7 @@ def register(app: Quart) -> None:
     app.register_error_handler(RequestSchemaValidationError, schema_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(IntegrityError, conflicting_write)
+    app.register_error_handler(DataError, bad_value)
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
     app.register_error_handler(Exception, unexpected_error)

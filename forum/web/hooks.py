@@ -7,7 +7,9 @@ from quart_auth import current_user as auth_cookie_user
 from quart_auth import logout_user
 
 from forum.actions.sessions import resolve_session
-from forum.i18n import negotiate
+from forum.queries.people import viewer_person
+from forum.errors import DomainError
+from forum.i18n import N_, negotiate
 from forum.web import csrf
 from forum.web.context import db_session
 
@@ -19,6 +21,10 @@ async def load_user() -> None:
     g.user = None
     g.auth_session = None
     g.auth_via = None
+    # Plain snapshots for templates and CSRF: they stay readable even after a failed write rolled back
+    # (and so expired) the ORM rows above.
+    g.viewer = None
+    g.auth_session_id = None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         resolved = await resolve_session(db_session(), header[7:].strip())
@@ -32,6 +38,8 @@ async def load_user() -> None:
             g.auth_via = "cookie"
     if resolved is not None:
         g.auth_session, g.user = resolved
+        g.auth_session_id = g.auth_session.id
+        g.viewer = await viewer_person(db_session(), g.user)
         if db_session().dirty:
             await db_session().commit()  # the throttled last-seen touch
 
@@ -49,7 +57,18 @@ def choose_locale() -> None:
     g.locale = negotiate(list(request.accept_languages), current_app.config["DEFAULT_LOCALE"])
 
 
+async def reject_nul_bytes() -> None:
+    """No legitimate text contains NUL, and PostgreSQL refuses it inside strings: answer 400 up front."""
+    if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
+        raise DomainError(N_("The request contains a character that cannot be stored (a NUL byte)."))
+    if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        form = await request.form
+        if any("\x00" in value for value in form.values()):
+            raise DomainError(N_("The text contains a character that cannot be stored (a NUL byte). Remove it and try again."))
+
+
 async def before_request() -> None:
+    await reject_nul_bytes()
     await load_user()
     choose_locale()
     await csrf.protect()

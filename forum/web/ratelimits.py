@@ -32,8 +32,8 @@ async def account_key() -> str:
 
 
 async def user_or_address_key() -> str:
-    user = g.get("user")
-    return f"user:{user.id}" if user is not None else await client_address_key()
+    viewer = g.get("viewer")  # the snapshot: this also runs after a failed write has expired the ORM rows
+    return f"user:{viewer.id}" if viewer is not None else await client_address_key()
 
 
 async def is_read(_: Any = None) -> bool:

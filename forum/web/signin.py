@@ -8,10 +8,14 @@ from quart_auth import AuthUser, login_user, logout_user
 from forum.actions import sessions as session_actions
 from forum.models import AuthSession, SessionKind, User
 from forum.web import csrf
-from forum.web.context import commit, db_session
+from forum.web.context import commit, current_auth_session, db_session
 
 
 async def sign_in(user: User, *, kind: SessionKind = SessionKind.WEB) -> tuple[AuthSession, str]:
+    """Start a session for `user`. A browser that was signed in (perhaps as someone else) ends that session first."""
+    previous = current_auth_session()
+    if kind == SessionKind.WEB and previous is not None:
+        await session_actions.end_session(db_session(), auth_session=previous)
     auth_session, token = await session_actions.start_session(
         db_session(),
         user=user,

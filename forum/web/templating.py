@@ -45,7 +45,7 @@ def setup_templating(app: Quart) -> None:
     def _page_context() -> dict[str, Any]:
         locale = i18n.current_locale()
         return {
-            "user": g.get("user"),
+            "viewer": g.get("viewer"),
             "locale": locale,
             "html_lang": i18n.HTML_LANG.get(locale, "zh-Hans"),
         }
