@@ -76,7 +76,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     @app.before_serving
     async def open_database() -> None:
-        app.extensions["linli.db"] = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"])
+        database = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"])
+        database.event_sinks.append(app.extensions["linli.revocations"].sink)
+        app.extensions["linli.db"] = database
 
     @app.after_serving
     async def close_database() -> None:

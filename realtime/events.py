@@ -30,5 +30,18 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
 }
 
 
+class SessionsEnded(Event):
+    """Internal, never sent to clients: these login sessions ended (logout, password change), so every process
+    disconnects the sockets that authenticated with them."""
+
+    type: Literal["sessions.ended"] = "sessions.ended"
+    session_ids: list[int]
+
+
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def session_room(session_id: int) -> str:
+    """Every socket of one login session, so that ending the session can disconnect them."""
+    return f"session:{session_id}"

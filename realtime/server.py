@@ -6,6 +6,9 @@ Socket.IO traffic does not pass Quart's request hooks, so `connect` authenticate
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -13,11 +16,12 @@ from typing import Any
 import socketio
 from quart import Quart
 from quart_auth import QuartAuth
+from redis import asyncio as aioredis
 
 from forum.actions.sessions import resolve_session
 from forum.db import Database
-from forum.models import User
-from realtime.events import Ready, user_room
+from forum.models import AuthSession, User
+from realtime.events import Ready, session_room, user_room
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ def _cookie(environ: dict[str, Any], name: str) -> str | None:
     return morsel.value if morsel else None
 
 
-async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> User | None:
+async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> tuple[AuthSession, User] | None:
     token: str | None = None
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         token = auth["token"]
@@ -45,8 +49,7 @@ async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> User |
         return None
     db: Database = app.extensions["linli.db"]
     async with db.unit_of_work() as session:
-        resolved = await resolve_session(session, token)
-    return resolved[1] if resolved else None
+        return await resolve_session(session, token)
 
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
@@ -66,11 +69,77 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        user = await authenticate(app, environ, auth)
-        if user is None or user.id is None:
-            raise ConnectionRefusedError("authentication required")
-        await sio.save_session(sid, {"user_id": user.id})
+        resolved = await authenticate(app, environ, auth)
+        if resolved is None:
+            raise ConnectionRefusedError("not_authenticated")
+        auth_session, user = resolved
+        assert user.id is not None and auth_session.id is not None  # noqa: S101 -- stored rows
+        await sio.save_session(sid, {"user_id": user.id, "auth_session_id": auth_session.id})
         await sio.enter_room(sid, user_room(user.id))
+        await sio.enter_room(sid, session_room(auth_session.id))
         await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
 
+    revocations = SessionRevocations(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended")
+    app.extensions["linli.revocations"] = revocations
+    app.before_serving(revocations.start)
+    app.after_serving(revocations.stop)
     return sio
+
+
+class SessionRevocations:
+    """Disconnects the sockets of ended login sessions, in every process.
+
+    The sockets of a session may be held by any process, and rooms are per process, so the news travels on its
+    own Redis channel and each process disconnects its own sockets. Without Redis there is one process.
+    """
+
+    def __init__(self, sio: socketio.AsyncServer, redis_url: str, channel: str) -> None:
+        self.sio = sio
+        self.redis_url = redis_url
+        self.channel = channel
+        self._redis: aioredis.Redis | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.redis_url:
+            self._redis = aioredis.from_url(self.redis_url)
+            self._listener = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def sink(self, events: list[dict[str, Any]]) -> None:
+        """The unit of work's event sink: called after commit with the events the actions queued."""
+        ended = [sid for event in events if event.get("type") == "sessions.ended" for sid in event["session_ids"]]
+        if not ended:
+            return
+        if self._redis is not None:
+            await self._redis.publish(self.channel, json.dumps(ended))
+        else:
+            await self.disconnect_local(ended)
+
+    async def disconnect_local(self, session_ids: list[int]) -> None:
+        for session_id in session_ids:
+            room = session_room(session_id)
+            for sid, _eio_sid in list(self.sio.manager.get_participants("/", room)):
+                await self.sio.disconnect(sid)
+
+    async def _listen(self) -> None:
+        assert self._redis is not None  # noqa: S101 -- set in start
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            await self.disconnect_local([int(item) for item in json.loads(message["data"])])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis restarted or unreachable: keep trying, sockets stay as they are meanwhile
+                log.warning("session revocation listener lost Redis; retrying", exc_info=True)
+                await asyncio.sleep(1)

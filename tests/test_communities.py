@@ -102,7 +102,9 @@ async def test_asking_again_corrects_a_pending_request_and_renews_a_declined_one
     # A double tap, or a corrected room number, while still pending: no error, the request is updated.
     assert (await post_form(client, f"/join/{community.join_code}", {"building": "1", "room": "11"})).status_code == 302
     async with db.read_only() as session:
-        membership = (await session.execute(select(Membership).where(col(Membership.role) == Role.RESIDENT))).scalar_one()
+        membership = (
+            await session.execute(select(Membership).where(col(Membership.role) == Role.RESIDENT))
+        ).scalar_one()
     assert membership.status == MembershipStatus.PENDING and membership.room == "11"
 
     office = app.test_client()

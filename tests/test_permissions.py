@@ -21,6 +21,8 @@ class World:
     community: Community
     pending: Membership  # a resident waiting for verification
     verified: Membership  # a verified resident
+    badged: Membership  # a verified resident with the party badge
+    fellow: Membership  # a second secretary of the community
 
 
 async def build_world(db: Database) -> World:
@@ -39,7 +41,13 @@ async def build_world(db: Database) -> World:
     await make_district_admin(db, user=other_admin, district_id=other.district_id)
     pending = await make_pending(db, user=await make_user(db, username="applicant"), community=community)
     verified = await make_member(db, user=await make_user(db, username="neighbour"), community=community)
-    return World(community, pending, verified)
+    badged = await make_member(
+        db, user=await make_user(db, username="party_neighbour"), community=community, is_party_member=True
+    )
+    fellow = await make_member(
+        db, user=await make_user(db, username="fellow_secretary"), community=community, role=Role.SECRETARY
+    )
+    return World(community, pending, verified, badged, fellow)
 
 
 ACTORS = [
@@ -100,6 +108,22 @@ EXPECTED = {
         "district_admin": 302,
         "other_district_admin": 404,
     },
+    "withdraw badge": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "decline a fellow secretary": {
+        "resident_here": 403,
+        "secretary_here": 403,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
     "make secretary": {
         "resident_here": 403,
         "secretary_here": 403,
@@ -122,6 +146,8 @@ async def _attempt(client: object, action: str, world: World) -> int:
         "verify": (f"/memberships/{world.pending.id}/verify", {}),
         "reject": (f"/memberships/{world.pending.id}/reject", {}),
         "grant badge": (f"/memberships/{world.verified.id}/party", {"value": "1"}),
+        "withdraw badge": (f"/memberships/{world.badged.id}/party", {"value": "0"}),
+        "decline a fellow secretary": (f"/memberships/{world.fellow.id}/reject", {}),
         "make secretary": (f"/memberships/{world.verified.id}/role", {"role": "secretary"}),
     }
     path, form = paths[action]
@@ -140,13 +166,17 @@ async def test_permission_matrix_for_every_secretary_action(app: Quart, db: Data
     async with db.read_only() as session:
         pending = await session.get(Membership, world.pending.id)
         verified = await session.get(Membership, world.verified.id)
-        audit_actions = set(
-            (
-                await session.execute(select(col(AuditEntry.action)).where(col(AuditEntry.actor_id).is_not(None)))
-            ).scalars()
-        )  # type: ignore[union-attr]
-    assert pending is not None and verified is not None
+        badged = await session.get(Membership, world.badged.id)
+        fellow = await session.get(Membership, world.fellow.id)
+        by_people = select(col(AuditEntry.action)).where(col(AuditEntry.actor_id).is_not(None))
+        audit_actions = set((await session.execute(by_people)).scalars())
+    assert pending is not None and verified is not None and badged is not None and fellow is not None
     allowed = EXPECTED["verify"][actor] == 302
+    assert badged.is_party_member == (not allowed)
+    fellow_declined = EXPECTED["decline a fellow secretary"][actor] == 302
+    assert (fellow.status, fellow.role) == (
+        (MembershipStatus.REJECTED, Role.RESIDENT) if fellow_declined else (MembershipStatus.VERIFIED, Role.SECRETARY)
+    )
     # Verify, then reject: the last decision stands; refused attempts change nothing and leave no trace.
     assert pending.status == (MembershipStatus.REJECTED if allowed else MembershipStatus.PENDING)
     assert verified.is_party_member == allowed
@@ -154,7 +184,7 @@ async def test_permission_matrix_for_every_secretary_action(app: Quart, db: Data
     assert bool(audit_actions) == allowed
 
 
-async def test_a_secretary_cannot_verify_their_own_request_or_badge_themselves(app: Quart, db: Database) -> None:
+async def test_a_secretary_cannot_badge_themselves(app: Quart, db: Database) -> None:
     community = await make_community(db)
     secretary = await make_user(db, username="self_sec")
     own = await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
@@ -195,3 +225,28 @@ def test_permission_predicates_need_no_database() -> None:
     assert [can_appoint_secretaries(s) for s in (secretary, admin)] == [False, True]
     assert not can_decide_on(secretary, _membership(MembershipStatus.VERIFIED, user_id=1), actor_id=1)
     assert can_decide_on(secretary, _membership(MembershipStatus.VERIFIED, user_id=2), actor_id=1)
+
+
+API_ACTIONS = {
+    "view members": ("GET", "/api/v1/communities/{slug}/members", None, "view members"),
+    "verify": ("POST", "/api/v1/memberships/{pending}/verify", None, "verify"),
+    "grant badge": ("PUT", "/api/v1/memberships/{verified}/party-member", {"value": True}, "grant badge"),
+    "make secretary": ("PUT", "/api/v1/memberships/{verified}/role", {"role": "secretary"}, "make secretary"),
+    "new join code": ("POST", "/api/v1/communities/{slug}/join-code", None, "new join code"),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+async def test_the_api_enforces_the_same_matrix(app: Quart, db: Database, actor: str) -> None:
+    world = await build_world(db)
+    client = app.test_client()
+    token = await client.post("/api/v1/auth/tokens", json={"username": actor, "password": "correct horse battery"})
+    headers = {"Authorization": f"Bearer {(await token.get_json())['token']}"}
+    got, want = {}, {}
+    for name, (method, template, body, matrix_row) in API_ACTIONS.items():
+        path = template.format(slug=world.community.slug, pending=world.pending.id, verified=world.verified.id)
+        response = await client.open(path, method=method, json=body, headers=headers)
+        got[name] = response.status_code
+        expected = EXPECTED[matrix_row][actor]
+        want[name] = 200 if expected in {200, 302} else expected
+    assert got == want

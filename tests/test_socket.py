@@ -108,3 +108,42 @@ async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_roo
             assert relayed["display_name"] == "来自另一个进程"
         finally:
             await client.disconnect()
+
+
+async def test_logging_out_everywhere_disconnects_open_sockets(server: Server, db: Database) -> None:
+    await make_user(db, username="leaving")
+    phone = await http_login(server.url, "leaving")
+    laptop = await http_login(server.url, "leaving")
+    client, received = await _connect(server.url, headers={"Cookie": cookie_header(laptop)})
+    await asyncio.wait_for(received.get(), 5)
+    disconnected = asyncio.Event()
+    client.on("disconnect", lambda *args: disconnected.set())
+    page = (await phone.get("/settings")).text
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert (await phone.post("/settings/sessions/end-all", data={"csrf_token": token})).status_code == 302
+    await asyncio.wait_for(disconnected.wait(), 5)
+    assert not client.connected
+    await phone.aclose()
+    await laptop.aclose()
+
+
+async def test_with_two_processes_on_redis_a_logout_through_one_disconnects_sockets_on_the_other(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    await make_user(db, username="two_servers")
+    with (
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
+    ):
+        browser = await http_login(first.url, "two_servers")
+        client, received = await _connect(second.url, headers={"Cookie": cookie_header(browser)})
+        await asyncio.wait_for(received.get(), 5)
+        disconnected = asyncio.Event()
+        client.on("disconnect", lambda *args: disconnected.set())
+        page = (await browser.get("/")).text
+        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        assert (await browser.post("/logout", data={"csrf_token": token})).status_code == 302
+        await asyncio.wait_for(disconnected.wait(), 5)
+        await browser.aclose()

@@ -10,8 +10,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum.db import queue_event
 from forum.models import AuthSession, SessionKind, User
 from forum.timeutil import utcnow
+from realtime.events import SessionsEnded
 
 # Writing last_seen_at on every request would turn every page view into a write; once a minute is plenty.
 _TOUCH_INTERVAL = timedelta(minutes=1)
@@ -69,22 +71,37 @@ async def resolve_session(session: AsyncSession, token: str) -> tuple[AuthSessio
     return auth_session, user
 
 
+def _announce_ended(session: AsyncSession, session_ids: list[int]) -> None:
+    """After commit, open sockets of these sessions are disconnected (see realtime.server)."""
+    if session_ids:
+        queue_event(session, SessionsEnded(session_ids=session_ids).model_dump())
+
+
 async def end_session(session: AsyncSession, *, auth_session: AuthSession) -> None:
     await session.execute(delete(AuthSession).where(col(AuthSession.id) == auth_session.id))
+    assert auth_session.id is not None  # noqa: S101 -- a stored row
+    _announce_ended(session, [auth_session.id])
 
 
 async def end_session_of_user(session: AsyncSession, *, user: User, session_id: int) -> bool:
-    result = await session.execute(
-        delete(AuthSession).where(
-            col(AuthSession.id) == session_id,
-            col(AuthSession.user_id) == user.id,
+    ended = (
+        (
+            await session.execute(
+                delete(AuthSession)
+                .where(col(AuthSession.id) == session_id, col(AuthSession.user_id) == user.id)
+                .returning(col(AuthSession.id))
+            )
         )
+        .scalars()
+        .all()
     )
-    return bool(getattr(result, "rowcount", 0))
+    _announce_ended(session, [session_id for session_id in ended if session_id is not None])
+    return bool(ended)
 
 
 async def end_all_sessions(session: AsyncSession, *, user: User, except_id: int | None = None) -> None:
     statement = delete(AuthSession).where(col(AuthSession.user_id) == user.id)
     if except_id is not None:
         statement = statement.where(col(AuthSession.id) != except_id)
-    await session.execute(statement)
+    ended = (await session.execute(statement.returning(col(AuthSession.id)))).scalars().all()
+    _announce_ended(session, [session_id for session_id in ended if session_id is not None])

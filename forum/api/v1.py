@@ -22,13 +22,15 @@ from forum.actions import sessions as session_actions
 from forum.errors import NotFound
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, SessionKind, User
-from forum.permissions import can_moderate
+from forum.permissions import CommunityStanding, can_moderate
+from forum.queries.accounts import list_sessions
 from forum.queries.communities import community_overview, members, my_communities, profile
-from forum.queries.people import Person
+from forum.queries.people import Person, viewer_person
 from forum.web import csrf
 from forum.web.context import commit, current_auth_session, db_session, require_user
-from forum.web.ratelimits import LOGIN_LIMITS, REGISTER_LIMITS
+from forum.web.ratelimits import JOIN_LIMITS, LOGIN_LIMITS, REGISTER_LIMITS
 from forum.web.signin import sign_in
+from forum.web.urls import join_url
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -65,6 +67,7 @@ class MeOut(BaseModel):
     username: str
     display_name: str
     locale: str | None
+    is_party_member: bool
 
 
 class MeIn(BaseModel):
@@ -132,6 +135,30 @@ class CsrfOut(BaseModel):
     csrf_token: str
 
 
+class PasswordIn(BaseModel):
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+class SessionOut(BaseModel):
+    id: int
+    kind: str
+    user_agent: str
+    ip: str
+    created_at: str
+    last_seen_at: str
+    current: bool
+
+
+class SessionListOut(BaseModel):
+    sessions: list[SessionOut]
+
+
+class JoinCodeOut(BaseModel):
+    join_code: str
+    join_url: str
+
+
 class ProfileOut(BaseModel):
     person: PersonOut
     communities: list[str]
@@ -171,9 +198,9 @@ def _community_out(
     }
 
 
-def _me(user: User) -> MeOut:
-    assert user.id is not None  # noqa: S101 -- loaded rows
-    return MeOut(id=user.id, username=user.username, display_name=user.display_name, locale=user.locale)
+async def _me(user: User) -> MeOut:
+    person = await viewer_person(db_session(), user)
+    return MeOut(**person.payload(), locale=user.locale)
 
 
 # --- authentication -----------------------------------------------------------------------------------------
@@ -201,7 +228,7 @@ async def register(data: RegisterIn) -> tuple[MeOut, int]:
         locale=data.locale,
     )
     await commit()
-    return _me(user), 201
+    return await _me(user), 201
 
 
 @blueprint.post("/auth/tokens")
@@ -243,7 +270,7 @@ async def logout_everywhere() -> tuple[str, int]:
 @tag(["me"])
 @validate_response(MeOut)
 async def get_me() -> MeOut:
-    return _me(require_user())
+    return await _me(require_user())
 
 
 @blueprint.patch("/me")
@@ -255,7 +282,56 @@ async def update_me(data: MeIn) -> MeOut:
         db_session(), user=require_user(), display_name=data.display_name, locale=data.locale
     )
     await commit()
-    return _me(user)
+    return await _me(user)
+
+
+@blueprint.post("/me/password")
+@tag(["me"])
+@validate_request(PasswordIn)
+async def change_password(data: PasswordIn) -> tuple[str, int]:
+    """Change the password; every other session of this user ends."""
+    auth_session = current_auth_session()
+    await accounts.change_password(
+        db_session(),
+        user=require_user(),
+        current_password=data.current_password,
+        new_password=data.new_password,
+        keep_session_id=auth_session.id if auth_session else None,
+    )
+    await commit()
+    return "", 204
+
+
+@blueprint.get("/me/sessions")
+@tag(["me"])
+@validate_response(SessionListOut)
+async def get_sessions() -> SessionListOut:
+    """Where this user is signed in (browsers and API tokens)."""
+    current = current_auth_session()
+    return SessionListOut(
+        sessions=[
+            SessionOut(
+                id=item.id or 0,
+                kind=item.kind,
+                user_agent=item.user_agent,
+                ip=item.ip,
+                created_at=item.created_at.isoformat(),
+                last_seen_at=item.last_seen_at.isoformat(),
+                current=current is not None and item.id == current.id,
+            )
+            for item in await list_sessions(db_session(), user=require_user())
+        ]
+    )
+
+
+@blueprint.delete("/me/sessions/<id:session_id>")
+@tag(["me"])
+async def end_session(session_id: int) -> tuple[str, int]:
+    ended = await session_actions.end_session_of_user(db_session(), user=require_user(), session_id=session_id)
+    if not ended:
+        raise NotFound()
+    await commit()
+    return "", 204
 
 
 @blueprint.get("/users/<username>")
@@ -287,12 +363,7 @@ async def list_communities() -> CommunityListOut:
                     item.community,
                     item.district.name,
                     item.membership,
-                    item.is_district_admin
-                    or bool(
-                        item.membership
-                        and item.membership.status == MembershipStatus.VERIFIED
-                        and item.membership.role == Role.SECRETARY
-                    ),
+                    can_moderate(CommunityStanding(item.membership, item.is_district_admin)),
                 )
             )
             for item in items
@@ -315,7 +386,7 @@ async def get_community(slug: str) -> CommunityDetailOut:
 
 @blueprint.post("/join")
 @tag(["communities"])
-@rate_limit(limits=REGISTER_LIMITS)
+@rate_limit(limits=JOIN_LIMITS)
 @validate_request(JoinIn)
 @validate_response(MembershipOut, 201)
 async def join(data: JoinIn) -> tuple[MembershipOut, int]:
@@ -348,6 +419,20 @@ async def list_members(slug: str, query_args: MemberQuery) -> MemberListOut:
     status = query_args.status if query_args.status in set(MembershipStatus) else MembershipStatus.VERIFIED
     rows = await members(db_session(), community, status=status)
     return MemberListOut(members=[_membership_out(row.membership, row.person) for row in rows])
+
+
+@blueprint.post("/communities/<slug>/join-code")
+@tag(["moderation"])
+@validate_response(JoinCodeOut)
+async def regenerate_join_code(slug: str) -> JoinCodeOut:
+    """Secretaries: a new join code; posters with the old one stop working."""
+    user = require_user()
+    community, standing = await access_community_to_moderate(db_session(), user, slug)
+    code = await community_actions.regenerate_join_code(
+        db_session(), actor=user, community=community, standing=standing
+    )
+    await commit()
+    return JoinCodeOut(join_code=code, join_url=join_url(code))
 
 
 async def _moderate(membership_id: int) -> tuple[User, Membership, Any]:

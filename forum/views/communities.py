@@ -6,7 +6,7 @@ from typing import Any
 
 import segno
 from markupsafe import Markup
-from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, render_template, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_community, access_community_to_moderate, standing_in
@@ -17,7 +17,8 @@ from forum.i18n import N_
 from forum.permissions import can_moderate, can_request_to_join
 from forum.queries.communities import community_overview
 from forum.web.context import commit, current_user, db_session, login_required, require_user
-from forum.web.ratelimits import REGISTER_LIMITS
+from forum.web.ratelimits import JOIN_LIMITS
+from forum.web.urls import join_url
 
 blueprint = Blueprint("communities", __name__)
 
@@ -62,7 +63,7 @@ async def join(code: str) -> Any:
 
 @blueprint.post("/join/<code>")
 @login_required
-@rate_limit(limits=REGISTER_LIMITS)
+@rate_limit(limits=JOIN_LIMITS)
 async def join_submit(code: str) -> Any:
     community = await _community_for_code(code)
     user = require_user()
@@ -90,12 +91,6 @@ async def join_submit(code: str) -> Any:
         ), error.status
     await commit()
     return redirect(url_for("communities.show", slug=community.slug))
-
-
-def join_url(code: str) -> str:
-    public = current_app.config["PUBLIC_URL"].rstrip("/")
-    path = url_for("communities.join", code=code)
-    return f"{public}{path}" if public else url_for("communities.join", code=code, _external=True)
 
 
 @blueprint.get("/c/<slug>/poster")

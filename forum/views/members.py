@@ -8,8 +8,8 @@ from quart import Blueprint, redirect, render_template, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
 from forum.actions import memberships
-from forum.models import MembershipStatus, Role
-from forum.permissions import can_appoint_secretaries
+from forum.models import Community, Membership, MembershipStatus, Role, User
+from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on
 from forum.queries.communities import members
 from forum.web.context import commit, db_session, login_required, require_user
 
@@ -21,54 +21,63 @@ blueprint = Blueprint("members", __name__)
 async def index(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community_to_moderate(db_session(), user, slug)
+    pending = await members(db_session(), community, status=MembershipStatus.PENDING)
+    verified = await members(db_session(), community, status=MembershipStatus.VERIFIED)
+    assert user.id is not None  # noqa: S101 -- a loaded row
     return await render_template(
         "members/index.html",
         community=community,
-        pending=await members(db_session(), community, status=MembershipStatus.PENDING),
-        verified=await members(db_session(), community, status=MembershipStatus.VERIFIED),
+        pending=pending,
+        verified=verified,
+        # Buttons only where the action is allowed: not on oneself, not on a fellow secretary.
+        decidable={row.membership.id for row in pending + verified if can_decide_on(standing, row.membership, user.id)},
         can_appoint=can_appoint_secretaries(standing),
-        me=user,
     )
 
 
-async def _decide(membership_id: int, action: str) -> Any:
+async def _target(membership_id: int) -> tuple[User, Membership, Community, CommunityStanding]:
     user = require_user()
-    session = db_session()
-    membership, community, standing = await access_membership_to_moderate(session, user, membership_id)
-    form = await request.form
-    if action == "verify":
-        await memberships.verify_membership(session, actor=user, membership=membership, standing=standing)
-    elif action == "reject":
-        await memberships.reject_membership(session, actor=user, membership=membership, standing=standing)
-    elif action == "party":
-        value = form.get("value") == "1"
-        await memberships.set_party_member(session, actor=user, membership=membership, standing=standing, value=value)
-    elif action == "role":
-        role = Role.SECRETARY if form.get("role") == Role.SECRETARY else Role.RESIDENT
-        await memberships.set_role(session, actor=user, membership=membership, standing=standing, role=role)
-    await commit()
-    return redirect(url_for("members.index", slug=community.slug) + f"#member-{membership.id}")
+    membership, community, standing = await access_membership_to_moderate(db_session(), user, membership_id)
+    return user, membership, community, standing
+
+
+def _back_to(community: Community, membership: Membership) -> Any:
+    return redirect(url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}"))
 
 
 @blueprint.post("/memberships/<id:membership_id>/verify")
 @login_required
 async def verify(membership_id: int) -> Any:
-    return await _decide(membership_id, "verify")
+    user, membership, community, standing = await _target(membership_id)
+    await memberships.verify_membership(db_session(), actor=user, membership=membership, standing=standing)
+    await commit()
+    return _back_to(community, membership)
 
 
 @blueprint.post("/memberships/<id:membership_id>/reject")
 @login_required
 async def reject(membership_id: int) -> Any:
-    return await _decide(membership_id, "reject")
+    user, membership, community, standing = await _target(membership_id)
+    await memberships.reject_membership(db_session(), actor=user, membership=membership, standing=standing)
+    await commit()
+    return _back_to(community, membership)
 
 
 @blueprint.post("/memberships/<id:membership_id>/party")
 @login_required
 async def party(membership_id: int) -> Any:
-    return await _decide(membership_id, "party")
+    value = (await request.form).get("value") == "1"
+    user, membership, community, standing = await _target(membership_id)
+    await memberships.set_party_member(db_session(), actor=user, membership=membership, standing=standing, value=value)
+    await commit()
+    return _back_to(community, membership)
 
 
 @blueprint.post("/memberships/<id:membership_id>/role")
 @login_required
 async def role(membership_id: int) -> Any:
-    return await _decide(membership_id, "role")
+    role = Role.SECRETARY if (await request.form).get("role") == Role.SECRETARY else Role.RESIDENT
+    user, membership, community, standing = await _target(membership_id)
+    await memberships.set_role(db_session(), actor=user, membership=membership, standing=standing, role=role)
+    await commit()
+    return _back_to(community, membership)

@@ -59,7 +59,12 @@ async def schema_error(error: RequestSchemaValidationError) -> Any:
     if isinstance(inner, ValidationError):
         for item in inner.errors():
             location = ".".join(str(part) for part in item["loc"]) or "body"
-            fields[location] = item["msg"]
+            if item["type"] == "missing":
+                fields[location] = gettext(N_("This field is required."))
+            elif item["type"] in {"string_too_long", "too_long"}:
+                fields[location] = gettext(N_("This value is too long."))
+            else:
+                fields[location] = gettext(N_("This value has the wrong type or format."))
     message = gettext(N_("The request body is not valid JSON of the expected shape."))
     return await _respond(400, "invalid_body", message, fields=fields)
 
@@ -67,8 +72,9 @@ async def schema_error(error: RequestSchemaValidationError) -> Any:
 async def http_error(error: HTTPException) -> Any:
     status = error.code or 500
     if status == 429:
-        return await _respond(429, "rate_limited", gettext(HTTP_MESSAGES[429], seconds=60))
-    message = gettext(HTTP_MESSAGES.get(status, HTTP_MESSAGES[400]))
+        message = gettext(N_("Too many attempts. Please wait a moment and try again."))
+    else:
+        message = gettext(HTTP_MESSAGES.get(status, HTTP_MESSAGES[400]))
     return await _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
 
 

@@ -7,9 +7,9 @@ from quart_auth import current_user as auth_cookie_user
 from quart_auth import logout_user
 
 from forum.actions.sessions import resolve_session
-from forum.queries.people import viewer_person
 from forum.errors import DomainError
 from forum.i18n import N_, negotiate
+from forum.queries.people import viewer_person
 from forum.web import csrf
 from forum.web.context import db_session
 
@@ -64,7 +64,9 @@ async def reject_nul_bytes() -> None:
     if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         form = await request.form
         if any("\x00" in value for value in form.values()):
-            raise DomainError(N_("The text contains a character that cannot be stored (a NUL byte). Remove it and try again."))
+            raise DomainError(
+                N_("The text contains a character that cannot be stored (a NUL byte). Remove it and try again.")
+            )
 
 
 async def before_request() -> None:

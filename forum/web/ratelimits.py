@@ -14,9 +14,21 @@ from quart_rate_limiter import RateLimit, RateLimiter
 from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
 from redis import asyncio as aioredis
 
+# Keys that start with this prefix are shared by every route that uses them (see LinliRateLimiter): signing in
+# through the page and through the API draws on one allowance, not two.
+SHARED = "shared:"
+
 
 async def client_address_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
+
+
+async def sign_in_address_key() -> str:
+    return f"{SHARED}sign-in:{await client_address_key()}"
+
+
+async def registration_address_key() -> str:
+    return f"{SHARED}register:{await client_address_key()}"
 
 
 async def account_key() -> str:
@@ -28,12 +40,16 @@ async def account_key() -> str:
             username = body.get("username")
     else:
         username = (await request.form).get("username")
-    return f"account:{str(username or '').strip().lower()[:64]}"
+    return f"{SHARED}sign-in:account:{str(username or '').strip().lower()[:64]}"
 
 
 async def user_or_address_key() -> str:
     viewer = g.get("viewer")  # the snapshot: this also runs after a failed write has expired the ORM rows
     return f"user:{viewer.id}" if viewer is not None else await client_address_key()
+
+
+async def join_key() -> str:
+    return f"{SHARED}join:{await user_or_address_key()}"
 
 
 async def is_read(_: Any = None) -> bool:
@@ -44,9 +60,11 @@ async def is_read(_: Any = None) -> bool:
 LOGIN_LIMITS = [
     RateLimit(5, timedelta(minutes=5), key_function=account_key),
     # Many households share one address behind a carrier's NAT, so the per-address limit is looser.
-    RateLimit(30, timedelta(minutes=10), key_function=client_address_key),
+    RateLimit(30, timedelta(minutes=10), key_function=sign_in_address_key),
 ]
-REGISTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=client_address_key)]
+REGISTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=registration_address_key)]
+# Asking to join is counted per person, so neighbours behind one address do not use up each other's tries.
+JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
 # Every write endpoint, per user (or address when signed out), unless a stricter limit applies.
 WRITE_LIMITS = [RateLimit(60, timedelta(minutes=1), key_function=user_or_address_key, skip_function=is_read)]
 
@@ -77,6 +95,16 @@ class RedisStore(RateLimiterStoreABC):
             self._redis = None
 
 
+class LinliRateLimiter(RateLimiter):
+    async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
+        # quart-rate-limiter puts the endpoint into every key; shared keys leave it out (pinned < 0.13).
+        key_function = rate_limit.key_function or self.key_function
+        key = await key_function()
+        if key.startswith(SHARED):
+            return f"linli-{rate_limit.key}-{key}"
+        return await super()._create_key(endpoint, rate_limit)
+
+
 def create_limiter(redis_url: str) -> RateLimiter:
     store: RateLimiterStoreABC = RedisStore(redis_url) if redis_url else MemoryStore()
-    return RateLimiter(key_function=client_address_key, store=store, default_limits=WRITE_LIMITS)
+    return LinliRateLimiter(key_function=client_address_key, store=store, default_limits=WRITE_LIMITS)
