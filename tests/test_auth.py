@@ -250,3 +250,9 @@ async def test_signing_in_through_the_page_and_the_api_draws_on_one_allowance(cl
             response = await post_form(client, "/login", {"username": "two_doors", "password": "guess-guess"})
         statuses.append(response.status_code)
     assert statuses == [401] * 5 + [429]
+
+
+async def test_registering_one_username_over_and_over_is_rate_limited(client: Client) -> None:
+    form = {"username": "wanted_name", "password": "a-long-password", "display_name": "抢注"}
+    statuses = [(await post_form(client, "/register", form)).status_code for _ in range(6)]
+    assert statuses == [302] + [409] * 4 + [429]

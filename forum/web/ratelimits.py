@@ -33,6 +33,15 @@ async def registration_address_key() -> str:
 
 async def account_key() -> str:
     """The account being signed into (from the form or JSON body), lower-cased."""
+    return f"{SHARED}sign-in:account:{await _submitted_username()}"
+
+
+async def registration_account_key() -> str:
+    """The username being registered: one name cannot be hammered from many addresses either."""
+    return f"{SHARED}register:account:{await _submitted_username()}"
+
+
+async def _submitted_username() -> str:
     username: Any = None
     if request.mimetype == "application/json":
         body = await request.get_json(silent=True)
@@ -40,7 +49,7 @@ async def account_key() -> str:
             username = body.get("username")
     else:
         username = (await request.form).get("username")
-    return f"{SHARED}sign-in:account:{str(username or '').strip().lower()[:64]}"
+    return str(username or "").strip().lower()[:64]
 
 
 async def user_or_address_key() -> str:
@@ -62,7 +71,10 @@ LOGIN_LIMITS = [
     # Many households share one address behind a carrier's NAT, so the per-address limit is looser.
     RateLimit(30, timedelta(minutes=10), key_function=sign_in_address_key),
 ]
-REGISTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=registration_address_key)]
+REGISTER_LIMITS = [
+    RateLimit(5, timedelta(hours=1), key_function=registration_account_key),
+    RateLimit(10, timedelta(hours=1), key_function=registration_address_key),
+]
 # Asking to join is counted per person, so neighbours behind one address do not use up each other's tries.
 JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
 # Every write endpoint, per user (or address when signed out), unless a stricter limit applies.
