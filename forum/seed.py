@@ -47,7 +47,7 @@ async def seed_demo(session: AsyncSession) -> bool:
     """Create the demo district unless the database already has users. Returns whether it seeded."""
     if await accounts.count_users(session) > 0:
         return False
-    district = await communities.create_district(session, name="宝山区 罗店镇", slug="baoshan-luodian")
+    district = await communities.create_district(session, name="宝山区", slug="baoshan")
     places = {
         "yuepu-xincun": await communities.create_community(
             session,
@@ -55,7 +55,7 @@ async def seed_demo(session: AsyncSession) -> bool:
             name="月浦新村居民区",
             slug="yuepu-xincun",
             kind=CommunityKind.RESIDENTIAL,
-            address="宝山区月浦镇",
+            address="月浦镇",
         ),
         "luojing-cun": await communities.create_community(
             session,
@@ -63,7 +63,7 @@ async def seed_demo(session: AsyncSession) -> bool:
             name="罗泾村",
             slug="luojing-cun",
             kind=CommunityKind.VILLAGE,
-            address="宝山区罗泾镇",
+            address="罗泾镇",
         ),
     }
     for account in DEMO_ACCOUNTS + DEMO_PENDING:

@@ -75,8 +75,17 @@ class FieldErrors:
             return clean(*args, **kwargs)
         except InvalidInput as error:
             self._fields.update(error.fields)
-            self._status = max(self._status, error.status)
+            self._keep_status(error.status)
             return None
+
+    def add(self, field: str, message: str, *, status: int = 422, **params: object) -> None:
+        self._fields[field] = (message, params)
+        self._keep_status(status)
+
+    def _keep_status(self, status: int) -> None:
+        # A specific answer (403 wrong password, 409 taken) says more than the generic 422.
+        if self._status == 422:
+            self._status = status
 
     def raise_if_any(self) -> None:
         if self._fields:

@@ -82,17 +82,19 @@ async def test_register_join_verify_and_see_the_badge_on_a_phone(
     await resident.keyboard.press("Tab")
     assert await resident.evaluate("document.activeElement.className") == "skip-link"
     await resident.locator("main a[href^='/register']").click()
-    await resident.fill("#f-display_name", "张阿姨")
+    # The longest name allowed must still fit a phone screen wherever it is shown.
+    await resident.fill("#f-display_name", "张阿姨" + "住在月浦新村三号楼的热心居民" * 2 + "阿姨")
     await resident.fill("#f-username", "zhang_ayi")
     await resident.fill("#f-password", "short")
     await resident.locator("main button[type=submit]").click()
-    # A wrong field is explained in the form, and what was typed stays.
+    # A wrong field is explained in the form, the summary takes the focus, and what was typed stays.
     await expect(resident.locator("#e-password")).to_be_visible()
+    assert await resident.evaluate("document.activeElement.id") == "form-errors"
     await expect(resident.locator("#f-username")).to_have_value("zhang_ayi")
     await resident.fill("#f-password", "a-long-password")
     await resident.locator("main button[type=submit]").click()
     await resident.wait_for_url(f"**/join/{community.join_code}")
-    await resident.fill("#f-building", "3")
+    await resident.fill("#f-building", "3号楼")
     await resident.fill("#f-room", "402")
     await resident.locator("main button[type=submit]").click()
     await expect(resident.locator(".status-pending")).to_have_text("待审核")
@@ -108,8 +110,9 @@ async def test_register_join_verify_and_see_the_badge_on_a_phone(
     await office.goto(f"/c/{community.slug}/members")
     await _fits_the_screen(office)
     applicant = office.locator(".member", has_text="张阿姨")
-    await expect(applicant).to_contain_text("402")
+    await expect(applicant).to_contain_text("3号楼 402室")
     await applicant.locator("form[action$='/verify'] button").click()
+    await expect(office.locator(".alert-ok")).to_contain_text("已通过审核")
     member = office.locator(".member", has_text="张阿姨")
     await member.locator("form[action$='/party'] button").click()
     await expect(office.locator(".member", has_text="张阿姨").locator(".badge-party")).to_be_visible()
@@ -117,6 +120,7 @@ async def test_register_join_verify_and_see_the_badge_on_a_phone(
     # The resident sees the result without doing anything special: verified, and the badge by their name.
     await resident.reload()
     await expect(resident.locator(".status-verified")).to_have_text("已认证居民")
+    await _fits_the_screen(office)
     await resident.goto("/u/zhang_ayi")
     badge = resident.locator("h1 .badge-party")
     await expect(badge).to_be_visible()

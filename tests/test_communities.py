@@ -76,7 +76,7 @@ async def test_a_wrong_join_code_gets_a_clear_404(app: Quart, db: Database) -> N
     await login(client, "lost")
     response = await client.get("/join/NOPE2345")
     assert response.status_code == 404
-    assert "入驻码" in await text(response)
+    assert "社区码" in await text(response)
 
 
 async def test_joining_needs_building_and_room_and_stores_nothing_otherwise(app: Quart, db: Database) -> None:
@@ -163,11 +163,22 @@ async def test_the_poster_shows_a_qr_code_of_the_join_link_and_a_new_code_retire
     assert f"http://localhost/join/{community.join_code}" in page
     old_code = community.join_code
 
+    # Without ticking the confirmation nothing changes, and the page says why.
     response = await post_form(client, f"/c/{community.slug}/join-code")
     assert response.status_code == 302
+    assert "请勾选确认" in await text(await client.get(f"/c/{community.slug}/poster"))
+    assert (await client.get(f"/join/{old_code}")).status_code == 200
+
+    response = await post_form(client, f"/c/{community.slug}/join-code", {"confirm": "1"})
+    assert response.status_code == 302
+    assert "请重新打印海报" in await text(await client.get(f"/c/{community.slug}/poster"))
     assert (await client.get(f"/join/{old_code}")).status_code == 404
     page = await text(await client.get(f"/c/{community.slug}/poster"))
     assert old_code not in page
+    # A mistyped code on the home page comes back to the same form, with the reason and what was typed.
+    response = await post_form(client, "/join", {"code": old_code})
+    assert response.status_code == 422
+    assert f'value="{old_code}"' in await text(response) and 'id="e-code"' in await text(response)
 
 
 async def test_the_poster_uses_the_public_url_when_one_is_configured(

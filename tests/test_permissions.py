@@ -142,7 +142,7 @@ async def _attempt(client: object, action: str, world: World) -> int:
     if action == "poster":
         return (await client.get(f"/c/{slug}/poster")).status_code  # type: ignore[attr-defined, no-any-return]
     paths = {
-        "new join code": (f"/c/{slug}/join-code", {}),
+        "new join code": (f"/c/{slug}/join-code", {"confirm": "1"}),
         "verify": (f"/memberships/{world.pending.id}/verify", {}),
         "reject": (f"/memberships/{world.pending.id}/reject", {}),
         "grant badge": (f"/memberships/{world.verified.id}/party", {"value": "1"}),

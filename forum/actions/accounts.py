@@ -84,10 +84,13 @@ async def change_password(
     keep_session_id: int | None,
 ) -> None:
     """Change the password and end every other session of the user (a stolen session dies with the old password)."""
+    errors = FieldErrors()
     current = current_password if isinstance(current_password, str) else ""
     if not await verify_password(user.password_hash, current):
-        raise field_error("current_password", N_("The current password is wrong."), status=403)
-    clean_new = clean_password(new_password, "new_password")
+        errors.add("current_password", N_("The current password is wrong."), status=403)
+    clean_new = errors.check(clean_password, new_password, "new_password")
+    errors.raise_if_any()
+    assert clean_new is not None  # noqa: S101 -- narrowed by raise_if_any
     user.password_hash = await hash_password(clean_new)
     await session_actions.end_all_sessions(session, user=user, except_id=keep_session_id)
     await session.flush()

@@ -47,14 +47,23 @@ async def request_to_join(
     membership.status = MembershipStatus.PENDING
     membership.role = Role.RESIDENT
     membership.is_party_member = False  # a badge is granted to a verified member, never carried over
-    membership.building = clean_building or ""
-    membership.unit = clean_unit or ""
-    membership.room = clean_room or ""
+    membership.building = _bare(clean_building, ("号楼", "幢", "栋", "楼", "组"))
+    membership.unit = _bare(clean_unit, ("单元",))
+    membership.room = _bare(clean_room, ("室", "号"))
     membership.requested_at = utcnow()
     membership.decided_at = None
     membership.decided_by_id = None
     await session.flush()
     return membership
+
+
+def _bare(value: str | None, suffixes: tuple[str, ...]) -> str:
+    """'3号楼' and '3' are the same building: store the number, and let the page say '号楼' (or 'Building')."""
+    text = value or ""
+    for suffix in suffixes:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)].strip()
+    return text
 
 
 def _require_decision_right(standing: CommunityStanding, target: Membership, actor: User) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Role, User
+from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import Person
 
 
@@ -18,6 +20,7 @@ class MyCommunity:
     district: District
     membership: Membership | None
     is_district_admin: bool
+    pending_count: int = 0  # requests waiting, counted only where the user moderates
 
 
 async def my_communities(session: AsyncSession, user: User) -> list[MyCommunity]:
@@ -49,7 +52,21 @@ async def my_communities(session: AsyncSession, user: User) -> list[MyCommunity]
     result += [
         MyCommunity(community, district, None, True) for community, district in admin_rows if community.id not in seen
     ]
-    return result
+    moderated = [
+        item.community.id for item in result if can_moderate(CommunityStanding(item.membership, item.is_district_admin))
+    ]
+    if not moderated:
+        return result
+    waiting = dict(
+        (
+            await session.execute(
+                select(col(Membership.community_id), func.count())
+                .where(col(Membership.community_id).in_(moderated), col(Membership.status) == MembershipStatus.PENDING)
+                .group_by(col(Membership.community_id))
+            )
+        ).all()
+    )
+    return [replace(item, pending_count=int(waiting.get(item.community.id or 0, 0))) for item in result]
 
 
 @dataclass(frozen=True)
@@ -98,18 +115,33 @@ class MemberRow:
     membership: Membership
 
 
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """'2' before '10', and '3A' after '3': how people number buildings and rooms."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
 async def members(session: AsyncSession, community: Community, *, status: str) -> list[MemberRow]:
-    """Members with a given status; pending requests oldest first, so nobody waits longest."""
-    order = col(Membership.requested_at).asc() if status == MembershipStatus.PENDING else col(User.display_name).asc()
+    """Members with a given status: pending requests oldest first, so nobody waits longest; everyone else by
+    address (building, unit, room), which is how a secretary knows their neighbourhood."""
     rows = (
         await session.execute(
             select(User, Membership)
             .join(Membership, col(Membership.user_id) == col(User.id))
             .where(col(Membership.community_id) == community.id, col(Membership.status) == status)
-            .order_by(order)
+            .order_by(col(Membership.requested_at))
         )
     ).all()
-    return [MemberRow(Person.of(user, membership), membership) for user, membership in rows]
+    result = [MemberRow(Person.of(user, membership), membership) for user, membership in rows]
+    if status != MembershipStatus.PENDING:
+        result.sort(
+            key=lambda row: (
+                _natural(row.membership.building),
+                _natural(row.membership.unit),
+                _natural(row.membership.room),
+                row.person.display_name,
+            )
+        )
+    return result
 
 
 @dataclass(frozen=True)

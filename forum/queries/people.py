@@ -53,3 +53,10 @@ async def viewer_person(session: AsyncSession, user: User) -> Person:
     ).scalar_one()
     assert user.id is not None  # noqa: S101 -- a loaded row
     return Person(id=user.id, username=user.username, display_name=user.display_name, is_party_member=bool(badged))
+
+
+async def member_person(session: AsyncSession, membership: Membership) -> Person:
+    """The person a membership belongs to, as shown in that community."""
+    user = await session.get(User, membership.user_id)
+    assert user is not None  # noqa: S101 -- enforced by the foreign key
+    return Person.of(user, membership)

@@ -12,21 +12,36 @@ from quart_rate_limiter import rate_limit
 from forum.access import access_community, access_community_to_moderate, standing_in
 from forum.actions import communities as community_actions
 from forum.actions import memberships
-from forum.errors import InvalidInput, NotFound
+from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
-from forum.permissions import can_moderate, can_request_to_join
+from forum.models import Community
+from forum.permissions import CommunityStanding, can_moderate, can_request_to_join
 from forum.queries.communities import community_overview
-from forum.web.context import commit, current_user, db_session, login_required, require_user
+from forum.web.context import commit, current_user, db_session, login_required, notify, require_user
 from forum.web.ratelimits import JOIN_LIMITS
 from forum.web.urls import join_url
 
 blueprint = Blueprint("communities", __name__)
 
 
+def _join_form_values(standing: CommunityStanding | None) -> dict[str, str]:
+    """A pending or declined request fills the form with what was given before."""
+    membership = standing.membership if standing else None
+    if membership is None:
+        return {}
+    return {"building": membership.building, "unit": membership.unit, "room": membership.room}
+
+
 @blueprint.get("/c/<slug>")
 @login_required
 async def show(slug: str) -> Any:
     community, standing = await access_community(db_session(), require_user(), slug)
+    return await _show_page(community, standing, form=_join_form_values(standing), errors={})
+
+
+async def _show_page(
+    community: Community, standing: CommunityStanding, *, form: Any, errors: dict[str, str], status: int = 200
+) -> Any:
     overview = await community_overview(db_session(), community)
     return await render_template(
         "communities/show.html",
@@ -34,14 +49,30 @@ async def show(slug: str) -> Any:
         standing=standing,
         overview=overview,
         can_moderate=can_moderate(standing),
-    )
+        form=form,
+        errors=errors,
+    ), status
 
 
-async def _community_for_code(code: str) -> Any:
+async def _community_for_code(code: str) -> Community:
     community = await community_actions.find_by_join_code(db_session(), code)
     if community is None:
         raise NotFound(N_("This join code does not belong to any community. Check the poster and try again."))
     return community
+
+
+async def _join_page(
+    community: Community, standing: CommunityStanding | None, *, form: Any, errors: dict[str, str], status: int = 200
+) -> Any:
+    return await render_template(
+        "communities/join.html",
+        community=community,
+        code=community.join_code,
+        standing=standing,
+        can_join=standing is None or can_request_to_join(standing),
+        form=form,
+        errors=errors,
+    ), status
 
 
 @blueprint.get("/join/<code>")
@@ -50,15 +81,21 @@ async def join(code: str) -> Any:
     community = await _community_for_code(code)
     user = current_user()
     standing = await standing_in(db_session(), user, community) if user else None
-    return await render_template(
-        "communities/join.html",
+    return await _join_page(community, standing, form=_join_form_values(standing), errors={})
+
+
+async def _request(community: Community, standing: CommunityStanding, form: Any) -> None:
+    await memberships.request_to_join(
+        db_session(),
+        user=require_user(),
         community=community,
-        code=community.join_code,
         standing=standing,
-        can_join=standing is None or can_request_to_join(standing),
-        form={},
-        errors={},
+        building=form.get("building"),
+        unit=form.get("unit"),
+        room=form.get("room"),
     )
+    await commit()
+    await notify(N_("Your request has been sent. A secretary will verify you soon."))
 
 
 @blueprint.post("/join/<code>")
@@ -66,30 +103,29 @@ async def join(code: str) -> Any:
 @rate_limit(limits=JOIN_LIMITS)
 async def join_submit(code: str) -> Any:
     community = await _community_for_code(code)
-    user = require_user()
-    standing = await standing_in(db_session(), user, community)
+    standing = await standing_in(db_session(), require_user(), community)
     form = await request.form
     try:
-        await memberships.request_to_join(
-            db_session(),
-            user=user,
-            community=community,
-            standing=standing,
-            building=form.get("building"),
-            unit=form.get("unit"),
-            room=form.get("room"),
-        )
+        await _request(community, standing, form)
     except InvalidInput as error:
-        return await render_template(
-            "communities/join.html",
-            community=community,
-            code=community.join_code,
-            standing=standing,
-            can_join=True,
-            form=form,
-            errors=error.translated_fields(),
-        ), error.status
-    await commit()
+        return await _join_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
+    return redirect(url_for("communities.show", slug=community.slug))
+
+
+@blueprint.post("/c/<slug>/request")
+@login_required
+@rate_limit(limits=JOIN_LIMITS)
+async def request_again(slug: str) -> Any:
+    """Correct a pending request or renew a declined one without the poster: having asked once with the code is
+    proof enough of having had it, even if the code has changed since."""
+    community, standing = await access_community(db_session(), require_user(), slug)
+    if standing.membership is None:
+        raise Forbidden(N_("Scan your community's poster, or type its code, to ask to join."))
+    form = await request.form
+    try:
+        await _request(community, standing, form)
+    except InvalidInput as error:
+        return await _show_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
     return redirect(url_for("communities.show", slug=community.slug))
 
 
@@ -109,6 +145,12 @@ async def poster(slug: str) -> Any:
 async def regenerate_code(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community_to_moderate(db_session(), user, slug)
-    await community_actions.regenerate_join_code(db_session(), actor=user, community=community, standing=standing)
+    if (await request.form).get("confirm") != "1":
+        await notify(N_("Tick the box to confirm: posters with the old code will stop working."), "error")
+        return redirect(url_for("communities.poster", slug=community.slug))
+    code = await community_actions.regenerate_join_code(
+        db_session(), actor=user, community=community, standing=standing
+    )
     await commit()
+    await notify(N_("The new join code is %(code)s. Print the poster again: the old one no longer works."), code=code)
     return redirect(url_for("communities.poster", slug=community.slug))

@@ -8,10 +8,11 @@ from typing import Any
 from quart import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from forum.actions import accounts
-from forum.actions.communities import normalise_join_code
+from forum.actions.communities import find_by_join_code
 from forum.config import LOCALES
+from forum.i18n import N_, gettext
 from forum.queries.communities import my_communities
-from forum.web.context import commit, current_user, database, db_session, safe_next
+from forum.web.context import commit, current_user, database, db_session, login_required, require_user, safe_next
 from forum.web.hooks import LANG_COOKIE
 
 log = logging.getLogger(__name__)
@@ -23,15 +24,26 @@ async def index() -> Any:
     user = current_user()
     if user is None:
         return await render_template("home/welcome.html")
-    return await render_template("home/index.html", communities=await my_communities(db_session(), user))
+    return await render_template(
+        "home/index.html", communities=await my_communities(db_session(), user), code="", code_error=""
+    )
 
 
 @blueprint.post("/join")
+@login_required
 async def join_with_code() -> Any:
-    code = normalise_join_code((await request.form).get("code", ""))
-    if not code:
-        return redirect(url_for("home.index"))
-    return redirect(url_for("communities.join", code=code))
+    typed = (await request.form).get("code", "")
+    community = await find_by_join_code(db_session(), typed)
+    if community is None:
+        # Back to the same form, with what was typed and why it did not work.
+        message = gettext(N_("No community has this join code. Check the code under the poster's QR code."))
+        return await render_template(
+            "home/index.html",
+            communities=await my_communities(db_session(), require_user()),
+            code=typed[:20],
+            code_error=message,
+        ), 422
+    return redirect(url_for("communities.join", code=community.join_code))
 
 
 @blueprint.post("/language")

@@ -8,10 +8,12 @@ from quart import Blueprint, redirect, render_template, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
 from forum.actions import memberships
+from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on
 from forum.queries.communities import members
-from forum.web.context import commit, db_session, login_required, require_user
+from forum.queries.people import member_person
+from forum.web.context import commit, db_session, login_required, notify, require_user
 
 blueprint = Blueprint("members", __name__)
 
@@ -23,14 +25,20 @@ async def index(slug: str) -> Any:
     community, standing = await access_community_to_moderate(db_session(), user, slug)
     pending = await members(db_session(), community, status=MembershipStatus.PENDING)
     verified = await members(db_session(), community, status=MembershipStatus.VERIFIED)
+    declined = await members(db_session(), community, status=MembershipStatus.REJECTED)
     assert user.id is not None  # noqa: S101 -- a loaded row
     return await render_template(
         "members/index.html",
         community=community,
         pending=pending,
         verified=verified,
+        declined=declined,
         # Buttons only where the action is allowed: not on oneself, not on a fellow secretary.
-        decidable={row.membership.id for row in pending + verified if can_decide_on(standing, row.membership, user.id)},
+        decidable={
+            row.membership.id
+            for row in pending + verified + declined
+            if can_decide_on(standing, row.membership, user.id)
+        },
         can_appoint=can_appoint_secretaries(standing),
     )
 
@@ -41,7 +49,9 @@ async def _target(membership_id: int) -> tuple[User, Membership, Community, Comm
     return user, membership, community, standing
 
 
-def _back_to(community: Community, membership: Membership) -> Any:
+async def _done(community: Community, membership: Membership, message: str) -> Any:
+    person = await member_person(db_session(), membership)
+    await notify(message, name=person.display_name)
     return redirect(url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}"))
 
 
@@ -51,7 +61,7 @@ async def verify(membership_id: int) -> Any:
     user, membership, community, standing = await _target(membership_id)
     await memberships.verify_membership(db_session(), actor=user, membership=membership, standing=standing)
     await commit()
-    return _back_to(community, membership)
+    return await _done(community, membership, N_("%(name)s is now a verified member."))
 
 
 @blueprint.post("/memberships/<id:membership_id>/reject")
@@ -60,7 +70,7 @@ async def reject(membership_id: int) -> Any:
     user, membership, community, standing = await _target(membership_id)
     await memberships.reject_membership(db_session(), actor=user, membership=membership, standing=standing)
     await commit()
-    return _back_to(community, membership)
+    return await _done(community, membership, N_("Declined the request of %(name)s. You can still verify them below."))
 
 
 @blueprint.post("/memberships/<id:membership_id>/party")
@@ -70,7 +80,8 @@ async def party(membership_id: int) -> Any:
     user, membership, community, standing = await _target(membership_id)
     await memberships.set_party_member(db_session(), actor=user, membership=membership, standing=standing, value=value)
     await commit()
-    return _back_to(community, membership)
+    message = N_("%(name)s now has the party badge.") if value else N_("%(name)s no longer has the party badge.")
+    return await _done(community, membership, message)
 
 
 @blueprint.post("/memberships/<id:membership_id>/role")
@@ -80,4 +91,5 @@ async def role(membership_id: int) -> Any:
     user, membership, community, standing = await _target(membership_id)
     await memberships.set_role(db_session(), actor=user, membership=membership, standing=standing, role=role)
     await commit()
-    return _back_to(community, membership)
+    message = N_("%(name)s is now a secretary.") if role == Role.SECRETARY else N_("%(name)s is no longer a secretary.")
+    return await _done(community, membership, message)

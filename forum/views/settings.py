@@ -8,24 +8,27 @@ from quart import Blueprint, redirect, render_template, request, url_for
 
 from forum.actions import accounts
 from forum.actions import sessions as session_actions
+from forum.devices import describe_device
 from forum.errors import InvalidInput
+from forum.i18n import N_
 from forum.queries.accounts import list_sessions
-from forum.web.context import commit, current_auth_session, db_session, login_required, require_user
+from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
 
 blueprint = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-async def _page(*, errors: dict[str, str] | None = None, form: Any = None, saved: str = "", status: int = 200) -> Any:
+async def _page(*, errors: dict[str, str] | None = None, form: Any = None, status: int = 200) -> Any:
     user = require_user()
     auth_session = current_auth_session()
+    sessions = await list_sessions(db_session(), user=user)
     return await render_template(
         "settings/index.html",
-        sessions=await list_sessions(db_session(), user=user),
+        sessions=sessions,
         current_session_id=auth_session.id if auth_session else None,
         errors=errors or {},
         form=form or {"display_name": user.display_name, "locale": user.locale or ""},
-        saved=saved or request.args.get("saved", ""),
+        devices={item.id: describe_device(item.user_agent) for item in sessions},
     ), status
 
 
@@ -49,7 +52,8 @@ async def profile() -> Any:
     except InvalidInput as error:
         return await _page(errors=error.translated_fields(), form=form, status=error.status)
     await commit()
-    return redirect(url_for("settings.index", saved="profile"))
+    await notify(N_("Saved."))
+    return redirect(url_for("settings.index"))
 
 
 @blueprint.post("/password")
@@ -68,14 +72,16 @@ async def password() -> Any:
     except InvalidInput as error:
         return await _page(errors=error.translated_fields(), status=error.status)
     await commit()
-    return redirect(url_for("settings.index", saved="password"))
+    await notify(N_("Password changed. Your other devices have been logged out."))
+    return redirect(url_for("settings.index"))
 
 
 @blueprint.post("/sessions/<id:session_id>/end")
 @login_required
 async def end_session(session_id: int) -> Any:
-    await session_actions.end_session_of_user(db_session(), user=require_user(), session_id=session_id)
-    await commit()
+    if await session_actions.end_session_of_user(db_session(), user=require_user(), session_id=session_id):
+        await commit()
+        await notify(N_("That device has been logged out."))
     return redirect(url_for("settings.index"))
 
 
@@ -86,4 +92,5 @@ async def end_all_sessions() -> Any:
     await session_actions.end_all_sessions(db_session(), user=require_user())
     await commit()
     await sign_out(None)
+    await notify(N_("You have been logged out on all devices."))
     return redirect(url_for("auth.login"))

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from quart import current_app, g, redirect, request, url_for
+from quart import current_app, flash, g, redirect, request, url_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.db import Database
 from forum.errors import NotAuthenticated
+from forum.i18n import gettext
 from forum.models import AuthSession, User
 
 P = ParamSpec("P")
@@ -84,3 +85,8 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[Any
         return await view(*args, **kwargs)
 
     return wrapper
+
+
+async def notify(message: str, category: str = "ok", **params: object) -> None:
+    """A one-time message on the next page (post/redirect/get), in the user's language."""
+    await flash(gettext(message, **params), category)
