@@ -14,7 +14,7 @@ import socketio
 from forum.db import Database
 from realtime.events import Ready, user_room
 from tests.factories import make_user
-from tests.servers import Server, cookie_header, http_login, run_server
+from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
 from tests.services import REDIS_URL, require_service
 
 pytestmark = pytest.mark.server
@@ -59,9 +59,7 @@ async def test_a_signed_in_browser_connects_into_its_personal_room(server: Serve
 
     # After logout the same cookie no longer opens a connection: the session row is gone.
     cookie = cookie_header(http)
-    page = (await http.get("/")).text
-    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    assert (await http.post("/logout", data={"csrf_token": token})).status_code == 302
+    assert (await http_post_form(http, "/logout")).status_code == 302
     await http.aclose()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await _connect(server.url, headers={"Cookie": cookie})
@@ -118,9 +116,7 @@ async def test_logging_out_everywhere_disconnects_open_sockets(server: Server, d
     await asyncio.wait_for(received.get(), 5)
     disconnected = asyncio.Event()
     client.on("disconnect", lambda *args: disconnected.set())
-    page = (await phone.get("/settings")).text
-    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    assert (await phone.post("/settings/sessions/end-all", data={"csrf_token": token})).status_code == 302
+    assert (await http_post_form(phone, "/settings/sessions/end-all")).status_code == 302
     await asyncio.wait_for(disconnected.wait(), 5)
     assert not client.connected
     await phone.aclose()
@@ -142,8 +138,6 @@ async def test_with_two_processes_on_redis_a_logout_through_one_disconnects_sock
         await asyncio.wait_for(received.get(), 5)
         disconnected = asyncio.Event()
         client.on("disconnect", lambda *args: disconnected.set())
-        page = (await browser.get("/")).text
-        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        assert (await browser.post("/logout", data={"csrf_token": token})).status_code == 302
+        assert (await http_post_form(browser, "/logout")).status_code == 302
         await asyncio.wait_for(disconnected.wait(), 5)
         await browser.aclose()

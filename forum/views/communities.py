@@ -84,18 +84,24 @@ async def join(code: str) -> Any:
     return await _join_page(community, standing, form=_join_form_values(standing), errors={})
 
 
-async def _request(community: Community, standing: CommunityStanding, form: Any) -> None:
-    await memberships.request_to_join(
-        db_session(),
-        user=require_user(),
-        community=community,
-        standing=standing,
-        building=form.get("building"),
-        unit=form.get("unit"),
-        room=form.get("room"),
-    )
+async def _request(community: Community, standing: CommunityStanding, *, on_error: Any) -> Any:
+    """Send the join form; on bad input, `on_error` renders the page the form was on, with the messages."""
+    form = await request.form
+    try:
+        await memberships.request_to_join(
+            db_session(),
+            user=require_user(),
+            community=community,
+            standing=standing,
+            building=form.get("building"),
+            unit=form.get("unit"),
+            room=form.get("room"),
+        )
+    except InvalidInput as error:
+        return await on_error(community, standing, form=form, errors=error.translated_fields(), status=error.status)
     await commit()
     await notify(N_("Your request has been sent. A secretary will verify you soon."))
+    return redirect(url_for("communities.show", slug=community.slug))
 
 
 @blueprint.post("/join/<code>")
@@ -104,12 +110,7 @@ async def _request(community: Community, standing: CommunityStanding, form: Any)
 async def join_submit(code: str) -> Any:
     community = await _community_for_code(code)
     standing = await standing_in(db_session(), require_user(), community)
-    form = await request.form
-    try:
-        await _request(community, standing, form)
-    except InvalidInput as error:
-        return await _join_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
-    return redirect(url_for("communities.show", slug=community.slug))
+    return await _request(community, standing, on_error=_join_page)
 
 
 @blueprint.post("/c/<slug>/request")
@@ -121,12 +122,7 @@ async def request_again(slug: str) -> Any:
     community, standing = await access_community(db_session(), require_user(), slug)
     if standing.membership is None:
         raise Forbidden(N_("Scan your community's poster, or type its code, to ask to join."))
-    form = await request.form
-    try:
-        await _request(community, standing, form)
-    except InvalidInput as error:
-        return await _show_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
-    return redirect(url_for("communities.show", slug=community.slug))
+    return await _request(community, standing, on_error=_show_page)
 
 
 @blueprint.get("/c/<slug>/poster")
