@@ -25,6 +25,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
+    "health check (1 statement, no template)": "/healthz",
     "home (my communities)": "/",
     "community page": "/c/yuepu-xincun",
     "member list (secretary)": "/c/yuepu-xincun/members",

@@ -18,9 +18,8 @@ from quart import Quart
 from quart_auth import QuartAuth
 from redis import asyncio as aioredis
 
-from forum.actions.sessions import resolve_session
+from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
-from forum.models import AuthSession, User
 from realtime.events import Ready, session_room, user_room
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def _cookie(environ: dict[str, Any], name: str) -> str | None:
     return morsel.value if morsel else None
 
 
-async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> tuple[AuthSession, User] | None:
+async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> ResolvedSession | None:
     token: str | None = None
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         token = auth["token"]
@@ -72,7 +71,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         resolved = await authenticate(app, environ, auth)
         if resolved is None:
             raise ConnectionRefusedError("not_authenticated")
-        auth_session, user = resolved
+        auth_session, user = resolved.auth_session, resolved.user
         assert user.id is not None and auth_session.id is not None  # noqa: S101 -- stored rows
         await sio.save_session(sid, {"user_id": user.id, "auth_session_id": auth_session.id})
         await sio.enter_room(sid, user_room(user.id))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.db import queue_event
-from forum.models import AuthSession, SessionKind, User
+from forum.models import AuthSession, Membership, MembershipStatus, SessionKind, User
 from forum.timeutil import utcnow
 from realtime.events import SessionsEnded
 
@@ -51,24 +52,40 @@ async def start_session(
     return auth_session, token
 
 
-async def resolve_session(session: AsyncSession, token: str) -> tuple[AuthSession, User] | None:
-    """The live session and active user for a raw token, or None if it was revoked, expired or never existed."""
+class ResolvedSession(NamedTuple):
+    auth_session: AuthSession
+    user: User
+    is_party_member: bool  # in any community where they are verified: the badge beside their own name
+
+
+async def resolve_session(session: AsyncSession, token: str) -> ResolvedSession | None:
+    """The live session and active user for a raw token, or None if it was revoked, expired or never existed.
+    One statement: it runs on every request."""
+    badged = (
+        exists()
+        .where(
+            col(Membership.user_id) == col(User.id),
+            col(Membership.is_party_member).is_(True),
+            col(Membership.status) == MembershipStatus.VERIFIED,
+        )
+        .label("badged")
+    )
     result = await session.execute(
-        select(AuthSession, User)
+        select(AuthSession, User, badged)
         .join(User, col(User.id) == col(AuthSession.user_id))
         .where(col(AuthSession.token_hash) == hash_token(token))
     )
     row = result.first()
     if row is None:
         return None
-    auth_session, user = row
+    auth_session, user, is_party_member = row
     now = utcnow()
     if auth_session.expires_at <= now or not user.is_active:
         return None
     if now - auth_session.last_seen_at > _TOUCH_INTERVAL:
         auth_session.last_seen_at = now
         await session.flush()
-    return auth_session, user
+    return ResolvedSession(auth_session, user, bool(is_party_member))
 
 
 def _announce_ended(session: AsyncSession, session_ids: list[int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -78,17 +78,20 @@ class CommunityOverview:
 
 
 async def community_overview(session: AsyncSession, community: Community) -> CommunityOverview:
-    district = await session.get(District, community.district_id)
-    assert district is not None  # noqa: S101 -- enforced by the foreign key
-    counts = dict(
-        (
-            await session.execute(
-                select(col(Membership.status), func.count())
-                .where(col(Membership.community_id) == community.id)
-                .group_by(col(Membership.status))
+    def counted(status: str) -> ScalarSelect[int]:
+        return (
+            select(func.count())
+            .where(col(Membership.community_id) == community.id, col(Membership.status) == status)
+            .scalar_subquery()
+        )
+
+    district, verified, pending = (
+        await session.execute(
+            select(District, counted(MembershipStatus.VERIFIED), counted(MembershipStatus.PENDING)).where(
+                col(District.id) == community.district_id
             )
-        ).all()
-    )
+        )
+    ).one()
     secretaries = (
         await session.execute(
             select(User, Membership)
@@ -103,8 +106,8 @@ async def community_overview(session: AsyncSession, community: Community) -> Com
     ).all()
     return CommunityOverview(
         district=district,
-        member_count=int(counts.get(MembershipStatus.VERIFIED, 0)),
-        pending_count=int(counts.get(MembershipStatus.PENDING, 0)),
+        member_count=int(verified),
+        pending_count=int(pending),
         secretaries=[Person.of(user, membership) for user, membership in secretaries],
     )
 
@@ -120,28 +123,36 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
-async def members(session: AsyncSession, community: Community, *, status: str) -> list[MemberRow]:
-    """Members with a given status: pending requests oldest first, so nobody waits longest; everyone else by
-    address (building, unit, room), which is how a secretary knows their neighbourhood."""
+async def members_by_status(session: AsyncSession, community: Community) -> dict[str, list[MemberRow]]:
+    """Everyone who belongs to or asked to join the community, in one statement, by status: pending requests
+    oldest first, so nobody waits longest; everyone else by address (building, unit, room), which is how a
+    secretary knows their neighbourhood."""
     rows = (
         await session.execute(
             select(User, Membership)
             .join(Membership, col(Membership.user_id) == col(User.id))
-            .where(col(Membership.community_id) == community.id, col(Membership.status) == status)
+            .where(col(Membership.community_id) == community.id)
             .order_by(col(Membership.requested_at))
         )
     ).all()
-    result = [MemberRow(Person.of(user, membership), membership) for user, membership in rows]
-    if status != MembershipStatus.PENDING:
-        result.sort(
-            key=lambda row: (
-                _natural(row.membership.building),
-                _natural(row.membership.unit),
-                _natural(row.membership.room),
-                row.person.display_name,
+    grouped: dict[str, list[MemberRow]] = {status: [] for status in MembershipStatus}
+    for user, membership in rows:
+        grouped[membership.status].append(MemberRow(Person.of(user, membership), membership))
+    for status, group in grouped.items():
+        if status != MembershipStatus.PENDING:
+            group.sort(
+                key=lambda row: (
+                    _natural(row.membership.building),
+                    _natural(row.membership.unit),
+                    _natural(row.membership.room),
+                    row.person.display_name,
+                )
             )
-        )
-    return result
+    return grouped
+
+
+async def members(session: AsyncSession, community: Community, *, status: str) -> list[MemberRow]:
+    return (await members_by_status(session, community))[status]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ class Person:
             is_party_member=bool(membership and membership.is_party_member),
         )
 
+    @classmethod
+    def of_viewer(cls, user: User, *, is_party_member: bool) -> Person:
+        assert user.id is not None  # noqa: S101 -- loaded rows
+        return cls(id=user.id, username=user.username, display_name=user.display_name, is_party_member=is_party_member)
+
     def payload(self) -> dict[str, Any]:
         return {
             "id": self.id,

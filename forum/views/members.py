@@ -11,7 +11,7 @@ from forum.actions import memberships
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on
-from forum.queries.communities import members
+from forum.queries.communities import members_by_status
 from forum.queries.people import member_person
 from forum.web.context import commit, db_session, login_required, notify, require_user
 
@@ -23,9 +23,10 @@ blueprint = Blueprint("members", __name__)
 async def index(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community_to_moderate(db_session(), user, slug)
-    pending = await members(db_session(), community, status=MembershipStatus.PENDING)
-    verified = await members(db_session(), community, status=MembershipStatus.VERIFIED)
-    declined = await members(db_session(), community, status=MembershipStatus.REJECTED)
+    everyone = await members_by_status(db_session(), community)
+    pending = everyone[MembershipStatus.PENDING]
+    verified = everyone[MembershipStatus.VERIFIED]
+    declined = everyone[MembershipStatus.REJECTED]
     assert user.id is not None  # noqa: S101 -- a loaded row
     return await render_template(
         "members/index.html",

@@ -9,7 +9,7 @@ from quart_auth import logout_user
 from forum.actions.sessions import resolve_session
 from forum.errors import DomainError
 from forum.i18n import N_, negotiate
-from forum.queries.people import viewer_person
+from forum.queries.people import Person
 from forum.web import csrf
 from forum.web.context import db_session
 
@@ -37,9 +37,9 @@ async def load_user() -> None:
         elif resolved is not None:
             g.auth_via = "cookie"
     if resolved is not None:
-        g.auth_session, g.user = resolved
+        g.auth_session, g.user = resolved.auth_session, resolved.user
         g.auth_session_id = g.auth_session.id
-        g.viewer = await viewer_person(db_session(), g.user)
+        g.viewer = Person.of_viewer(resolved.user, is_party_member=resolved.is_party_member)
         if db_session().dirty:
             await db_session().commit()  # the throttled last-seen touch
 

@@ -1,0 +1,54 @@
+"""Pages read their data in a constant, small number of SQL statements, however many members there are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from quart import Quart
+from sqlalchemy import event
+
+from forum.db import Database
+from forum.models import Role
+from tests.factories import make_community, make_member, make_pending, make_user
+from tests.helpers import login
+
+
+@contextmanager
+def counting(app: Quart) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = app.extensions["linli.db"].engine.sync_engine
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _statements_for(app: Quart, client: object, path: str) -> int:
+    with counting(app) as statements:
+        response = await client.get(path)  # type: ignore[attr-defined]
+        assert response.status_code == 200
+    return len(statements)
+
+
+async def test_community_pages_use_few_statements_whatever_the_number_of_members(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    await make_member(db, user=await make_user(db, username="counting_sec"), community=community, role=Role.SECRETARY)
+    client = app.test_client()
+    await login(client, "counting_sec")
+    paths = ["/", f"/c/{community.slug}", f"/c/{community.slug}/members", "/u/counting_sec"]
+    await _statements_for(app, client, paths[0])  # the once-a-minute last-seen write happens here, not below
+    before = {path: await _statements_for(app, client, path) for path in paths}
+
+    for _ in range(5):
+        await make_member(db, user=await make_user(db), community=community, is_party_member=True)
+        await make_pending(db, user=await make_user(db), community=community)
+    after = {path: await _statements_for(app, client, path) for path in paths}
+
+    assert after == before
+    assert max(after.values()) <= 5, after
