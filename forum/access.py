@@ -8,8 +8,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from forum.errors import Forbidden, NotFound
-from forum.models import Community, DistrictAdmin, Membership, User
-from forum.permissions import CommunityStanding, can_moderate
+from forum.i18n import N_
+from forum.models import Board, Community, DistrictAdmin, Membership, Thread, User
+from forum.permissions import CommunityStanding, can_moderate, can_read_content
 
 
 def _with_standing(user: User) -> Select[Community, Membership, DistrictAdmin]:
@@ -75,3 +76,80 @@ async def access_membership_to_moderate(
             raise Forbidden()
         raise NotFound()
     return membership, community, standing
+
+
+class MembersOnly(Forbidden):
+    default_message = N_("Only verified members of this community can see its boards. A secretary verifies you.")
+
+
+def _require_reader(standing: CommunityStanding) -> None:
+    if not can_read_content(standing):
+        if standing.membership is not None:
+            raise MembersOnly()  # pending or declined: they know the community, tell them why
+        raise NotFound()
+
+
+async def access_board(
+    session: AsyncSession, user: User, community_slug: str, board_slug: str
+) -> tuple[Community, Board, CommunityStanding]:
+    row = (
+        await session.execute(
+            _with_standing(user)
+            .add_columns(Board)
+            .join(Board, col(Board.community_id) == col(Community.id))
+            .where(col(Community.slug) == community_slug, col(Board.slug) == board_slug)
+        )
+    ).first()
+    if row is None:
+        raise NotFound()
+    community, membership, admin, board = row
+    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    _require_reader(standing)
+    return community, board, standing
+
+
+async def access_thread(
+    session: AsyncSession, user: User, thread_id: int
+) -> tuple[Thread, Board, Community, CommunityStanding]:
+    """A thread the user may read: deleted threads and outsiders get 404, unverified members 403."""
+    row = (
+        await session.execute(
+            _with_standing(user)
+            .add_columns(Board, Thread)
+            .join(Thread, col(Thread.community_id) == col(Community.id))
+            .join(Board, col(Board.id) == col(Thread.board_id))
+            .where(col(Thread.id) == thread_id, col(Thread.is_deleted).is_(False))
+        )
+    ).first()
+    if row is None:
+        raise NotFound()
+    community, membership, admin, board, thread = row
+    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    _require_reader(standing)
+    return thread, board, community, standing
+
+
+async def access_room(session: AsyncSession, user: User, room: str) -> None:
+    """May `user` join this Socket.IO room? The same rules as the pages that show the room's content."""
+    kind, _, raw_id = room.partition(":")
+    if not raw_id.isdigit() or len(raw_id) > 10:
+        raise NotFound()
+    room_id = int(raw_id)
+    if kind == "thread":
+        await access_thread(session, user, room_id)
+        return
+    if kind == "board":
+        row = (
+            await session.execute(
+                _with_standing(user)
+                .join(Board, col(Board.community_id) == col(Community.id))
+                .where(col(Board.id) == room_id)
+            )
+        ).first()
+    elif kind == "community":
+        row = (await session.execute(_with_standing(user).where(col(Community.id) == room_id))).first()
+    else:
+        raise NotFound()
+    if row is None:
+        raise NotFound()
+    _require_reader(CommunityStanding(membership=row[1], is_district_admin=row[2] is not None))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,10 @@ from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
 from forum import i18n
+from forum.actions.events import prune_events
 from forum.config import load_config
 from forum.db import Database
+from forum.timeutil import utcnow
 from forum.web import errors, hooks
 from forum.web.context import close_db_session
 from forum.web.converters import IdConverter
@@ -77,11 +82,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     @app.before_serving
     async def open_database() -> None:
         database = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"])
-        database.event_sinks.append(app.extensions["linli.revocations"].sink)
+        database.event_sinks.append(app.extensions["linli.relay"].sink)
+        database.event_sinks.append(app.extensions["linli.relay"].publish)
         app.extensions["linli.db"] = database
+
+    @app.before_serving
+    async def start_pruning() -> None:
+        app.extensions["linli.pruner"] = asyncio.create_task(_prune_periodically(app))
 
     @app.after_serving
     async def close_database() -> None:
+        pruner: asyncio.Task[None] = app.extensions.pop("linli.pruner")
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
         await app.extensions.pop("linli.db").dispose()
 
     sio = create_socket_server(app)
@@ -92,10 +106,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     return app
 
 
+async def _prune_periodically(app: Quart) -> None:
+    """Keep the event log to its retention window; every process does it, which is harmless."""
+    hours = app.config["EVENT_RETENTION_HOURS"]
+    while True:
+        try:
+            async with app.extensions["linli.db"].unit_of_work() as session:
+                await prune_events(session, before=utcnow() - timedelta(hours=hours))
+        except Exception:  # a failed prune is retried next time; it must never stop the server
+            logging.getLogger(__name__).exception("pruning the event log failed")
+        await asyncio.sleep(3600)
+
+
 def _register_blueprints(app: Quart) -> None:
     from forum.api.v1 import blueprint as api_v1
-    from forum.views import auth, communities, home, members, profile, settings
+    from forum.views import auth, communities, home, members, profile, settings, threads
 
-    for module in (home, auth, communities, members, profile, settings):
+    for module in (home, auth, communities, members, profile, settings, threads):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

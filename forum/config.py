@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LOCALE": "zh_Hans",
     "TIMEZONE": "Asia/Shanghai",  # how times are shown
     "SESSION_DAYS": 30,
+    "EVENT_RETENTION_HOURS": 48,  # a client away longer than this reloads instead of resuming
     "RATE_LIMITS_ENABLED": True,
     # uvicorn trusts X-Forwarded-For only from these addresses (comma-separated), e.g. the proxy's.
     "FORWARDED_ALLOW_IPS": "127.0.0.1",

@@ -6,6 +6,7 @@ work commits, and only a committed unit of work hands on the events its actions 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,10 +17,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from forum.models import Event
+
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
 _PENDING_EVENTS = "linli.pending_events"
+_OUTBOX = "linli.outbox"
+# Any constant: the advisory lock that orders event ids on PostgreSQL.
+EVENT_LOCK_KEY = 7_205_441
 
 
 def is_sqlite(url: str) -> bool:
@@ -73,9 +79,27 @@ class Database:
             await self.commit(session)
 
     async def commit(self, session: AsyncSession) -> None:
-        """Commit, then hand the events queued during this unit of work to the sinks (never before commit)."""
+        """Record the unit of work's client events, commit, then hand every queued event to the sinks.
+
+        Client events get their ids here, as the last thing before commit, under a transaction-wide lock on
+        PostgreSQL: ids then become visible in the order they were handed out, so a reader that has seen id N
+        can never later find a smaller one. SQLite has one writer at a time and needs no lock. The lock is
+        held only from this insert to the commit.
+        """
+        outbox: list[tuple[str, dict[str, Any]]] = session.info.pop(_OUTBOX, [])
+        recorded: list[tuple[Event, dict[str, Any]]] = []
+        if outbox:
+            if not is_sqlite(self.url):
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+            recorded = [
+                (Event(room=room, type=data["type"], payload=json.dumps(data, ensure_ascii=False)), data)
+                for room, data in outbox
+            ]
+            session.add_all([event for event, _ in recorded])
+            await session.flush()
         await session.commit()
         events = session.info.pop(_PENDING_EVENTS, [])
+        events += [{"type": data["type"], "id": event.id, "room": event.room, "data": data} for event, data in recorded]
         if not events:
             return
         for sink in self.event_sinks:
@@ -98,5 +122,12 @@ class Database:
 
 
 def queue_event(session: AsyncSession, event: dict[str, Any]) -> None:
-    """Queue an event to be delivered only if, and after, the session's unit of work commits."""
+    """Queue an internal event (not stored, not sent to clients) for the sinks, only if and after the unit of
+    work commits."""
     session.info.setdefault(_PENDING_EVENTS, []).append(event)
+
+
+def record_event(session: AsyncSession, room: str, data: dict[str, Any]) -> None:
+    """Record a client event for `room` in this unit of work; it gets its id at commit and is sent after it.
+    `data` is a registered event's `model_dump()` (see realtime.events)."""
+    session.info.setdefault(_OUTBOX, []).append((room, data))

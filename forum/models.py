@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from forum.timeutil import UTCDateTime, utcnow
@@ -134,3 +134,80 @@ class AuditEntry(SQLModel, table=True):
         default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
     )
     detail: str = Field(default="", max_length=500)
+
+
+class BoardKind(StrEnum):
+    TALK = "talk"  # 邻里互动: every verified member starts threads
+    NOTICES = "notices"  # 社区公告: only secretaries start threads; new ones are pushed to every member online
+    GUIDES = "guides"  # 办事指南: self-help guides written by residents
+    SALE = "sale"  # 义卖 (charity sales), filled by the market issue
+    SWAP = "swap"  # 物物交换 (item swaps), filled by the market issue
+
+
+class Board(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "slug", name="uq_board_community_slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id"))
+    slug: str = Field(max_length=40)
+    name: str = Field(default="", max_length=40)  # empty: the kind's default name, in the reader's language
+    description: str = Field(default="", max_length=200)
+    kind: str = Field(default=BoardKind.TALK, max_length=16)
+    position: int = Field(default=0)
+    is_archived: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class Thread(SQLModel, table=True):
+    __table_args__ = (Index("ix_thread_board_last_posted", "board_id", "last_posted_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(sa_column=_fk("board.id"))
+    # Denormalised from the board: every access check on a thread needs the community.
+    community_id: int = Field(sa_column=_fk("community.id"))
+    author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    title: str = Field(max_length=120)
+    post_count: int = Field(default=1)  # the opening post and its replies
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
+    is_deleted: bool = Field(default=False)
+
+
+class Post(SQLModel, table=True):
+    """The opening post of a thread (number 1) and its replies (2, 3, …), in the order they were committed."""
+
+    __table_args__ = (UniqueConstraint("thread_id", "number", name="uq_post_thread_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(sa_column=_fk("thread.id"))
+    author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    number: int
+    body: str = Field(sa_type=Text)
+    body_html: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """Every event sent to clients, recorded in the transaction of the change that caused it.
+
+    Ids are handed out in commit order (see `forum.db.Database.commit`), so a client that saw id N and asks for
+    everything after N in a room misses nothing."""
+
+    __table_args__ = (Index("ix_event_room_id", "room", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(max_length=64)
+    type: str = Field(max_length=40)
+    payload: str = Field(sa_type=Text)  # JSON
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
+
+
+class EventRetention(SQLModel, table=True):
+    """One row: events with ids up to `pruned_through` have been deleted; a client behind that must reload."""
+
+    __tablename__ = "event_retention"
+
+    id: int = Field(default=1, primary_key=True)
+    pruned_through: int = Field(default=0)

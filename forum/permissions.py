@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forum.models import Membership, MembershipStatus, Role
+from forum.models import Board, BoardKind, Membership, MembershipStatus, Role
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,20 @@ def can_decide_on(standing: CommunityStanding, target: Membership, actor_id: int
     if standing.is_district_admin:
         return True
     return target.user_id != actor_id and target.role != Role.SECRETARY
+
+
+def can_read_content(standing: CommunityStanding) -> bool:
+    """Boards, threads and replies are for the community's verified members (and its district's admins)."""
+    return standing.is_verified_member or standing.is_district_admin
+
+
+def can_start_thread(standing: CommunityStanding, board: Board) -> bool:
+    if board.is_archived or not can_read_content(standing):
+        return False
+    if board.kind == BoardKind.NOTICES:
+        return can_moderate(standing)
+    return True
+
+
+def can_reply(standing: CommunityStanding, board: Board) -> bool:
+    return not board.is_archived and can_read_content(standing)

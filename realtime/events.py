@@ -20,13 +20,59 @@ class Ready(Event):
     display_name: str
 
 
-# name -> (model, room pattern, description)
+class PersonData(BaseModel):
+    """A name as shown: with the party badge of the community the event belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    username: str
+    display_name: str
+    is_party_member: bool
+
+
+class ThreadCreated(Event):
+    """A new thread in a board: boards show it at the top without reloading."""
+
+    type: Literal["thread.created"] = "thread.created"
+    thread_id: int
+    board_id: int
+    title: str
+    author: PersonData
+    created_at: str
+    url: str
+
+
+class NoticePublished(Event):
+    """A secretary published a notice: every member online in the community is told."""
+
+    type: Literal["notice.published"] = "notice.published"
+    thread_id: int
+    title: str
+    author: PersonData
+    url: str
+
+
+class PostCreated(Event):
+    """A reply in a thread. `body_html` is sanitised HTML, safe to insert as is."""
+
+    type: Literal["post.created"] = "post.created"
+    post_id: int
+    thread_id: int
+    number: int
+    author: PersonData
+    body_html: str
+    created_at: str
+    url: str
+
+
+# name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
+# with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
-    "ready": (
-        Ready,
-        "the connecting client only",
-        "Connection accepted; the client is in its personal room.",
-    ),
+    "ready": (Ready, "the connecting client only", "Connection accepted; the client is in its personal room."),
+    "thread.created": (ThreadCreated, "`board:<board_id>`", "A thread was started in the board."),
+    "notice.published": (NoticePublished, "`community:<community_id>`", "A notice for every member online."),
+    "post.created": (PostCreated, "`thread:<thread_id>`", "A reply was posted in the thread."),
 }
 
 
@@ -40,6 +86,18 @@ class SessionsEnded(Event):
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def board_room(board_id: int) -> str:
+    return f"board:{board_id}"
+
+
+def thread_room(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
+def community_room(community_id: int) -> str:
+    return f"community:{community_id}"
 
 
 def session_room(session_id: int) -> str:

@@ -18,8 +18,12 @@ from quart import Quart
 from quart_auth import QuartAuth
 from redis import asyncio as aioredis
 
+from forum.access import access_room
 from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
+from forum.errors import DomainError
+from forum.models import User
+from forum.queries.events import REPLAY_LIMIT, events_after
 from realtime.events import Ready, session_room, user_room
 
 log = logging.getLogger(__name__)
@@ -78,15 +82,51 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         await sio.enter_room(sid, session_room(auth_session.id))
         await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
 
-    revocations = SessionRevocations(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended")
-    app.extensions["linli.revocations"] = revocations
-    app.before_serving(revocations.start)
-    app.after_serving(revocations.stop)
+    @sio.event
+    async def subscribe(sid: str, data: Any) -> dict[str, Any]:
+        """Join a room and receive, in order, every event in it after `after` (the id the page was rendered at
+        or the last one the client saw). Joining first, then replaying, leaves no gap; the client ignores ids it
+        has already seen. Answers {"ok": true}, {"ok": false, "error": ...} or {"ok": false, "reload": true}."""
+        if not isinstance(data, dict) or not isinstance(data.get("room"), str):
+            return {"ok": False, "error": "bad_request"}
+        room: str = data["room"][:64]
+        after = data.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            return {"ok": False, "error": "bad_request"}
+        socket_session = await sio.get_session(sid)
+        db: Database = app.extensions["linli.db"]
+        async with db.read_only() as session:
+            user = await session.get(User, socket_session["user_id"])
+            if user is None:
+                return {"ok": False, "error": "not_authenticated"}
+            try:
+                await access_room(session, user, room)
+            except DomainError as error:
+                return {"ok": False, "error": error.code}
+            await sio.enter_room(sid, room)
+            backlog = await events_after(session, room=room, after=after, limit=REPLAY_LIMIT)
+        if backlog is None:
+            return {"ok": False, "reload": True}
+        for envelope in backlog:
+            await sio.emit("event", envelope, to=sid)
+        return {"ok": True}
+
+    @sio.event
+    async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and isinstance(data.get("room"), str):
+            await sio.leave_room(sid, data["room"][:64])
+        return {"ok": True}
+
+    relay = Relay(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended")
+    app.extensions["linli.relay"] = relay
+    app.before_serving(relay.start)
+    app.after_serving(relay.stop)
     return sio
 
 
-class SessionRevocations:
-    """Disconnects the sockets of ended login sessions, in every process.
+class Relay:
+    """Hands committed events to Socket.IO: client events to their rooms (through Redis to every process when
+    REDIS_URL is set), and ended login sessions to every process, which disconnects their sockets.
 
     The sockets of a session may be held by any process, and rooms are per process, so the news travels on its
     own Redis channel and each process disconnects its own sockets. Without Redis there is one process.
@@ -111,6 +151,12 @@ class SessionRevocations:
                 await self._listener
         if self._redis is not None:
             await self._redis.aclose()
+
+    async def publish(self, events: list[dict[str, Any]]) -> None:
+        """The unit of work's sink for client events: called after commit, in id order."""
+        for envelope in events:
+            if "room" in envelope:
+                await self.sio.emit("event", envelope, room=envelope["room"])
 
     async def sink(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's event sink: called after commit with the events the actions queued."""

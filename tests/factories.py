@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+from sqlalchemy import select
+from sqlmodel import col
+
 from forum.access import standing_in
-from forum.actions import accounts, communities, memberships
+from forum.actions import accounts, communities, memberships, threads
 from forum.db import Database
-from forum.models import Community, CommunityKind, District, Membership, Role, User
+from forum.models import Board, Community, CommunityKind, District, Membership, Post, Role, Thread, User
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -80,3 +83,33 @@ async def make_district_admin(db: Database, *, user: User, district_id: int) -> 
         district = await session.get(District, district_id)
         assert district is not None
         await communities.grant_district_admin(session, user=user, district=district)
+
+
+async def make_thread(
+    db: Database,
+    *,
+    author: User,
+    community: Community,
+    board_slug: str = "talk",
+    title: str = "快递柜坏了",
+    body: str = "谁知道怎么报修？",
+) -> Thread:
+    async with db.unit_of_work() as session:
+        board = (
+            await session.execute(
+                select(Board).where(col(Board.community_id) == community.id, col(Board.slug) == board_slug)
+            )
+        ).scalar_one()
+        standing = await standing_in(session, author, community)
+        return await threads.create_thread(
+            session, actor=author, board=board, standing=standing, title=title, body=body
+        )
+
+
+async def make_reply(db: Database, *, author: User, thread: Thread, body: str = "我也遇到了") -> Post:
+    async with db.unit_of_work() as session:
+        board = await session.get(Board, thread.board_id)
+        community = await session.get(Community, thread.community_id)
+        assert board is not None and community is not None
+        standing = await standing_in(session, author, community)
+        return await threads.reply(session, actor=author, thread=thread, board=board, standing=standing, body=body)

@@ -99,8 +99,10 @@ def cookie_header(client: httpx.AsyncClient) -> str:
     return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
-async def http_post_form(client: httpx.AsyncClient, path: str, *, token_from: str = "/") -> httpx.Response:
-    """POST an (otherwise empty) form with the CSRF token from a page, as the browser would."""
+async def http_post_form(
+    client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None, *, token_from: str = "/"
+) -> httpx.Response:
+    """POST a form with the CSRF token from a page, as the browser would."""
     page = (await client.get(token_from)).text
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    return await client.post(path, data={"csrf_token": token})
+    return await client.post(path, data={**(data or {}), "csrf_token": token})

@@ -71,7 +71,8 @@ async def test_a_profile_shows_only_communities_the_viewer_shares(app: Quart, db
     page = await text(await client.get("/u/private_person"))
     assert "甲小区" in page and "乙小区" not in page
     # The badge belongs to the other community, which this viewer cannot see.
-    assert BADGE not in page
+    main = page.split("<main", 1)[1].split("</main>", 1)[0]
+    assert BADGE not in main
     admin = await make_user(db, username="admin_view")
     await make_district_admin(db, user=admin, district_id=elsewhere.district_id)
     admin_client = app.test_client()

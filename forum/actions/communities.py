@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit
+from forum.actions import audit, boards
 from forum.errors import Forbidden
 from forum.models import Community, CommunityKind, District, DistrictAdmin, User
 from forum.permissions import CommunityStanding, can_moderate
@@ -48,6 +48,7 @@ async def create_community(
     )
     session.add(community)
     await session.flush()
+    await boards.create_default_boards(session, community=community)
     return community
 
 

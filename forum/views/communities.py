@@ -15,8 +15,9 @@ from forum.actions import memberships
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
 from forum.models import Community
-from forum.permissions import CommunityStanding, can_moderate, can_request_to_join
+from forum.permissions import CommunityStanding, can_moderate, can_read_content, can_request_to_join
 from forum.queries.communities import community_overview
+from forum.queries.threads import boards_of
 from forum.web.context import commit, current_user, db_session, login_required, notify, require_user
 from forum.web.ratelimits import JOIN_LIMITS
 from forum.web.urls import join_url
@@ -43,8 +44,10 @@ async def _show_page(
     community: Community, standing: CommunityStanding, *, form: Any, errors: dict[str, str], status: int = 200
 ) -> Any:
     overview = await community_overview(db_session(), community)
+    boards = await boards_of(db_session(), community) if can_read_content(standing) else []
     return await render_template(
         "communities/show.html",
+        boards=boards,
         community=community,
         standing=standing,
         overview=overview,

@@ -61,6 +61,10 @@ async def join_key() -> str:
     return f"{SHARED}join:{await user_or_address_key()}"
 
 
+async def post_key() -> str:
+    return f"{SHARED}post:{await user_or_address_key()}"
+
+
 async def is_read(_: Any = None) -> bool:
     return request.method in {"GET", "HEAD", "OPTIONS"}
 
@@ -77,6 +81,8 @@ REGISTER_LIMITS = [
 ]
 # Asking to join is counted per person, so neighbours behind one address do not use up each other's tries.
 JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
+# Threads and replies, per person, across the page and the API.
+POST_LIMITS = [RateLimit(20, timedelta(minutes=5), key_function=post_key)]
 # Every write endpoint, per user (or address when signed out), unless a stricter limit applies.
 WRITE_LIMITS = [RateLimit(60, timedelta(minutes=1), key_function=user_or_address_key, skip_function=is_read)]
 

@@ -1,0 +1,143 @@
+"""Threads and replies."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.db import record_event
+from forum.errors import Forbidden
+from forum.markup import MAX_BODY_CHARS, render_markdown
+from forum.models import Board, BoardKind, Post, Thread, User
+from forum.paths import post_path, thread_path
+from forum.permissions import CommunityStanding, can_reply, can_start_thread
+from forum.timeutil import utcnow
+from forum.validation import FieldErrors, clean_text
+from realtime.events import (
+    NoticePublished,
+    PersonData,
+    PostCreated,
+    ThreadCreated,
+    board_room,
+    community_room,
+    thread_room,
+)
+
+TITLE_MAX = 120
+
+
+def _author(actor: User, standing: CommunityStanding) -> PersonData:
+    assert actor.id is not None  # noqa: S101 -- a loaded row
+    membership = standing.membership
+    return PersonData(
+        id=actor.id,
+        username=actor.username,
+        display_name=actor.display_name,
+        is_party_member=bool(membership and membership.is_party_member),
+    )
+
+
+async def create_thread(
+    session: AsyncSession, *, actor: User, board: Board, standing: CommunityStanding, title: object, body: object
+) -> Thread:
+    """Start a thread with its opening post. In the notices board only secretaries may."""
+    if not can_start_thread(standing, board):
+        raise Forbidden()
+    errors = FieldErrors()
+    clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
+    clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS)
+    errors.raise_if_any()
+    assert clean_title is not None and clean_body is not None and board.id is not None  # noqa: S101 -- checked
+    now = utcnow()
+    thread = Thread(
+        board_id=board.id,
+        community_id=board.community_id,
+        author_id=actor.id,
+        title=clean_title,
+        created_at=now,
+        last_posted_at=now,
+    )
+    session.add(thread)
+    await session.flush()
+    assert thread.id is not None  # noqa: S101 -- flushed
+    session.add(
+        Post(
+            thread_id=thread.id,
+            author_id=actor.id,
+            number=1,
+            body=clean_body,
+            body_html=render_markdown(clean_body),
+            created_at=now,
+        )
+    )
+    await session.flush()
+    author = _author(actor, standing)
+    record_event(
+        session,
+        board_room(board.id),
+        ThreadCreated(
+            thread_id=thread.id,
+            board_id=board.id,
+            title=thread.title,
+            author=author,
+            created_at=now.isoformat(),
+            url=thread_path(thread.id),
+        ).model_dump(),
+    )
+    if board.kind == BoardKind.NOTICES:
+        record_event(
+            session,
+            community_room(board.community_id),
+            NoticePublished(
+                thread_id=thread.id, title=thread.title, author=author, url=thread_path(thread.id)
+            ).model_dump(),
+        )
+    return thread
+
+
+async def reply(
+    session: AsyncSession, *, actor: User, thread: Thread, board: Board, standing: CommunityStanding, body: object
+) -> Post:
+    """Add a reply at the end of the thread. The number comes from an atomic increment on the thread row, so
+    concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit)."""
+    if not can_reply(standing, board) or thread.is_deleted:
+        raise Forbidden()
+    errors = FieldErrors()
+    clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS)
+    errors.raise_if_any()
+    assert clean_body is not None and thread.id is not None  # noqa: S101 -- checked
+    now = utcnow()
+    number = (
+        await session.execute(
+            update(Thread)
+            .where(col(Thread.id) == thread.id)
+            .values(post_count=col(Thread.post_count) + 1, last_posted_at=now)
+            .returning(col(Thread.post_count))
+        )
+    ).scalar_one()
+    post = Post(
+        thread_id=thread.id,
+        author_id=actor.id,
+        number=number,
+        body=clean_body,
+        body_html=render_markdown(clean_body),
+        created_at=now,
+    )
+    session.add(post)
+    await session.flush()
+    assert post.id is not None  # noqa: S101 -- flushed
+    record_event(
+        session,
+        thread_room(thread.id),
+        PostCreated(
+            post_id=post.id,
+            thread_id=thread.id,
+            number=number,
+            author=_author(actor, standing),
+            body_html=post.body_html,
+            created_at=now.isoformat(),
+            url=post_path(thread.id, number),
+        ).model_dump(),
+    )
+    return post

@@ -1,0 +1,19 @@
+"""Stable paths of forum objects, for event payloads and links built outside a request."""
+
+from __future__ import annotations
+
+POSTS_PER_PAGE = 30
+
+
+def thread_path(thread_id: int) -> str:
+    return f"/t/{thread_id}"
+
+
+def post_path(thread_id: int, number: int) -> str:
+    """A reply's permanent link; it redirects to the page the reply is on."""
+    return f"/t/{thread_id}/p/{number}"
+
+
+def page_start(number: int) -> int:
+    """The `after` cursor of the page that shows post `number` (pages hold POSTS_PER_PAGE posts)."""
+    return (number - 1) // POSTS_PER_PAGE * POSTS_PER_PAGE

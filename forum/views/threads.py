@@ -1,0 +1,140 @@
+"""Boards, threads and replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, redirect, render_template, request, url_for
+from quart_rate_limiter import rate_limit
+
+from forum.access import access_board, access_thread
+from forum.actions import threads
+from forum.errors import InvalidInput
+from forum.i18n import N_
+from forum.models import Board, Community, Thread
+from forum.paths import page_start, post_path
+from forum.permissions import CommunityStanding, can_reply, can_start_thread
+from forum.queries.threads import board_name, board_page, latest_event_id, thread_page
+from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.ratelimits import POST_LIMITS
+
+blueprint = Blueprint("threads", __name__)
+
+
+async def _board_page(
+    community: Community, board: Board, standing: CommunityStanding, *, form: Any, errors: dict[str, str], status: int
+) -> Any:
+    page = await board_page(db_session(), board, cursor=request.args.get("before"))
+    return await render_template(
+        "threads/board.html",
+        community=community,
+        board=board,
+        board_name=board_name(board),
+        page=page,
+        can_start=can_start_thread(standing, board),
+        form=form,
+        errors=errors,
+        last_event_id=await latest_event_id(db_session()),
+    ), status
+
+
+@blueprint.get("/c/<slug>/b/<board_slug>")
+@login_required
+async def board(slug: str, board_slug: str) -> Any:
+    community, found, standing = await access_board(db_session(), require_user(), slug, board_slug)
+    return await _board_page(community, found, standing, form={}, errors={}, status=200)
+
+
+@blueprint.post("/c/<slug>/b/<board_slug>/threads")
+@login_required
+@rate_limit(limits=POST_LIMITS)
+async def start_thread(slug: str, board_slug: str) -> Any:
+    community, found, standing = await access_board(db_session(), require_user(), slug, board_slug)
+    form = await request.form
+    try:
+        thread = await threads.create_thread(
+            db_session(),
+            actor=require_user(),
+            board=found,
+            standing=standing,
+            title=form.get("title"),
+            body=form.get("body"),
+        )
+    except InvalidInput as error:
+        return await _board_page(
+            community, found, standing, form=form, errors=error.translated_fields(), status=error.status
+        )
+    await commit()
+    return redirect(url_for("threads.show", thread_id=thread.id))
+
+
+async def _thread_page(
+    thread: Thread,
+    board: Board,
+    community: Community,
+    standing: CommunityStanding,
+    *,
+    after: int,
+    form: Any,
+    errors: dict[str, str],
+    status: int,
+) -> Any:
+    page = await thread_page(db_session(), thread, after=after)
+    return await render_template(
+        "threads/show.html",
+        thread=thread,
+        board=board,
+        board_name=board_name(board),
+        community=community,
+        page=page,
+        can_reply=can_reply(standing, board),
+        form=form,
+        errors=errors,
+    ), status
+
+
+@blueprint.get("/t/<id:thread_id>")
+@login_required
+async def show(thread_id: int) -> Any:
+    thread, found_board, community, standing = await access_thread(db_session(), require_user(), thread_id)
+    raw_after = request.args.get("after", "0")
+    after = int(raw_after) if raw_after.isdigit() and len(raw_after) < 10 else 0
+    return await _thread_page(thread, found_board, community, standing, after=after, form={}, errors={}, status=200)
+
+
+@blueprint.get("/t/<id:thread_id>/p/<id:number>")
+@login_required
+async def permalink(thread_id: int, number: int) -> Any:
+    """A reply's permanent link lands on the page that shows it."""
+    await access_thread(db_session(), require_user(), thread_id)
+    return redirect(
+        url_for("threads.show", thread_id=thread_id, after=page_start(number) or None, _anchor=f"post-{number}")
+    )
+
+
+@blueprint.post("/t/<id:thread_id>/replies")
+@login_required
+@rate_limit(limits=POST_LIMITS)
+async def reply(thread_id: int) -> Any:
+    user = require_user()
+    thread, found_board, community, standing = await access_thread(db_session(), user, thread_id)
+    form = await request.form
+    try:
+        post = await threads.reply(
+            db_session(), actor=user, thread=thread, board=found_board, standing=standing, body=form.get("body")
+        )
+    except InvalidInput as error:
+        last_page = page_start(thread.post_count)
+        return await _thread_page(
+            thread,
+            found_board,
+            community,
+            standing,
+            after=last_page,
+            form=form,
+            errors=error.translated_fields(),
+            status=error.status,
+        )
+    await commit()
+    await notify(N_("Your reply has been posted."))
+    return redirect(post_path(thread_id, post.number))

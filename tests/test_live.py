@@ -1,0 +1,143 @@
+"""Live forum events over Socket.IO, against a real server process: rooms, access, resume, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from forum.actions.events import prune_events
+from forum.db import Database
+from forum.queries.threads import latest_event_id
+from forum.timeutil import utcnow
+from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
+from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    with run_server(db_url=db_url, var_dir=tmp_path) as running:
+        yield running
+
+
+class Reader:
+    """A Socket.IO client that keeps every event envelope it receives, in order."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        @self.client.on("event")
+        async def on_event(envelope: dict[str, Any]) -> None:
+            await self.events.put(envelope)
+
+    async def connect(self, server: Server, username: str) -> None:
+        http = await http_login(server.url, username)
+        await self.client.connect(server.url, headers={"Cookie": cookie_header(http)}, transports=["websocket"])
+        await http.aclose()
+
+    async def subscribe(self, room: str, after: int) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.client.call("subscribe", {"room": room, "after": after}, timeout=5)
+        return answer
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.events.get(), 5)
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+async def test_a_reply_reaches_a_reader_of_the_thread_live(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    author, reader_user = await make_user(db, username="writer"), await make_user(db, username="reader")
+    for user in (author, reader_user):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = Reader()
+    await reader.connect(server, "reader")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", seen) == {"ok": True}
+        # Posted through the server, as a browser would: it records the event and emits it after commit.
+        http = await http_login(server.url, "writer")
+        response = await http_post_form(http, f"/t/{thread.id}/replies", {"body": "我在楼下"})
+        assert response.status_code == 302
+        await http.aclose()
+        envelope = await reader.next()
+        assert envelope["type"] == "post.created" and envelope["room"] == f"thread:{thread.id}"
+        assert envelope["data"]["number"] == 2 and "我在楼下" in envelope["data"]["body_html"]
+        assert envelope["data"]["author"]["username"] == "writer"
+    finally:
+        await reader.close()
+
+
+async def test_resuming_returns_exactly_the_missed_events_in_order(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="busy_writer")
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    async with db.read_only() as session:
+        last_seen = await latest_event_id(session)
+    for n in range(5):  # written while the reader was away
+        await make_reply(db, author=author, thread=thread, body=f"离线时的第{n + 1}条")
+    reader = Reader()
+    await reader.connect(server, "busy_writer")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", last_seen) == {"ok": True}
+        replayed = [await reader.next() for _ in range(5)]
+        assert [envelope["data"]["number"] for envelope in replayed] == [2, 3, 4, 5, 6]
+        ids = [envelope["id"] for envelope in replayed]
+        assert ids == sorted(ids) and ids[0] > last_seen
+        assert reader.events.empty()
+        # Asking again from the newest id replays nothing: exactly once.
+        assert await reader.subscribe(f"thread:{thread.id}", ids[-1]) == {"ok": True}
+        await asyncio.sleep(0.3)
+        assert reader.events.empty()
+    finally:
+        await reader.close()
+
+
+async def test_a_client_away_past_the_retention_window_is_told_to_reload(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="old_reader")
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    await make_reply(db, author=author, thread=thread)
+    async with db.unit_of_work() as session:
+        assert await prune_events(session, before=utcnow() + timedelta(seconds=1)) == 2
+    reader = Reader()
+    await reader.connect(server, "old_reader")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", 0) == {"ok": False, "reload": True}
+    finally:
+        await reader.close()
+
+
+async def test_rooms_are_joined_only_with_the_pages_access_rules(server: Server, db: Database) -> None:
+    home, elsewhere = await make_community(db), await make_community(db)
+    author = await make_user(db, username="home_author")
+    await make_member(db, user=author, community=home)
+    thread = await make_thread(db, author=author, community=home)
+    outsider = await make_user(db, username="other_place")
+    await make_member(db, user=outsider, community=elsewhere)
+    applicant = await make_user(db, username="applicant_live")
+    await make_pending(db, user=applicant, community=home)
+    for username, expected in (("other_place", "not_found"), ("applicant_live", "forbidden")):
+        reader = Reader()
+        await reader.connect(server, username)
+        try:
+            for room in (f"thread:{thread.id}", f"board:{thread.board_id}", f"community:{home.id}"):
+                assert await reader.subscribe(room, 0) == {"ok": False, "error": expected}, (username, room)
+            for bad in ("user:1", "thread:abc", "session:1", "", "thread:99999999999"):
+                assert (await reader.subscribe(bad, 0))["ok"] is False
+            assert reader.events.empty()
+        finally:
+            await reader.close()

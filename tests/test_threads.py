@@ -1,0 +1,125 @@
+"""Boards, threads and replies through the pages, and the events they record."""
+
+from __future__ import annotations
+
+import json
+
+from quart import Quart
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from forum.db import Database
+from forum.models import Event, Post, Role, Thread
+from realtime.events import REGISTRY
+from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
+from tests.helpers import login, post_form, text
+
+
+async def _member_client(app: Quart, db: Database, community: object, username: str, **kwargs: object) -> object:
+    await make_member(db, user=await make_user(db, username=username), community=community, **kwargs)  # type: ignore[arg-type]
+    client = app.test_client()
+    await login(client, username)
+    return client
+
+
+async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author = await _member_client(app, db, community, "starter")
+    response = await post_form(
+        author,
+        f"/c/{community.slug}/b/talk/threads",
+        {"title": "楼下快递柜坏了", "body": "**谁知道**怎么报修？"},
+        token_from=f"/c/{community.slug}/b/talk",
+    )
+    assert response.status_code == 302
+    thread_url = response.headers["Location"]  # type: ignore[attr-defined]
+    page = await text(await author.get(thread_url))  # type: ignore[attr-defined]
+    assert "楼下快递柜坏了" in page and "<strong>谁知道</strong>" in page
+    assert "楼下快递柜坏了" in await text(await author.get(f"/c/{community.slug}/b/talk"))  # type: ignore[attr-defined]
+
+    neighbour = await _member_client(app, db, community, "neighbour", is_party_member=True)
+    response = await post_form(
+        neighbour, f"{thread_url}/replies", {"body": "打 12345 <script>x</script>"}, token_from=thread_url
+    )
+    assert response.headers["Location"] == f"{thread_url}/p/2"  # type: ignore[attr-defined]
+    landing = await neighbour.get(f"{thread_url}/p/2")  # type: ignore[attr-defined]
+    assert landing.headers["Location"] == f"{thread_url}#post-2"
+    page = await text(await neighbour.get(thread_url))  # type: ignore[attr-defined]
+    assert 'id="post-2"' in page and "&lt;script&gt;" in page and "<script>x" not in page
+    assert 'class="badge-party"' in page.split('id="post-2"')[1]
+
+    async with db.read_only() as session:
+        events = (await session.execute(select(Event).order_by(col(Event.id)))).scalars().all()
+    assert [(event.type, event.room.split(":")[0]) for event in events] == [
+        ("thread.created", "board"),
+        ("post.created", "thread"),
+    ]
+    for event in events:  # every recorded event matches its declared schema
+        model = REGISTRY[event.type][0]
+        model.model_validate(json.loads(event.payload))
+    assert events[0].id is not None and events[1].id is not None and events[0].id < events[1].id
+
+
+async def test_only_secretaries_start_notices_and_only_verified_members_read(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member_client(app, db, community, "plain_resident")
+    secretary = await _member_client(app, db, community, "notice_sec", role=Role.SECRETARY)
+    form = {"title": "停水通知", "body": "明天上午停水"}
+    refused = await post_form(
+        resident, f"/c/{community.slug}/b/notices/threads", form, token_from=f"/c/{community.slug}"
+    )
+    assert refused.status_code == 403
+    assert "Start a thread" not in await text(await resident.get(f"/c/{community.slug}/b/notices"))  # type: ignore[attr-defined]
+    ok = await post_form(secretary, f"/c/{community.slug}/b/notices/threads", form, token_from=f"/c/{community.slug}")
+    assert ok.status_code == 302
+    thread_url = ok.headers["Location"]  # type: ignore[attr-defined]
+    async with db.read_only() as session:
+        rooms = set((await session.execute(select(col(Event.room)))).scalars())
+    assert any(room.startswith("community:") for room in rooms)
+
+    applicant = await make_user(db, username="not_yet")
+    await make_pending(db, user=applicant, community=community)
+    pending_client = app.test_client()
+    await login(pending_client, "not_yet")
+    response = await pending_client.get(thread_url)
+    assert response.status_code == 403 and "认证" in await text(response)
+    assert (await pending_client.get(f"/c/{community.slug}/b/talk")).status_code == 403
+    await make_user(db, username="outsider")
+    stranger = app.test_client()
+    await login(stranger, "outsider")
+    assert (await stranger.get(thread_url)).status_code == 404
+    assert (await post_form(stranger, f"{thread_url}/replies", {"body": "hi"})).status_code == 404
+
+
+async def test_bad_posts_are_explained_and_store_nothing(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    client = await _member_client(app, db, community, "careless")
+    board = f"/c/{community.slug}/b/talk"
+    response = await post_form(client, f"{board}/threads", {"title": "", "body": "x" * 10_001}, token_from=board)
+    assert response.status_code == 422
+    page = await text(response)
+    assert 'id="e-title"' in page and 'id="e-body"' in page
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(Thread))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(Event))).scalar_one() == 0
+
+
+async def test_replies_are_numbered_in_order_and_pages_hold_thirty(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="prolific")
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    for n in range(34):
+        await make_reply(db, author=author, thread=thread, body=f"第{n + 1}条回复")
+    client = app.test_client()
+    await login(client, "prolific")
+    first = await text(await client.get(f"/t/{thread.id}"))
+    assert first.count('class="post"') == 30 and "第29条回复" in first and "第30条回复" not in first
+    assert 'data-room="thread:' not in first  # only the last page follows new replies live
+    landing = await client.get(f"/t/{thread.id}/p/35")
+    assert landing.headers["Location"] == f"/t/{thread.id}?after=30#post-35"
+    last = await text(await client.get(f"/t/{thread.id}?after=30"))
+    assert last.count('class="post"') == 5 and f'data-room="thread:{thread.id}"' in last
+    async with db.read_only() as session:
+        numbers = (await session.execute(select(col(Post.number)).where(col(Post.thread_id) == thread.id))).scalars()
+        assert sorted(numbers) == list(range(1, 36))
