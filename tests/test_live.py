@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
+from tests.services import REDIS_URL, require_service
 
 pytestmark = pytest.mark.server
 
@@ -139,5 +141,35 @@ async def test_rooms_are_joined_only_with_the_pages_access_rules(server: Server,
             for bad in ("user:1", "thread:abc", "session:1", "", "thread:99999999999"):
                 assert (await reader.subscribe(bad, 0))["ok"] is False
             assert reader.events.empty()
+        finally:
+            await reader.close()
+
+
+async def test_with_redis_a_reply_posted_through_one_process_reaches_a_reader_on_another(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    community = await make_community(db)
+    for username in ("writer_a", "reader_b"):
+        await make_member(db, user=await make_user(db, username=username), community=community)
+    author = await make_user(db, username="starter_c")
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    with (
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
+    ):
+        reader = Reader()
+        await reader.connect(second, "reader_b")
+        try:
+            assert await reader.subscribe(f"thread:{thread.id}", seen) == {"ok": True}
+            http = await http_login(first.url, "writer_a")
+            assert (await http_post_form(http, f"/t/{thread.id}/replies", {"body": "跨进程"})).status_code == 302
+            await http.aclose()
+            envelope = await reader.next()
+            assert envelope["type"] == "post.created" and "跨进程" in envelope["data"]["body_html"]
         finally:
             await reader.close()
