@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from forum.errors import Forbidden, NotFound
 from forum.i18n import N_
-from forum.models import Board, Community, DistrictAdmin, Membership, Thread, User
+from forum.models import Board, Community, DistrictAdmin, Membership, Post, Thread, User
 from forum.permissions import CommunityStanding, can_moderate, can_read_content
 
 
@@ -153,3 +153,14 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
     if row is None:
         raise NotFound()
     _require_reader(CommunityStanding(membership=row[1], is_district_admin=row[2] is not None))
+
+
+async def access_post(
+    session: AsyncSession, user: User, post_id: int
+) -> tuple[Post, Thread, Board, Community, CommunityStanding]:
+    """A post the user may read, with its thread, board and community: the thread's rules apply."""
+    post = await session.get(Post, post_id)
+    if post is None:
+        raise NotFound()
+    thread, board, community, standing = await access_thread(session, user, post.thread_id)
+    return post, thread, board, community, standing

@@ -184,6 +184,7 @@ class Post(SQLModel, table=True):
     number: int
     body: str = Field(sa_type=Text)
     body_html: str = Field(sa_type=Text)
+    like_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -211,3 +212,14 @@ class EventRetention(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     pruned_through: int = Field(default=0)
+
+
+class Like(SQLModel, table=True):
+    """One like per person per post; liking a thread is liking its opening post."""
+
+    __table_args__ = (UniqueConstraint("post_id", "user_id", name="uq_like_post_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(sa_column=_fk("post.id"))
+    user_id: int = Field(sa_column=_fk("user.id"))
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

@@ -66,6 +66,16 @@ class PostCreated(Event):
     url: str
 
 
+class PostLiked(Event):
+    """A post's like count changed. Carries the full count, so one lost event heals with the next."""
+
+    type: Literal["post.liked"] = "post.liked"
+    post_id: int
+    thread_id: int
+    number: int
+    like_count: int
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -73,6 +83,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "thread.created": (ThreadCreated, "`board:<board_id>`", "A thread was started in the board."),
     "notice.published": (NoticePublished, "`community:<community_id>`", "A notice for every member online."),
     "post.created": (PostCreated, "`thread:<thread_id>`", "A reply was posted in the thread."),
+    "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
 }
 
 

@@ -1,4 +1,5 @@
-"""Pages read their data in a constant, small number of SQL statements, however many members there are."""
+"""Pages read their data in a constant, small number of SQL statements, however many members, threads and
+replies there are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import event
 
 from forum.db import Database
 from forum.models import Role
-from tests.factories import make_community, make_member, make_pending, make_user
+from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import login
 
 
@@ -38,15 +39,27 @@ async def _statements_for(app: Quart, client: object, path: str) -> int:
 
 async def test_community_pages_use_few_statements_whatever_the_number_of_members(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    await make_member(db, user=await make_user(db, username="counting_sec"), community=community, role=Role.SECRETARY)
+    secretary = await make_user(db, username="counting_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    thread = await make_thread(db, author=secretary, community=community)
     client = app.test_client()
     await login(client, "counting_sec")
-    paths = ["/", f"/c/{community.slug}", f"/c/{community.slug}/members", "/u/counting_sec"]
+    paths = [
+        "/",
+        f"/c/{community.slug}",
+        f"/c/{community.slug}/members",
+        "/u/counting_sec",
+        f"/c/{community.slug}/b/talk",
+        f"/t/{thread.id}",
+    ]
     await _statements_for(app, client, paths[0])  # the once-a-minute last-seen write happens here, not below
     before = {path: await _statements_for(app, client, path) for path in paths}
 
     for _ in range(5):
-        await make_member(db, user=await make_user(db), community=community, is_party_member=True)
+        neighbour = await make_user(db)
+        await make_member(db, user=neighbour, community=community, is_party_member=True)
+        await make_reply(db, author=neighbour, thread=thread)
+        await make_thread(db, author=neighbour, community=community)
         await make_pending(db, user=await make_user(db), community=community)
     after = {path: await _statements_for(app, client, path) for path in paths}
 

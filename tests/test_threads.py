@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from quart import Quart
+from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Event, Post, Role, Thread
+from forum.models import Community, Event, Post, Role, Thread
 from realtime.events import REGISTRY
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
-from tests.helpers import login, post_form, text
+from tests.helpers import csrf_token, login, post_form, text
 
 
-async def _member_client(app: Quart, db: Database, community: object, username: str, **kwargs: object) -> object:
-    await make_member(db, user=await make_user(db, username=username), community=community, **kwargs)  # type: ignore[arg-type]
+async def _member_client(app: Quart, db: Database, community: Community, username: str, **kwargs: Any) -> Client:
+    await make_member(db, user=await make_user(db, username=username), community=community, **kwargs)
     client = app.test_client()
     await login(client, username)
     return client
@@ -32,19 +34,19 @@ async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: 
         token_from=f"/c/{community.slug}/b/talk",
     )
     assert response.status_code == 302
-    thread_url = response.headers["Location"]  # type: ignore[attr-defined]
-    page = await text(await author.get(thread_url))  # type: ignore[attr-defined]
+    thread_url = response.headers["Location"]
+    page = await text(await author.get(thread_url))
     assert "楼下快递柜坏了" in page and "<strong>谁知道</strong>" in page
-    assert "楼下快递柜坏了" in await text(await author.get(f"/c/{community.slug}/b/talk"))  # type: ignore[attr-defined]
+    assert "楼下快递柜坏了" in await text(await author.get(f"/c/{community.slug}/b/talk"))
 
     neighbour = await _member_client(app, db, community, "neighbour", is_party_member=True)
     response = await post_form(
         neighbour, f"{thread_url}/replies", {"body": "打 12345 <script>x</script>"}, token_from=thread_url
     )
-    assert response.headers["Location"] == f"{thread_url}/p/2"  # type: ignore[attr-defined]
-    landing = await neighbour.get(f"{thread_url}/p/2")  # type: ignore[attr-defined]
+    assert response.headers["Location"] == f"{thread_url}/p/2"
+    landing = await neighbour.get(f"{thread_url}/p/2")
     assert landing.headers["Location"] == f"{thread_url}#post-2"
-    page = await text(await neighbour.get(thread_url))  # type: ignore[attr-defined]
+    page = await text(await neighbour.get(thread_url))
     assert 'id="post-2"' in page and "&lt;script&gt;" in page and "<script>x" not in page
     assert 'class="badge-party"' in page.split('id="post-2"')[1]
 
@@ -69,10 +71,10 @@ async def test_only_secretaries_start_notices_and_only_verified_members_read(app
         resident, f"/c/{community.slug}/b/notices/threads", form, token_from=f"/c/{community.slug}"
     )
     assert refused.status_code == 403
-    assert "Start a thread" not in await text(await resident.get(f"/c/{community.slug}/b/notices"))  # type: ignore[attr-defined]
+    assert "Start a thread" not in await text(await resident.get(f"/c/{community.slug}/b/notices"))
     ok = await post_form(secretary, f"/c/{community.slug}/b/notices/threads", form, token_from=f"/c/{community.slug}")
     assert ok.status_code == 302
-    thread_url = ok.headers["Location"]  # type: ignore[attr-defined]
+    thread_url = ok.headers["Location"]
     async with db.read_only() as session:
         rooms = set((await session.execute(select(col(Event.room)))).scalars())
     assert any(room.startswith("community:") for room in rooms)
@@ -123,3 +125,45 @@ async def test_replies_are_numbered_in_order_and_pages_hold_thirty(app: Quart, d
     async with db.read_only() as session:
         numbers = (await session.execute(select(col(Post.number)).where(col(Post.thread_id) == thread.id))).scalars()
         assert sorted(numbers) == list(range(1, 36))
+
+
+async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="liked_author")
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    fan = await _member_client(app, db, community, "fan", is_party_member=True)
+    async with db.read_only() as session:
+        opening = (await session.execute(select(Post).where(col(Post.thread_id) == thread.id))).scalar_one()
+    url = f"/posts/{opening.id}/like"
+    for _ in range(2):  # a double tap likes once
+        response = await post_form(fan, url, {"value": "1"}, token_from=f"/t/{thread.id}")
+        assert response.status_code == 302
+    as_json = await fan.post(
+        url,
+        form={"value": "1", "csrf_token": await csrf_token(fan, f"/t/{thread.id}")},
+        headers={"Accept": "application/json"},
+    )
+    assert await as_json.get_json() == {"post_id": opening.id, "liked": True, "like_count": 1}
+    page = await text(await fan.get(f"/t/{thread.id}"))
+    assert 'aria-pressed="true"' in page and '<span class="like-number">1</span>' in page
+    who = await text(await fan.get(f"/posts/{opening.id}/likes"))
+    assert "fan" in who and 'class="badge-party"' in who.split("<main", 1)[1]
+
+    await post_form(fan, url, {"value": "0"}, token_from=f"/t/{thread.id}")
+    await post_form(fan, url, {"value": "0"}, token_from=f"/t/{thread.id}")
+    async with db.read_only() as session:
+        stored = await session.get(Post, opening.id)
+        liked_events = (
+            (await session.execute(select(Event).where(col(Event.type) == "post.liked").order_by(col(Event.id))))
+            .scalars()
+            .all()
+        )
+    assert stored is not None and stored.like_count == 0
+    assert [json.loads(event.payload)["like_count"] for event in liked_events] == [1, 0]
+
+    await make_user(db, username="nosy_outsider")
+    outsider = app.test_client()
+    await login(outsider, "nosy_outsider")
+    assert (await post_form(outsider, url, {"value": "1"})).status_code == 404
+    assert (await outsider.get(f"/posts/{opening.id}/likes")).status_code == 404

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.i18n import N_, gettext
-from forum.models import Board, BoardKind, Community, Event, Membership, Post, Thread, User
+from forum.models import Board, BoardKind, Community, Event, Like, Membership, Post, Thread, User
 from forum.paths import POSTS_PER_PAGE
 from forum.queries.people import Person
 
@@ -129,10 +129,12 @@ class ThreadPage:
     posts: list[PostRow]
     after: int  # the cursor this page started after
     has_more: bool
-    last_event_id: int  # events up to here are reflected on the page; the live client resumes after it
+    # Events up to here are reflected on the page; the live client resumes after it.
+    last_event_id: int
+    liked: frozenset[int]  # ids of the posts on this page that the viewer likes
 
 
-async def thread_page(session: AsyncSession, thread: Thread, *, after: int = 0) -> ThreadPage:
+async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, after: int = 0) -> ThreadPage:
     """Posts numbered after `after`, POSTS_PER_PAGE of them, with the id of the newest event so far.
 
     The event id is read first: anything committed later is either already on the page (the client ignores the
@@ -150,7 +152,33 @@ async def thread_page(session: AsyncSession, thread: Thread, *, after: int = 0) 
         )
     ).all()
     posts = [PostRow(post, _author(user, membership)) for post, user, membership in rows[:POSTS_PER_PAGE]]
-    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id)
+    liked = frozenset(
+        (
+            await session.execute(
+                select(col(Like.post_id)).where(
+                    col(Like.user_id) == viewer.id, col(Like.post_id).in_([row.post.id for row in posts])
+                )
+            )
+        ).scalars()
+    )
+    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked)
+
+
+async def likers(session: AsyncSession, post: Post, *, community_id: int, limit: int = 200) -> list[Person]:
+    """Who liked a post, most recent first, as names shown in the post's community."""
+    user_join, membership_join = _with_author(community_id, col(Like.user_id))
+    rows = (
+        await session.execute(
+            select(User, Membership)
+            .select_from(Like)
+            .join(User, user_join)
+            .outerjoin(Membership, membership_join)
+            .where(col(Like.post_id) == post.id)
+            .order_by(col(Like.created_at).desc(), col(Like.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    return [Person.of(user, membership) for user, membership in rows]
 
 
 async def latest_event_id(session: AsyncSession) -> int:

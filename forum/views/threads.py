@@ -7,14 +7,14 @@ from typing import Any
 from quart import Blueprint, redirect, render_template, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_board, access_thread
-from forum.actions import threads
+from forum.access import access_board, access_post, access_thread
+from forum.actions import likes, threads
 from forum.errors import InvalidInput
 from forum.i18n import N_
 from forum.models import Board, Community, Thread
 from forum.paths import page_start, post_path
 from forum.permissions import CommunityStanding, can_reply, can_start_thread
-from forum.queries.threads import board_name, board_page, latest_event_id, thread_page
+from forum.queries.threads import board_name, board_page, latest_event_id, likers, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
 
@@ -79,7 +79,7 @@ async def _thread_page(
     errors: dict[str, str],
     status: int,
 ) -> Any:
-    page = await thread_page(db_session(), thread, after=after)
+    page = await thread_page(db_session(), thread, viewer=require_user(), after=after)
     return await render_template(
         "threads/show.html",
         thread=thread,
@@ -138,3 +138,25 @@ async def reply(thread_id: int) -> Any:
     await commit()
     await notify(N_("Your reply has been posted."))
     return redirect(post_path(thread_id, post.number))
+
+
+@blueprint.post("/posts/<id:post_id>/like")
+@login_required
+async def like(post_id: int) -> Any:
+    """Works as a plain form (redirects back to the post) and for scripts (answers JSON with the count)."""
+    user = require_user()
+    post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    liked = (await request.form).get("value", "1") == "1"
+    count = await likes.set_like(db_session(), actor=user, post=post, standing=standing, liked=liked)
+    await commit()
+    if request.accept_mimetypes.best == "application/json":
+        return {"post_id": post.id, "liked": liked, "like_count": count}
+    return redirect(post_path(post.thread_id, post.number))
+
+
+@blueprint.get("/posts/<id:post_id>/likes")
+@login_required
+async def who_liked(post_id: int) -> Any:
+    post, thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
+    people = await likers(db_session(), post, community_id=community.id or 0)
+    return await render_template("threads/likes.html", post=post, thread=thread, people=people)

@@ -1,0 +1,49 @@
+"""Likes: one per person per post; liking twice, or unliking what was never liked, changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.db import record_event
+from forum.errors import Forbidden
+from forum.models import Like, Post, User
+from forum.permissions import CommunityStanding, can_read_content
+from realtime.events import PostLiked, thread_room
+
+
+async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding, liked: bool) -> int:
+    """Like or unlike `post`; returns its like count. Idempotent, also under a double tap from two tabs: the
+    insert skips an existing like (ON CONFLICT DO NOTHING) and the count moves only when a row did."""
+    if not can_read_content(standing) or post.deleted_at is not None:
+        raise Forbidden()
+    assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
+    if liked:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        changed = await session.execute(
+            insert(Like).values(post_id=post.id, user_id=actor.id).on_conflict_do_nothing().returning(col(Like.id))
+        )
+    else:
+        changed = await session.execute(
+            delete(Like).where(col(Like.post_id) == post.id, col(Like.user_id) == actor.id).returning(col(Like.id))
+        )
+    if changed.first() is None:
+        return post.like_count
+    step = 1 if liked else -1
+    count: int = (
+        await session.execute(
+            update(Post)
+            .where(col(Post.id) == post.id)
+            .values(like_count=col(Post.like_count) + step)
+            .returning(col(Post.like_count))
+        )
+    ).scalar_one()
+    record_event(
+        session,
+        thread_room(post.thread_id),
+        PostLiked(post_id=post.id, thread_id=post.thread_id, number=post.number, like_count=count).model_dump(),
+    )
+    return count
