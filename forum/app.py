@@ -119,6 +119,7 @@ async def _prune_periodically(app: Quart) -> None:
 
 
 def _register_blueprints(app: Quart) -> None:
+    import forum.api.forum_v1  # noqa: F401 -- adds the forum routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
     from forum.views import auth, communities, home, members, profile, settings, threads
 

@@ -138,3 +138,51 @@ async def test_health_reports_the_database(app: Quart) -> None:
     response = await app.test_client().get("/healthz")
     assert response.status_code == 200
     assert await response.get_json() == {"status": "ok", "database": "ok"}
+
+
+async def test_a_client_reads_boards_starts_a_thread_replies_and_likes_by_api(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    for username in ("api_author", "api_fan"):
+        await make_member(db, user=await make_user(db, username=username), community=community)
+    client = app.test_client()
+    author = {"Authorization": f"Bearer {await _token(client, 'api_author')}"}
+    fan = {"Authorization": f"Bearer {await _token(client, 'api_fan')}"}
+
+    boards = await (await client.get(f"/api/v1/communities/{community.slug}/boards", headers=author)).get_json()
+    assert [board["kind"] for board in boards["boards"]] == ["notices", "talk", "guides", "sale", "swap"]
+    started = await client.post(
+        f"/api/v1/communities/{community.slug}/boards/talk/threads",
+        json={"title": "周末跳蚤市场", "body": "有人一起吗？"},
+        headers=author,
+    )
+    assert started.status_code == 201
+    thread_id = (await started.get_json())["id"]
+    refused = await client.post(
+        f"/api/v1/communities/{community.slug}/boards/notices/threads",
+        json={"title": "x" * 3, "body": "y"},
+        headers=fan,
+    )
+    assert refused.status_code == 403
+    replied = await client.post(f"/api/v1/threads/{thread_id}/replies", json={"body": "**算我一个**"}, headers=fan)
+    assert replied.status_code == 201
+    post = await replied.get_json()
+    assert post["number"] == 2 and "<strong>算我一个</strong>" in post["body_html"]
+    liked = await client.put(f"/api/v1/posts/{post['id']}/like", json={"value": True}, headers=author)
+    assert await liked.get_json() == {"post_id": post["id"], "liked": True, "like_count": 1}
+
+    thread = await (await client.get(f"/api/v1/threads/{thread_id}", headers=author)).get_json()
+    assert [(p["number"], p["like_count"], p["liked_by_me"]) for p in thread["posts"]] == [(1, 0, False), (2, 1, True)]
+    assert thread["last_event_id"] > 0 and thread["can_reply"] is True
+    listing = await (
+        await client.get(f"/api/v1/communities/{community.slug}/boards/talk/threads", headers=fan)
+    ).get_json()
+    assert listing["threads"][0]["reply_count"] == 1
+    likers = await (await client.get(f"/api/v1/posts/{post['id']}/likes", headers=fan)).get_json()
+    assert [person["username"] for person in likers["people"]] == ["api_author"]
+
+    empty = await client.post(f"/api/v1/threads/{thread_id}/replies", json={"body": "   "}, headers=fan)
+    assert empty.status_code == 422 and "body" in (await empty.get_json())["fields"]
+    await make_user(db, username="api_stranger")
+    stranger = {"Authorization": f"Bearer {await _token(client, 'api_stranger')}"}
+    assert (await client.get(f"/api/v1/threads/{thread_id}", headers=stranger)).status_code == 404
+    assert (await client.get(f"/api/v1/communities/{community.slug}/boards", headers=stranger)).status_code == 404
