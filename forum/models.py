@@ -223,3 +223,15 @@ class Like(SQLModel, table=True):
     post_id: int = Field(sa_column=_fk("post.id"))
     user_id: int = Field(sa_column=_fk("user.id"))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class PostRevision(SQLModel, table=True):
+    """A post's text before an edit: the author and the community's secretaries can read the history."""
+
+    __tablename__ = "post_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(sa_column=_fk("post.id"))
+    body: str = Field(sa_type=Text)
+    written_at: datetime = Field(sa_type=UTCDateTime)  # when this text was posted or last edited
+    replaced_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

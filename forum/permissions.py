@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forum.models import Board, BoardKind, Membership, MembershipStatus, Role
+from forum.models import Board, BoardKind, Membership, MembershipStatus, Post, Role
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,12 @@ def can_start_thread(standing: CommunityStanding, board: Board) -> bool:
 
 def can_reply(standing: CommunityStanding, board: Board) -> bool:
     return not board.is_archived and can_read_content(standing)
+
+
+def can_edit_post(standing: CommunityStanding, post: Post, actor_id: int) -> bool:
+    """Authors edit and delete their own posts while they can still read the community."""
+    return post.author_id == actor_id and post.deleted_at is None and can_read_content(standing)
+
+
+def can_see_history(standing: CommunityStanding, post: Post, actor_id: int) -> bool:
+    return post.author_id == actor_id or can_moderate(standing)

@@ -76,6 +76,26 @@ class PostLiked(Event):
     like_count: int
 
 
+class PostEdited(Event):
+    """The author edited a post. `body_html` is sanitised HTML, safe to insert as is."""
+
+    type: Literal["post.edited"] = "post.edited"
+    post_id: int
+    thread_id: int
+    number: int
+    body_html: str
+    edited_at: str
+
+
+class PostDeleted(Event):
+    """The author deleted a post; clients replace its text with a "deleted" note."""
+
+    type: Literal["post.deleted"] = "post.deleted"
+    post_id: int
+    thread_id: int
+    number: int
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -84,6 +104,8 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "notice.published": (NoticePublished, "`community:<community_id>`", "A notice for every member online."),
     "post.created": (PostCreated, "`thread:<thread_id>`", "A reply was posted in the thread."),
     "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
+    "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
+    "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
 }
 
 

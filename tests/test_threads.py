@@ -167,3 +167,42 @@ async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db:
     await login(outsider, "nosy_outsider")
     assert (await post_form(outsider, url, {"value": "1"})).status_code == 404
     assert (await outsider.get(f"/posts/{opening.id}/likes")).status_code == 404
+
+
+async def test_an_author_edits_with_a_visible_history_and_deletes_their_own_post(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author = await _member_client(app, db, community, "editor")
+    secretary = await _member_client(app, db, community, "history_sec", role=Role.SECRETARY)
+    neighbour = await _member_client(app, db, community, "bystander")
+    board = f"/c/{community.slug}/b/talk"
+    created = await post_form(author, f"{board}/threads", {"title": "借梯子", "body": "谁家有梯子？"}, token_from=board)
+    thread_url = created.headers["Location"]
+    async with db.read_only() as session:
+        post = (await session.execute(select(Post))).scalar_one()
+
+    assert (
+        await post_form(neighbour, f"/posts/{post.id}/edit", {"body": "hacked"}, token_from=thread_url)
+    ).status_code == 403
+    assert (await neighbour.get(f"/posts/{post.id}/edit")).status_code == 403
+    edited = await post_form(author, f"/posts/{post.id}/edit", {"body": "谁家有**长**梯子？"}, token_from=thread_url)
+    assert edited.status_code == 302
+    page = await text(await neighbour.get(thread_url))
+    assert "<strong>长</strong>" in page and "已编辑" in page
+    assert f"/posts/{post.id}/history" not in page  # bystanders see that it changed, not what it said
+    assert (await neighbour.get(f"/posts/{post.id}/history")).status_code == 403
+    for reader in (author, secretary):
+        history = await text(await reader.get(f"/posts/{post.id}/history"))
+        assert "谁家有梯子？" in history and "谁家有**长**梯子？" in history
+
+    not_confirmed = await post_form(author, f"/posts/{post.id}/delete", token_from=thread_url)
+    assert not_confirmed.headers["Location"] == f"/posts/{post.id}/edit"
+    deleted = await post_form(author, f"/posts/{post.id}/delete", {"confirm": "1"}, token_from=thread_url)
+    assert deleted.status_code == 302
+    page = await text(await neighbour.get(thread_url))
+    assert "梯子？" not in page.split("<main", 1)[1] and "已被作者删除" in page
+    async with db.read_only() as session:
+        types = list((await session.execute(select(col(Event.type)).order_by(col(Event.id)))).scalars())
+    assert types == ["thread.created", "post.edited", "post.deleted"]
+    assert (
+        await post_form(author, f"/posts/{post.id}/edit", {"body": "again"}, token_from=thread_url)
+    ).status_code == 403

@@ -9,15 +9,17 @@ from sqlmodel import col
 from forum.db import record_event
 from forum.errors import Forbidden
 from forum.markup import MAX_BODY_CHARS, render_markdown
-from forum.models import Board, BoardKind, Post, Thread, User
+from forum.models import Board, BoardKind, Post, PostRevision, Thread, User
 from forum.paths import post_path, thread_path
-from forum.permissions import CommunityStanding, can_reply, can_start_thread
+from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import (
     NoticePublished,
     PersonData,
     PostCreated,
+    PostDeleted,
+    PostEdited,
     ThreadCreated,
     board_room,
     community_room,
@@ -139,5 +141,53 @@ async def reply(
             created_at=now.isoformat(),
             url=post_path(thread.id, number),
         ).model_dump(),
+    )
+    return post
+
+
+async def edit_post(
+    session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding, body: object
+) -> Post:
+    """Replace the text of one's own post; the previous text is kept as a revision."""
+    assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
+    if not can_edit_post(standing, post, actor.id):
+        raise Forbidden()
+    clean_body = clean_text(body, "body", max_length=MAX_BODY_CHARS)
+    if clean_body == post.body:
+        return post
+    now = utcnow()
+    session.add(
+        PostRevision(post_id=post.id, body=post.body, written_at=post.edited_at or post.created_at, replaced_at=now)
+    )
+    post.body = clean_body
+    post.body_html = render_markdown(clean_body)
+    post.edited_at = now
+    await session.flush()
+    record_event(
+        session,
+        thread_room(post.thread_id),
+        PostEdited(
+            post_id=post.id,
+            thread_id=post.thread_id,
+            number=post.number,
+            body_html=post.body_html,
+            edited_at=now.isoformat(),
+        ).model_dump(),
+    )
+    return post
+
+
+async def delete_post(session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding) -> Post:
+    """Delete one's own post: its text disappears for everyone; the place in the thread stays, so numbers and
+    links to later replies do not move."""
+    assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
+    if not can_edit_post(standing, post, actor.id):
+        raise Forbidden()
+    post.deleted_at = utcnow()
+    await session.flush()
+    record_event(
+        session,
+        thread_room(post.thread_id),
+        PostDeleted(post_id=post.id, thread_id=post.thread_id, number=post.number).model_dump(),
     )
     return post

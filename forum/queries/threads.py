@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.i18n import N_, gettext
-from forum.models import Board, BoardKind, Community, Event, Like, Membership, Post, Thread, User
+from forum.models import Board, BoardKind, Community, Event, Like, Membership, Post, PostRevision, Thread, User
 from forum.paths import POSTS_PER_PAGE
 from forum.queries.people import Person
 
@@ -184,3 +184,14 @@ async def likers(session: AsyncSession, post: Post, *, community_id: int, limit:
 async def latest_event_id(session: AsyncSession) -> int:
     newest: int | None = (await session.execute(select(func.max(col(Event.id))))).scalar_one()
     return newest or 0
+
+
+async def revisions(session: AsyncSession, post: Post) -> list[PostRevision]:
+    """Earlier texts of a post, newest first."""
+    return list(
+        (
+            await session.execute(
+                select(PostRevision).where(col(PostRevision.post_id) == post.id).order_by(col(PostRevision.id).desc())
+            )
+        ).scalars()
+    )

@@ -9,12 +9,19 @@ from quart_rate_limiter import rate_limit
 
 from forum.access import access_board, access_post, access_thread
 from forum.actions import likes, threads
-from forum.errors import InvalidInput
+from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.models import Board, Community, Thread
 from forum.paths import page_start, post_path
-from forum.permissions import CommunityStanding, can_reply, can_start_thread
-from forum.queries.threads import board_name, board_page, latest_event_id, likers, thread_page
+from forum.permissions import (
+    CommunityStanding,
+    can_edit_post,
+    can_moderate,
+    can_reply,
+    can_see_history,
+    can_start_thread,
+)
+from forum.queries.threads import board_name, board_page, latest_event_id, likers, revisions, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
 
@@ -88,6 +95,7 @@ async def _thread_page(
         community=community,
         page=page,
         can_reply=can_reply(standing, board),
+        can_moderate=can_moderate(standing),
         form=form,
         errors=errors,
     ), status
@@ -160,3 +168,58 @@ async def who_liked(post_id: int) -> Any:
     post, thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
     people = await likers(db_session(), post, community_id=community.id or 0)
     return await render_template("threads/likes.html", post=post, thread=thread, people=people)
+
+
+@blueprint.get("/posts/<id:post_id>/edit")
+@login_required
+async def edit(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    if not can_edit_post(standing, post, user.id or 0):
+        raise Forbidden()
+    return await render_template("threads/edit.html", post=post, thread=thread, form={"body": post.body}, errors={})
+
+
+@blueprint.post("/posts/<id:post_id>/edit")
+@login_required
+@rate_limit(limits=POST_LIMITS)
+async def edit_submit(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    form = await request.form
+    try:
+        await threads.edit_post(db_session(), actor=user, post=post, standing=standing, body=form.get("body"))
+    except InvalidInput as error:
+        return await render_template(
+            "threads/edit.html", post=post, thread=thread, form=form, errors=error.translated_fields()
+        ), error.status
+    await commit()
+    await notify(N_("Your post has been updated."))
+    return redirect(post_path(post.thread_id, post.number))
+
+
+@blueprint.post("/posts/<id:post_id>/delete")
+@login_required
+async def delete(post_id: int) -> Any:
+    user = require_user()
+    post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    if (await request.form).get("confirm") != "1":
+        await notify(N_("Tick the box to confirm that you want to delete the post."), "error")
+        return redirect(url_for("threads.edit", post_id=post_id))
+    await threads.delete_post(db_session(), actor=user, post=post, standing=standing)
+    await commit()
+    await notify(N_("Your post has been deleted."))
+    return redirect(post_path(post.thread_id, post.number))
+
+
+@blueprint.get("/posts/<id:post_id>/history")
+@login_required
+async def history(post_id: int) -> Any:
+    """Earlier texts of an edited post: for its author and the community's secretaries."""
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    if not can_see_history(standing, post, user.id or 0):
+        raise Forbidden()
+    return await render_template(
+        "threads/history.html", post=post, thread=thread, revisions=await revisions(db_session(), post)
+    )
