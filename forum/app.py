@@ -16,7 +16,7 @@ from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
-from forum import i18n
+from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.config import load_config
 from forum.db import Database
@@ -85,6 +85,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         database.event_sinks.append(app.extensions["linli.relay"].sink)
         database.event_sinks.append(app.extensions["linli.relay"].publish)
         app.extensions["linli.db"] = database
+
+    @app.before_serving
+    async def load_segmenter() -> None:
+        await asyncio.to_thread(search.initialize)
 
     @app.before_serving
     async def start_pruning() -> None:

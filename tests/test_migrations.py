@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from forum.db import create_engine, is_sqlite
-from forum.migrate import downgrade, upgrade
+from forum.migrate import downgrade, include_object, upgrade
 from forum.models import metadata
 from tests.conftest import create_pg_database, drop_pg_database
 
@@ -32,7 +32,10 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 def _inspect(url: str) -> tuple[set[str], list[object]]:
     def work(connection: Connection) -> tuple[set[str], list[object]]:
-        context = MigrationContext.configure(connection, opts={"render_as_batch": is_sqlite(url), "compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"render_as_batch": is_sqlite(url), "compare_type": True, "include_object": include_object},
+        )
         return set(inspect(connection).get_table_names()), list(compare_metadata(context, metadata))
 
     async def run() -> tuple[set[str], list[object]]:

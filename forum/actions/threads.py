@@ -6,6 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum import search
 from forum.db import record_event
 from forum.errors import Forbidden
 from forum.markup import MAX_BODY_CHARS, render_markdown
@@ -63,17 +64,18 @@ async def create_thread(
     session.add(thread)
     await session.flush()
     assert thread.id is not None  # noqa: S101 -- flushed
-    session.add(
-        Post(
-            thread_id=thread.id,
-            author_id=actor.id,
-            number=1,
-            body=clean_body,
-            body_html=render_markdown(clean_body),
-            created_at=now,
-        )
+    opening = Post(
+        thread_id=thread.id,
+        author_id=actor.id,
+        number=1,
+        body=clean_body,
+        body_html=render_markdown(clean_body),
+        created_at=now,
     )
+    session.add(opening)
     await session.flush()
+    assert opening.id is not None  # noqa: S101 -- flushed
+    await search.index_post(session, post_id=opening.id, title=thread.title, body=clean_body)
     author = _author(actor, standing)
     record_event(
         session,
@@ -129,6 +131,7 @@ async def reply(
     session.add(post)
     await session.flush()
     assert post.id is not None  # noqa: S101 -- flushed
+    await search.index_post(session, post_id=post.id, title=None, body=clean_body)
     record_event(
         session,
         thread_room(thread.id),
@@ -163,6 +166,8 @@ async def edit_post(
     post.body_html = render_markdown(clean_body)
     post.edited_at = now
     await session.flush()
+    thread = await session.get(Thread, post.thread_id) if post.number == 1 else None
+    await search.index_post(session, post_id=post.id, title=thread.title if thread else None, body=clean_body)
     record_event(
         session,
         thread_room(post.thread_id),
@@ -185,6 +190,7 @@ async def delete_post(session: AsyncSession, *, actor: User, post: Post, standin
         raise Forbidden()
     post.deleted_at = utcnow()
     await session.flush()
+    await search.unindex_post(session, post_id=post.id)
     record_event(
         session,
         thread_room(post.thread_id),

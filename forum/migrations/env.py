@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import forum.models  # noqa: F401 -- registers every table on the metadata
 from forum.db import create_engine, is_sqlite
+from forum.migrate import include_object
 from forum.models import metadata
 
 config = context.config
@@ -24,17 +25,12 @@ def _url() -> str:
     return url
 
 
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # Full-text search shadow tables (FTS5) are managed by hand in migrations, not by autogenerate.
-    return not (type_ == "table" and name is not None and (name.endswith("_fts") or "_fts_" in name))
-
-
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=is_sqlite(_url()),
-        include_object=_include_object,
+        include_object=include_object,
         compare_type=True,
     )
 

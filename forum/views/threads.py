@@ -7,7 +7,8 @@ from typing import Any
 from quart import Blueprint, redirect, render_template, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_board, access_post, access_thread
+from forum import search
+from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
 from forum.actions import likes, threads
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
@@ -17,6 +18,7 @@ from forum.permissions import (
     CommunityStanding,
     can_edit_post,
     can_moderate,
+    can_read_content,
     can_reply,
     can_see_history,
     can_start_thread,
@@ -223,3 +225,14 @@ async def history(post_id: int) -> Any:
     return await render_template(
         "threads/history.html", post=post, thread=thread, revisions=await revisions(db_session(), post)
     )
+
+
+@blueprint.get("/c/<slug>/search")
+@login_required
+async def search_page(slug: str) -> Any:
+    community, standing = await access_community(db_session(), require_user(), slug)
+    if not can_read_content(standing):
+        raise MembersOnly()
+    query = request.args.get("q", "")[:200]
+    hits = await search.search(db_session(), community_id=community.id or 0, query=query) if query.strip() else []
+    return await render_template("threads/search.html", community=community, query=query, hits=hits)

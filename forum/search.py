@@ -1,0 +1,116 @@
+"""Full-text search of a community's threads and replies, in Chinese and English.
+
+Chinese has no spaces, so text is segmented with jieba (search mode) before indexing and querying: "快递柜"
+is indexed as 快递 / 柜 / 快递柜, and a two-character word finds it. The segmented text is indexed by SQLite
+FTS5 (table `post_fts`) or a PostgreSQL tsvector with the 'simple' configuration and a GIN index (table
+`post_search`). Neither table is an ORM model: they exist on one database each, created by the migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+import jieba
+from markupsafe import Markup, escape
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.markup import excerpt, plain_text
+
+jieba.setLogLevel(logging.WARNING)
+_WORD = re.compile(r"\w", re.UNICODE)
+MAX_QUERY_TERMS = 12
+
+
+def initialize() -> None:
+    """Load jieba's dictionary (about 0.6 s); call once at start-up, off the event loop."""
+    jieba.initialize()
+
+
+def segment(value: str) -> list[str]:
+    """Search-mode tokens, lower-cased, without punctuation or whitespace."""
+    return [token.lower() for token in jieba.cut_for_search(value) if _WORD.search(token)]
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def index_post(session: AsyncSession, *, post_id: int, title: str | None, body: str) -> None:
+    """(Re)index a post. The opening post carries its thread's title, so titles are found too."""
+    document = " ".join(await asyncio.to_thread(segment, f"{title or ''} {plain_text(body)}"))
+    if _is_postgres(session):
+        await session.execute(
+            text(
+                "INSERT INTO post_search (post_id, document) VALUES (:id, to_tsvector('simple', :doc)) "
+                "ON CONFLICT (post_id) DO UPDATE SET document = excluded.document"
+            ),
+            {"id": post_id, "doc": document},
+        )
+    else:
+        await session.execute(text("DELETE FROM post_fts WHERE rowid = :id"), {"id": post_id})
+        await session.execute(
+            text("INSERT INTO post_fts (rowid, document) VALUES (:id, :doc)"), {"id": post_id, "doc": document}
+        )
+
+
+async def unindex_post(session: AsyncSession, *, post_id: int) -> None:
+    table, column = ("post_search", "post_id") if _is_postgres(session) else ("post_fts", "rowid")
+    await session.execute(text(f"DELETE FROM {table} WHERE {column} = :id"), {"id": post_id})  # noqa: S608 -- fixed names
+
+
+@dataclass(frozen=True)
+class Hit:
+    post_id: int
+    thread_id: int
+    number: int
+    title: str
+    snippet: Markup  # escaped text with <mark> around the matched words
+
+
+def _snippet(body: str, terms: list[str]) -> Markup:
+    """Escape first, then mark: user text never reaches the page unescaped."""
+    plain = plain_text(body)
+    lowered = plain.lower()
+    first = min((lowered.find(term) for term in terms if term in lowered), default=0)
+    start = max(0, first - 30)
+    window = excerpt(plain[start:], 140)
+    escaped = str(escape(window))
+    for term in sorted(set(terms), key=len, reverse=True):
+        escaped_term = str(escape(term))
+        escaped = re.sub(re.escape(escaped_term), lambda m: f"<mark>{m.group(0)}</mark>", escaped, flags=re.IGNORECASE)
+    escaped = re.sub(r"<mark>(<mark>)+", "<mark>", escaped)
+    escaped = re.sub(r"(</mark>)+", "</mark>", escaped)
+    return Markup(escaped)  # noqa: S704 -- built from escaped text and our own <mark> tags only
+
+
+async def search(session: AsyncSession, *, community_id: int, query: str, limit: int = 30) -> list[Hit]:
+    """Posts of the community matching every word of `query`, best first. Any input is safe: each term is
+    passed as a bound parameter, quoted for FTS5, so operators and syntax in the query are just text."""
+    terms = list(dict.fromkeys(await asyncio.to_thread(segment, query[:200])))[:MAX_QUERY_TERMS]
+    if not terms:
+        return []
+    if _is_postgres(session):
+        statement = text(
+            "SELECT p.id, p.thread_id, p.number, t.title, p.body FROM post_search s "
+            "JOIN post p ON p.id = s.post_id JOIN thread t ON t.id = p.thread_id "
+            "WHERE t.community_id = :community AND NOT t.is_deleted AND p.deleted_at IS NULL "
+            "AND s.document @@ plainto_tsquery('simple', :query) "
+            "ORDER BY ts_rank(s.document, plainto_tsquery('simple', :query)) DESC, p.id DESC LIMIT :limit"
+        )
+        parameters = {"community": community_id, "query": " ".join(terms), "limit": limit}
+    else:
+        match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        statement = text(
+            "SELECT p.id, p.thread_id, p.number, t.title, p.body FROM "
+            "(SELECT rowid AS post_id, rank FROM post_fts WHERE post_fts MATCH :match) s "
+            "JOIN post p ON p.id = s.post_id JOIN thread t ON t.id = p.thread_id "
+            "WHERE t.community_id = :community AND NOT t.is_deleted AND p.deleted_at IS NULL "
+            "ORDER BY s.rank, p.id DESC LIMIT :limit"
+        )
+        parameters = {"community": community_id, "match": match, "limit": limit}
+    rows = (await session.execute(statement, parameters)).all()
+    return [Hit(row[0], row[1], row[2], row[3], _snippet(row[4], terms)) for row in rows]
