@@ -96,6 +96,16 @@ class PostDeleted(Event):
     number: int
 
 
+class Typing(Event):
+    """Ephemeral: a neighbour is writing a reply. Sent as the Socket.IO event `typing`, never stored or
+    replayed; show it for a few seconds."""
+
+    type: Literal["typing"] = "typing"
+    thread_id: int
+    user_id: int
+    display_name: str
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -106,6 +116,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
     "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
     "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
+    "typing": (Typing, "`thread:<thread_id>`, except the typist", "Someone is replying (ephemeral)."),
 }
 
 

@@ -24,7 +24,9 @@ from forum.db import Database
 from forum.errors import DomainError
 from forum.models import User
 from forum.queries.events import REPLAY_LIMIT, events_after
-from realtime.events import Ready, session_room, user_room
+from realtime.events import Ready, Typing, session_room, thread_room, user_room
+
+TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,9 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             raise ConnectionRefusedError("not_authenticated")
         auth_session, user = resolved.auth_session, resolved.user
         assert user.id is not None and auth_session.id is not None  # noqa: S101 -- stored rows
-        await sio.save_session(sid, {"user_id": user.id, "auth_session_id": auth_session.id})
+        await sio.save_session(
+            sid, {"user_id": user.id, "auth_session_id": auth_session.id, "display_name": user.display_name}
+        )
         await sio.enter_room(sid, user_room(user.id))
         await sio.enter_room(sid, session_room(auth_session.id))
         await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
@@ -110,6 +114,25 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         for envelope in backlog:
             await sio.emit("event", envelope, to=sid)
         return {"ok": True}
+
+    @sio.event
+    async def typing(sid: str, data: Any) -> None:
+        """Relay "someone is replying" to the other readers of a thread the sender has subscribed to (the
+        subscription was the access check). At most one signal per sender every two seconds."""
+        if not isinstance(data, dict) or not isinstance(data.get("thread_id"), int):
+            return
+        room = thread_room(data["thread_id"])
+        if room not in sio.rooms(sid):
+            return
+        now = asyncio.get_running_loop().time()
+        async with sio.session(sid) as socket_session:
+            if now - socket_session.get("typing_at", 0.0) < TYPING_INTERVAL:
+                return
+            socket_session["typing_at"] = now
+        signal = Typing(
+            thread_id=data["thread_id"], user_id=socket_session["user_id"], display_name=socket_session["display_name"]
+        )
+        await sio.emit("typing", signal.model_dump(), room=room, skip_sid=sid)
 
     @sio.event
     async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:

@@ -173,3 +173,39 @@ async def test_with_redis_a_reply_posted_through_one_process_reaches_a_reader_on
             assert envelope["type"] == "post.created" and "跨进程" in envelope["data"]["body_html"]
         finally:
             await reader.close()
+
+
+async def test_typing_reaches_other_readers_of_the_thread_only_and_is_throttled(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    users = {name: await make_user(db, username=name, display_name=name.upper()) for name in ("typist", "watcher")}
+    for user in users.values():
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=users["typist"], community=community)
+    typist, watcher = Reader(), Reader()
+    signals: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    watcher.client.on("typing", signals.put)
+    echoed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    typist.client.on("typing", echoed.put)
+    await typist.connect(server, "typist")
+    await watcher.connect(server, "watcher")
+    try:
+        # Not subscribed yet: the signal goes nowhere.
+        await typist.client.emit("typing", {"thread_id": thread.id})
+        await asyncio.sleep(0.3)
+        assert signals.empty()
+        for reader in (typist, watcher):
+            assert await reader.subscribe(f"thread:{thread.id}", 0) == {"ok": True}
+        for _ in range(3):  # a burst of keystrokes is one signal
+            await typist.client.emit("typing", {"thread_id": thread.id})
+        signal = await asyncio.wait_for(signals.get(), 5)
+        assert signal == {
+            "type": "typing",
+            "thread_id": thread.id,
+            "user_id": users["typist"].id,
+            "display_name": "TYPIST",
+        }
+        await asyncio.sleep(0.3)
+        assert signals.empty() and echoed.empty()
+    finally:
+        await typist.close()
+        await watcher.close()
