@@ -1,0 +1,411 @@
+// Live updates: new replies appear in an open thread, new threads in an open board, without reloading.
+// Progressive: every page works without this file (or without WebSockets); it only adds what others post.
+// The server contract is docs/realtime.md. Strings come from <template id="live-strings"> in base.html, so
+// they are translated with the rest of the page; nothing here is evaluated or loaded from another origin.
+"use strict";
+
+(() => {
+  const SCROLLED_UP_PX = 200; // a new post further than this below the viewport is "unseen"
+  const STATUS_DELAY_MS = 3000; // say the connection is lost only after this long
+  const RETRY_MS = 2000; // a subscribe that failed while connected is tried again after this long
+  const ACK_TIMEOUT_MS = 10000;
+  const ANNOUNCE_CHARS = 80;
+  const HIGHLIGHT_MS = 4000; // matches the animation in linli.css
+  const TYPING_SHOW_MS = 5000;
+  const TYPING_SEND_MS = 2000; // the server relays one signal per client every two seconds anyway
+
+  const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const lang = () => document.documentElement.lang || undefined;
+
+  function strings() {
+    const found = {};
+    const holder = document.getElementById("live-strings");
+    if (holder) {
+      for (const span of holder.content.querySelectorAll("[data-key]")) {
+        found[span.dataset.key] = span.textContent.trim();
+      }
+    }
+    return found;
+  }
+
+  function localTime(iso) {
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return "";
+    try {
+      return when.toLocaleString(lang(), { dateStyle: "short", timeStyle: "short" });
+    } catch {
+      return when.toLocaleString();
+    }
+  }
+
+  function timeElement(iso) {
+    const time = document.createElement("time");
+    time.dateTime = iso;
+    time.textContent = localTime(iso);
+    return time;
+  }
+
+  // <span class="person"><a href="/u/name">Display name</a> <badge></span>, as the `person` macro renders it.
+  function personElement(author) {
+    const span = document.createElement("span");
+    span.className = "person";
+    const link = document.createElement("a");
+    link.href = `/u/${encodeURIComponent(author.username)}`;
+    link.textContent = author.display_name;
+    span.append(link);
+    const badge = document.getElementById("badge-template");
+    if (author.is_party_member && badge) {
+      span.append(" ", badge.content.firstElementChild.cloneNode(true));
+    }
+    return span;
+  }
+
+  function start() {
+    if (typeof window.io !== "function") return;
+    const elements = document.querySelectorAll("[data-room][data-last-event-id]");
+    if (elements.length === 0) return;
+    const text = strings();
+
+    // room -> {element, last (event id), pending (envelopes held while a subscribe is answered), attempt,
+    //          stale (given up: reload needed or not allowed), following (subscribed on this connection)}
+    const rooms = new Map();
+    for (const element of elements) {
+      const room = element.dataset.room;
+      const last = Number.parseInt(element.dataset.lastEventId, 10);
+      if (!room || Number.isNaN(last) || rooms.has(room)) continue;
+      // A board's older pages (?before=...) do not get new threads at their top.
+      if (room.startsWith("board:") && new URLSearchParams(window.location.search).has("before")) continue;
+      rooms.set(room, { element, last, pending: null, attempt: 0, stale: false, following: false });
+    }
+    if (rooms.size === 0) return;
+
+    // --- Status line and notices -------------------------------------------------------------------------
+    // One polite live region, always in the page, so adding a message to it is announced.
+    const region = document.createElement("div");
+    region.className = "live-messages";
+    region.setAttribute("role", "status");
+    document.body.append(region);
+    let statusLine = null;
+    let statusTimer = null;
+    let reloadNotice = null;
+
+    function showConnectionLost() {
+      if (statusLine || !text.reconnecting) return;
+      statusLine = document.createElement("p");
+      statusLine.className = "live-status";
+      statusLine.textContent = text.reconnecting;
+      region.append(statusLine);
+    }
+
+    function connectionBack() {
+      clearTimeout(statusTimer);
+      statusTimer = null;
+      if (statusLine) statusLine.remove();
+      statusLine = null;
+    }
+
+    function showReloadNotice() {
+      if (reloadNotice) return;
+      // Never reload by itself: the reader may be typing a reply.
+      reloadNotice = document.createElement("p");
+      reloadNotice.className = "live-notice";
+      reloadNotice.append(text.reload_notice || "", " ");
+      const link = document.createElement("a");
+      link.href = window.location.href.split("#")[0];
+      link.textContent = text.reload || "↻";
+      reloadNotice.append(link);
+      region.append(reloadNotice);
+    }
+
+    // --- New replies bar and the screen-reader announcer ---------------------------------------------------
+    const unseen = []; // appended posts below the viewport that the reader has not scrolled to yet
+    let bar = null;
+    const watcher =
+      "IntersectionObserver" in window
+        ? new IntersectionObserver((entries) => {
+            for (const entry of entries) {
+              if (!entry.isIntersecting) continue;
+              watcher.unobserve(entry.target);
+              const index = unseen.indexOf(entry.target);
+              if (index >= 0) unseen.splice(index, 1);
+            }
+            updateBar();
+          })
+        : null;
+
+    function updateBar() {
+      if (unseen.length === 0) {
+        if (bar) bar.hidden = true;
+        return;
+      }
+      const posts = document.getElementById("posts");
+      if (!bar && posts) {
+        bar = document.createElement("div");
+        bar.className = "new-replies-bar";
+        const button = document.createElement("button");
+        button.type = "button";
+        button.addEventListener("click", () => {
+          const first = unseen[0];
+          unseen.length = 0;
+          if (watcher) watcher.disconnect();
+          bar.hidden = true;
+          if (!first) return;
+          first.setAttribute("tabindex", "-1");
+          first.scrollIntoView({ behavior: reducedMotion() ? "auto" : "smooth", block: "start" });
+          first.focus({ preventScroll: true });
+        });
+        bar.append(button);
+        posts.after(bar);
+      }
+      if (!bar) return;
+      bar.firstElementChild.textContent = (text.new_replies || "{num}").replace("{num}", String(unseen.length));
+      bar.hidden = false;
+    }
+
+    const announcer = document.getElementById("live-announcer");
+    let announcements = [];
+    function announce(name, body) {
+      if (!announcer) return;
+      const words = body.replace(/\s+/g, " ").trim();
+      const short = words.length > ANNOUNCE_CHARS ? `${words.slice(0, ANNOUNCE_CHARS)}…` : words;
+      announcements.push(`${name}: ${short}`);
+      if (announcements.length > 1) return;
+      // Several replies at once (a replay after reconnecting) are announced as one count, not read out in full.
+      queueMicrotask(() => {
+        announcer.textContent =
+          announcements.length === 1
+            ? announcements[0]
+            : (text.new_replies || "{num}").replace("{num}", String(announcements.length));
+        announcements = [];
+      });
+    }
+
+    // --- Rendering events ----------------------------------------------------------------------------------
+    // `live-new` marks a just-added item for a moment (a fading tint, or a still one with reduced motion).
+    function highlight(element) {
+      element.classList.add("live-new");
+      setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
+    }
+
+    function addPost(container, data) {
+      if (document.getElementById(`post-${data.number}`)) return;
+      const article = document.createElement("article");
+      article.className = "post";
+      article.id = `post-${data.number}`;
+      article.dataset.number = String(data.number);
+      article.dataset.postId = String(data.post_id);
+
+      const header = document.createElement("header");
+      header.className = "post-header";
+      const link = document.createElement("a");
+      link.className = "meta";
+      link.href = data.url;
+      link.append(timeElement(data.created_at));
+      header.append(personElement(data.author), " ", link);
+      if (data.number > 1) {
+        const floor = document.createElement("span");
+        floor.className = "meta";
+        floor.textContent = `#${data.number - 1}`;
+        header.append(" ", floor);
+      }
+      const body = document.createElement("div");
+      body.className = "post-body";
+      // The one place HTML from the server is inserted: body_html was sanitised by nh3 before it was stored.
+      body.innerHTML = data.body_html;
+      article.append(header, body);
+      const footer = document.getElementById("post-footer-template");
+      if (footer) {
+        const copy = footer.content.firstElementChild.cloneNode(true);
+        copy.querySelector("form").action = `/posts/${Number(data.post_id)}/like`;
+        copy.querySelector("a.like-count").href = `/posts/${Number(data.post_id)}/likes`;
+        article.append(copy);
+      }
+
+      // Keep numeric order even if an earlier reply arrives late (it never should; the page stays right if so).
+      const later = [...container.querySelectorAll(":scope > article.post[data-number]")].find(
+        (post) => Number(post.dataset.number) > data.number,
+      );
+      container.insertBefore(article, later || null);
+      highlight(article);
+
+      if (article.getBoundingClientRect().top - window.innerHeight > SCROLLED_UP_PX) {
+        unseen.push(article);
+        if (watcher) watcher.observe(article);
+        updateBar();
+      }
+      announce(data.author.display_name, body.textContent);
+    }
+
+    function addThread(list, data) {
+      if (list.querySelector(`:scope > li[data-thread-id="${Number(data.thread_id)}"]`)) return;
+      for (const empty of list.querySelectorAll(":scope > li.empty")) empty.remove();
+      const item = document.createElement("li");
+      item.className = "card thread-row";
+      item.dataset.threadId = String(data.thread_id);
+      const heading = document.createElement("h2");
+      const link = document.createElement("a");
+      link.href = data.url;
+      link.textContent = data.title;
+      heading.append(link);
+      const meta = document.createElement("p");
+      meta.className = "meta";
+      meta.append(personElement(data.author), " · ", timeElement(data.created_at));
+      item.append(heading, meta);
+      list.prepend(item);
+      highlight(item);
+    }
+
+    // Likes, edits and deletions of posts on this page; posts on other pages are simply not here.
+    function postOnPage(data) {
+      return document.getElementById(`post-${Number(data.number)}`);
+    }
+
+    function setLikes(data) {
+      const number = postOnPage(data)?.querySelector(".like-number");
+      if (number) number.textContent = String(data.like_count); // the full count: a lost event heals here
+    }
+
+    function setEdited(data) {
+      const post = postOnPage(data);
+      const body = post?.querySelector(".post-body");
+      if (!post || !body || post.classList.contains("deleted")) return;
+      body.innerHTML = data.body_html; // sanitised by nh3 on the server, like post.created's body
+      if (!post.querySelector(".edited")) {
+        const mark = document.createElement("span");
+        mark.className = "meta edited";
+        mark.textContent = text.edited || "";
+        post.querySelector(".post-header")?.append(" ", mark);
+      }
+      highlight(post);
+    }
+
+    function setDeleted(data) {
+      const post = postOnPage(data);
+      if (!post) return;
+      post.classList.add("deleted");
+      post.querySelector(".post-footer")?.remove();
+      post.querySelector(".edited")?.remove();
+      const body = post.querySelector(".post-body");
+      if (body) {
+        const note = document.createElement("p");
+        note.className = "post-body meta";
+        note.textContent = text.deleted || "";
+        body.replaceWith(note);
+      }
+    }
+
+    function apply(state, envelope) {
+      if (typeof envelope.id !== "number" || envelope.id <= state.last) return; // seen already: exactly once
+      state.last = envelope.id;
+      const data = envelope.data || {};
+      if (state.element.id === "posts") {
+        if (envelope.type === "post.created") addPost(state.element, data);
+        else if (envelope.type === "post.liked") setLikes(data);
+        else if (envelope.type === "post.edited") setEdited(data);
+        else if (envelope.type === "post.deleted") setDeleted(data);
+      } else if (envelope.type === "thread.created" && state.element.id === "threads") {
+        addThread(state.element, data);
+      }
+    }
+
+
+    // --- The socket ----------------------------------------------------------------------------------------
+    // <html data-live="on"> once every room is followed (or given up), "off" while disconnected: for tests.
+    function setLive(value) {
+      document.documentElement.dataset.live = value;
+    }
+
+    const socket = window.io({ transports: ["websocket"] });
+
+    // "Someone is replying": shown for a few seconds, sent at most every two seconds while typing.
+    const typingLine = document.getElementById("typing");
+    let typingTimer = null;
+    socket.on("typing", (signal) => {
+      if (!typingLine || !signal || typeof signal.display_name !== "string") return;
+      typingLine.textContent = (text.typing || "{name}").replace("{name}", signal.display_name);
+      typingLine.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typingLine.hidden = true; }, TYPING_SHOW_MS);
+    });
+    const replyForm = document.querySelector("form.reply-form[data-thread-id]");
+    let typingSent = 0;
+    replyForm?.querySelector("textarea")?.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - typingSent < TYPING_SEND_MS || !socket.connected) return;
+      typingSent = now;
+      socket.emit("typing", { thread_id: Number(replyForm.dataset.threadId) });
+    });
+
+    socket.on("event", (envelope) => {
+      const state = envelope && rooms.get(envelope.room);
+      if (!state || state.stale) return;
+      // While a subscribe is being answered, the replay and live events can interleave: hold them, then apply
+      // in id order once the answer arrives.
+      if (state.pending) state.pending.push(envelope);
+      else apply(state, envelope);
+    });
+
+    async function subscribe(room, state) {
+      const attempt = ++state.attempt;
+      state.pending = [];
+      let answer;
+      try {
+        answer = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("subscribe", { room, after: state.last });
+      } catch {
+        answer = null; // timed out or disconnected meanwhile; `connect` subscribes again
+      }
+      if (attempt !== state.attempt) return; // a newer subscribe (after a reconnect) took over
+      const held = state.pending;
+      state.pending = null;
+      if (answer && answer.ok) {
+        held.sort((a, b) => a.id - b.id);
+        for (const envelope of held) apply(state, envelope);
+        state.following = true;
+      } else if (answer && answer.reload) {
+        // Missed events were pruned or are too many: stop following and ask for a reload.
+        state.stale = true;
+        socket.emit("unsubscribe", { room });
+        showReloadNotice();
+      } else if (!answer) {
+        if (socket.connected) {
+          setTimeout(() => {
+            if (attempt === state.attempt && socket.connected) subscribe(room, state);
+          }, RETRY_MS);
+        }
+      } else {
+        // {ok: false, error}: not allowed (any more); the page stays as rendered, without live updates.
+        state.stale = true;
+      }
+      if ([...rooms.values()].every((each) => each.following || each.stale)) setLive("on");
+    }
+
+    socket.on("connect", () => {
+      connectionBack();
+      for (const [room, state] of rooms) {
+        if (!state.stale) subscribe(room, state);
+      }
+    });
+
+    socket.on("disconnect", () => {
+      setLive("off");
+      for (const state of rooms.values()) {
+        state.attempt += 1; // answers still on their way are void
+        state.following = false;
+      }
+      if (!socket.active) return; // the server ended the session: it will not reconnect, nothing to promise
+      clearTimeout(statusTimer);
+      statusTimer = setTimeout(showConnectionLost, STATUS_DELAY_MS);
+    });
+
+    socket.on("connect_error", () => {
+      if (socket.active) {
+        if (!statusTimer && !statusLine) statusTimer = setTimeout(showConnectionLost, STATUS_DELAY_MS);
+      } else {
+        connectionBack(); // refused (signed out): the page works as before, without live updates
+      }
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
