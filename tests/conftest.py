@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import text
@@ -18,7 +19,9 @@ from forum.app import create_app
 from forum.db import Database
 from forum.migrate import upgrade
 from forum.models import metadata
-from tests.services import PG_ADMIN_URL, require_service
+from tests.browsers import CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS
+from tests.servers import Server, run_server
+from tests.services import IN_CI, PG_ADMIN_URL, require_service
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -110,3 +113,22 @@ async def app(db_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
 @pytest.fixture
 def client(app: Quart) -> Client:
     return app.test_client()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        if IN_CI:
+            pytest.fail("Debian's chromium is not installed; .ci/run installs it.")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A real `forum serve` process on a free port, on the test's database."""
+    with run_server(db_url=db_url, var_dir=tmp_path) as running:
+        yield running

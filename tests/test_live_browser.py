@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from forum.actions.events import prune_events
 from forum.db import Database
 from forum.timeutil import utcnow
+from tests.browsers import ARTIFACTS, PHONE
 from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
-from tests.servers import Server, run_server
-from tests.services import IN_CI
+from tests.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-PHONE: ViewportSize = {"width": 360, "height": 740}
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
 LIVE = 1000  # ms: how soon another reader must see what was posted
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        if IN_CI:
-            pytest.fail("Debian's chromium is not installed; .ci/run installs it.")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
-    with run_server(db_url=db_url, var_dir=tmp_path) as running:
-        yield running
 
 
 class Phone:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,6 @@ from tests.servers import Server, cookie_header, http_login, http_post_form, run
 from tests.services import REDIS_URL, require_service
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
-    with run_server(db_url=db_url, var_dir=tmp_path) as running:
-        yield running
 
 
 async def _connect(url: str, **kwargs: Any) -> tuple[socketio.AsyncClient, asyncio.Queue[dict[str, Any]]]:

@@ -10,8 +10,9 @@ from forum.access import access_board, access_community, access_post, access_thr
 from forum.actions import likes, threads
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import NotFound
+from forum.models import User
 from forum.paths import post_path, thread_path
-from forum.permissions import can_read_content, can_reply, can_start_thread
+from forum.permissions import CommunityStanding, can_read_content, can_reply, can_start_thread
 from forum.queries.people import Person
 from forum.queries.threads import board_page, boards_of, likers, thread_page
 from forum.web.context import commit, db_session, require_user
@@ -99,6 +100,11 @@ class PeopleOut(BaseModel):
     people: list[PersonOut]
 
 
+def _author_out(user: User, standing: CommunityStanding) -> PersonOut:
+    """The actor as the author of what they just posted, badged as in that community."""
+    return PersonOut(**Person.of(user, standing.membership).payload())
+
+
 def _person(person: Person | None) -> PersonOut | None:
     return PersonOut(**person.payload()) if person else None
 
@@ -163,12 +169,7 @@ async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[Thre
         db_session(), actor=user, board=board, standing=standing, title=data.title, body=data.body
     )
     await commit()
-    author = PersonOut(
-        id=user.id or 0,
-        username=user.username,
-        display_name=user.display_name,
-        is_party_member=bool(standing.membership and standing.membership.is_party_member),
-    )
+    author = _author_out(user, standing)
     return ThreadSummaryOut(
         id=thread.id or 0,
         title=thread.title,
@@ -223,12 +224,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
     thread, board, _community, standing = await access_thread(db_session(), user, thread_id)
     post = await threads.reply(db_session(), actor=user, thread=thread, board=board, standing=standing, body=data.body)
     await commit()
-    author = PersonOut(
-        id=user.id or 0,
-        username=user.username,
-        display_name=user.display_name,
-        is_party_member=bool(standing.membership and standing.membership.is_party_member),
-    )
+    author = _author_out(user, standing)
     return PostOut(
         id=post.id or 0,
         number=post.number,
