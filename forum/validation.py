@@ -18,14 +18,19 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 
 
-def clean_text(value: object, field: str, *, max_length: int, required: bool = True, min_length: int = 0) -> str:
+def clean_text(
+    value: object, field: str, *, max_length: int, required: bool = True, min_length: int = 0, multiline: bool = False
+) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise field_error(field, N_("This field must be text."))
     # NFC so that the same name typed on two phones compares equal; control characters are never wanted.
     text = unicodedata.normalize("NFC", value).strip()
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    # Line breaks matter in a post (residents type on phones) and nowhere else.
+    kept = "\n\t" if multiline else ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch in kept)
     if required and not text:
         raise field_error(field, N_("This field is required."))
     if len(text) > max_length:

@@ -206,3 +206,20 @@ async def test_an_author_edits_with_a_visible_history_and_deletes_their_own_post
     assert (
         await post_form(author, f"/posts/{post.id}/edit", {"body": "again"}, token_from=thread_url)
     ).status_code == 403
+
+
+async def test_line_breaks_typed_on_a_phone_survive_in_posts(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    client = await _member_client(app, db, community, "line_breaker")
+    board = f"/c/{community.slug}/b/talk"
+    created = await post_form(
+        client,
+        f"{board}/threads",
+        {"title": "失物招领", "body": "第一行\r\n第二行\n\n- 钥匙\n- 雨伞"},
+        token_from=board,
+    )
+    page = await text(await client.get(created.headers["Location"]))
+    assert "第一行<br>" in page and "第二行" in page and "<li>钥匙</li>" in page
+    async with db.read_only() as session:
+        post = (await session.execute(select(Post))).scalar_one()
+    assert post.body == "第一行\n第二行\n\n- 钥匙\n- 雨伞"
