@@ -64,9 +64,6 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     return text % {"num": n, **params}
 
 
-_ = gettext
-
-
 def negotiate(accept_languages: list[tuple[str, float]], default: str) -> str:
     """Pick a supported locale from an Accept-Language list (already sorted by quality)."""
     for tag, _quality in accept_languages:

@@ -35,13 +35,18 @@ def segment(value: str) -> list[str]:
     return [token.lower() for token in jieba.cut_for_search(value) if _WORD.search(token)]
 
 
+def _document(title: str | None, body: str) -> str:
+    """Segmented text of a post: Markdown parsing and jieba both cost CPU, so this runs in a thread."""
+    return " ".join(segment(f"{title or ''} {plain_text(body)}"))
+
+
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
 async def index_post(session: AsyncSession, *, post_id: int, title: str | None, body: str) -> None:
     """(Re)index a post. The opening post carries its thread's title, so titles are found too."""
-    document = " ".join(await asyncio.to_thread(segment, f"{title or ''} {plain_text(body)}"))
+    document = await asyncio.to_thread(_document, title, body)
     if _is_postgres(session):
         await session.execute(
             text(
