@@ -106,6 +106,25 @@ class Typing(Event):
     display_name: str
 
 
+class ReadersPresent(Event):
+    """Ephemeral: how many neighbours have the thread open now, counted once per person across every server
+    process (the reader included). Sent as the Socket.IO event `presence` at most once a second per thread
+    while the number changes; never stored or replayed."""
+
+    type: Literal["presence"] = "presence"
+    thread_id: int
+    count: int
+
+
+class RoomRevoked(Event):
+    """Sent to one client when it may no longer follow a room it joined (removed from the community, or the
+    room's content closed to it). The server has already taken it out of the room; stop showing live updates
+    for it."""
+
+    type: Literal["revoked"] = "revoked"
+    room: str
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -117,6 +136,8 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
     "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
     "typing": (Typing, "`thread:<thread_id>`, except the typist", "Someone is replying (ephemeral)."),
+    "presence": (ReadersPresent, "`thread:<thread_id>`", "How many neighbours are reading (ephemeral)."),
+    "revoked": (RoomRevoked, "the client concerned only", "Taken out of a room it may no longer follow."),
 }
 
 
@@ -126,6 +147,14 @@ class SessionsEnded(Event):
 
     type: Literal["sessions.ended"] = "sessions.ended"
     session_ids: list[int]
+
+
+class AccessChanged(Event):
+    """Internal, never sent to clients: what these users may read changed (removed from a community), so every
+    process checks the rooms their sockets are in again and takes them out of those they may no longer follow."""
+
+    type: Literal["access.changed"] = "access.changed"
+    user_ids: list[int]
 
 
 def user_room(user_id: int) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -23,10 +24,23 @@ from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
 from forum.models import User
+from forum.queries.communities import followed_community_ids
 from forum.queries.events import REPLAY_LIMIT, events_after
-from realtime.events import Ready, Typing, session_room, thread_room, user_room
+from realtime.events import (
+    ReadersPresent,
+    Ready,
+    RoomRevoked,
+    Typing,
+    community_room,
+    session_room,
+    thread_room,
+    user_room,
+)
+from realtime.presence import Presence
 
 TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
+PRESENCE_INTERVAL = 1.0  # seconds: reader counts of a thread are sent at most this often
+FOLLOWED_PREFIXES = ("thread:", "board:", "community:")  # rooms joined through an access check
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +98,19 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         )
         await sio.enter_room(sid, user_room(user.id))
         await sio.enter_room(sid, session_room(auth_session.id))
+        # Every community the user is a verified member of: a secretary's notice reaches whatever page they
+        # have open. Nothing is replayed here; notices missed while offline are on the community page.
+        db: Database = app.extensions["linli.db"]
+        async with db.read_only() as session:
+            for community_id in await followed_community_ids(session, user):
+                await sio.enter_room(sid, community_room(community_id))
         await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
+
+    @sio.event
+    async def disconnect(sid: str, *_reason: Any) -> None:
+        for room in presence.rooms_of(sid):
+            if await presence.leave(room, sid):
+                changed(room)
 
     @sio.event
     async def subscribe(sid: str, data: Any) -> dict[str, Any]:
@@ -113,6 +139,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             return {"ok": False, "reload": True}
         for envelope in backlog:
             await sio.emit("event", envelope, to=sid)
+        if room.startswith("thread:") and await presence.enter(room, sid, socket_session["user_id"]):
+            changed(room)
         return {"ok": True}
 
     @sio.event
@@ -137,12 +165,65 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     @sio.event
     async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:
         if isinstance(data, dict) and isinstance(data.get("room"), str):
-            await sio.leave_room(sid, data["room"][:64])
+            room = data["room"][:64]
+            await sio.leave_room(sid, room)
+            if await presence.leave(room, sid):
+                changed(room)
         return {"ok": True}
 
-    relay = Relay(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended")
+    # --- Readers present: counted on every change, sent at most once a second per thread ---------------------
+    presence = Presence(redis_url, app.config["REDIS_CHANNEL"])
+    dirty: set[str] = set()
+    flushing: list[asyncio.Task[None]] = []
+
+    def changed(room: str) -> None:
+        dirty.add(room)
+        if not flushing or flushing[0].done():
+            flushing[:] = [asyncio.create_task(flush())]
+
+    async def flush() -> None:
+        await asyncio.sleep(PRESENCE_INTERVAL)
+        rooms = list(dirty)
+        dirty.clear()
+        for room in rooms:
+            try:
+                count = await presence.count(room)
+                signal = ReadersPresent(thread_id=int(room.partition(":")[2]), count=count)
+                await sio.emit("presence", signal.model_dump(), room=room)
+            except Exception:  # an ephemeral signal: the next change sends the count again
+                log.warning("could not send the reader count of %s", room, exc_info=True)
+
+    # --- Access that changed after a room was joined ----------------------------------------------------------
+    async def recheck(user_ids: list[int]) -> None:
+        """Take this process's sockets of these users out of every room they may no longer follow."""
+        db: Database = app.extensions["linli.db"]
+        async with db.read_only() as session:
+            for user_id in user_ids:
+                sockets = [sid for sid, _eio in sio.manager.get_participants("/", user_room(user_id))]
+                if not sockets:
+                    continue
+                user = await session.get(User, user_id)
+                for sid in sockets:
+                    for room in [room for room in sio.rooms(sid) if room.startswith(FOLLOWED_PREFIXES)]:
+                        allowed = user is not None
+                        if user is not None:
+                            try:
+                                await access_room(session, user, room)
+                            except DomainError:
+                                allowed = False
+                        if allowed:
+                            continue
+                        await sio.leave_room(sid, room)
+                        if await presence.leave(room, sid):
+                            changed(room)
+                        await sio.emit("revoked", RoomRevoked(room=room).model_dump(), to=sid)
+
+    relay = Relay(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended", recheck=recheck)
     app.extensions["linli.relay"] = relay
+    app.extensions["linli.presence"] = presence
     app.before_serving(relay.start)
+    app.before_serving(presence.start)
+    app.after_serving(presence.stop)
     app.after_serving(relay.stop)
     return sio
 
@@ -155,10 +236,19 @@ class Relay:
     own Redis channel and each process disconnects its own sockets. Without Redis there is one process.
     """
 
-    def __init__(self, sio: socketio.AsyncServer, redis_url: str, channel: str) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        redis_url: str,
+        channel: str,
+        *,
+        recheck: Callable[[list[int]], Awaitable[None]],
+    ) -> None:
         self.sio = sio
         self.redis_url = redis_url
         self.channel = channel
+        self.access_channel = f"{channel}:access-changed"
+        self.recheck = recheck
         self._redis: aioredis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
 
@@ -184,12 +274,19 @@ class Relay:
     async def sink(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's event sink: called after commit with the events the actions queued."""
         ended = [sid for event in events if event.get("type") == "sessions.ended" for sid in event["session_ids"]]
-        if not ended:
-            return
-        if self._redis is not None:
-            await self._redis.publish(self.channel, json.dumps(ended))
-        else:
-            await self.disconnect_local(ended)
+        if ended:
+            if self._redis is not None:
+                await self._redis.publish(self.channel, json.dumps(ended))
+            else:
+                await self.disconnect_local(ended)
+        changed = sorted(
+            {uid for event in events if event.get("type") == "access.changed" for uid in event["user_ids"]}
+        )
+        if changed:
+            if self._redis is not None:
+                await self._redis.publish(self.access_channel, json.dumps(changed))
+            else:
+                await self.recheck(changed)
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
@@ -202,12 +299,20 @@ class Relay:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
+                    await pubsub.subscribe(self.channel, self.access_channel)
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            await self.disconnect_local([int(item) for item in json.loads(message["data"])])
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            ids = [int(item) for item in json.loads(message["data"])]
+                            if message["channel"].decode() == self.access_channel:
+                                await self.recheck(ids)
+                            else:
+                                await self.disconnect_local(ids)
+                        except Exception:  # one bad message or a database hiccup: keep listening
+                            log.exception("could not act on %r", message.get("channel"))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis restarted or unreachable: keep trying, sockets stay as they are meanwhile
-                log.warning("session revocation listener lost Redis; retrying", exc_info=True)
+                log.warning("session and access listener lost Redis; retrying", exc_info=True)
                 await asyncio.sleep(1)

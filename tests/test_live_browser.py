@@ -9,6 +9,7 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, 
 
 from forum.actions.events import prune_events
 from forum.db import Database
+from forum.models import Role
 from forum.timeutil import utcnow
 from tests.browsers import ARTIFACTS, PHONE
 from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
@@ -299,6 +300,47 @@ async def test_likes_edits_deletions_and_typing_show_live_in_another_readers_pag
         await expect(b.page.locator("#post-1 .post-body")).to_have_text("这条帖子已被作者删除。", timeout=LIVE)
         await expect(b.page.locator("#post-1 .post-footer")).to_have_count(0)
         await _still_same_document(b.page)
+        assert b.problems == [] and a.problems == []
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_readers_see_how_many_neighbours_are_reading_and_a_notice_reaches_any_open_page(
+    browser: Browser, server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="live_secretary", display_name="李书记")
+    neighbour = await make_user(db, username="live_neighbour", display_name="孙大爷")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    await make_member(db, user=neighbour, community=community)
+    thread = await make_thread(db, author=neighbour, community=community, title="小区停车")
+
+    a = await Phone.signed_in(browser, server, "live_secretary")
+    b = await Phone.signed_in(browser, server, "live_neighbour")
+    try:
+        await b.page.goto(f"/t/{thread.id}")
+        await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
+        await expect(b.page.locator("#readers")).to_be_hidden()  # alone: nothing to say
+        await a.page.goto(f"/t/{thread.id}")
+        await expect(b.page.locator("#readers")).to_have_text("2 位邻居正在看这个帖子", timeout=3 * LIVE)
+        await a.page.goto("/")  # the secretary leaves the thread
+        await expect(b.page.locator("#readers")).to_be_hidden(timeout=3 * LIVE)
+
+        # B moves on to the home page, which follows no room of its own; a notice still reaches it.
+        await b.page.goto("/")
+        await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
+        await _mark_loaded(b.page)
+        await a.page.goto(f"/c/{community.slug}/b/notices")
+        await a.page.fill("#f-title", "周日上午消防演练")
+        await a.page.fill("#f-body", "请大家九点在三号楼前集合。")
+        await a.page.locator("form[action$='/threads'] button[type=submit]").click()
+        notice = b.page.locator(".notice-published")
+        await expect(notice).to_contain_text("李书记 发布了新公告：", timeout=LIVE)
+        await expect(notice.locator("a")).to_have_text("周日上午消防演练")
+        await _still_same_document(b.page)
+        await notice.locator("a").click()
+        await expect(b.page.locator("h1")).to_have_text("周日上午消防演练")
         assert b.problems == [] and a.problems == []
     finally:
         await a.close()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.actions import audit
+from forum.db import queue_event
 from forum.errors import DomainError, Forbidden
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on, can_request_to_join
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
+from realtime.events import AccessChanged
 
 
 class AlreadyMember(DomainError):
@@ -73,11 +75,20 @@ def _require_decision_right(standing: CommunityStanding, target: Membership, act
 
 
 async def _decide(
-    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding, status: str
+    session: AsyncSession,
+    *,
+    actor: User,
+    membership: Membership,
+    standing: CommunityStanding,
+    status: str,
+    action: str | None = None,
 ) -> Membership:
     _require_decision_right(standing, membership, actor)
     if membership.status == status:
         return membership  # idempotent: a double click or a second secretary does no harm
+    if membership.status == MembershipStatus.VERIFIED:
+        # They lose the members' content: their open sockets leave its rooms at once, in every process.
+        queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
     membership.status = status
     membership.decided_at = utcnow()
     membership.decided_by_id = actor.id
@@ -88,7 +99,7 @@ async def _decide(
     await audit.record(
         session,
         actor=actor,
-        action=f"membership.{status}",
+        action=action or f"membership.{status}",
         community_id=membership.community_id,
         target_user_id=membership.user_id,
     )
@@ -108,6 +119,24 @@ async def reject_membership(
 ) -> Membership:
     return await _decide(
         session, actor=actor, membership=membership, standing=standing, status=MembershipStatus.REJECTED
+    )
+
+
+async def remove_member(
+    session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding
+) -> Membership:
+    """Take a verified member out of the community (moved away, or not a resident after all). They keep their
+    account and posts, lose access to members-only content at once, and may ask to join again; a secretary can
+    also verify them again from the declined list."""
+    if membership.status != MembershipStatus.VERIFIED:
+        raise NotVerified()
+    return await _decide(
+        session,
+        actor=actor,
+        membership=membership,
+        standing=standing,
+        status=MembershipStatus.REJECTED,
+        action="membership.removed",
     )
 
 

@@ -461,6 +461,17 @@ async def reject(membership_id: int) -> MembershipOut:
     return _membership_out(membership)
 
 
+@blueprint.post("/memberships/<id:membership_id>/remove")
+@tag(["moderation"])
+@validate_response(MembershipOut)
+async def remove(membership_id: int) -> MembershipOut:
+    """Take a verified member out of the community; their live connections leave its rooms at once."""
+    user, membership, standing = await _moderate(membership_id)
+    await memberships.remove_member(db_session(), actor=user, membership=membership, standing=standing)
+    await commit()
+    return _membership_out(membership)
+
+
 @blueprint.put("/memberships/<id:membership_id>/party-member")
 @tag(["moderation"])
 @validate_request(FlagIn)

@@ -69,6 +69,19 @@ async def my_communities(session: AsyncSession, user: User) -> list[MyCommunity]
     return [replace(item, pending_count=int(waiting.get(item.community.id or 0, 0))) for item in result]
 
 
+async def followed_community_ids(session: AsyncSession, user: User) -> list[int]:
+    """Communities whose members-wide news (notices) reach the user live: those they are a verified member of."""
+    return list(
+        (
+            await session.execute(
+                select(col(Membership.community_id)).where(
+                    col(Membership.user_id) == user.id, col(Membership.status) == MembershipStatus.VERIFIED
+                )
+            )
+        ).scalars()
+    )
+
+
 @dataclass(frozen=True)
 class CommunityOverview:
     district: District

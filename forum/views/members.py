@@ -74,6 +74,17 @@ async def reject(membership_id: int) -> Any:
     return await _done(community, membership, N_("Declined the request of %(name)s. You can still verify them below."))
 
 
+@blueprint.post("/memberships/<id:membership_id>/remove")
+@login_required
+async def remove(membership_id: int) -> Any:
+    user, membership, community, standing = await _target(membership_id)
+    await memberships.remove_member(db_session(), actor=user, membership=membership, standing=standing)
+    await commit()
+    return await _done(
+        community, membership, N_("%(name)s was removed from the community. You can verify them again below.")
+    )
+
+
 @blueprint.post("/memberships/<id:membership_id>/party")
 @login_required
 async def party(membership_id: int) -> Any:

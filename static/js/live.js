@@ -62,8 +62,9 @@
 
   function start() {
     if (typeof window.io !== "function") return;
+    // Every signed-in page connects, even with no room of its own: a secretary's notice reaches members on
+    // whatever page they have open (the server puts each socket in its communities' rooms).
     const elements = document.querySelectorAll("[data-room][data-last-event-id]");
-    if (elements.length === 0) return;
     const text = strings();
 
     // room -> {element, last (event id), pending (envelopes held while a subscribe is answered), attempt,
@@ -77,7 +78,6 @@
       if (room.startsWith("board:") && new URLSearchParams(window.location.search).has("before")) continue;
       rooms.set(room, { element, last, pending: null, attempt: 0, stale: false, following: false });
     }
-    if (rooms.size === 0) return;
 
     // --- Status line and notices -------------------------------------------------------------------------
     // One polite live region, always in the page, so adding a message to it is announced.
@@ -115,6 +115,27 @@
       link.textContent = text.reload || "↻";
       reloadNotice.append(link);
       region.append(reloadNotice);
+    }
+
+    // A secretary's notice, on any page: a line with a link, announced by the polite region. Never a pop-up.
+    const noticesShown = new Set();
+    function showNotice(envelope) {
+      const data = envelope.data || {};
+      if (noticesShown.has(envelope.id) || typeof data.url !== "string" || !data.url.startsWith("/")) return;
+      noticesShown.add(envelope.id);
+      const line = document.createElement("p");
+      line.className = "live-notice notice-published";
+      line.append((text.notice || "{name}").replace("{name}", data.author?.display_name || ""), " ");
+      const link = document.createElement("a");
+      link.href = data.url;
+      link.textContent = data.title || "";
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "link dismiss";
+      close.textContent = text.dismiss || "×";
+      close.addEventListener("click", () => line.remove());
+      line.append(link, " ", close);
+      region.append(line);
     }
 
     // --- New replies bar and the screen-reader announcer ---------------------------------------------------
@@ -336,7 +357,30 @@
       socket.emit("typing", { thread_id: Number(replyForm.dataset.threadId) });
     });
 
+    // "N neighbours reading": counted by the server across processes, shown once someone else is here too.
+    const readersLine = document.getElementById("readers");
+    socket.on("presence", (signal) => {
+      if (!readersLine || !signal || typeof signal.count !== "number") return;
+      if (Number(readersLine.dataset.threadId) !== signal.thread_id) return;
+      readersLine.textContent = (text.readers || "{num}").replace("{num}", String(signal.count));
+      readersLine.hidden = signal.count < 2;
+    });
+
+    // Taken out of a room (removed from the community): the page stays as it is, without live updates.
+    socket.on("revoked", (signal) => {
+      const state = signal && rooms.get(signal.room);
+      if (!state) return;
+      state.stale = true;
+      state.attempt += 1;
+      if (readersLine) readersLine.hidden = true;
+      if (typingLine) typingLine.hidden = true;
+    });
+
     socket.on("event", (envelope) => {
+      if (envelope && envelope.type === "notice.published" && !rooms.has(envelope.room)) {
+        showNotice(envelope);
+        return;
+      }
       const state = envelope && rooms.get(envelope.room);
       if (!state || state.stale) return;
       // While a subscribe is being answered, the replay and live events can interleave: hold them, then apply
@@ -381,6 +425,7 @@
 
     socket.on("connect", () => {
       connectionBack();
+      if (rooms.size === 0) setLive("on");
       for (const [room, state] of rooms) {
         if (!state.stale) subscribe(room, state);
       }

@@ -1,0 +1,264 @@
+"""Who is reading a thread, notices for every member online, and removed members leaving rooms at once: against
+real server processes, with and without Redis between them."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from quart import Quart
+from sqlalchemy import select
+from sqlmodel import col
+
+from forum.db import Database
+from forum.models import AuditEntry, Membership, MembershipStatus, Role
+from forum.queries.threads import latest_event_id
+from tests.factories import make_community, make_member, make_pending, make_thread, make_user
+from tests.helpers import login, post_form
+from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
+from tests.services import REDIS_URL, require_service
+
+DEADLINE = 5.0
+
+
+class Client:
+    """A Socket.IO client that keeps what it receives: envelopes, reader counts, revoked rooms."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[dict[str, Any]] = []
+        self.counts: list[int] = []
+        self.revoked: list[str] = []
+        self.sio.on("event", self.events.append)
+        self.sio.on("presence", lambda signal: self.counts.append(signal["count"]))
+        self.sio.on("revoked", lambda signal: self.revoked.append(signal["room"]))
+
+    async def connect(self, server: Server, username: str) -> Client:
+        http = await http_login(server.url, username)
+        await self.sio.connect(server.url, headers={"Cookie": cookie_header(http)}, transports=["websocket"])
+        await http.aclose()
+        return self
+
+    async def subscribe(self, room: str, after: int = 0) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.sio.call("subscribe", {"room": room, "after": after}, timeout=5)
+        return answer
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _neighbours(db: Database, *names: str) -> tuple[Any, Any]:
+    community = await make_community(db)
+    users = [await make_user(db, username=name) for name in names]
+    for user in users:
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=users[0], community=community)
+    return community, thread
+
+
+@pytest.mark.server
+async def test_readers_of_a_thread_are_counted_once_per_person_and_leave_when_they_go(
+    server: Server, db: Database
+) -> None:
+    _community, thread = await _neighbours(db, "reader_one", "reader_two")
+    room = f"thread:{thread.id}"
+    phone = await Client().connect(server, "reader_one")
+    laptop = await Client().connect(server, "reader_one")  # the same person twice counts once
+    other = await Client().connect(server, "reader_two")
+    try:
+        for client in (phone, laptop, other):
+            assert await client.subscribe(room) == {"ok": True}
+        await until(lambda: bool(phone.counts) and phone.counts[-1] == 2, "two readers")
+        await other.close()
+        await until(lambda: phone.counts[-1] == 1, "one reader after the other left")
+        await laptop.sio.call("unsubscribe", {"room": room}, timeout=5)
+        await asyncio.sleep(1.5)  # one tab less, the same person: still one reader
+        assert phone.counts[-1] == 1
+    finally:
+        for client in (phone, laptop, other):
+            if client.sio.connected:
+                await client.close()
+
+
+@pytest.mark.server
+async def test_with_redis_readers_on_two_processes_are_counted_together(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    _community, thread = await _neighbours(db, "east_reader", "west_reader")
+    room = f"thread:{thread.id}"
+    with (
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
+    ):
+        east = await Client().connect(first, "east_reader")
+        west = await Client().connect(second, "west_reader")
+        try:
+            assert await east.subscribe(room) == {"ok": True}
+            assert await west.subscribe(room) == {"ok": True}
+            await until(lambda: bool(east.counts) and east.counts[-1] == 2, "the reader on the other process")
+            await until(lambda: bool(west.counts) and west.counts[-1] == 2, "both readers, seen from the west")
+            await west.close()
+            await until(lambda: east.counts[-1] == 1, "the count after the other process's reader left")
+        finally:
+            for client in (east, west):
+                if client.sio.connected:
+                    await client.close()
+
+
+@pytest.mark.server
+async def test_a_notice_reaches_every_member_online_whatever_page_they_have_open(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="notice_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    await make_member(db, user=await make_user(db, username="notice_reader"), community=community)
+    await make_pending(db, user=await make_user(db, username="notice_applicant"), community=community)
+    reader = await Client().connect(server, "notice_reader")  # subscribed to nothing: any page at all
+    applicant = await Client().connect(server, "notice_applicant")
+    try:
+        http = await http_login(server.url, "notice_sec")
+        response = await http_post_form(
+            http, f"/c/{community.slug}/b/notices/threads", {"title": "停水通知", "body": "明天上午九点到十二点停水。"}
+        )
+        assert response.status_code == 302
+        await http.aclose()
+        await until(lambda: any(e["type"] == "notice.published" for e in reader.events), "the notice")
+        notice = next(e for e in reader.events if e["type"] == "notice.published")
+        assert notice["room"] == f"community:{community.id}" and notice["data"]["title"] == "停水通知"
+        await asyncio.sleep(0.3)
+        assert applicant.events == []  # not a member yet: notices are for members
+    finally:
+        await reader.close()
+        await applicant.close()
+
+
+async def _remove_and_check_kick(db: Database, reader_server: Server, writer_server: Server) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="kick_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    leaver = await make_user(db, username="moved_away")
+    membership = await make_member(db, user=leaver, community=community)
+    thread = await make_thread(db, author=secretary, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = await Client().connect(reader_server, "moved_away")
+    try:
+        thread_room, board_room = f"thread:{thread.id}", f"board:{thread.board_id}"
+        assert await reader.subscribe(thread_room, seen) == {"ok": True}
+        assert await reader.subscribe(board_room, seen) == {"ok": True}
+        http = await http_login(writer_server.url, "kick_sec")
+        assert (await http_post_form(http, f"/memberships/{membership.id}/remove")).status_code == 302
+        expected = {thread_room, board_room, f"community:{community.id}"}
+        await until(lambda: set(reader.revoked) == expected, "every room of the community revoked")
+        assert (await http_post_form(http, f"/t/{thread.id}/replies", {"body": "搬走之后的回复"})).status_code == 302
+        await http.aclose()
+        await asyncio.sleep(0.5)
+        assert [e for e in reader.events if e["type"] == "post.created"] == []
+        # And they cannot simply join again.
+        assert await reader.subscribe(thread_room, seen) == {"ok": False, "error": "forbidden"}
+        assert reader.sio.connected  # the rest of the connection (their own room) goes on
+    finally:
+        await reader.close()
+
+
+@pytest.mark.server
+async def test_a_removed_member_is_taken_out_of_the_communitys_rooms_at_once(server: Server, db: Database) -> None:
+    await _remove_and_check_kick(db, server, server)
+
+
+@pytest.mark.server
+async def test_with_redis_a_removal_through_one_process_kicks_a_reader_on_another(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    with (
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
+    ):
+        await _remove_and_check_kick(db, first, second)
+
+
+async def test_a_secretary_removes_a_verified_member_who_keeps_their_account_and_may_ask_again(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="remove_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    resident = await make_user(db, username="removed_resident")
+    membership = await make_member(db, user=resident, community=community, is_party_member=True)
+    applicant = await make_pending(db, user=await make_user(db), community=community)
+    client = app.test_client()
+    await login(client, "remove_sec")
+    response = await post_form(client, f"/memberships/{membership.id}/remove", {})
+    assert response.status_code == 302
+    page = await (await client.get(f"/c/{community.slug}/members")).get_data(as_text=True)
+    assert "removed_resident" in page or resident.display_name in page
+    # Only verified members can be removed; a pending request is declined instead.
+    assert (await post_form(client, f"/memberships/{applicant.id}/remove", {})).status_code == 409
+    async with db.read_only() as session:
+        stored = await session.get(Membership, membership.id)
+        actions = list(
+            (await session.execute(select(col(AuditEntry.action)).where(col(AuditEntry.actor_id) == secretary.id)))
+            .scalars()
+            .all()
+        )
+    assert stored is not None
+    assert (stored.status, stored.is_party_member) == (MembershipStatus.REJECTED, False)
+    assert actions == ["membership.removed"]
+    # The removed resident sees the community as an outsider who may ask to join again.
+    other = app.test_client()
+    await login(other, "removed_resident")
+    assert (await other.get(f"/c/{community.slug}/b/talk")).status_code == 403
+
+
+@pytest.mark.parametrize(("actor", "expected"), [("plain_resident", 403), ("secretary_elsewhere", 404)])
+async def test_only_the_communitys_secretaries_can_remove_a_member(
+    app: Quart, db: Database, actor: str, expected: int
+) -> None:
+    community, elsewhere = await make_community(db), await make_community(db)
+    await make_member(db, user=await make_user(db, username="plain_resident"), community=community)
+    await make_member(
+        db, user=await make_user(db, username="secretary_elsewhere"), community=elsewhere, role=Role.SECRETARY
+    )
+    target = await make_member(db, user=await make_user(db), community=community)
+    client = app.test_client()
+    await login(client, actor)
+    assert (await post_form(client, f"/memberships/{target.id}/remove", {})).status_code == expected
+    async with db.read_only() as session:
+        stored = await session.get(Membership, target.id)
+    assert stored is not None and stored.status == MembershipStatus.VERIFIED
+
+
+async def test_the_api_removes_a_member_too(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    await make_member(db, user=await make_user(db, username="api_remove_sec"), community=community, role=Role.SECRETARY)
+    target = await make_member(db, user=await make_user(db), community=community)
+    client = app.test_client()
+    token = (
+        await (
+            await client.post(
+                "/api/v1/auth/tokens", json={"username": "api_remove_sec", "password": "correct horse battery"}
+            )
+        ).get_json()
+    )["token"]
+    response = await client.post(
+        f"/api/v1/memberships/{target.id}/remove", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert (await response.get_json())["status"] == MembershipStatus.REJECTED
