@@ -38,6 +38,8 @@ _ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 # "*" must be given explicitly: without it ammonia keeps its default generic attributes (title, lang).
 _ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "*": set()}
+# Classes are allowed separately (ammonia refuses "class" in both): only the mention mark on links.
+_ALLOWED_CLASSES: dict[str, set[str]] = {"a": {"mention"}}
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # ugc/nofollow: links are written by residents, not vouched for by the site;
 # noopener/noreferrer: a linked page must not script this tab nor learn which thread linked it.
@@ -147,6 +149,91 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
     return depth > 0
 
 
+# "@name" where name could be a username (see forum.validation.USERNAME_RE), not inside an e-mail address or a
+# longer word: "谢谢@zhang_wei的帮助" mentions zhang_wei, "li@example.com" mentions nobody.
+MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.@/-])@([A-Za-z0-9][A-Za-z0-9_.-]{2,31})")
+MAX_MENTIONS = 20
+
+
+def mentioned_usernames(text: str) -> list[str]:
+    """The usernames a post's text mentions, lower-cased, in order, at most MAX_MENTIONS. A sentence's full stop
+    after a name ("谢谢 @li_na.") is not part of it. Whether they exist is for the caller to find out."""
+    found: list[str] = []
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).rstrip(".-").lower()
+        if len(name) >= 3 and name not in found:
+            found.append(name)
+            if len(found) == MAX_MENTIONS:
+                break
+    return found
+
+
+def _link_mentions(state: StateCore) -> None:
+    # Only names the caller found among the community's members become links, and never inside a link or code
+    # (code spans are their own tokens; text inside links is skipped by depth).
+    known: frozenset[str] = state.env.get("mentions") or frozenset()
+    if not known:
+        return
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        depth = 0
+        for token in block.children:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            if token.type != "text" or depth > 0 or "@" not in token.content:
+                children.append(token)
+                continue
+            children.extend(_split_mentions(token, known))
+        block.children = children
+
+
+def _split_mentions(token: Token, known: frozenset[str]) -> list[Token]:
+    parts: list[Token] = []
+    text = token.content
+    position = 0
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).rstrip(".-")
+        if name.lower() not in known:
+            continue
+        start, end = match.start(), match.start() + 1 + len(name)
+        if start > position:
+            parts.append(_text_token(text[position:start], token.level))
+        link = Token("link_open", "a", 1, level=token.level)
+        link.attrs = {"href": f"/u/{name.lower()}", "class": "mention"}
+        parts += [link, _text_token(f"@{name}", token.level + 1), Token("link_close", "a", -1, level=token.level)]
+        position = end
+    if not parts:
+        return [token]
+    if position < len(text):
+        parts.append(_text_token(text[position:], token.level))
+    return parts
+
+
+def _text_token(content: str, level: int) -> Token:
+    token = Token("text", "", 0, level=level)
+    token.content = content
+    return token
+
+
+def quote_markdown(body: str, *, username: str, label: str, url: str, limit: int = 400) -> str:
+    """The Markdown a reply starts with when it quotes a post: who said it, a link to it, and its text as a block
+    quote. Quotes inside the quoted post are left out (a reply quotes what was said, not the whole chain), and
+    a long post is cut to about `limit` characters at a line or word boundary."""
+    lines = [line for line in body.replace("\r\n", "\n").split("\n") if not line.lstrip().startswith(">")]
+    text = "\n".join(lines).strip()
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    if len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+    return f"> @{username} [{label}]({url}):\n{quoted}\n\n"
+
+
 def _build_markdown() -> MarkdownIt:
     md = _PostMarkdown(
         "commonmark",
@@ -160,6 +247,7 @@ def _build_markdown() -> MarkdownIt:
     )
     md.enable(["table", "strikethrough", "linkify"])
     md.core.ruler.push("demote_headings", _demote_headings)
+    md.core.ruler.push("link_mentions", _link_mentions)
     md.add_render_rule("image", _render_image)
     return md
 
@@ -176,6 +264,7 @@ def _sanitise(html_text: str) -> str:
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
         link_rel=_LINK_REL,
+        allowed_classes=_ALLOWED_CLASSES,
         strip_comments=True,
     )
 
@@ -186,7 +275,7 @@ def _scrub(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text).replace("\x00", "\ufffd")
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, mentions: frozenset[str] = frozenset()) -> str:
     """Render a post body written in Markdown to sanitised HTML, safe to insert into a page unescaped.
 
     CommonMark with tables, strikethrough and bare URLs made into links. Raw HTML in the input is shown
@@ -194,11 +283,14 @@ def render_markdown(text: str) -> str:
     ``rel="nofollow ugc noopener noreferrer"``; only http, https, mailto and relative link targets survive.
 
     Never raises: a body that cannot be rendered (a bug, not an expected case) is shown as escaped text.
+    `mentions` are lower-cased usernames known to exist where the post is shown: "@name" for one of them
+    becomes a link to their profile, other "@words" stay text.
+
     Length is not checked here; bodies are limited to `MAX_BODY_CHARS` where they are accepted.
     """
     text = _scrub(text)
     try:
-        return _sanitise(_md.render(text))
+        return _sanitise(_md.render(text, {"mentions": mentions}))
     except Exception:
         # One unrenderable post must not take down the whole thread page it is shown on.
         log.exception("markdown rendering failed; showing the post as plain text")

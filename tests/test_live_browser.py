@@ -345,3 +345,44 @@ async def test_readers_see_how_many_neighbours_are_reading_and_a_notice_reaches_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_quote_fills_the_reply_box_in_place_and_at_suggests_neighbours_to_mention(
+    browser: Browser, server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    writer = await make_user(db, username="compose_writer", display_name="周老师")
+    neighbour = await make_user(db, username="wang_fang_b", display_name="王芳")
+    for user in (writer, neighbour):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=neighbour, community=community, title="团购大米", body="每袋十斤，周五到货")
+
+    a = await Phone.signed_in(browser, server, "compose_writer")
+    try:
+        await a.page.goto(f"/t/{thread.id}")
+        await _mark_loaded(a.page)
+        await a.page.locator("#post-1 a.quote").click()
+        box = a.page.locator("#f-body")
+        await expect(box).to_have_value(f"> @wang_fang_b [楼主帖](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n")
+        await _still_same_document(a.page)
+
+        await box.press("End")
+        await box.press_sequentially("我要两袋，@王")
+        options = a.page.locator("#f-body-mentions [role=option]")
+        await expect(options).to_have_count(1)
+        await expect(options.first).to_contain_text("王芳")
+        await expect(box).to_have_attribute("aria-expanded", "true")
+        await box.press("Enter")
+        await expect(box).to_have_value(
+            f"> @wang_fang_b [楼主帖](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n我要两袋，@wang_fang_b "
+        )
+        await expect(a.page.locator("#f-body-mentions")).to_be_hidden()
+        await a.page.locator("form.reply-form button[type=submit]").click()
+        body = a.page.locator("#post-2 .post-body")
+        await expect(body.locator("blockquote a.mention")).to_have_text("@wang_fang_b")  # the quote's attribution
+        mention = body.locator(":scope > p a.mention")  # and the mention typed after it
+        await expect(mention).to_have_text("@wang_fang_b")
+        await expect(mention).to_have_attribute("href", "/u/wang_fang_b")
+        assert a.problems == []
+    finally:
+        await a.close()

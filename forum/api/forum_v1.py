@@ -6,15 +6,17 @@ from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
-from forum.access import access_board, access_community, access_post, access_thread
+from forum import search
+from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
 from forum.actions import likes, threads
 from forum.api.v1 import PersonOut, blueprint
-from forum.errors import NotFound
+from forum.errors import Forbidden, NotFound
 from forum.models import User
 from forum.paths import post_path, thread_path
-from forum.permissions import CommunityStanding, can_read_content, can_reply, can_start_thread
-from forum.queries.people import Person
-from forum.queries.threads import board_page, boards_of, likers, thread_page
+from forum.permissions import CommunityStanding, can_read_content, can_reply, can_see_history, can_start_thread
+from forum.queries.people import Person, mention_candidates
+from forum.queries.quotes import quote_of_post
+from forum.queries.threads import board_page, boards_of, likers, revisions, thread_page
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import POST_LIMITS
 
@@ -65,6 +67,8 @@ class PostOut(BaseModel):
     liked_by_me: bool
     created_at: str
     url: str
+    edited_at: str | None = None
+    deleted: bool = False  # a deleted post keeps its place (and number); its text is gone
 
 
 class ThreadOut(BaseModel):
@@ -199,11 +203,13 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
                 id=row.post.id or 0,
                 number=row.post.number,
                 author=_person(row.author),
-                body_html=row.post.body_html,
+                body_html="" if row.post.deleted_at else row.post.body_html,
                 like_count=row.post.like_count,
                 liked_by_me=row.post.id in page.liked,
                 created_at=row.post.created_at.isoformat(),
                 url=post_path(thread.id or 0, row.post.number),
+                edited_at=row.post.edited_at.isoformat() if row.post.edited_at else None,
+                deleted=row.post.deleted_at is not None,
             )
             for row in page.posts
         ],
@@ -257,3 +263,151 @@ async def get_likers(post_id: int) -> PeopleOut:
     post, _thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
     people = await likers(db_session(), post, community_id=community.id or 0)
     return PeopleOut(people=[PersonOut(**person.payload()) for person in people])
+
+
+class EditIn(BaseModel):
+    body: str = Field(max_length=100_000)
+
+
+class EditedOut(BaseModel):
+    id: int
+    number: int
+    body_html: str
+    edited_at: str | None
+
+
+class RevisionOut(BaseModel):
+    body: str  # the Markdown as it was written
+    written_at: str
+    replaced_at: str
+
+
+class RevisionListOut(BaseModel):
+    revisions: list[RevisionOut]  # newest first
+
+
+class QuoteOut(BaseModel):
+    post_id: int
+    markdown: str  # put it at the start of a reply's body
+
+
+class MentionQuery(BaseModel):
+    q: str = Field(default="", max_length=32)
+
+
+class SearchQuery(BaseModel):
+    q: str = Field(max_length=200)
+
+
+class SearchHitOut(BaseModel):
+    post_id: int
+    thread_id: int
+    number: int
+    title: str
+    snippet_html: str  # escaped text with <mark> around the matched words
+    url: str
+
+
+class SearchOut(BaseModel):
+    hits: list[SearchHitOut]
+
+
+@blueprint.put("/posts/<id:post_id>")
+@tag(["forum"])
+@rate_limit(limits=POST_LIMITS)
+@validate_request(EditIn)
+@validate_response(EditedOut)
+async def edit_post(post_id: int, data: EditIn) -> EditedOut:
+    """Replace the text of one's own post; the previous text is kept in its history."""
+    user = require_user()
+    post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    await threads.edit_post(db_session(), actor=user, post=post, standing=standing, body=data.body)
+    await commit()
+    return EditedOut(
+        id=post_id,
+        number=post.number,
+        body_html=post.body_html,
+        edited_at=post.edited_at.isoformat() if post.edited_at else None,
+    )
+
+
+@blueprint.delete("/posts/<id:post_id>")
+@tag(["forum"])
+async def delete_post(post_id: int) -> tuple[str, int]:
+    """Delete one's own post: its text goes, its place in the thread stays."""
+    user = require_user()
+    post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    await threads.delete_post(db_session(), actor=user, post=post, standing=standing)
+    await commit()
+    return "", 204
+
+
+@blueprint.get("/posts/<id:post_id>/revisions")
+@tag(["forum"])
+@validate_response(RevisionListOut)
+async def get_revisions(post_id: int) -> RevisionListOut:
+    """Earlier texts of an edited post: for its author and the community's secretaries."""
+    user = require_user()
+    post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    if not can_see_history(standing, post, user.id or 0):
+        raise Forbidden()
+    return RevisionListOut(
+        revisions=[
+            RevisionOut(
+                body=item.body, written_at=item.written_at.isoformat(), replaced_at=item.replaced_at.isoformat()
+            )
+            for item in await revisions(db_session(), post)
+        ]
+    )
+
+
+@blueprint.get("/posts/<id:post_id>/quote")
+@tag(["forum"])
+@validate_response(QuoteOut)
+async def get_quote(post_id: int) -> QuoteOut:
+    """The Markdown that quotes this post in a reply: "> @author [#n](link):" and its text."""
+    post, _thread, board, _community, standing = await access_post(db_session(), require_user(), post_id)
+    if not can_reply(standing, board):
+        raise Forbidden()
+    markdown = await quote_of_post(db_session(), post)
+    if markdown is None:
+        raise NotFound()
+    return QuoteOut(post_id=post_id, markdown=markdown)
+
+
+@blueprint.get("/communities/<slug>/mentions")
+@tag(["forum"])
+@validate_querystring(MentionQuery)
+@validate_response(PeopleOut)
+async def get_mention_candidates(slug: str, query_args: MentionQuery) -> PeopleOut:
+    """Members whose username starts with, or whose name contains, `q`: whom "@" can mention (at most 8)."""
+    community, standing = await access_community(db_session(), require_user(), slug)
+    if not can_read_content(standing):
+        raise MembersOnly()
+    people = await mention_candidates(db_session(), community_id=community.id or 0, typed=query_args.q)
+    return PeopleOut(people=[PersonOut(**person.payload()) for person in people])
+
+
+@blueprint.get("/communities/<slug>/search")
+@tag(["forum"])
+@validate_querystring(SearchQuery)
+@validate_response(SearchOut)
+async def search_posts(slug: str, query_args: SearchQuery) -> SearchOut:
+    """Threads and replies of the community matching every word of `q` (Chinese is segmented), best first."""
+    community, standing = await access_community(db_session(), require_user(), slug)
+    if not can_read_content(standing):
+        raise MembersOnly()
+    hits = await search.search(db_session(), community_id=community.id or 0, query=query_args.q)
+    return SearchOut(
+        hits=[
+            SearchHitOut(
+                post_id=hit.post_id,
+                thread_id=hit.thread_id,
+                number=hit.number,
+                title=hit.title,
+                snippet_html=str(hit.snippet),
+                url=post_path(hit.thread_id, hit.number),
+            )
+            for hit in hits
+        ]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -65,3 +65,44 @@ async def member_person(session: AsyncSession, membership: Membership) -> Person
     user = await session.get(User, membership.user_id)
     assert user is not None  # noqa: S101 -- enforced by the foreign key
     return Person.of(user, membership)
+
+
+async def mentionable(session: AsyncSession, *, community_id: int, usernames: list[str]) -> frozenset[str]:
+    """Which of these usernames belong to verified members of the community: the names a post there may
+    mention (a link to someone who cannot read the thread would point at nobody in it)."""
+    if not usernames:
+        return frozenset()
+    rows = await session.execute(
+        select(col(User.username))
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(
+            col(Membership.community_id) == community_id,
+            col(Membership.status) == MembershipStatus.VERIFIED,
+            col(User.username).in_(usernames),
+        )
+    )
+    return frozenset(rows.scalars())
+
+
+async def mention_candidates(session: AsyncSession, *, community_id: int, typed: str, limit: int = 8) -> list[Person]:
+    """Verified members whose username starts with, or whose display name contains, what was typed after "@":
+    suggestions while writing a post. Neighbours know each other as 王阿姨 more often than as wang_fang."""
+    typed = typed.strip()
+    if not typed:
+        return []
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await session.execute(
+        select(User, Membership)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(
+            col(Membership.community_id) == community_id,
+            col(Membership.status) == MembershipStatus.VERIFIED,
+            or_(
+                col(User.username).like(f"{escaped.lower()}%", escape="\\"),
+                col(User.display_name).ilike(f"%{escaped}%", escape="\\"),
+            ),
+        )
+        .order_by(col(User.username))
+        .limit(limit)
+    )
+    return [Person.of(user, membership) for user, membership in rows.all()]

@@ -10,7 +10,7 @@ from quart_rate_limiter import rate_limit
 from forum import search
 from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
 from forum.actions import likes, threads
-from forum.errors import Forbidden, InvalidInput
+from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
 from forum.models import Board, Community, Thread
 from forum.paths import page_start, post_path
@@ -23,6 +23,8 @@ from forum.permissions import (
     can_see_history,
     can_start_thread,
 )
+from forum.queries.people import mention_candidates
+from forum.queries.quotes import quote_of_number, quote_of_post
 from forum.queries.threads import board_name, board_page, latest_event_id, likers, revisions, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
@@ -103,13 +105,42 @@ async def _thread_page(
     ), status
 
 
+def _number_arg(name: str) -> int:
+    raw = request.args.get(name, "0")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+
+
 @blueprint.get("/t/<id:thread_id>")
 @login_required
 async def show(thread_id: int) -> Any:
     thread, found_board, community, standing = await access_thread(db_session(), require_user(), thread_id)
-    raw_after = request.args.get("after", "0")
-    after = int(raw_after) if raw_after.isdigit() and len(raw_after) < 10 else 0
-    return await _thread_page(thread, found_board, community, standing, after=after, form={}, errors={}, status=200)
+    form: dict[str, str] = {}
+    quoted = _number_arg("quote")
+    if quoted and can_reply(standing, found_board):
+        # "Quote" without JavaScript: the reply box starts with the quoted post.
+        form["body"] = await quote_of_number(db_session(), thread_id=thread_id, number=quoted) or ""
+    return await _thread_page(
+        thread, found_board, community, standing, after=_number_arg("after"), form=form, errors={}, status=200
+    )
+
+
+@blueprint.get("/posts/<id:post_id>/quote")
+@login_required
+async def quote(post_id: int) -> Any:
+    """For scripts, the Markdown that quotes the post ({"markdown": ...}); for a plain link, the thread's last
+    page with the reply box already holding it."""
+    post, thread, found_board, _community, standing = await access_post(db_session(), require_user(), post_id)
+    if not can_reply(standing, found_board):
+        raise Forbidden()
+    if request.accept_mimetypes.best == "application/json":
+        text = await quote_of_post(db_session(), post)
+        if text is None:
+            raise NotFound()
+        return {"post_id": post.id, "markdown": text}
+    last = page_start(thread.post_count)
+    return redirect(
+        url_for("threads.show", thread_id=thread.id, after=last or None, quote=post.number, _anchor="reply-heading")
+    )
 
 
 @blueprint.get("/t/<id:thread_id>/p/<id:number>")
@@ -225,6 +256,19 @@ async def history(post_id: int) -> Any:
     return await render_template(
         "threads/history.html", post=post, thread=thread, revisions=await revisions(db_session(), post)
     )
+
+
+@blueprint.get("/c/<slug>/mentions")
+@login_required
+async def mention_suggestions(slug: str) -> Any:
+    """Neighbours to mention, for the reply box's "@" suggestions: members only, at most eight."""
+    community, standing = await access_community(db_session(), require_user(), slug)
+    if not can_read_content(standing):
+        raise MembersOnly()
+    people = await mention_candidates(
+        db_session(), community_id=community.id or 0, typed=request.args.get("q", "")[:32]
+    )
+    return {"people": [person.payload() for person in people]}
 
 
 @blueprint.get("/c/<slug>/search")

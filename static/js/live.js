@@ -239,6 +239,8 @@
         const copy = footer.content.firstElementChild.cloneNode(true);
         copy.querySelector("form").action = `/posts/${Number(data.post_id)}/like`;
         copy.querySelector("a.like-count").href = `/posts/${Number(data.post_id)}/likes`;
+        const quote = copy.querySelector("a.quote");
+        if (quote) quote.href = `/posts/${Number(data.post_id)}/quote`;
         article.append(copy);
       }
 
