@@ -202,3 +202,46 @@ async def test_typing_reaches_other_readers_of_the_thread_only_and_is_throttled(
     finally:
         await typist.close()
         await watcher.close()
+
+
+async def test_likes_edits_and_deletions_reach_a_reader_as_they_happen(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    author, fan = await make_user(db, username="live_poster"), await make_user(db, username="live_fan")
+    for user in (author, fan):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    post = await make_reply(db, author=author, thread=thread, body="周末一起打扫楼道")
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = Reader()
+    await reader.connect(server, "live_fan")
+    fan_http, author_http = await http_login(server.url, "live_fan"), await http_login(server.url, "live_poster")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", seen) == {"ok": True}
+        assert (await http_post_form(fan_http, f"/posts/{post.id}/like", {"value": "1"})).status_code == 302
+        assert (await http_post_form(fan_http, f"/posts/{post.id}/like", {"value": "1"})).status_code == 302  # again
+        assert (await http_post_form(author_http, f"/posts/{post.id}/like", {"value": "1"})).status_code == 302
+        assert (await http_post_form(fan_http, f"/posts/{post.id}/like", {"value": "0"})).status_code == 302
+        edit = await http_post_form(author_http, f"/posts/{post.id}/edit", {"body": "改到**周日**"})
+        assert edit.status_code == 302
+        delete = await http_post_form(author_http, f"/posts/{post.id}/delete", {"confirm": "1"})
+        assert delete.status_code == 302
+        received = [await reader.next() for _ in range(5)]
+        # The second like of the same person changed nothing, so it said nothing.
+        assert [(e["type"], e["data"].get("like_count")) for e in received] == [
+            ("post.liked", 1),
+            ("post.liked", 2),
+            ("post.liked", 1),
+            ("post.edited", None),
+            ("post.deleted", None),
+        ]
+        assert "<strong>周日</strong>" in received[3]["data"]["body_html"] and received[3]["data"]["number"] == 2
+        assert received[4]["data"]["post_id"] == post.id
+        ids = [e["id"] for e in received]
+        assert ids == sorted(set(ids))
+        await asyncio.sleep(0.3)
+        assert reader.events.empty()
+    finally:
+        await fan_http.aclose()
+        await author_http.aclose()
+        await reader.close()
