@@ -145,7 +145,10 @@ async def test_renaming_a_default_board_replaces_its_translated_name(app: Quart,
     await login(english, "english_reader")
     page = await text(await english.get(f"/c/{community.slug}", headers={"Accept-Language": "en"}))
     assert "月浦茶馆" in page and "Neighbourhood talk" not in page and "Notices" in page
-    assert await _audit(db) == [("board.rename", "talk: (talk) → (talk)"), ("board.rename", "talk: (talk) → 月浦茶馆")]
+    assert await _audit(db) == [
+        ("board.rename", "talk: description: 楼里的事"),
+        ("board.rename", "talk: (talk) → 月浦茶馆"),
+    ]
     # The same name again changes nothing and leaves no trace.
     await _manage(secretary, community, "/talk/rename", {"name": "月浦茶馆", "description": "楼里的事"})
     assert len(await _audit(db)) == 2

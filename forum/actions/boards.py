@@ -237,19 +237,18 @@ async def rename_board(
         clean_name = ""  # the default name sent back as shown (a description edit): it stays translated
     else:
         _check_unique(boards, clean_name, except_id=board.id)
-    old_name = board.name
     new_description = board.description if clean_description is None else clean_description
-    if clean_name == board.name and new_description == board.description:
+    changes = []
+    if clean_name != board.name:
+        changes.append(f"{board.name or '(' + board.kind + ')'} → {clean_name}")
+    if new_description != board.description:
+        changes.append(f"description: {new_description or '-'}")
+    if not changes:
         return board
     board.name = clean_name
     board.description = new_description
     await _changed(
-        session,
-        actor=actor,
-        board=board,
-        action="renamed",
-        audit_action="board.rename",
-        detail=f"{old_name or '(' + board.kind + ')'} → {clean_name or '(' + board.kind + ')'}",
+        session, actor=actor, board=board, action="renamed", audit_action="board.rename", detail="; ".join(changes)
     )
     return board
 
