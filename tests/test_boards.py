@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -77,7 +78,7 @@ def _order(boards: list[Board]) -> list[tuple[str, int, bool]]:
     return [(board.slug, board.position, board.is_archived) for board in boards]
 
 
-async def _manage(client: Client, community: Community, path: str, form: dict[str, str] | None = None) -> object:
+async def _manage(client: Client, community: Community, path: str, form: dict[str, str] | None = None) -> Any:
     return await post_form(client, f"/c/{community.slug}/boards{path}", form, token_from=f"/c/{community.slug}/boards")
 
 
@@ -88,11 +89,11 @@ async def test_a_secretary_adds_boards_at_the_end_of_the_list_with_stable_slugs(
     assert f'href="/c/{community.slug}/boards"' in page  # linked from the community page for secretaries
 
     added = await _manage(secretary, community, "", {"name": "Lost & Found", "description": "丢了东西来这里问"})
-    assert added.status_code == 302  # type: ignore[attr-defined]
+    assert added.status_code == 302
     chinese = await _manage(secretary, community, "", {"name": "宠物交流", "kind": "guides"})
-    assert chinese.status_code == 302  # type: ignore[attr-defined]
+    assert chinese.status_code == 302
     another = await _manage(secretary, community, "", {"name": "老年活动"})
-    assert another.status_code == 302  # type: ignore[attr-defined]
+    assert another.status_code == 302
 
     stored = await _boards(db, community)
     assert _order(stored) == [
@@ -132,12 +133,12 @@ async def test_renaming_a_default_board_replaces_its_translated_name(app: Quart,
     secretary = await _secretary(app, db, community)
     # Sending the default name back as shown (only the description changed) keeps it translated.
     kept = await _manage(secretary, community, "/talk/rename", {"name": "邻里互动", "description": "楼里的事"})
-    assert kept.status_code == 302  # type: ignore[attr-defined]
+    assert kept.status_code == 302
     talk = next(b for b in await _boards(db, community) if b.slug == "talk")
     assert (talk.name, talk.description) == ("", "楼里的事")
 
     renamed = await _manage(secretary, community, "/talk/rename", {"name": "月浦茶馆", "description": "楼里的事"})
-    assert renamed.status_code == 302  # type: ignore[attr-defined]
+    assert renamed.status_code == 302
     talk = next(b for b in await _boards(db, community) if b.slug == "talk")
     assert talk.name == "月浦茶馆"
     english = app.test_client()
@@ -157,15 +158,15 @@ async def test_renaming_a_default_board_replaces_its_translated_name(app: Quart,
 async def test_moving_boards_keeps_a_dense_order_and_the_ends_stay_put(app: Quart, db: Database) -> None:
     community = await make_community(db)
     secretary = await _secretary(app, db, community)
-    assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302  # type: ignore[attr-defined]
-    assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302  # type: ignore[attr-defined]
-    assert (await _manage(secretary, community, "/notices/move", {"direction": "down"})).status_code == 302  # type: ignore[attr-defined]
+    assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302
+    assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302
+    assert (await _manage(secretary, community, "/notices/move", {"direction": "down"})).status_code == 302
     assert [b.slug for b in await _boards(db, community)] == ["guides", "talk", "notices", "sale", "swap"]
     # Up at the top and down at the bottom change nothing; a missing direction is explained.
     await _manage(secretary, community, "/guides/move", {"direction": "up"})
     await _manage(secretary, community, "/swap/move", {"direction": "down"})
     bad = await _manage(secretary, community, "/swap/move", {"direction": "sideways"})
-    assert bad.status_code == 400 and "上移或下移" in await text(bad)  # type: ignore[attr-defined]
+    assert bad.status_code == 400 and "上移或下移" in await text(bad)
     stored = await _boards(db, community)
     assert [b.position for b in stored] == [0, 1, 2, 3, 4]
     assert await _audit(db) == [
@@ -189,7 +190,7 @@ async def test_an_archived_board_leaves_the_list_and_takes_no_posts_but_its_thre
     thread = await make_thread(db, author=author, community=community, board_slug="guides", title="如何办居住证")
 
     archived = await _manage(secretary, community, "/guides/archive")
-    assert archived.status_code == 302  # type: ignore[attr-defined]
+    assert archived.status_code == 302
     assert _order(await _boards(db, community)) == [
         ("notices", 0, False),
         ("talk", 1, False),
@@ -209,10 +210,10 @@ async def test_an_archived_board_leaves_the_list_and_takes_no_posts_but_its_thre
     refused_thread = await post_form(
         resident, f"/c/{community.slug}/b/guides/threads", {"title": "新指南", "body": "内容"}, token_from="/"
     )
-    assert refused_thread.status_code == 403  # type: ignore[attr-defined]
+    assert refused_thread.status_code == 403
     assert "此版块已归档" in await text(refused_thread)
     refused_reply = await post_form(resident, f"/t/{thread.id}/replies", {"body": "谢谢"}, token_from="/")
-    assert refused_reply.status_code == 403  # type: ignore[attr-defined]
+    assert refused_reply.status_code == 403
     assert "此版块已归档" in await text(refused_reply)
     api = app.test_client()
     token = await (
@@ -227,9 +228,9 @@ async def test_an_archived_board_leaves_the_list_and_takes_no_posts_but_its_thre
 
     # Archiving again changes nothing; restoring puts it back at the end of the open boards.
     await _manage(secretary, community, "/guides/archive")
-    assert (await _manage(secretary, community, "/guides/restore")).status_code == 302  # type: ignore[attr-defined]
+    assert (await _manage(secretary, community, "/guides/restore")).status_code == 302
     assert [b.slug for b in await _boards(db, community)] == ["notices", "talk", "sale", "swap", "guides"]
-    assert (await post_form(resident, f"/t/{thread.id}/replies", {"body": "谢谢"}, token_from="/")).status_code == 302  # type: ignore[attr-defined]
+    assert (await post_form(resident, f"/t/{thread.id}/replies", {"body": "谢谢"}, token_from="/")).status_code == 302
     assert [action for action, _ in await _audit(db)] == ["board.archive", "board.restore"]
     assert [e["change"] for e in await _board_events(db)] == ["archived", "restored"]
 
@@ -239,7 +240,7 @@ async def test_the_notices_and_market_boards_cannot_be_archived(app: Quart, db: 
     secretary = await _secretary(app, db, community)
     for slug in ("notices", "sale", "swap"):
         refused = await _manage(secretary, community, f"/{slug}/archive")
-        assert refused.status_code == 409  # type: ignore[attr-defined]
+        assert refused.status_code == 409
         assert "公告版块和集市版块不能归档" in await text(refused)
     page = await text(await secretary.get(f"/c/{community.slug}/boards"))
     assert f"/c/{community.slug}/boards/talk/archive" in page  # no button where archiving is refused
@@ -268,7 +269,7 @@ async def test_bad_or_duplicate_names_are_explained_and_nothing_is_stored(
     community = await make_community(db)
     secretary = await _secretary(app, db, community)
     response = await _manage(secretary, community, "", form)
-    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.status_code == status
     page = await text(response)
     assert message in page and 'id="form-errors"' in page
     assert form["name"][:10] in page  # what was typed stays in the form
@@ -284,9 +285,9 @@ async def test_a_rename_to_another_boards_name_is_refused_even_when_that_board_i
     await _manage(secretary, community, "", {"name": "旧物"})
     await _manage(secretary, community, "/board-1/archive")
     clash = await _manage(secretary, community, "", {"name": "旧物"})
-    assert clash.status_code == 409 and "已归档的版块" in await text(clash)  # type: ignore[attr-defined]
+    assert clash.status_code == 409 and "已归档的版块" in await text(clash)
     rename = await _manage(secretary, community, "/talk/rename", {"name": "办事指南"})
-    assert rename.status_code == 409  # type: ignore[attr-defined]
+    assert rename.status_code == 409
     page = await text(rename)
     assert "办事指南" in page and 'aria-invalid="true"' in page
     assert [b.name for b in await _boards(db, community)] == ["", "", "", "", "", "旧物"]
@@ -299,11 +300,14 @@ async def test_only_secretaries_and_their_district_admins_manage_boards(app: Qua
     elsewhere = await _client(app, db, other, "sec_elsewhere", Role.SECRETARY)
     for client, status in ((resident, 403), (elsewhere, 404)):
         assert (await client.get(f"/c/{community.slug}/boards")).status_code == status
-        assert (await _manage(client, community, "", {"name": "偷偷加"})).status_code == status  # type: ignore[attr-defined]
-        assert (await _manage(client, community, "/talk/rename", {"name": "改名"})).status_code == status  # type: ignore[attr-defined]
-        assert (await _manage(client, community, "/talk/archive")).status_code == status  # type: ignore[attr-defined]
+        assert (await _manage(client, community, "", {"name": "偷偷加"})).status_code == status
+        assert (await _manage(client, community, "/talk/rename", {"name": "改名"})).status_code == status
+        assert (await _manage(client, community, "/talk/archive")).status_code == status
     page = await text(await resident.get(f"/c/{community.slug}"))
     assert f"/c/{community.slug}/boards" not in page
+    secretary = await _secretary(app, db, community)
+    forged = await secretary.post(f"/c/{community.slug}/boards", form={"name": "跨站请求"})  # no CSRF token
+    assert forged.status_code == 403
     assert [b.name for b in await _boards(db, community)] == ["", "", "", "", ""]
     assert await _audit(db) == []
 
@@ -399,7 +403,7 @@ async def test_board_changes_share_one_rate_limit_across_the_page_and_the_api(ap
     page = app.test_client()
     await login(page, "busy_sec")
     refused = await _manage(page, community, "/talk/move", {"direction": "down"})
-    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert refused.status_code == 429
     assert [b.slug for b in await _boards(db, community)] == ["notices", "talk", "guides", "sale", "swap"]
 
 
