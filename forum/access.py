@@ -10,7 +10,7 @@ from sqlmodel import col
 from forum.errors import Forbidden, NotFound
 from forum.i18n import N_
 from forum.models import Board, Community, DistrictAdmin, Membership, Post, Thread, User
-from forum.permissions import CommunityStanding, can_moderate, can_read_content
+from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
 
 
 def _with_standing(user: User) -> Select[Community, Membership, DistrictAdmin]:
@@ -105,6 +105,43 @@ async def access_board(
     community, membership, admin, board = row
     standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
     _require_reader(standing)
+    return community, board, standing
+
+
+def _require_board_manager(standing: CommunityStanding) -> None:
+    """Members who may not manage boards are told so (403); anyone else learns nothing about them (404)."""
+    if not can_manage_boards(standing):
+        if standing.membership is not None:
+            raise Forbidden()
+        raise NotFound()
+
+
+async def access_boards_to_manage(
+    session: AsyncSession, user: User, community_slug: str
+) -> tuple[Community, CommunityStanding]:
+    """The community whose boards the user manages (its secretaries and its district's admins)."""
+    community, standing = await access_community(session, user, community_slug)
+    _require_board_manager(standing)
+    return community, standing
+
+
+async def access_board_to_manage(
+    session: AsyncSession, user: User, community_slug: str, board_slug: str
+) -> tuple[Community, Board, CommunityStanding]:
+    """A board (archived or not) that the user may rename, move, archive or restore."""
+    row = (
+        await session.execute(
+            _with_standing(user)
+            .add_columns(Board)
+            .join(Board, col(Board.community_id) == col(Community.id))
+            .where(col(Community.slug) == community_slug, col(Board.slug) == board_slug)
+        )
+    ).first()
+    if row is None:
+        raise NotFound()
+    community, membership, admin, board = row
+    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    _require_board_manager(standing)
     return community, board, standing
 
 

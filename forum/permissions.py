@@ -28,6 +28,20 @@ def can_moderate(standing: CommunityStanding) -> bool:
     return standing.is_secretary or standing.is_district_admin
 
 
+# The notices board is how secretaries reach every member; the market boards are where sales and swaps live.
+# Neither may disappear from a community, so they cannot be archived (they can be renamed and moved).
+PERMANENT_BOARD_KINDS = frozenset({BoardKind.NOTICES, BoardKind.SALE, BoardKind.SWAP})
+
+
+def can_manage_boards(standing: CommunityStanding) -> bool:
+    """Adding, renaming, ordering and archiving boards is for whoever moderates the community."""
+    return can_moderate(standing)
+
+
+def can_archive_board(standing: CommunityStanding, board: Board) -> bool:
+    return can_manage_boards(standing) and board.kind not in PERMANENT_BOARD_KINDS
+
+
 def can_appoint_secretaries(standing: CommunityStanding) -> bool:
     return standing.is_district_admin
 

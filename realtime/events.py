@@ -53,6 +53,16 @@ class NoticePublished(Event):
     url: str
 
 
+class BoardsChanged(Event):
+    """A secretary added, renamed, moved, archived or restored a board. Carries no list: fetch the community's
+    boards again (`GET /api/v1/communities/<slug>/boards`). The web pages do not update live on it."""
+
+    type: Literal["boards.changed"] = "boards.changed"
+    community_id: int
+    board_id: int
+    change: Literal["added", "renamed", "moved", "archived", "restored"]
+
+
 class PostCreated(Event):
     """A reply in a thread. `body_html` is sanitised HTML, safe to insert as is."""
 
@@ -131,6 +141,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "ready": (Ready, "the connecting client only", "Connection accepted; the client is in its personal room."),
     "thread.created": (ThreadCreated, "`board:<board_id>`", "A thread was started in the board."),
     "notice.published": (NoticePublished, "`community:<community_id>`", "A notice for every member online."),
+    "boards.changed": (BoardsChanged, "`community:<community_id>`", "The community's list of boards changed."),
     "post.created": (PostCreated, "`thread:<thread_id>`", "A reply was posted in the thread."),
     "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
     "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -101,3 +103,69 @@ async def test_english_on_request_in_the_browser(browser: Browser, server: Serve
     await page.locator("footer button[value=zh_Hans]").click()
     await expect(page.locator("h1")).to_have_text("登录")
     await context.close()
+
+
+async def test_a_secretary_manages_boards_on_a_phone(
+    browser: Browser, server: Server, db: Database, request: pytest.FixtureRequest
+) -> None:
+    community = await make_community(db, name="月浦新村居民区")
+    await make_member(
+        db,
+        user=await make_user(db, username="boards_sec", display_name="李书记"),
+        community=community,
+        role=Role.SECRETARY,
+    )
+    office = await _phone(browser, server)
+    await office.goto("/login")
+    await office.fill("#f-username", "boards_sec")
+    await office.fill("#f-password", "correct horse battery")
+    await office.locator("main button[type=submit]").click()
+    await office.wait_for_url(f"{server.url}/")
+    await office.goto(f"/c/{community.slug}")
+    await office.get_by_role("link", name="管理版块").click()
+    await expect(office.locator("h1")).to_have_text("月浦新村居民区的版块")
+    await _fits_the_screen(office)
+
+    # A name left empty is explained, and the summary takes the focus.
+    await office.locator("#new-name").fill("")
+    await office.get_by_role("button", name="添加", exact=True).click()
+    await expect(office.locator("#new-e-name")).to_have_text("此项必填。")
+    assert await office.evaluate("document.activeElement.id") == "form-errors"
+
+    # The longest name allowed still fits the screen.
+    long_name = "宠物交流" + "与领养互助" * 7 + "群"  # 40 characters, the most a name may have
+    await office.locator("#new-name").fill(long_name)
+    await office.locator("#new-description").fill("猫狗走失、领养、互相照看")
+    await office.get_by_role("button", name="添加", exact=True).click()
+    await expect(office.locator(".alert-ok")).to_contain_text("已添加版块")
+    new_board = office.locator(".board-admin", has_text="猫狗走失")
+    await expect(new_board).to_be_visible()
+    await _fits_the_screen(office)
+
+    # Move it up one place: it is now above 物物交换 (item swaps).
+    await new_board.get_by_role("button", name=re.compile(f"^↑ 上移 ?: {long_name}$")).click()
+    names = await office.locator(".board-admin h2 a").all_text_contents()
+    assert names.index(long_name) == names.index("物物交换") - 1
+
+    # Rename the guides board, then archive it: it moves to the end, marked archived.
+    guides = office.locator(".board-admin", has_text="办事指南")
+    await guides.locator("summary").click()
+    await guides.get_by_label("名称").fill("居民办事指南")
+    await guides.get_by_role("button", name=re.compile("^保存 ?: 办事指南$")).click()
+    await expect(office.locator(".alert-ok")).to_contain_text("居民办事指南")
+    renamed = office.locator(".board-admin", has_text="居民办事指南")
+    await renamed.get_by_role("button", name=re.compile("^归档 ?: 居民办事指南$")).click()
+    await expect(office.locator(".board-admin").last).to_contain_text("已归档")
+    await expect(office.locator(".board-admin").last).to_contain_text("居民办事指南")
+    await _fits_the_screen(office)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await office.screenshot(path=str(ARTIFACTS / f"boards-{request.node.callspec.id}.png"), full_page=True)
+
+    # The community page lists the open boards only; the archived one says so on its own page.
+    await office.goto(f"/c/{community.slug}")
+    board_links = await office.locator(".boards a").all_text_contents()
+    assert "居民办事指南" not in board_links and long_name in board_links
+    await _fits_the_screen(office)
+    await office.goto(f"/c/{community.slug}/b/guides")
+    await expect(office.locator(".archived-note")).to_be_visible()
+    await expect(office.locator("#f-title")).to_have_count(0)

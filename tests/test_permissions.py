@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import AuditEntry, Community, Membership, MembershipStatus, Role
+from forum.models import AuditEntry, Board, Community, Membership, MembershipStatus, Role
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on, can_moderate
 from tests.factories import make_community, make_district_admin, make_member, make_pending, make_user
 from tests.helpers import login, post_form
@@ -132,6 +132,47 @@ EXPECTED = {
         "district_admin": 302,
         "other_district_admin": 404,
     },
+    # Boards are for members: a community's own residents are refused (403), everyone else learns nothing (404).
+    "view boards": {
+        "resident_here": 403,
+        "secretary_here": 200,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 200,
+        "other_district_admin": 404,
+    },
+    "add board": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "rename board": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "move board": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
+    "archive board": {
+        "resident_here": 403,
+        "secretary_here": 302,
+        "secretary_elsewhere": 404,
+        "outsider": 404,
+        "district_admin": 302,
+        "other_district_admin": 404,
+    },
 }
 
 
@@ -141,6 +182,8 @@ async def _attempt(client: object, action: str, world: World) -> int:
         return (await client.get(f"/c/{slug}/members")).status_code  # type: ignore[attr-defined, no-any-return]
     if action == "poster":
         return (await client.get(f"/c/{slug}/poster")).status_code  # type: ignore[attr-defined, no-any-return]
+    if action == "view boards":
+        return (await client.get(f"/c/{slug}/boards")).status_code  # type: ignore[attr-defined, no-any-return]
     paths = {
         "new join code": (f"/c/{slug}/join-code", {"confirm": "1"}),
         "verify": (f"/memberships/{world.pending.id}/verify", {}),
@@ -149,6 +192,10 @@ async def _attempt(client: object, action: str, world: World) -> int:
         "withdraw badge": (f"/memberships/{world.badged.id}/party", {"value": "0"}),
         "decline a fellow secretary": (f"/memberships/{world.fellow.id}/reject", {}),
         "make secretary": (f"/memberships/{world.verified.id}/role", {"role": "secretary"}),
+        "add board": (f"/c/{slug}/boards", {"name": "矩阵版块"}),
+        "rename board": (f"/c/{slug}/boards/talk/rename", {"name": "矩阵茶馆"}),
+        "move board": (f"/c/{slug}/boards/guides/move", {"direction": "up"}),
+        "archive board": (f"/c/{slug}/boards/guides/archive", {}),
     }
     path, form = paths[action]
     response = await post_form(client, path, form)  # type: ignore[arg-type]
@@ -182,6 +229,13 @@ async def test_permission_matrix_for_every_secretary_action(app: Quart, db: Data
     assert verified.is_party_member == allowed
     assert verified.role == (Role.SECRETARY if EXPECTED["make secretary"][actor] == 302 else Role.RESIDENT)
     assert bool(audit_actions) == allowed
+    async with db.read_only() as session:
+        boards = (await session.execute(select(Board).where(col(Board.community_id) == world.community.id))).scalars()
+        names = {board.slug: (board.name, board.is_archived) for board in boards}
+    boards_managed = EXPECTED["add board"][actor] == 302
+    assert ("board-1" in names) == boards_managed
+    assert names["talk"] == (("矩阵茶馆", False) if boards_managed else ("", False))
+    assert names["guides"] == ("", boards_managed)
 
 
 async def test_a_secretary_cannot_badge_themselves(app: Quart, db: Database) -> None:
@@ -233,7 +287,13 @@ API_ACTIONS = {
     "grant badge": ("PUT", "/api/v1/memberships/{verified}/party-member", {"value": True}, "grant badge"),
     "make secretary": ("PUT", "/api/v1/memberships/{verified}/role", {"role": "secretary"}, "make secretary"),
     "new join code": ("POST", "/api/v1/communities/{slug}/join-code", None, "new join code"),
+    "list archived boards": ("GET", "/api/v1/communities/{slug}/boards?include_archived=true", None, "view boards"),
+    "add board": ("POST", "/api/v1/communities/{slug}/boards", {"name": "接口版块"}, "add board"),
+    "rename board": ("PATCH", "/api/v1/communities/{slug}/boards/talk", {"name": "接口茶馆"}, "rename board"),
+    "move board": ("PUT", "/api/v1/communities/{slug}/boards/guides/position", {"position": 0}, "move board"),
+    "archive board": ("PUT", "/api/v1/communities/{slug}/boards/guides/archived", {"value": True}, "archive board"),
 }
+CREATED = {"add board"}  # answered 201 when allowed
 
 
 @pytest.mark.parametrize("actor", ACTORS)
@@ -248,5 +308,5 @@ async def test_the_api_enforces_the_same_matrix(app: Quart, db: Database, actor:
         response = await client.open(path, method=method, json=body, headers=headers)
         got[name] = response.status_code
         expected = EXPECTED[matrix_row][actor]
-        want[name] = 200 if expected in {200, 302} else expected
+        want[name] = (201 if name in CREATED else 200) if expected in {200, 302} else expected
     assert got == want

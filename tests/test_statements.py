@@ -48,6 +48,7 @@ async def test_community_pages_use_few_statements_whatever_the_number_of_members
         "/",
         f"/c/{community.slug}",
         f"/c/{community.slug}/members",
+        f"/c/{community.slug}/boards",
         "/u/counting_sec",
         f"/c/{community.slug}/b/talk",
         f"/t/{thread.id}",

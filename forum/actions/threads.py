@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum import search
+from forum.actions.boards import BoardArchived
 from forum.db import record_event
 from forum.errors import Forbidden
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
@@ -56,7 +57,7 @@ async def create_thread(
 ) -> Thread:
     """Start a thread with its opening post. In the notices board only secretaries may."""
     if not can_start_thread(standing, board):
-        raise Forbidden()
+        raise BoardArchived() if board.is_archived else Forbidden()
     errors = FieldErrors()
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
@@ -116,7 +117,7 @@ async def reply(
     """Add a reply at the end of the thread. The number comes from an atomic increment on the thread row, so
     concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit)."""
     if not can_reply(standing, board) or thread.is_deleted:
-        raise Forbidden()
+        raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
     errors = FieldErrors()
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()

@@ -13,10 +13,17 @@ from forum.api.v1 import PersonOut, blueprint
 from forum.errors import Forbidden, NotFound
 from forum.models import User
 from forum.paths import post_path, thread_path
-from forum.permissions import CommunityStanding, can_read_content, can_reply, can_see_history, can_start_thread
+from forum.permissions import (
+    CommunityStanding,
+    can_manage_boards,
+    can_read_content,
+    can_reply,
+    can_see_history,
+    can_start_thread,
+)
 from forum.queries.people import Person, mention_candidates
 from forum.queries.quotes import quote_of_post
-from forum.queries.threads import board_page, boards_of, likers, revisions, thread_page
+from forum.queries.threads import BoardRow, board_page, boards_of, likers, revisions, thread_page
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import POST_LIMITS
 
@@ -24,13 +31,33 @@ from forum.web.ratelimits import POST_LIMITS
 class BoardOut(BaseModel):
     id: int
     slug: str
-    name: str
+    name: str  # as shown to this reader: a default board's name is in the reader's language
+    description: str
     kind: str
+    position: int  # open boards hold 0, 1, 2, … in list order; archived boards follow
+    is_archived: bool
     thread_count: int
 
 
 class BoardListOut(BaseModel):
     boards: list[BoardOut]
+
+
+class BoardListQuery(BaseModel):
+    include_archived: bool = False  # secretaries and district admins only
+
+
+def board_out(row: BoardRow) -> BoardOut:
+    return BoardOut(
+        id=row.board.id or 0,
+        slug=row.board.slug,
+        name=row.name,
+        description=row.board.description,
+        kind=row.board.kind,
+        position=row.board.position,
+        is_archived=row.board.is_archived,
+        thread_count=row.thread_count,
+    )
 
 
 class ThreadSummaryOut(BaseModel):
@@ -115,24 +142,17 @@ def _person(person: Person | None) -> PersonOut | None:
 
 @blueprint.get("/communities/<slug>/boards")
 @tag(["forum"])
+@validate_querystring(BoardListQuery)
 @validate_response(BoardListOut)
-async def list_boards(slug: str) -> BoardListOut:
+async def list_boards(slug: str, query_args: BoardListQuery) -> BoardListOut:
+    """The open boards in order; `include_archived=true` adds the archived ones, for those who manage boards."""
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
         raise NotFound()
-    rows = await boards_of(db_session(), community)
-    return BoardListOut(
-        boards=[
-            BoardOut(
-                id=row.board.id or 0,
-                slug=row.board.slug,
-                name=row.name,
-                kind=row.board.kind,
-                thread_count=row.thread_count,
-            )
-            for row in rows
-        ]
-    )
+    if query_args.include_archived and not can_manage_boards(standing):
+        raise Forbidden()
+    rows = await boards_of(db_session(), community, include_archived=query_args.include_archived)
+    return BoardListOut(boards=[board_out(row) for row in rows])
 
 
 @blueprint.get("/communities/<slug>/boards/<board_slug>/threads")

@@ -49,7 +49,8 @@ class BoardRow:
     thread_count: int
 
 
-async def boards_of(session: AsyncSession, community: Community) -> list[BoardRow]:
+async def boards_of(session: AsyncSession, community: Community, *, include_archived: bool = False) -> list[BoardRow]:
+    """The community's boards in their order; archived ones (after the open ones) only when asked for."""
     counts = (
         select(func.count())
         .where(col(Thread.board_id) == col(Board.id), col(Thread.is_deleted).is_(False))
@@ -59,8 +60,11 @@ async def boards_of(session: AsyncSession, community: Community) -> list[BoardRo
     rows = (
         await session.execute(
             select(Board, counts)
-            .where(col(Board.community_id) == community.id, col(Board.is_archived).is_(False))
-            .order_by(col(Board.position), col(Board.id))
+            .where(
+                col(Board.community_id) == community.id,
+                *([] if include_archived else [col(Board.is_archived).is_(False)]),
+            )
+            .order_by(col(Board.is_archived), col(Board.position), col(Board.id))
         )
     ).all()
     return [BoardRow(board, board_name(board), int(count)) for board, count in rows]
