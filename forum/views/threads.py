@@ -26,6 +26,7 @@ from forum.permissions import (
 from forum.queries.threads import board_name, board_page, latest_event_id, likers, revisions, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
+from forum.web.uploads import uploaded_images
 
 blueprint = Blueprint("threads", __name__)
 
@@ -61,6 +62,7 @@ async def start_thread(slug: str, board_slug: str) -> Any:
     community, found, standing = await access_board(db_session(), require_user(), slug, board_slug)
     form = await request.form
     try:
+        images = await uploaded_images()
         thread = await threads.create_thread(
             db_session(),
             actor=require_user(),
@@ -68,6 +70,7 @@ async def start_thread(slug: str, board_slug: str) -> Any:
             standing=standing,
             title=form.get("title"),
             body=form.get("body"),
+            images=images,
         )
     except InvalidInput as error:
         return await _board_page(
@@ -130,8 +133,15 @@ async def reply(thread_id: int) -> Any:
     thread, found_board, community, standing = await access_thread(db_session(), user, thread_id)
     form = await request.form
     try:
+        images = await uploaded_images()
         post = await threads.reply(
-            db_session(), actor=user, thread=thread, board=found_board, standing=standing, body=form.get("body")
+            db_session(),
+            actor=user,
+            thread=thread,
+            board=found_board,
+            standing=standing,
+            body=form.get("body"),
+            images=images,
         )
     except InvalidInput as error:
         last_page = page_start(thread.post_count)
