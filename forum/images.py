@@ -4,7 +4,7 @@ Pure and synchronous (CPU-bound: run it with `asyncio.to_thread`). Nothing uploa
 pixels are decoded and encoded again, so EXIF (camera, time, GPS position), XMP, ICC profiles, comments and
 anything hidden after the image data are all gone. Output formats:
 
-- pictures without transparency become JPEG (quality 85): photos, the common case, stay small;
+- pictures without transparency become JPEG (quality 85, optimised): photos, the common case, stay small;
 - pictures with transparency (PNG, GIF, WebP with alpha) become PNG, so the transparency survives;
 - animated GIF and WebP keep their first frame only.
 
@@ -118,13 +118,14 @@ def _to_srgb(image: Image.Image, mode: str) -> Image.Image:
 def _encode(image: Image.Image) -> PreparedImage:
     alpha = _has_alpha(image)
     upright = ImageOps.exif_transpose(image)
-    pixels = _to_srgb(upright, "RGBA" if alpha else "RGB")
-    # A new image holds only pixels: no info dict (EXIF, XMP, ICC, comments), so nothing can be written out.
+    pixels = _to_srgb(upright, "RGBA" if alpha else "RGB")  # always a new image, so resizing it in place is safe
+    # Bicubic for the big step: as good as Lanczos to the eye when shrinking a photo, at a third of the CPU.
+    pixels.thumbnail((FULL_MAX_PX, FULL_MAX_PX), Image.Resampling.BICUBIC)
+    # A new image holds only pixels: no info dict (EXIF, XMP, ICC, comments), so nothing else can be written out.
     clean = Image.new(pixels.mode, pixels.size)
     clean.paste(pixels)
-    clean.thumbnail((FULL_MAX_PX, FULL_MAX_PX), Image.Resampling.LANCZOS)
     thumb = clean.copy()
-    thumb.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    thumb.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX), Image.Resampling.LANCZOS)
     content_type = "image/png" if alpha else "image/jpeg"
     return PreparedImage(
         data=_save(clean, alpha),
@@ -142,5 +143,6 @@ def _save(image: Image.Image, alpha: bool) -> bytes:
     if alpha:
         image.save(out, format="PNG")
     else:
-        image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+        # Optimised Huffman tables: 5-10 % smaller for little CPU (progressive would cost three times as much).
+        image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()

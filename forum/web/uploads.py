@@ -20,6 +20,9 @@ from forum.images import ImageRejected, PreparedImage, prepare_image
 FIELD = "images"
 NAME_CHARS = 60
 MEBIBYTE = 1024 * 1024
+# Decoding a 12-megapixel photo holds about 100 MB and a second of CPU: at most this many at once per process,
+# whatever the number of people posting pictures at the same moment.
+_DECODING = asyncio.Semaphore(2)
 
 
 def _chosen(upload: FileStorage) -> bool:
@@ -71,7 +74,8 @@ async def uploaded_images() -> list[PreparedImage]:
             )
         raw = await asyncio.to_thread(upload.stream.read)
         try:
-            prepared.append(await asyncio.to_thread(prepare_image, raw))
+            async with _DECODING:
+                prepared.append(await asyncio.to_thread(prepare_image, raw))
         except ImageRejected as error:
             raise _rejected(error.message, name=name, **error.params) from error
     return prepared
