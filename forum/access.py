@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from forum.errors import Forbidden, NotFound
 from forum.i18n import N_
-from forum.models import Board, Community, DistrictAdmin, Membership, Post, Thread, User
+from forum.models import Board, Community, DistrictAdmin, Membership, Post, PostImage, Thread, User
 from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
 
 
@@ -201,3 +201,23 @@ async def access_post(
         raise NotFound()
     thread, board, community, standing = await access_thread(session, user, post.thread_id)
     return post, thread, board, community, standing
+
+
+async def access_image(session: AsyncSession, user: User, image_id: int) -> PostImage:
+    """A picture under a post the user may read, in one statement: the thread's rules apply, and the pictures of
+    a deleted post or thread are gone for everyone."""
+    row = (
+        await session.execute(
+            _with_standing(user)
+            .add_columns(PostImage)
+            .join(Thread, col(Thread.community_id) == col(Community.id))
+            .join(Post, col(Post.thread_id) == col(Thread.id))
+            .join(PostImage, col(PostImage.post_id) == col(Post.id))
+            .where(col(PostImage.id) == image_id, col(Thread.is_deleted).is_(False), col(Post.deleted_at).is_(None))
+        )
+    ).first()
+    if row is None:
+        raise NotFound()
+    _community, membership, admin, image = row
+    _require_reader(CommunityStanding(membership=membership, is_district_admin=admin is not None))
+    return image

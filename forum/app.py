@@ -12,12 +12,13 @@ from typing import Any
 import socketio
 from quart import Quart
 from quart_auth import QuartAuth
-from quart_schema import QuartSchema
+from quart_schema import DataSource, QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
 from forum import i18n, search
 from forum.actions.events import prune_events
+from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import load_config
 from forum.db import Database
 from forum.timeutil import utcnow
@@ -37,6 +38,18 @@ class _APIOnlyProvider(OpenAPIProvider):
     def generate_rules(self) -> Any:
         return (rule for rule in super().generate_rules() if isinstance(rule, Rule) and rule.rule.startswith("/api/"))
 
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Routes that take JSON or multipart (`forum.api.bodies`) list both request bodies."""
+        paths, components = super().build_paths(rule)
+        multipart = getattr(self._app.view_functions[rule.endpoint], MULTIPART_ATTRIBUTE, None)
+        if multipart is not None:
+            body, more = self.build_request_body(multipart, DataSource.FORM_MULTIPART)
+            components.update(more)
+            for operations in paths.values():
+                for operation in operations.values():
+                    operation["requestBody"]["content"].update(body["content"])
+        return paths, components
+
 
 def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     config = load_config(overrides)
@@ -48,7 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         QUART_AUTH_COOKIE_SECURE=config["PRODUCTION"],
         QUART_AUTH_DURATION=config["SESSION_DAYS"] * 24 * 3600,
         QUART_AUTH_SALT="linli.session",
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=config["MAX_REQUEST_BYTES"],
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     logging.basicConfig(level=logging.INFO)
@@ -81,7 +94,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     @app.before_serving
     async def open_database() -> None:
-        database = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"])
+        database = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"], upload_dir=config["UPLOAD_DIR"])
         database.event_sinks.append(app.extensions["linli.relay"].sink)
         database.event_sinks.append(app.extensions["linli.relay"].publish)
         app.extensions["linli.db"] = database
@@ -126,8 +139,8 @@ def _register_blueprints(app: Quart) -> None:
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
     import forum.api.forum_v1  # noqa: F401 -- adds the forum routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
-    from forum.views import auth, boards, communities, home, members, profile, settings, threads
+    from forum.views import auth, boards, communities, home, images, members, profile, settings, threads
 
-    for module in (home, auth, communities, members, boards, profile, settings, threads):
+    for module in (home, auth, communities, members, boards, profile, settings, threads, images):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_CHANNEL": "linli",  # pub/sub channel shared by the processes of one deployment
     "SECRET_KEY": "",  # development: generated once into <VAR_DIR>/secret_key
     "UPLOAD_DIR": "",  # default: <VAR_DIR>/uploads
+    # Pictures in posts. The request limit bounds a whole post (all its pictures); above it the answer is 413.
+    "POST_MAX_IMAGES": 9,
+    "IMAGE_MAX_BYTES": 10 * 1024 * 1024,  # one picture as uploaded
+    "MAX_REQUEST_BYTES": 40 * 1024 * 1024,  # any request body
     "PUBLIC_URL": "",  # e.g. https://linli.example.org; used in QR posters. Empty: from the request.
     "HOST": "127.0.0.1",
     "PORT": 8000,

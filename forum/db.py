@@ -2,14 +2,18 @@
 
 A unit of work is one `AsyncSession`. Domain actions flush but never commit; the caller that opened the unit of
 work commits, and only a committed unit of work hands on the events its actions queued (see `queue_event`).
+Files the unit of work refers to are written just before its commit and files it forgot are removed just after
+(see `stage_file`, `forum.storage`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -18,12 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from forum.models import Event
+from forum.storage import remove_files, write_files
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
 _PENDING_EVENTS = "linli.pending_events"
 _OUTBOX = "linli.outbox"
+_FILES = "linli.files"
+_REMOVALS = "linli.removed_files"
 # Any constant: the advisory lock that orders event ids on PostgreSQL.
 EVENT_LOCK_KEY = 7_205_441
 
@@ -61,8 +68,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 class Database:
     """The engine and session factory of one app; created at start-up, disposed at shutdown."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, upload_dir: str | Path | None = None) -> None:
         self.url = url
+        self.upload_dir = Path(upload_dir) if upload_dir is not None else None
         self.engine = create_engine(url, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.event_sinks: list[EventSink] = []
@@ -78,14 +86,26 @@ class Database:
                 raise
             await self.commit(session)
 
+    def _uploads(self) -> Path:
+        if self.upload_dir is None:
+            raise RuntimeError("this Database has no upload_dir, so it cannot store the files a change refers to")
+        return self.upload_dir
+
     async def commit(self, session: AsyncSession) -> None:
-        """Record the unit of work's client events, commit, then hand every queued event to the sinks.
+        """Write the unit of work's staged files, record its client events, commit, remove the files it forgot,
+        then hand every queued event to the sinks.
+
+        Files go first and outside the event lock: a failure there (disk full) leaves the transaction
+        uncommitted, and a commit that fails after them leaves only unreferenced files (see `forum.storage`).
 
         Client events get their ids here, as the last thing before commit, under a transaction-wide lock on
         PostgreSQL: ids then become visible in the order they were handed out, so a reader that has seen id N
         can never later find a smaller one. SQLite has one writer at a time and needs no lock. The lock is
         held only from this insert to the commit.
         """
+        files: list[tuple[str, bytes]] = session.info.pop(_FILES, [])
+        if files:
+            await asyncio.to_thread(write_files, self._uploads(), files)
         outbox: list[tuple[str, dict[str, Any]]] = session.info.pop(_OUTBOX, [])
         recorded: list[tuple[Event, dict[str, Any]]] = []
         if outbox:
@@ -98,6 +118,9 @@ class Database:
             session.add_all([event for event, _ in recorded])
             await session.flush()
         await session.commit()
+        removals: list[str] = session.info.pop(_REMOVALS, [])
+        if removals:
+            await asyncio.to_thread(remove_files, self._uploads(), removals)
         events = session.info.pop(_PENDING_EVENTS, [])
         events += [{"type": data["type"], "id": event.id, "room": event.room, "data": data} for event, data in recorded]
         if not events:
@@ -125,6 +148,16 @@ def queue_event(session: AsyncSession, event: dict[str, Any]) -> None:
     """Queue an internal event (not stored, not sent to clients) for the sinks, only if and after the unit of
     work commits."""
     session.info.setdefault(_PENDING_EVENTS, []).append(event)
+
+
+def stage_file(session: AsyncSession, name: str, data: bytes) -> None:
+    """Write `data` to `name` (relative to UPLOAD_DIR) when this unit of work commits, just before the commit."""
+    session.info.setdefault(_FILES, []).append((name, data))
+
+
+def stage_removal(session: AsyncSession, name: str) -> None:
+    """Remove the file `name` (relative to UPLOAD_DIR) once this unit of work has committed."""
+    session.info.setdefault(_REMOVALS, []).append(name)
 
 
 def record_event(session: AsyncSession, room: str, data: dict[str, Any]) -> None:

@@ -190,6 +190,28 @@ class Post(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class PostImage(SQLModel, table=True):
+    """A picture shown under a post, in upload order. The files (re-encoded, without metadata) live under
+    UPLOAD_DIR at names derived from the random `key` (see `forum.storage`); they never change, so the key is
+    also their ETag."""
+
+    __tablename__ = "post_image"
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_post_image_post_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The unique (post_id, position) index serves lookups by post.
+    post_id: int = Field(sa_column=_fk("post.id", index=False))
+    position: int
+    key: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    content_type: str = Field(max_length=32)  # of both files: image/jpeg or image/png
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+    size_bytes: int  # of the full picture as stored
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
 class Event(SQLModel, table=True):
     """Every event sent to clients, recorded in the transaction of the change that caused it.
 

@@ -17,3 +17,8 @@ def post_path(thread_id: int, number: int) -> str:
 def page_start(number: int) -> int:
     """The `after` cursor of the page that shows post `number` (pages hold POSTS_PER_PAGE posts)."""
     return (number - 1) // POSTS_PER_PAGE * POSTS_PER_PAGE
+
+
+def image_path(image_id: int, variant: str = "full") -> str:
+    """A post picture (`full` or `thumb`); served by forum.views.images behind the thread's access check."""
+    return f"/images/{image_id}/{variant}"

@@ -63,8 +63,23 @@ class BoardsChanged(Event):
     change: Literal["added", "renamed", "moved", "archived", "restored"]
 
 
+class ImageData(BaseModel):
+    """A picture under a post. Both URLs need the reader's login; width and height are in pixels, for laying
+    the page out before the pictures arrive."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    thumb_url: str
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+
+
 class PostCreated(Event):
-    """A reply in a thread. `body_html` is sanitised HTML, safe to insert as is."""
+    """A reply in a thread. `body_html` is sanitised HTML, safe to insert as is. `images` are its pictures in
+    order (none for most replies)."""
 
     type: Literal["post.created"] = "post.created"
     post_id: int
@@ -74,6 +89,7 @@ class PostCreated(Event):
     body_html: str
     created_at: str
     url: str
+    images: list[ImageData]
 
 
 class PostLiked(Event):

@@ -31,3 +31,38 @@ async def post_form(client: Client, path: str, form: dict[str, str] | None = Non
 
 async def text(response: object) -> str:
     return await response.get_data(as_text=True)  # type: ignore[attr-defined, no-any-return]
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body as a browser sends it, with several files under one name if asked
+    (Quart's test client takes one file per name)."""
+    from werkzeug.datastructures import Headers
+    from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartEncoder, Preamble
+
+    boundary = "----LinliTestBoundary"
+    encoder = MultipartEncoder(boundary.encode())
+    body = encoder.send_event(Preamble(data=b""))
+    for name, value in fields.items():
+        body += encoder.send_event(Field(name=name, headers=Headers()))
+        body += encoder.send_event(Data(data=value.encode(), more_data=False))
+    for name, filename, data in files:
+        body += encoder.send_event(File(name=name, filename=filename, headers=Headers()))
+        body += encoder.send_event(Data(data=data, more_data=False))
+    body += encoder.send_event(Epilogue(data=b""))
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def post_multipart(
+    client: Client,
+    path: str,
+    fields: dict[str, str],
+    files: list[tuple[str, str, bytes]],
+    *,
+    token_from: str | None = "/",
+    headers: dict[str, str] | None = None,
+) -> object:
+    """POST a multipart form; with `token_from`, with the CSRF token from that page, as the browser would."""
+    if token_from is not None:
+        fields = {**fields, "csrf_token": await csrf_token(client, token_from)}
+    body, content_type = multipart(fields, files)
+    return await client.post(path, data=body, headers={**content_type, **(headers or {})})

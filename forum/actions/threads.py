@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,16 +11,19 @@ from sqlmodel import col
 
 from forum import search
 from forum.actions.boards import BoardArchived
+from forum.actions.images import attach_images, remove_images
 from forum.db import record_event
 from forum.errors import Forbidden
+from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
-from forum.models import Board, BoardKind, Post, PostRevision, Thread, User
-from forum.paths import post_path, thread_path
+from forum.models import Board, BoardKind, Post, PostImage, PostRevision, Thread, User
+from forum.paths import image_path, post_path, thread_path
 from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
 from forum.queries.people import mentionable
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import (
+    ImageData,
     NoticePublished,
     PersonData,
     PostCreated,
@@ -52,10 +56,30 @@ def _author(actor: User, standing: CommunityStanding) -> PersonData:
     )
 
 
+def image_data(image: PostImage) -> ImageData:
+    assert image.id is not None  # noqa: S101 -- flushed
+    return ImageData(
+        url=image_path(image.id, "full"),
+        thumb_url=image_path(image.id, "thumb"),
+        width=image.width,
+        height=image.height,
+        thumb_width=image.thumb_width,
+        thumb_height=image.thumb_height,
+    )
+
+
 async def create_thread(
-    session: AsyncSession, *, actor: User, board: Board, standing: CommunityStanding, title: object, body: object
+    session: AsyncSession,
+    *,
+    actor: User,
+    board: Board,
+    standing: CommunityStanding,
+    title: object,
+    body: object,
+    images: Sequence[PreparedImage] = (),
 ) -> Thread:
-    """Start a thread with its opening post. In the notices board only secretaries may."""
+    """Start a thread with its opening post. In the notices board only secretaries may. `images` were checked
+    and re-encoded by `forum.images.prepare_image` (the caller enforces how many and how large)."""
     if not can_start_thread(standing, board):
         raise BoardArchived() if board.is_archived else Forbidden()
     errors = FieldErrors()
@@ -86,6 +110,7 @@ async def create_thread(
     session.add(opening)
     await session.flush()
     assert opening.id is not None  # noqa: S101 -- flushed
+    await attach_images(session, post=opening, images=images)
     await search.index_post(session, post_id=opening.id, title=thread.title, body=clean_body)
     author = _author(actor, standing)
     record_event(
@@ -112,10 +137,18 @@ async def create_thread(
 
 
 async def reply(
-    session: AsyncSession, *, actor: User, thread: Thread, board: Board, standing: CommunityStanding, body: object
+    session: AsyncSession,
+    *,
+    actor: User,
+    thread: Thread,
+    board: Board,
+    standing: CommunityStanding,
+    body: object,
+    images: Sequence[PreparedImage] = (),
 ) -> Post:
     """Add a reply at the end of the thread. The number comes from an atomic increment on the thread row, so
-    concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit)."""
+    concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit).
+    `images` as for `create_thread`."""
     if not can_reply(standing, board) or thread.is_deleted:
         raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
     errors = FieldErrors()
@@ -142,6 +175,7 @@ async def reply(
     session.add(post)
     await session.flush()
     assert post.id is not None  # noqa: S101 -- flushed
+    attached = await attach_images(session, post=post, images=images)
     await search.index_post(session, post_id=post.id, title=None, body=clean_body)
     record_event(
         session,
@@ -154,6 +188,7 @@ async def reply(
             body_html=post.body_html,
             created_at=now.isoformat(),
             url=post_path(thread.id, number),
+            images=[image_data(image) for image in attached],
         ).model_dump(),
     )
     return post
@@ -162,7 +197,7 @@ async def reply(
 async def edit_post(
     session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding, body: object
 ) -> Post:
-    """Replace the text of one's own post; the previous text is kept as a revision."""
+    """Replace the text of one's own post; the previous text is kept as a revision. Its pictures stay."""
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
     if not can_edit_post(standing, post, actor.id):
         raise Forbidden()
@@ -195,13 +230,14 @@ async def edit_post(
 
 
 async def delete_post(session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding) -> Post:
-    """Delete one's own post: its text disappears for everyone; the place in the thread stays, so numbers and
-    links to later replies do not move."""
+    """Delete one's own post: its text and pictures disappear for everyone (the picture files are removed after
+    the commit); the place in the thread stays, so numbers and links to later replies do not move."""
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
     if not can_edit_post(standing, post, actor.id):
         raise Forbidden()
     post.deleted_at = utcnow()
     await session.flush()
+    await remove_images(session, post=post)
     await search.unindex_post(session, post_id=post.id)
     record_event(
         session,

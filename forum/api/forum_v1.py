@@ -5,14 +5,16 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
+from quart_schema.pydantic import File
 
 from forum import search
 from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
 from forum.actions import likes, threads
+from forum.api.bodies import validate_json_or_multipart
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import Forbidden, NotFound
-from forum.models import User
-from forum.paths import post_path, thread_path
+from forum.models import PostImage, User
+from forum.paths import image_path, post_path, thread_path
 from forum.permissions import (
     CommunityStanding,
     can_manage_boards,
@@ -23,9 +25,10 @@ from forum.permissions import (
 )
 from forum.queries.people import Person, mention_candidates
 from forum.queries.quotes import quote_of_post
-from forum.queries.threads import BoardRow, board_page, boards_of, likers, revisions, thread_page
+from forum.queries.threads import BoardRow, board_page, boards_of, images_of, likers, revisions, thread_page
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import POST_LIMITS
+from forum.web.uploads import uploaded_images
 
 
 class BoardOut(BaseModel):
@@ -85,6 +88,28 @@ class ThreadIn(BaseModel):
     body: str = Field(max_length=100_000)
 
 
+class ThreadWithImagesIn(ThreadIn):
+    """multipart/form-data: the text fields, and up to POST_MAX_IMAGES files in `images` (JPEG, PNG, GIF or
+    WebP, each up to IMAGE_MAX_BYTES). Pictures are re-encoded without any metadata (EXIF, GPS position)."""
+
+    images: list[File] = []
+
+
+class ImageOut(BaseModel):
+    """A picture under a post; both URLs need the same login as the thread (sizes in pixels)."""
+
+    url: str
+    thumb_url: str
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+
+
+class ThreadCreatedOut(ThreadSummaryOut):
+    images: list[ImageOut]  # of the opening post
+
+
 class PostOut(BaseModel):
     id: int
     number: int
@@ -94,6 +119,7 @@ class PostOut(BaseModel):
     liked_by_me: bool
     created_at: str
     url: str
+    images: list[ImageOut]
     edited_at: str | None = None
     deleted: bool = False  # a deleted post keeps its place (and number); its text is gone
 
@@ -117,6 +143,12 @@ class ReplyIn(BaseModel):
     body: str = Field(max_length=100_000)
 
 
+class ReplyWithImagesIn(ReplyIn):
+    """multipart/form-data: `body`, and the pictures in `images` as for a new thread."""
+
+    images: list[File] = []
+
+
 class LikeIn(BaseModel):
     value: bool
 
@@ -138,6 +170,20 @@ def _author_out(user: User, standing: CommunityStanding) -> PersonOut:
 
 def _person(person: Person | None) -> PersonOut | None:
     return PersonOut(**person.payload()) if person else None
+
+
+def _images(images: list[PostImage]) -> list[ImageOut]:
+    return [
+        ImageOut(
+            url=image_path(image.id or 0, "full"),
+            thumb_url=image_path(image.id or 0, "thumb"),
+            width=image.width,
+            height=image.height,
+            thumb_width=image.thumb_width,
+            thumb_height=image.thumb_height,
+        )
+        for image in images
+    ]
 
 
 @blueprint.get("/communities/<slug>/boards")
@@ -184,17 +230,25 @@ async def list_threads(slug: str, board_slug: str, query_args: BoardQuery) -> Th
 @blueprint.post("/communities/<slug>/boards/<board_slug>/threads")
 @tag(["forum"])
 @rate_limit(limits=POST_LIMITS)
-@validate_request(ThreadIn)
-@validate_response(ThreadSummaryOut, 201)
-async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[ThreadSummaryOut, int]:
+@validate_json_or_multipart(ThreadIn, ThreadWithImagesIn)
+@validate_response(ThreadCreatedOut, 201)
+async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[ThreadCreatedOut, int]:
+    """JSON, or multipart/form-data with pictures in `images`."""
     user = require_user()
     _community, board, standing = await access_board(db_session(), user, slug, board_slug)
     thread = await threads.create_thread(
-        db_session(), actor=user, board=board, standing=standing, title=data.title, body=data.body
+        db_session(),
+        actor=user,
+        board=board,
+        standing=standing,
+        title=data.title,
+        body=data.body,
+        images=await uploaded_images(),
     )
     await commit()
     author = _author_out(user, standing)
-    return ThreadSummaryOut(
+    images = await images_of(db_session(), thread_id=thread.id or 0, numbers=[1])
+    return ThreadCreatedOut(
         id=thread.id or 0,
         title=thread.title,
         author=author,
@@ -202,6 +256,7 @@ async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[Thre
         created_at=thread.created_at.isoformat(),
         last_posted_at=thread.last_posted_at.isoformat(),
         url=thread_path(thread.id or 0),
+        images=_images(next(iter(images.values()), [])),
     ), 201
 
 
@@ -230,6 +285,7 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
                 url=post_path(thread.id or 0, row.post.number),
                 edited_at=row.post.edited_at.isoformat() if row.post.edited_at else None,
                 deleted=row.post.deleted_at is not None,
+                images=_images(page.images.get(row.post.id or 0, [])),
             )
             for row in page.posts
         ],
@@ -243,14 +299,24 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
 @blueprint.post("/threads/<id:thread_id>/replies")
 @tag(["forum"])
 @rate_limit(limits=POST_LIMITS)
-@validate_request(ReplyIn)
+@validate_json_or_multipart(ReplyIn, ReplyWithImagesIn)
 @validate_response(PostOut, 201)
 async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
+    """JSON, or multipart/form-data with pictures in `images`."""
     user = require_user()
     thread, board, _community, standing = await access_thread(db_session(), user, thread_id)
-    post = await threads.reply(db_session(), actor=user, thread=thread, board=board, standing=standing, body=data.body)
+    post = await threads.reply(
+        db_session(),
+        actor=user,
+        thread=thread,
+        board=board,
+        standing=standing,
+        body=data.body,
+        images=await uploaded_images(),
+    )
     await commit()
     author = _author_out(user, standing)
+    images = await images_of(db_session(), thread_id=thread_id, numbers=[post.number])
     return PostOut(
         id=post.id or 0,
         number=post.number,
@@ -260,6 +326,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
         liked_by_me=False,
         created_at=post.created_at.isoformat(),
         url=post_path(thread_id, post.number),
+        images=_images(images.get(post.id or 0, [])),
     ), 201
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.i18n import N_, gettext
-from forum.models import Board, BoardKind, Community, Event, Like, Membership, Post, PostRevision, Thread, User
+from forum.models import (
+    Board,
+    BoardKind,
+    Community,
+    Event,
+    Like,
+    Membership,
+    Post,
+    PostImage,
+    PostRevision,
+    Thread,
+    User,
+)
 from forum.paths import POSTS_PER_PAGE
 from forum.queries.people import Person
 
@@ -136,6 +149,7 @@ class ThreadPage:
     # Events up to here are reflected on the page; the live client resumes after it.
     last_event_id: int
     liked: frozenset[int]  # ids of the posts on this page that the viewer likes
+    images: dict[int, list[PostImage]]  # post id -> its pictures in order (posts without any are absent)
 
 
 async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, after: int = 0) -> ThreadPage:
@@ -156,16 +170,31 @@ async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, af
         )
     ).all()
     posts = [PostRow(post, _author(user, membership)) for post, user, membership in rows[:POSTS_PER_PAGE]]
+    post_ids = [row.post.id for row in posts]
     liked = frozenset(
         (
             await session.execute(
-                select(col(Like.post_id)).where(
-                    col(Like.user_id) == viewer.id, col(Like.post_id).in_([row.post.id for row in posts])
-                )
+                select(col(Like.post_id)).where(col(Like.user_id) == viewer.id, col(Like.post_id).in_(post_ids))
             )
         ).scalars()
     )
-    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked)
+    images = await images_of(session, thread_id=thread.id or 0, numbers=[row.post.number for row in posts])
+    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked, images)
+
+
+async def images_of(session: AsyncSession, *, thread_id: int, numbers: Sequence[int]) -> dict[int, list[PostImage]]:
+    """The pictures of the posts with these numbers in a thread, by post id, in order; one statement.
+    Deleted posts have none left (forum.actions.images.remove_images)."""
+    images: dict[int, list[PostImage]] = {}
+    rows = await session.execute(
+        select(PostImage)
+        .join(Post, col(Post.id) == col(PostImage.post_id))
+        .where(col(Post.thread_id) == thread_id, col(Post.number).in_(numbers))
+        .order_by(col(PostImage.post_id), col(PostImage.position))
+    )
+    for image in rows.scalars():
+        images.setdefault(image.post_id, []).append(image)
+    return images
 
 
 async def likers(session: AsyncSession, post: Post, *, community_id: int, limit: int = 200) -> list[Person]:

@@ -28,6 +28,7 @@ from forum.queries.quotes import quote_of_number, quote_of_post
 from forum.queries.threads import board_name, board_page, latest_event_id, likers, revisions, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
+from forum.web.uploads import uploaded_images
 
 blueprint = Blueprint("threads", __name__)
 
@@ -63,6 +64,7 @@ async def start_thread(slug: str, board_slug: str) -> Any:
     community, found, standing = await access_board(db_session(), require_user(), slug, board_slug)
     form = await request.form
     try:
+        images = await uploaded_images()
         thread = await threads.create_thread(
             db_session(),
             actor=require_user(),
@@ -70,6 +72,7 @@ async def start_thread(slug: str, board_slug: str) -> Any:
             standing=standing,
             title=form.get("title"),
             body=form.get("body"),
+            images=images,
         )
     except InvalidInput as error:
         return await _board_page(
@@ -161,8 +164,15 @@ async def reply(thread_id: int) -> Any:
     thread, found_board, community, standing = await access_thread(db_session(), user, thread_id)
     form = await request.form
     try:
+        images = await uploaded_images()
         post = await threads.reply(
-            db_session(), actor=user, thread=thread, board=found_board, standing=standing, body=form.get("body")
+            db_session(),
+            actor=user,
+            thread=thread,
+            board=found_board,
+            standing=standing,
+            body=form.get("body"),
+            images=images,
         )
     except InvalidInput as error:
         last_page = page_start(thread.post_count)

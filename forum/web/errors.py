@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, g, jsonify, render_template
+from quart import Quart, current_app, g, jsonify, render_template
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -73,6 +73,13 @@ async def http_error(error: HTTPException) -> Any:
     status = error.code or 500
     if status == 429:
         message = gettext(N_("Too many attempts. Please wait a moment and try again."))
+    elif status == 413:
+        # Almost always pictures: say how much fits, so the next attempt can succeed.
+        limit = current_app.config["MAX_REQUEST_BYTES"] / (1024 * 1024)
+        message = gettext(
+            N_("What you sent is too large: at most %(max)s MB at once. Go back and send fewer or smaller pictures."),
+            max=f"{limit:g}",
+        )
     else:
         message = gettext(HTTP_MESSAGES.get(status, HTTP_MESSAGES[400]))
     return await _respond(status, (error.name or "error").lower().replace(" ", "_"), message)

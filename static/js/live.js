@@ -208,6 +208,30 @@
       setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
     }
 
+    // The pictures of a live reply, as _post.html renders them: thumbnails linking to the full pictures.
+    function galleryElement(images) {
+      const template = document.getElementById("post-gallery-template");
+      if (!template || !Array.isArray(images) || images.length === 0) return null;
+      const list = template.content.firstElementChild.cloneNode(true);
+      const alt = list.dataset.alt || "";
+      delete list.dataset.alt;
+      images.forEach((image, index) => {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = String(image.url);
+        const img = document.createElement("img");
+        img.src = String(image.thumb_url);
+        img.width = Number(image.thumb_width);
+        img.height = Number(image.thumb_height);
+        img.alt = alt.replace("{num}", String(index + 1)).replace("{count}", String(images.length));
+        img.loading = "lazy";
+        link.append(img);
+        item.append(link);
+        list.append(item);
+      });
+      return list;
+    }
+
     function addPost(container, data) {
       if (document.getElementById(`post-${data.number}`)) return;
       const article = document.createElement("article");
@@ -234,6 +258,8 @@
       // The one place HTML from the server is inserted: body_html was sanitised by nh3 before it was stored.
       body.innerHTML = data.body_html;
       article.append(header, body);
+      const gallery = galleryElement(data.images);
+      if (gallery) article.append(gallery);
       const footer = document.getElementById("post-footer-template");
       if (footer) {
         const copy = footer.content.firstElementChild.cloneNode(true);
@@ -307,6 +333,7 @@
       if (!post) return;
       post.classList.add("deleted");
       post.querySelector(".post-footer")?.remove();
+      post.querySelector(".post-gallery")?.remove(); // the pictures of a deleted post are gone
       post.querySelector(".edited")?.remove();
       const body = post.querySelector(".post-body");
       if (body) {

@@ -1,0 +1,45 @@
+"""Pictures under posts, behind the same access check as the thread they are in."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Blueprint, Response, current_app, request, send_file
+
+from forum.access import access_image
+from forum.errors import NotFound
+from forum.storage import VARIANTS, image_name, resolve
+from forum.web.context import db_session, login_required, require_user
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("images", __name__)
+
+# A picture's files never change (an edit that replaced one would make a new key), so a reader's browser may
+# keep them for a year without asking again. Private: they are members-only, no shared cache may keep them.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+@blueprint.get("/images/<id:image_id>/<variant>")
+@login_required
+async def show(image_id: int, variant: str) -> Any:
+    if variant not in VARIANTS:
+        raise NotFound()
+    image = await access_image(db_session(), require_user(), image_id)
+    etag = f"{image.key}-{variant}"
+    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, headers=headers)
+        response.set_etag(etag)
+        return response
+    path = resolve(Path(current_app.config["UPLOAD_DIR"]), image_name(image.key, image.content_type, variant))
+    try:
+        response = await send_file(path, mimetype=image.content_type, add_etags=False)
+    except FileNotFoundError:
+        log.error("the file of post image %d (%s) is missing", image.id, variant)
+        raise NotFound() from None
+    response.headers.update(headers)
+    response.headers.pop("Expires", None)
+    response.set_etag(etag)
+    return response
