@@ -23,7 +23,9 @@ from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
 from forum.models import User
-from forum.queries.events import REPLAY_LIMIT, events_after
+from forum.queries.events import REPLAY_LIMIT, events_after, events_since
+from forum.queries.threads import latest_event_id
+from forum.redis_client import UNAVAILABLE, fail_fast
 from realtime.events import Ready, Typing, session_room, thread_room, user_room
 
 TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
@@ -140,7 +142,13 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             await sio.leave_room(sid, data["room"][:64])
         return {"ok": True}
 
-    relay = Relay(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended")
+    relay = Relay(
+        app,
+        sio,
+        redis_url=redis_url,
+        channel=app.config["REDIS_CHANNEL"],
+        poll_seconds=app.config["EVENT_POLL_SECONDS"],
+    )
     app.extensions["linli.relay"] = relay
     app.before_serving(relay.start)
     app.after_serving(relay.stop)
@@ -148,66 +156,178 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
 
 
 class Relay:
-    """Hands committed events to Socket.IO: client events to their rooms (through Redis to every process when
-    REDIS_URL is set), and ended login sessions to every process, which disconnects their sockets.
+    """Hands committed events to this process's sockets.
 
-    The sockets of a session may be held by any process, and rooms are per process, so the news travels on its
-    own Redis channel and each process disconnects its own sockets. Without Redis there is one process.
+    Client events: each process relays the event log to its own sockets, reading on from the last id it relayed,
+    so it emits every event once and in id order, which is what a client's "last id seen" relies on. It reads the
+    log when it commits events itself, when Redis announces that another process did, when it subscribes to
+    Redis (again: announcements made while it was away are lost), and at least every EVENT_POLL_SECONDS. Redis
+    pub/sub only makes events arrive sooner: a lost announcement (Redis restarting or unreachable, a process
+    killed between its commit and its announcement) delays events by at most EVENT_POLL_SECONDS, never loses
+    them, and clients notice nothing. Without Redis there is one process and the log is read after each commit.
+
+    Ended login sessions: the process that ended them disconnects its own sockets, and announces them on Redis;
+    every other process disconnects its sockets of those sessions (rooms are per process).
     """
 
-    def __init__(self, sio: socketio.AsyncServer, redis_url: str, channel: str) -> None:
+    RELAY_BATCH = 500  # events read from the log at a time
+    RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again
+
+    def __init__(
+        self, app: Quart, sio: socketio.AsyncServer, *, redis_url: str, channel: str, poll_seconds: float
+    ) -> None:
+        self.app = app
         self.sio = sio
         self.redis_url = redis_url
-        self.channel = channel
+        self.events_channel = f"{channel}:events"
+        self.sessions_channel = f"{channel}:sessions-ended"
+        self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._due = asyncio.Event()  # set: read the log now
+        self._relayed: int | None = None  # the last event id relayed to this process's sockets
+        self._subscribed = False  # to Redis, right now
+        self._lost = False  # Redis was lost after a subscription (for the log)
+        self._newest_here = 0  # the newest event id committed by this process
+        self._unannounced = False  # events committed here whose announcement did not reach Redis
+
+    @property
+    def _db(self) -> Database:
+        database: Database = self.app.extensions["linli.db"]
+        return database
 
     async def start(self) -> None:
+        try:
+            # Before serving: an event committed by the first request must be relayed, not taken as the start.
+            async with self._db.read_only() as session:
+                self._relayed = await latest_event_id(session)
+        except Exception:  # the database is away: serving pages fails too; relaying starts once it is back
+            log.exception("could not read the event log at start")
+        self._tasks.append(asyncio.create_task(self._relay_forever()))
         if self.redis_url:
-            self._redis = aioredis.from_url(self.redis_url)
-            self._listener = asyncio.create_task(self._listen())
+            self._redis = fail_fast(self.redis_url)
+            self._tasks.append(asyncio.create_task(self._listen()))
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await task
+        self._tasks.clear()
         if self._redis is not None:
             await self._redis.aclose()
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
-        """The unit of work's sink for client events: called after commit, in id order."""
-        for envelope in events:
-            if "room" in envelope:
-                await self.sio.emit("event", envelope, room=envelope["room"])
+        """The unit of work's sink for client events (already stored, and committed): relay them here now, and
+        announce them to the other processes."""
+        ids = [event["id"] for event in events if "room" in event]
+        if not ids:
+            return
+        self._newest_here = max(self._newest_here, *ids)
+        self._due.set()
+        if self._redis is None:
+            return
+        if not self._subscribed:
+            # Redis is away: no point waiting for it in a request. Announced once this process is subscribed
+            # again; the other processes find the events in the log meanwhile.
+            self._unannounced = True
+            return
+        await self._announce()
+
+    async def _announce(self) -> None:
+        assert self._redis is not None  # noqa: S101 -- only called with Redis
+        try:
+            await self._redis.publish(self.events_channel, str(self._newest_here))
+        except UNAVAILABLE as error:
+            self._unannounced = True
+            log.warning("could not announce new events on Redis (%s); other processes read them from the log", error)
+        else:
+            self._unannounced = False
 
     async def sink(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's event sink: called after commit with the events the actions queued."""
         ended = [sid for event in events if event.get("type") == "sessions.ended" for sid in event["session_ids"]]
         if not ended:
             return
+        await self.disconnect_local(ended)
         if self._redis is not None:
-            await self._redis.publish(self.channel, json.dumps(ended))
-        else:
-            await self.disconnect_local(ended)
+            try:
+                await self._redis.publish(self.sessions_channel, json.dumps(ended))
+            except UNAVAILABLE as error:
+                log.warning(
+                    "could not announce ended sessions %s on Redis (%s); their sockets on other processes stay "
+                    "open until they disconnect (they cannot connect again)",
+                    ended,
+                    error,
+                )
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
             room = session_room(session_id)
             for sid, _eio_sid in list(self.sio.manager.get_participants("/", room)):
-                await self.sio.disconnect(sid)
+                # Only this process's sockets are in its rooms: nothing to tell the others.
+                await self.sio.disconnect(sid, ignore_queue=True)
+
+    async def _relay_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self.poll_seconds)
+            self._due.clear()  # before reading: a commit announced during the read gets a read of its own
+            try:
+                await self._relay_new_events()
+            except Exception:  # the database is away: try again at the next poll, from the same id
+                log.exception("relaying events from the event log failed")
+                await asyncio.sleep(min(1.0, self.poll_seconds))
+
+    async def _relay_new_events(self) -> None:
+        if self._relayed is None:
+            # Clients are replayed what happened before they subscribed; this process relays from here on.
+            async with self._db.read_only() as session:
+                self._relayed = await latest_event_id(session)
+        while True:
+            async with self._db.read_only() as session:
+                batch = await events_since(session, after=self._relayed, limit=self.RELAY_BATCH)
+            for envelope in batch:
+                await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
+                self._relayed = envelope["id"]
+            if len(batch) < self.RELAY_BATCH:
+                return
 
     async def _listen(self) -> None:
         assert self._redis is not None  # noqa: S101 -- set in start
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
+                    await pubsub.subscribe(self.events_channel, self.sessions_channel)
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            await self.disconnect_local([int(item) for item in json.loads(message["data"])])
+                        await self._on_message(message)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis restarted or unreachable: keep trying, sockets stay as they are meanwhile
-                log.warning("session revocation listener lost Redis; retrying", exc_info=True)
-                await asyncio.sleep(1)
+            except Exception as error:  # Redis restarted or unreachable: keep trying; the log is polled meanwhile
+                if self._subscribed:
+                    self._lost = True
+                    log.warning(
+                        "lost Redis (%s); reading the event log every %s s until it is back", error, self.poll_seconds
+                    )
+                self._subscribed = False
+                await asyncio.sleep(self.RECONNECT_SECONDS)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = message.get("channel")
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        if channel == self.events_channel:
+            if kind == "subscribe":
+                # Subscribed, first or again: announcements made while this process was not are lost, so read
+                # the log now; and announce what was committed here meanwhile, for the other processes.
+                if self._lost:
+                    self._lost = False
+                    log.warning("Redis is back; catching up from the event log")
+                self._subscribed = True
+                self._due.set()
+                if self._unannounced:
+                    await self._announce()
+            elif kind == "message" and (self._relayed is None or int(message["data"]) > self._relayed):
+                self._due.set()  # (this process's own announcements come back too: nothing new then)
+        elif channel == self.sessions_channel and kind == "message":
+            await self.disconnect_local([int(item) for item in json.loads(message["data"])])
