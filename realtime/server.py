@@ -23,6 +23,7 @@ from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
 from forum.models import User
+from forum.queries.accounts import live_session_ids
 from forum.queries.events import REPLAY_LIMIT, events_after, events_since
 from forum.queries.threads import latest_event_id
 from forum.redis_client import UNAVAILABLE, fail_fast
@@ -268,6 +269,22 @@ class Relay:
                 # Only this process's sockets are in its rooms: nothing to tell the others.
                 await self.sio.disconnect(sid, ignore_queue=True)
 
+    async def _disconnect_ended_sessions(self) -> None:
+        """Sessions ended while Redis was away were not announced here: check this process's sockets against
+        the session table instead."""
+        prefix = session_room(0).removesuffix("0")
+        rooms = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
+        held = [int(room.removeprefix(prefix)) for room in rooms if room.startswith(prefix)]
+        if not held:
+            return
+        try:
+            async with self._db.read_only() as session:
+                live = await live_session_ids(session, held)
+        except Exception:  # the database is away too: the sockets of live sessions must not be dropped for that
+            log.exception("could not check the sessions of open sockets")
+            return
+        await self.disconnect_local([session_id for session_id in held if session_id not in live])
+
     async def _relay_forever(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -323,6 +340,7 @@ class Relay:
                 if self._lost:
                     self._lost = False
                     log.warning("Redis is back; catching up from the event log")
+                    await self._disconnect_ended_sessions()
                 self._subscribed = True
                 self._due.set()
                 if self._unannounced:

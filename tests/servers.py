@@ -100,7 +100,8 @@ def _spawn(db_url: str, var_dir: Path, redis_url: str, channel: str, name: str, 
     return Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
 
 
-def _wait_until_healthy(server: Server, timeout: float = 20.0) -> None:
+def _wait_until_healthy(server: Server, timeout: float = 60.0) -> None:
+    # A deadline, not a wait: start-up takes two seconds on a quiet machine, over twenty on a crowded one.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -40,7 +40,7 @@ from forum.db import Database
 from forum.models import Event, Post, Thread
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_thread, make_user
-from tests.servers import Server, cookie_header, http_login, run_servers
+from tests.servers import Server, cookie_header, http_login, http_post_form, run_servers
 from tests.services import IN_CI, free_port, port_open
 
 pytestmark = pytest.mark.server
@@ -55,7 +55,7 @@ DEADLINE = 15.0  # seconds for every reader to catch up once the last reply is p
 class Reader:
     """A client of one room, with the resume rules of docs/realtime.md."""
 
-    def __init__(self, *, cookie: str, room: str, after: int, fallback_url: str) -> None:
+    def __init__(self, *, cookie: str, room: str, after: int, fallback_url: str | None) -> None:
         self.cookie = cookie
         self.room = room
         self.last = after
@@ -63,6 +63,7 @@ class Reader:
         self.applied: list[dict[str, Any]] = []
         self.reconnects = 0
         self.progress = asyncio.Event()
+        self.disconnected = asyncio.Event()
         self.errors: list[BaseException] = []
         self._pending: list[dict[str, Any]] | None = None
         self._client: socketio.AsyncClient | None = None
@@ -102,13 +103,15 @@ class Reader:
         self.progress.set()
 
     def _on_disconnect(self, *_reason: Any) -> None:
-        if not self._closing:
+        self.disconnected.set()
+        if not self._closing and self.fallback_url is not None:
             self._failover = asyncio.create_task(self._reconnect_elsewhere())
 
     async def _reconnect_elsewhere(self) -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
+                assert self.fallback_url is not None
                 await self.connect(self.fallback_url)
                 self.reconnects += 1
                 return
@@ -274,10 +277,9 @@ def private_redis(var_dir: Path) -> Iterator[PrivateRedis]:
 
 
 async def _readers(scene: Scene, cookie: str, home: Server, fallback: Server) -> list[Reader]:
-    readers = [Reader(cookie=cookie, room=scene.room, after=scene.after, fallback_url=fallback.url)]
-    readers += [
+    readers = [
         Reader(cookie=cookie, room=scene.room, after=scene.after, fallback_url=fallback.url)
-        for _ in range(READERS_PER_PROCESS - 1)
+        for _ in range(READERS_PER_PROCESS)
     ]
     for reader in readers:
         await reader.connect(home.url)
@@ -340,10 +342,17 @@ async def test_after_redis_restarts_mid_stream_every_reader_has_every_reply_in_o
         on_first = await _readers(scene, cookie, first, second)
         on_second = await _readers(scene, cookie, second, first)
         writers = [await Writer.sign_in(second.url, name, scene.thread.id) for name in scene.writer_names]
+        # Another login of the reader, with a socket on the first process, that signs out while Redis is away.
+        leaving_http = await http_login(second.url, scene.reader_name)
+        leaving = Reader(cookie=cookie_header(leaving_http), room=scene.room, after=scene.after, fallback_url=None)
+        await leaving.connect(first.url)
 
-        def stop_then_restart_redis(n: int) -> None:
+        async def stop_then_restart_redis(n: int) -> None:
             if n == REPLIES // 3:
                 redis.kill()
+            elif n == REPLIES // 3 + 1:
+                # The news that this session ended cannot reach the first process through Redis now.
+                assert (await http_post_form(leaving_http, "/logout")).status_code == 302
             elif n == 2 * REPLIES // 3:
                 redis.start()
 
@@ -354,11 +363,13 @@ async def test_after_redis_restarts_mid_stream_every_reader_has_every_reply_in_o
             _check(on_first + on_second, expected)
             # Nobody was disconnected: the servers filled the gap pub/sub left without the clients noticing.
             assert [reader.reconnects for reader in on_first + on_second] == [0] * 2 * READERS_PER_PROCESS
+            # Except the socket of the session that ended: once Redis is back, its process checks its sessions.
+            await asyncio.wait_for(leaving.disconnected.wait(), DEADLINE)
         finally:
-            for reader in on_first + on_second:
+            for reader in [*on_first, *on_second, leaving]:
                 await reader.close()
-            for writer in writers:
-                await writer.http.aclose()
+            for http_client in [*(writer.http for writer in writers), leaving_http]:
+                await http_client.aclose()
 
 
 async def test_without_any_redis_pages_and_replies_work_and_live_updates_still_arrive(
