@@ -1,11 +1,13 @@
 """Redis clients that fail fast while Redis is away.
 
 Redis only speeds things up and shares counters between processes; the database is the source of truth. So a
-Redis outage must cost a request at most one quick failed attempt, never redis-py's default of ten retries with
-back-off (seconds per command) or a long wait for a connection that will not come.
+Redis outage must cost a request at most one quick failed attempt: no retries with back-off, and no waiting
+redis-py's default five seconds for a connection that will not come (an unreachable host, not a refused port).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -18,9 +20,11 @@ TIMEOUT = 1.0  # seconds to connect, and to wait for an answer to a command
 UNAVAILABLE: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
+def fail_fast_options() -> dict[str, Any]:
+    """Options for `Redis.from_url` (or python-socketio's `redis_options`): no retries, and give up after
+    TIMEOUT. Blocking pub/sub reads are not affected by the timeout (redis-py waits indefinitely for messages)."""
+    return {"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT, "retry": Retry(NoBackoff(), retries=0)}
+
+
 def fail_fast(url: str) -> aioredis.Redis:
-    """A client that does not retry and gives up after TIMEOUT. Blocking pub/sub reads are not affected by the
-    timeout (redis-py waits indefinitely for messages)."""
-    return aioredis.from_url(
-        url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT, retry=Retry(NoBackoff(), retries=0)
-    )
+    return aioredis.from_url(url, **fail_fast_options())

@@ -26,7 +26,7 @@ from forum.models import User
 from forum.queries.accounts import live_session_ids
 from forum.queries.events import REPLAY_LIMIT, events_after, events_since
 from forum.queries.threads import latest_event_id
-from forum.redis_client import UNAVAILABLE, fail_fast
+from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
 from realtime.events import Ready, Typing, session_room, thread_room, user_room
 
 TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
@@ -62,7 +62,13 @@ async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> Resolv
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
     redis_url = app.config["REDIS_URL"]
-    manager = socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"]) if redis_url else None
+    # Through Redis go only typing signals now (events are relayed from the log, see Relay): fail fast while
+    # Redis is away rather than hold a handler for redis-py's retries.
+    manager = (
+        socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"], redis_options=fail_fast_options())
+        if redis_url
+        else None
+    )
     sio = socketio.AsyncServer(
         # Stated explicitly: with aiohttp installed the default would pick aiohttp (python-socketio #776).
         async_mode="asgi",
@@ -87,7 +93,10 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         )
         await sio.enter_room(sid, user_room(user.id))
         await sio.enter_room(sid, session_room(auth_session.id))
-        await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
+        # ignore_queue: the socket is on this process; through Redis this would be a message to every process
+        # (and wait for Redis when it is unreachable).
+        ready = Ready(user_id=user.id, display_name=user.display_name)
+        await sio.emit("ready", ready.model_dump(), to=sid, ignore_queue=True)
 
     @sio.event
     async def subscribe(sid: str, data: Any) -> dict[str, Any]:
@@ -115,7 +124,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if backlog is None:
             return {"ok": False, "reload": True}
         for envelope in backlog:
-            await sio.emit("event", envelope, to=sid)
+            await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
         return {"ok": True}
 
     @sio.event

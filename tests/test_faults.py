@@ -401,6 +401,13 @@ async def test_without_any_redis_pages_and_replies_work_and_live_updates_still_a
             expected = await _expected(db, scene, replies=3)
             await _until_caught_up(readers, expected[-1][0])
             _check(readers, expected)
+            # A client arriving now is replayed what it missed, without waiting for Redis.
+            late = Reader(cookie=cookie, room=scene.room, after=scene.after, fallback_url=None)
+            readers.append(late)
+            started = time.monotonic()
+            await late.connect(first.url)
+            assert time.monotonic() - started < 5, "a missing Redis must not stall connecting and resuming"
+            _check([late], expected)
         finally:
             for reader in readers:
                 await reader.close()
