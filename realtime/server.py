@@ -197,7 +197,7 @@ class Relay:
         self._due = asyncio.Event()  # set: read the log now
         self._relayed: int | None = None  # the last event id relayed to this process's sockets
         self._subscribed = False  # to Redis, right now
-        self._lost = False  # Redis was lost after a subscription (for the log)
+        self._lost = False  # Redis could not be reached since the last subscription (or since start)
         self._newest_here = 0  # the newest event id committed by this process
         self._unannounced = False  # events committed here whose announcement did not reach Redis
 
@@ -330,11 +330,11 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis restarted or unreachable: keep trying; the log is polled meanwhile
-                if self._subscribed:
-                    self._lost = True
+                if not self._lost:  # once per outage, including one that was there when this process started
                     log.warning(
-                        "lost Redis (%s); reading the event log every %s s until it is back", error, self.poll_seconds
+                        "no Redis (%s); reading the event log every %s s until it is back", error, self.poll_seconds
                     )
+                self._lost = True
                 self._subscribed = False
                 await asyncio.sleep(self.RECONNECT_SECONDS)
 
