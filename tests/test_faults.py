@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlmodel import col
 from forum.db import Database
 from forum.models import Event, Post, Thread
 from forum.queries.threads import latest_event_id
+from forum.web.ratelimits import RedisStore
 from tests.factories import make_community, make_member, make_thread, make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_servers
 from tests.services import IN_CI, free_port, port_open
@@ -412,3 +414,31 @@ async def test_without_any_redis_pages_and_replies_work_and_live_updates_still_a
             for reader in readers:
                 await reader.close()
             await writer.http.aclose()
+
+
+async def test_rate_limits_are_counted_in_memory_while_redis_is_away_and_shared_again_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    with private_redis(tmp_path) as redis:
+        here, there = RedisStore(redis.url), RedisStore(redis.url)  # two processes' stores
+        await here.before_serving()
+        await there.before_serving()
+        try:
+            await here.set("writes:user:1", now + timedelta(seconds=30))
+            assert await there.get("writes:user:1", now) == now + timedelta(seconds=30)
+
+            here.RETRY_SECONDS = there.RETRY_SECONDS = 0.0  # try Redis again at every call, not after 5 s
+            redis.kill()
+            started = time.monotonic()
+            await here.set("writes:user:1", now + timedelta(seconds=40))
+            assert await here.get("writes:user:1", now) == now + timedelta(seconds=40)  # from this process's memory
+            assert await there.get("writes:user:1", now) == now  # its own memory: nothing counted there yet
+            assert time.monotonic() - started < 1, "a missing Redis must cost a request no noticeable time"
+
+            redis.start()  # empty: it keeps nothing on disk
+            await here.set("writes:user:1", now + timedelta(seconds=50))
+            assert await there.get("writes:user:1", now) == now + timedelta(seconds=50)
+        finally:
+            await here.after_serving()
+            await there.after_serving()
