@@ -49,7 +49,7 @@ pytestmark = pytest.mark.server
 
 REPLIES = 30
 PACE = 0.08  # seconds between two replies: a steady stream of about three seconds
-WRITERS = 2  # replies are spread over several authors, each well inside the per-person posting limit
+WRITERS = 2  # authors, each well inside the per-person posting limit; one per process in the Redis test
 READERS_PER_PROCESS = 3
 DEADLINE = 15.0  # seconds for every reader to catch up once the last reply is posted
 
@@ -343,7 +343,12 @@ async def test_after_redis_restarts_mid_stream_every_reader_has_every_reply_in_o
         await http.aclose()
         on_first = await _readers(scene, cookie, first, second)
         on_second = await _readers(scene, cookie, second, first)
-        writers = [await Writer.sign_in(second.url, name, scene.thread.id) for name in scene.writer_names]
+        # Replies go through both processes in turn: while Redis is away, each process's readers get that process's
+        # replies at once, and the other process's must still reach them, in id order with the rest.
+        writers = [
+            await Writer.sign_in(server.url, name, scene.thread.id)
+            for server, name in zip([first, second], scene.writer_names, strict=True)
+        ]
         # Another login of the reader, with a socket on the first process, that signs out while Redis is away.
         leaving_http = await http_login(second.url, scene.reader_name)
         leaving = Reader(cookie=cookie_header(leaving_http), room=scene.room, after=scene.after, fallback_url=None)
