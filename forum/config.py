@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "TIMEZONE": "Asia/Shanghai",  # how times are shown
     "SESSION_DAYS": 30,
     "EVENT_RETENTION_HOURS": 48,  # a client away longer than this reloads instead of resuming
+    # Every process reads new events from the event log at least this often, besides when Redis says there are
+    # some: events whose announcement was lost (Redis away, a process killed after its commit) arrive anyway.
+    "EVENT_POLL_SECONDS": 2.0,
     "RATE_LIMITS_ENABLED": True,
     # uvicorn trusts X-Forwarded-For only from these addresses (comma-separated), e.g. the proxy's.
     "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -47,6 +50,8 @@ def _convert(default: Any, raw: str) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 

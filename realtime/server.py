@@ -24,8 +24,11 @@ from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
 from forum.models import User
+from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
-from forum.queries.events import REPLAY_LIMIT, events_after
+from forum.queries.events import REPLAY_LIMIT, events_after, events_since
+from forum.queries.threads import latest_event_id
+from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
 from realtime.events import (
     ReadersPresent,
     Ready,
@@ -73,7 +76,13 @@ async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> Resolv
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
     redis_url = app.config["REDIS_URL"]
-    manager = socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"]) if redis_url else None
+    # Through Redis go only typing and reader counts now (events are relayed from the log, see Relay): fail fast while
+    # Redis is away rather than hold a handler for redis-py's retries.
+    manager = (
+        socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"], redis_options=fail_fast_options())
+        if redis_url
+        else None
+    )
     sio = socketio.AsyncServer(
         # Stated explicitly: with aiohttp installed the default would pick aiohttp (python-socketio #776).
         async_mode="asgi",
@@ -104,7 +113,10 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         async with db.read_only() as session:
             for community_id in await followed_community_ids(session, user):
                 await sio.enter_room(sid, community_room(community_id))
-        await sio.emit("ready", Ready(user_id=user.id, display_name=user.display_name).model_dump(), to=sid)
+        # ignore_queue: the socket is on this process; through Redis this would be a message to every process
+        # (and wait for Redis when it is unreachable).
+        ready = Ready(user_id=user.id, display_name=user.display_name)
+        await sio.emit("ready", ready.model_dump(), to=sid, ignore_queue=True)
 
     @sio.event
     async def disconnect(sid: str, *_reason: Any) -> None:
@@ -138,7 +150,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if backlog is None:
             return {"ok": False, "reload": True}
         for envelope in backlog:
-            await sio.emit("event", envelope, to=sid)
+            await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
         if room.startswith("thread:") and await presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
         return {"ok": True}
@@ -189,7 +201,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             try:
                 count = await presence.count(room)
                 signal = ReadersPresent(thread_id=int(room.partition(":")[2]), count=count)
-                await sio.emit("presence", signal.model_dump(), room=room)
+                await sio.emit("presence", signal.model_dump(), room=room)  # through Redis: every process
             except Exception:  # an ephemeral signal: the next change sends the count again
                 log.warning("could not send the reader count of %s", room, exc_info=True)
 
@@ -216,9 +228,17 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                         await sio.leave_room(sid, room)
                         if await presence.leave(room, sid):
                             changed(room)
-                        await sio.emit("revoked", RoomRevoked(room=room).model_dump(), to=sid)
+                        revoked = RoomRevoked(room=room).model_dump()
+                        await sio.emit("revoked", revoked, to=sid, ignore_queue=True)
 
-    relay = Relay(sio, redis_url, f"{app.config['REDIS_CHANNEL']}:sessions-ended", recheck=recheck)
+    relay = Relay(
+        app,
+        sio,
+        redis_url=redis_url,
+        channel=app.config["REDIS_CHANNEL"],
+        poll_seconds=app.config["EVENT_POLL_SECONDS"],
+        recheck=recheck,
+    )
     app.extensions["linli.relay"] = relay
     app.extensions["linli.presence"] = presence
     app.before_serving(relay.start)
@@ -229,90 +249,224 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
 
 
 class Relay:
-    """Hands committed events to Socket.IO: client events to their rooms (through Redis to every process when
-    REDIS_URL is set), and ended login sessions to every process, which disconnects their sockets.
+    """Hands committed events to this process's sockets.
 
-    The sockets of a session may be held by any process, and rooms are per process, so the news travels on its
-    own Redis channel and each process disconnects its own sockets. Without Redis there is one process.
+    Client events: each process relays the event log to its own sockets, reading on from the last id it relayed,
+    so it emits every event once and in id order, which is what a client's "last id seen" relies on. It reads the
+    log when it commits events itself, when Redis announces that another process did, when it subscribes to
+    Redis (again: announcements made while it was away are lost), and at least every EVENT_POLL_SECONDS. Redis
+    pub/sub only makes events arrive sooner: a lost announcement (Redis restarting or unreachable, a process
+    killed between its commit and its announcement) delays events by at most EVENT_POLL_SECONDS, never loses
+    them, and clients notice nothing. Without Redis there is one process and the log is read after each commit.
+
+    Ended login sessions: the process that ended them disconnects its own sockets, and announces them on Redis;
+    every other process disconnects its sockets of those sessions (rooms are per process). Access that shrank
+    (a member removed) travels the same way: each process rechecks the rooms of that user's sockets.
     """
+
+    RELAY_BATCH = 500  # events read from the log at a time
+    RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again
 
     def __init__(
         self,
+        app: Quart,
         sio: socketio.AsyncServer,
+        *,
         redis_url: str,
         channel: str,
-        *,
+        poll_seconds: float,
         recheck: Callable[[list[int]], Awaitable[None]],
     ) -> None:
+        self.app = app
         self.sio = sio
         self.redis_url = redis_url
-        self.channel = channel
+        self.events_channel = f"{channel}:events"
+        self.sessions_channel = f"{channel}:sessions-ended"
         self.access_channel = f"{channel}:access-changed"
         self.recheck = recheck
+        self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._due = asyncio.Event()  # set: read the log now
+        self._relayed: int | None = None  # the last event id relayed to this process's sockets
+        self._subscribed = False  # to Redis, right now
+        self._lost = False  # Redis could not be reached since the last subscription (or since start)
+        self._newest_here = 0  # the newest event id committed by this process
+        self._unannounced = False  # events committed here whose announcement did not reach Redis
+
+    @property
+    def _db(self) -> Database:
+        database: Database = self.app.extensions["linli.db"]
+        return database
 
     async def start(self) -> None:
+        try:
+            # Before serving: an event committed by the first request must be relayed, not taken as the start.
+            async with self._db.read_only() as session:
+                self._relayed = await latest_event_id(session)
+        except Exception:  # the database is away: serving pages fails too; relaying starts once it is back
+            log.exception("could not read the event log at start")
+        self._tasks.append(asyncio.create_task(self._relay_forever()))
         if self.redis_url:
-            self._redis = aioredis.from_url(self.redis_url)
-            self._listener = asyncio.create_task(self._listen())
+            self._redis = fail_fast(self.redis_url)
+            self._tasks.append(asyncio.create_task(self._listen()))
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await task
+        self._tasks.clear()
         if self._redis is not None:
             await self._redis.aclose()
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
-        """The unit of work's sink for client events: called after commit, in id order."""
-        for envelope in events:
-            if "room" in envelope:
-                await self.sio.emit("event", envelope, room=envelope["room"])
+        """The unit of work's sink for client events (already stored, and committed): relay them here now, and
+        announce them to the other processes."""
+        ids = [event["id"] for event in events if "room" in event]
+        if not ids:
+            return
+        self._newest_here = max(self._newest_here, *ids)
+        self._due.set()
+        if self._redis is None:
+            return
+        if not self._subscribed:
+            # Redis is away: no point waiting for it in a request. Announced once this process is subscribed
+            # again; the other processes find the events in the log meanwhile.
+            self._unannounced = True
+            return
+        await self._announce()
+
+    async def _announce(self) -> None:
+        assert self._redis is not None  # noqa: S101 -- only called with Redis
+        try:
+            await self._redis.publish(self.events_channel, str(self._newest_here))
+        except UNAVAILABLE as error:
+            self._unannounced = True
+            log.warning("could not announce new events on Redis (%s); other processes read them from the log", error)
+        else:
+            self._unannounced = False
 
     async def sink(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's event sink: called after commit with the events the actions queued."""
         ended = [sid for event in events if event.get("type") == "sessions.ended" for sid in event["session_ids"]]
         if ended:
+            await self.disconnect_local(ended)
             if self._redis is not None:
-                await self._redis.publish(self.channel, json.dumps(ended))
-            else:
-                await self.disconnect_local(ended)
+                try:
+                    await self._redis.publish(self.sessions_channel, json.dumps(ended))
+                except UNAVAILABLE as error:
+                    log.warning(
+                        "could not announce ended sessions %s on Redis (%s); their sockets on other processes stay "
+                        "open until they disconnect (they cannot connect again)",
+                        ended,
+                        error,
+                    )
         changed = sorted(
             {uid for event in events if event.get("type") == "access.changed" for uid in event["user_ids"]}
         )
         if changed:
+            await self.recheck(changed)
             if self._redis is not None:
-                await self._redis.publish(self.access_channel, json.dumps(changed))
-            else:
-                await self.recheck(changed)
+                try:
+                    await self._redis.publish(self.access_channel, json.dumps(changed))
+                except UNAVAILABLE as error:
+                    log.warning(
+                        "could not announce changed access of users %s on Redis (%s); their sockets on other "
+                        "processes stay in their rooms until they reconnect",
+                        changed,
+                        error,
+                    )
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
             room = session_room(session_id)
             for sid, _eio_sid in list(self.sio.manager.get_participants("/", room)):
-                await self.sio.disconnect(sid)
+                # Only this process's sockets are in its rooms: nothing to tell the others.
+                await self.sio.disconnect(sid, ignore_queue=True)
+
+    async def _disconnect_ended_sessions(self) -> None:
+        """Sessions ended while Redis was away were not announced here: check this process's sockets against
+        the session table instead."""
+        prefix = session_room(0).removesuffix("0")
+        rooms = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
+        held = [int(room.removeprefix(prefix)) for room in rooms if room.startswith(prefix)]
+        if not held:
+            return
+        try:
+            async with self._db.read_only() as session:
+                live = await live_session_ids(session, held)
+        except Exception:  # the database is away too: the sockets of live sessions must not be dropped for that
+            log.exception("could not check the sessions of open sockets")
+            return
+        await self.disconnect_local([session_id for session_id in held if session_id not in live])
+
+    async def _relay_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self.poll_seconds)
+            self._due.clear()  # before reading: a commit announced during the read gets a read of its own
+            try:
+                await self._relay_new_events()
+            except Exception:  # the database is away: try again at the next poll, from the same id
+                log.exception("relaying events from the event log failed")
+                await asyncio.sleep(min(1.0, self.poll_seconds))
+
+    async def _relay_new_events(self) -> None:
+        if self._relayed is None:
+            # Clients are replayed what happened before they subscribed; this process relays from here on.
+            async with self._db.read_only() as session:
+                self._relayed = await latest_event_id(session)
+        while True:
+            async with self._db.read_only() as session:
+                batch = await events_since(session, after=self._relayed, limit=self.RELAY_BATCH)
+            for envelope in batch:
+                await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
+                self._relayed = envelope["id"]
+            if len(batch) < self.RELAY_BATCH:
+                return
 
     async def _listen(self) -> None:
         assert self._redis is not None  # noqa: S101 -- set in start
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel, self.access_channel)
+                    await pubsub.subscribe(self.events_channel, self.sessions_channel, self.access_channel)
                     async for message in pubsub.listen():
-                        if message.get("type") != "message":
-                            continue
-                        try:
-                            ids = [int(item) for item in json.loads(message["data"])]
-                            if message["channel"].decode() == self.access_channel:
-                                await self.recheck(ids)
-                            else:
-                                await self.disconnect_local(ids)
-                        except Exception:  # one bad message or a database hiccup: keep listening
-                            log.exception("could not act on %r", message.get("channel"))
+                        await self._on_message(message)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis restarted or unreachable: keep trying, sockets stay as they are meanwhile
-                log.warning("session and access listener lost Redis; retrying", exc_info=True)
-                await asyncio.sleep(1)
+            except Exception as error:  # Redis restarted or unreachable: keep trying; the log is polled meanwhile
+                if not self._lost:  # once per outage, including one that was there when this process started
+                    log.warning(
+                        "no Redis (%s); reading the event log every %s s until it is back", error, self.poll_seconds
+                    )
+                self._lost = True
+                self._subscribed = False
+                await asyncio.sleep(self.RECONNECT_SECONDS)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = message.get("channel")
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        if channel == self.events_channel:
+            if kind == "subscribe":
+                # Subscribed, first or again: announcements made while this process was not are lost, so read
+                # the log now; and announce what was committed here meanwhile, for the other processes.
+                if self._lost:
+                    self._lost = False
+                    log.warning("Redis is back; catching up from the event log")
+                    await self._disconnect_ended_sessions()
+                self._subscribed = True
+                self._due.set()
+                if self._unannounced:
+                    await self._announce()
+            elif kind == "message" and (self._relayed is None or int(message["data"]) > self._relayed):
+                self._due.set()  # (this process's own announcements come back too: nothing new then)
+        elif channel == self.sessions_channel and kind == "message":
+            await self.disconnect_local([int(item) for item in json.loads(message["data"])])
+        elif channel == self.access_channel and kind == "message":
+            try:
+                await self.recheck([int(item) for item in json.loads(message["data"])])
+            except Exception:  # a database hiccup must not drop the subscription
+                log.exception("could not recheck rooms after an access change")

@@ -31,8 +31,51 @@ class Server:
 
 @contextmanager
 def run_server(
-    *, db_url: str, var_dir: Path, redis_url: str = "", channel: str = "linli", name: str = "server"
+    *,
+    db_url: str,
+    var_dir: Path,
+    redis_url: str = "",
+    channel: str = "linli",
+    name: str = "server",
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
+    """`settings` are further environment variables for the process (see forum/config.py)."""
+    with run_servers(
+        db_url=db_url, var_dir=var_dir, redis_url=redis_url, channel=channel, names=[name], settings=settings
+    ) as (server,):
+        yield server
+
+
+@contextmanager
+def run_servers(
+    *,
+    db_url: str,
+    var_dir: Path,
+    names: list[str],
+    redis_url: str = "",
+    channel: str = "linli",
+    settings: dict[str, str] | None = None,
+) -> Iterator[list[Server]]:
+    """Several processes of one deployment, started side by side (start-up takes seconds on a busy machine)."""
+    servers: list[Server] = []
+    try:
+        for name in names:
+            servers.append(_spawn(db_url, var_dir, redis_url, channel, name, settings or {}))
+        for server in servers:
+            _wait_until_healthy(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
+def _spawn(db_url: str, var_dir: Path, redis_url: str, channel: str, name: str, settings: dict[str, str]) -> Server:
     port = free_port()
     log = var_dir / f"{name}-{port}.log"
     env = {
@@ -45,6 +88,7 @@ def run_server(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -53,20 +97,11 @@ def run_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
-    try:
-        _wait_until_healthy(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
 
 
-def _wait_until_healthy(server: Server, timeout: float = 20.0) -> None:
+def _wait_until_healthy(server: Server, timeout: float = 60.0) -> None:
+    # A deadline, not a wait: start-up takes two seconds on a quiet machine, over twenty on a crowded one.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

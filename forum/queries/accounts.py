@@ -15,3 +15,13 @@ async def list_sessions(session: AsyncSession, *, user: User) -> list[AuthSessio
         .order_by(col(AuthSession.last_seen_at).desc())
     )
     return list(result.scalars())
+
+
+async def live_session_ids(session: AsyncSession, session_ids: list[int]) -> set[int]:
+    """Which of these login sessions still exist and have not expired."""
+    if not session_ids:
+        return set()
+    result = await session.execute(
+        select(col(AuthSession.id)).where(col(AuthSession.id).in_(session_ids), col(AuthSession.expires_at) > utcnow())
+    )
+    return {session_id for session_id in result.scalars() if session_id is not None}

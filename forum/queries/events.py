@@ -35,4 +35,20 @@ async def events_after(session: AsyncSession, *, room: str, after: int, limit: i
     )
     if len(rows) > limit:
         return None
-    return [{"type": row.type, "id": row.id, "room": row.room, "data": json.loads(row.payload)} for row in rows]
+    return [_envelope(row) for row in rows]
+
+
+async def events_since(session: AsyncSession, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Envelopes of every room's events after id `after`, oldest first, at most `limit`: what a server process
+    relays to its sockets. Ids become visible in increasing order (see `forum.db.Database.commit`), so reading
+    on from the last id relayed never skips one."""
+    rows = (
+        (await session.execute(select(Event).where(col(Event.id) > after).order_by(col(Event.id)).limit(limit)))
+        .scalars()
+        .all()
+    )
+    return [_envelope(row) for row in rows]
+
+
+def _envelope(row: Event) -> dict[str, Any]:
+    return {"type": row.type, "id": row.id, "room": row.room, "data": json.loads(row.payload)}

@@ -6,6 +6,8 @@ client cannot pick its own bucket (quart-rate-limiter's default key reads that h
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,10 @@ from quart import g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
 from redis import asyncio as aioredis
+
+from forum.redis_client import UNAVAILABLE, fail_fast
+
+log = logging.getLogger(__name__)
 
 # Keys that start with this prefix are shared by every route that uses them (see LinliRateLimiter): signing in
 # through the page and through the API draws on one allowance, not two.
@@ -95,24 +101,59 @@ WRITE_LIMITS = [RateLimit(60, timedelta(minutes=1), key_function=user_or_address
 
 
 class RedisStore(RateLimiterStoreABC):
-    """Shared by every server process; keys expire once their period is over, so Redis does not fill up."""
+    """Shared by every server process; keys expire once their period is over, so Redis does not fill up.
+
+    While Redis cannot be reached, each process counts in memory instead and tries Redis again after
+    RETRY_SECONDS: limits then hold per process, and a write is never refused because a counter is away.
+    """
+
+    RETRY_SECONDS = 5.0
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._redis: aioredis.Redis | None = None
+        self._memory = MemoryStore()
+        self._retry_at: float | None = None  # monotonic time; set while Redis is considered away
 
     async def before_serving(self) -> None:
-        self._redis = aioredis.from_url(self._url)
+        self._redis = fail_fast(self._url)
+
+    def _redis_usable(self) -> bool:
+        return self._retry_at is None or time.monotonic() >= self._retry_at
+
+    def _lost(self, error: BaseException) -> None:
+        if self._retry_at is None:
+            log.warning("rate limits: Redis unavailable (%s); counting in this process until it is back", error)
+        self._retry_at = time.monotonic() + self.RETRY_SECONDS
+
+    def _back(self) -> None:
+        if self._retry_at is not None:
+            log.warning("rate limits: Redis is back")
+            self._retry_at = None
 
     async def get(self, key: str, default: datetime) -> datetime:
         assert self._redis is not None  # noqa: S101 -- set in before_serving
-        result = await self._redis.get(f"linli:rl:{key}")
-        return default if result is None else datetime.fromtimestamp(float(result), tz=default.tzinfo)
+        if self._redis_usable():
+            try:
+                result = await self._redis.get(f"linli:rl:{key}")
+            except UNAVAILABLE as error:
+                self._lost(error)
+            else:
+                self._back()
+                return default if result is None else datetime.fromtimestamp(float(result), tz=default.tzinfo)
+        return await self._memory.get(key, default)
 
     async def set(self, key: str, tat: datetime) -> None:
         assert self._redis is not None  # noqa: S101 -- set in before_serving
-        ttl = max(1, int((tat - datetime.now(tat.tzinfo)).total_seconds()) + 1)
-        await self._redis.set(f"linli:rl:{key}", tat.timestamp(), ex=ttl)
+        if self._redis_usable():
+            ttl = max(1, int((tat - datetime.now(tat.tzinfo)).total_seconds()) + 1)
+            try:
+                await self._redis.set(f"linli:rl:{key}", tat.timestamp(), ex=ttl)
+            except UNAVAILABLE as error:
+                self._lost(error)
+            else:
+                return
+        await self._memory.set(key, tat)
 
     async def after_serving(self) -> None:
         if self._redis is not None:
