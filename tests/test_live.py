@@ -226,7 +226,11 @@ async def test_likes_edits_and_deletions_reach_a_reader_as_they_happen(server: S
         assert edit.status_code == 302
         delete = await http_post_form(author_http, f"/posts/{post.id}/delete", {"confirm": "1"})
         assert delete.status_code == 302
-        received = [await reader.next() for _ in range(5)]
+        received: list[dict[str, Any]] = []
+        while len(received) < 5:
+            envelope = await reader.next()
+            if envelope["id"] > seen:  # as every client does: what the page already reflects is skipped
+                received.append(envelope)
         # The second like of the same person changed nothing, so it said nothing.
         assert [(e["type"], e["data"].get("like_count")) for e in received] == [
             ("post.liked", 1),
