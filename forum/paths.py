@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-POSTS_PER_PAGE = 30
+POSTS_PER_PAGE = 50
 
 
 def thread_path(thread_id: int) -> str:

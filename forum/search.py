@@ -35,8 +35,9 @@ def segment(value: str) -> list[str]:
     return [token.lower() for token in jieba.cut_for_search(value) if _WORD.search(token)]
 
 
-def _document(title: str | None, body: str) -> str:
-    """Segmented text of a post: Markdown parsing and jieba both cost CPU, so this runs in a thread."""
+def document(title: str | None, body: str) -> str:
+    """What is indexed for a post: its segmented text. Markdown parsing and jieba both cost CPU: call it in a
+    thread from the event loop."""
     return " ".join(segment(f"{title or ''} {plain_text(body)}"))
 
 
@@ -46,19 +47,19 @@ def _is_postgres(session: AsyncSession) -> bool:
 
 async def index_post(session: AsyncSession, *, post_id: int, title: str | None, body: str) -> None:
     """(Re)index a post. The opening post carries its thread's title, so titles are found too."""
-    document = await asyncio.to_thread(_document, title, body)
+    indexed = await asyncio.to_thread(document, title, body)
     if _is_postgres(session):
         await session.execute(
             text(
                 "INSERT INTO post_search (post_id, document) VALUES (:id, to_tsvector('simple', :doc)) "
                 "ON CONFLICT (post_id) DO UPDATE SET document = excluded.document"
             ),
-            {"id": post_id, "doc": document},
+            {"id": post_id, "doc": indexed},
         )
     else:
         await session.execute(text("DELETE FROM post_fts WHERE rowid = :id"), {"id": post_id})
         await session.execute(
-            text("INSERT INTO post_fts (rowid, document) VALUES (:id, :doc)"), {"id": post_id, "doc": document}
+            text("INSERT INTO post_fts (rowid, document) VALUES (:id, :doc)"), {"id": post_id, "doc": indexed}
         )
 
 

@@ -106,25 +106,27 @@ async def test_bad_posts_are_explained_and_store_nothing(app: Quart, db: Databas
         assert (await session.execute(select(func.count()).select_from(Event))).scalar_one() == 0
 
 
-async def test_replies_are_numbered_in_order_and_pages_hold_thirty(app: Quart, db: Database) -> None:
+async def test_replies_are_numbered_in_order_and_pages_hold_fifty(app: Quart, db: Database) -> None:
     community = await make_community(db)
     author = await make_user(db, username="prolific")
     await make_member(db, user=author, community=community)
     thread = await make_thread(db, author=author, community=community)
-    for n in range(34):
+    for n in range(54):
         await make_reply(db, author=author, thread=thread, body=f"第{n + 1}条回复")
     client = app.test_client()
     await login(client, "prolific")
     first = await text(await client.get(f"/t/{thread.id}"))
-    assert first.count('class="post"') == 30 and "第29条回复" in first and "第30条回复" not in first
+    assert first.count('class="post"') == 50 and "第49条回复" in first and "第50条回复" not in first
     assert 'data-room="thread:' not in first  # only the last page follows new replies live
-    landing = await client.get(f"/t/{thread.id}/p/35")
-    assert landing.headers["Location"] == f"/t/{thread.id}?after=30#post-35"
-    last = await text(await client.get(f"/t/{thread.id}?after=30"))
+    assert f'href="/t/{thread.id}?after=50"' in first
+    landing = await client.get(f"/t/{thread.id}/p/55")
+    assert landing.headers["Location"] == f"/t/{thread.id}?after=50#post-55"
+    last = await text(await client.get(f"/t/{thread.id}?after=50"))
     assert last.count('class="post"') == 5 and f'data-room="thread:{thread.id}"' in last
+    assert f'href="/t/{thread.id}"' in last  # earlier replies: the first page
     async with db.read_only() as session:
         numbers = (await session.execute(select(col(Post.number)).where(col(Post.thread_id) == thread.id))).scalars()
-        assert sorted(numbers) == list(range(1, 36))
+        assert sorted(numbers) == list(range(1, 56))
 
 
 async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db: Database) -> None:

@@ -133,6 +133,15 @@ class ThreadPage:
     last_event_id: int
     liked: frozenset[int]  # ids of the posts on this page that the viewer likes
 
+    @property
+    def earlier_after(self) -> int:
+        """The cursor of the page before this one."""
+        return max(0, self.after - POSTS_PER_PAGE)
+
+    @property
+    def later_after(self) -> int:
+        return self.after + POSTS_PER_PAGE
+
 
 async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, after: int = 0) -> ThreadPage:
     """Posts numbered after `after`, POSTS_PER_PAGE of them, with the id of the newest event so far.
