@@ -360,12 +360,11 @@ async def seed_bulk(
     titles = [title for title, _body in opening_sources]
     openings = _texts(opening_sources, "texts of opening posts", show_progress)
     reply_texts = _texts(reply_sources, "texts of replies", show_progress)
-    search_docs = _SearchDocuments(writer, [text.document for text in openings + reply_texts])
-    await search_docs.prepare()
-
     counts = _reply_counts(rng, threads, replies)
     first_thread = await _next_id(session, Thread)
     next_post = await _next_id(session, Post)
+    search_docs = _SearchDocuments(writer, [text.document for text in openings + reply_texts])
+    await search_docs.prepare(next_post)
     next_like = await _next_id(session, Like)
     span = timedelta(days=days).total_seconds()
     starts = sorted(rng.uniform(0, span) for _ in range(threads))
@@ -490,8 +489,13 @@ class _SearchDocuments:
         self.writer = writer
         self.documents = documents
 
-    async def prepare(self) -> None:
+    async def prepare(self, first_post_id: int) -> None:
         if not self.writer.postgres:
+            # FTS5 rows have no foreign key: a hard-deleted post may have left one with an id about to be reused
+            # (index_post deletes before it inserts for the same reason).
+            await self.writer.session.execute(
+                text("DELETE FROM post_fts WHERE rowid >= :first"), {"first": first_post_id}
+            )
             return
         session = self.writer.session
         await session.execute(

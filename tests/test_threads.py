@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from quart import Quart
+from quart import Quart, url_for
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
 from forum.models import Community, Event, Post, Role, Thread
+from forum.paths import post_action_path, post_path, profile_path
 from realtime.events import REGISTRY
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import csrf_token, login, post_form, text
@@ -225,3 +227,32 @@ async def test_line_breaks_typed_on_a_phone_survive_in_posts(app: Quart, db: Dat
     async with db.read_only() as session:
         post = (await session.execute(select(Post))).scalar_one()
     assert post.body == "第一行\n第二行\n\n- 钥匙\n- 雨伞"
+
+
+async def test_board_pages_go_back_in_time_by_cursor_without_repeating_or_skipping_a_thread(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="board_keyset")
+    await make_member(db, user=author, community=community)
+    started = [await make_thread(db, author=author, community=community, title=f"话题{n}") for n in range(33)]
+    client = app.test_client()
+    await login(client, "board_keyset")
+    first = await text(await client.get(f"/c/{community.slug}/b/talk"))
+    older = re.search(r'href="(/c/[^"]+\?before=[^"]+)"', first)
+    assert older is not None
+    second = await text(await client.get(older.group(1).replace("&amp;", "&")))
+    ids = [int(found) for found in re.findall(r'data-thread-id="(\d+)"', first + second)]
+    assert ids == [thread.id for thread in reversed(started)]  # newest first, each once
+    assert re.search(r'href="[^"]*\?before=', second) is None  # the last page links no further
+    for bad in ("garbage", "2026-01-01_x", "_1", "2026-01-01T00:00:00_1"):  # malformed: from the top, never a 500
+        response = await client.get(f"/c/{community.slug}/b/talk", query_string={"before": bad})
+        assert response.status_code == 200, bad
+
+
+async def test_post_paths_built_without_url_for_match_the_routes(app: Quart) -> None:
+    async with app.test_request_context("/"):
+        for action, endpoint in (("like", "like"), ("likes", "who_liked"), ("edit", "edit"), ("history", "history")):
+            assert post_action_path(7, action) == url_for(f"threads.{endpoint}", post_id=7)
+        assert post_path(3, 4) == url_for("threads.permalink", thread_id=3, number=4)
+        assert profile_path("li.na-2") == url_for("profile.show", username="li.na-2")
