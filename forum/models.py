@@ -170,7 +170,7 @@ class Thread(SQLModel, table=True):
     title: str = Field(max_length=120)
     post_count: int = Field(default=1)  # the opening post and its replies
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
-    last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
+    last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     is_deleted: bool = Field(default=False)
 
 
