@@ -50,7 +50,18 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def _prepare(env: dict[str, str]) -> None:
-    bulk = ["seed-bulk", "--community", "yuepu-xincun", "--threads", "300", "--replies", "3000", "--users", "0", "--quiet"]
+    bulk = [
+        "seed-bulk",
+        "--community",
+        "yuepu-xincun",
+        "--threads",
+        "300",
+        "--replies",
+        "3000",
+        "--users",
+        "0",
+        "--quiet",
+    ]
     for command in (["db", "upgrade"], ["seed-demo"], bulk):
         subprocess.run(
             [sys.executable, "-m", "forum", *command],
