@@ -363,7 +363,7 @@ async def seed_bulk(
     counts = _reply_counts(rng, threads, replies)
     first_thread = await _next_id(session, Thread)
     next_post = await _next_id(session, Post)
-    search_docs = _SearchDocuments(writer, [text.document for text in openings + reply_texts])
+    search_docs = _SearchDocuments(writer, [item.document for item in openings + reply_texts])
     await search_docs.prepare(next_post)
     next_like = await _next_id(session, Like)
     span = timedelta(days=days).total_seconds()
