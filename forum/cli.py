@@ -1,4 +1,4 @@
-"""The `forum` command: serve, db upgrade, seed-demo, create-admin."""
+"""The `forum` command: serve, db upgrade, seed-demo, seed-bulk, create-admin."""
 
 from __future__ import annotations
 
@@ -81,6 +81,43 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_bulk(args: argparse.Namespace) -> int:
+    from forum.bulk import BulkResult, seed_bulk
+    from forum.search import initialize
+
+    for name in ("threads", "replies", "users"):
+        if getattr(args, name) < 0:
+            print(f"--{name} cannot be negative.", file=sys.stderr)
+            return 2
+    if args.likes is not None and args.likes < 0:
+        print("--likes cannot be negative.", file=sys.stderr)
+        return 2
+    initialize()
+
+    async def work(session: AsyncSession) -> BulkResult:
+        return await seed_bulk(
+            session,
+            community_slug=args.community,
+            threads=args.threads,
+            replies=args.replies,
+            likes=args.likes,
+            users=args.users,
+            seed=args.seed,
+            show_progress=not args.quiet,
+        )
+
+    try:
+        result = asyncio.run(_with_session(work))
+    except ValueError as error:
+        print(f"seed-bulk: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"Added {result.threads} threads, {result.replies} replies, {result.likes} likes and {result.users} members "
+        f"to community {result.community_slug} in {result.seconds:.0f} s."
+    )
+    return 0
+
+
 def _create_admin(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -132,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed-demo", help="add the demo district if the database has no users")
     seed.set_defaults(func=_seed_demo)
+
+    bulk = commands.add_parser(
+        "seed-bulk", help="fill a community with many generated threads, replies and likes (for measuring)"
+    )
+    bulk.add_argument("--community", default="bulk", help="community slug (created in district 'bulk' if missing)")
+    bulk.add_argument("--threads", type=int, default=1000)
+    bulk.add_argument("--replies", type=int, default=10000, help="replies in all, shared unevenly among threads")
+    bulk.add_argument("--likes", type=int, help="about this many likes in all (default: half the replies)")
+    bulk.add_argument("--users", type=int, default=200, help="new verified members who write (demo password)")
+    bulk.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same texts")
+    bulk.add_argument("--quiet", action="store_true", help="no progress bar")
+    bulk.set_defaults(func=_seed_bulk)
 
     admin = commands.add_parser("create-admin", help="create (or promote) a district admin")
     admin.add_argument("username")

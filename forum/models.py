@@ -159,17 +159,18 @@ class Board(SQLModel, table=True):
 
 
 class Thread(SQLModel, table=True):
-    __table_args__ = (Index("ix_thread_board_last_posted", "board_id", "last_posted_at"),)
+    # A board page is a keyset range of this index, at any depth; it also serves lookups by board alone.
+    __table_args__ = (Index("ix_thread_board_last_posted_id", "board_id", "last_posted_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    board_id: int = Field(sa_column=_fk("board.id"))
+    board_id: int = Field(sa_column=_fk("board.id", index=False))
     # Denormalised from the board: every access check on a thread needs the community.
     community_id: int = Field(sa_column=_fk("community.id"))
     author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     title: str = Field(max_length=120)
     post_count: int = Field(default=1)  # the opening post and its replies
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
-    last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime, index=True)
+    last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     is_deleted: bool = Field(default=False)
 
 
@@ -179,7 +180,9 @@ class Post(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("thread_id", "number", name="uq_post_thread_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    thread_id: int = Field(sa_column=_fk("thread.id"))
+    # No index of its own: uq_post_thread_number (thread_id, number) serves lookups by thread, and with a
+    # second index on thread_id alone PostgreSQL read a whole long thread to sort one page of it.
+    thread_id: int = Field(sa_column=_fk("thread.id", index=False))
     author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     number: int
     body: str = Field(sa_type=Text)

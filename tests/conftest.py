@@ -75,6 +75,7 @@ async def _empty_tables(url: str) -> None:
             else:
                 for table in tables:
                     await connection.execute(table.delete())
+                await connection.execute(text("DELETE FROM post_fts"))  # the search index has no foreign key
     finally:
         await engine.dispose()
 

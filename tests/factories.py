@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import accounts, communities, memberships, threads
+from forum.actions import accounts, communities, likes, memberships, threads
 from forum.db import Database
 from forum.models import Board, Community, CommunityKind, District, Membership, Post, Role, Thread, User
 
@@ -113,3 +113,13 @@ async def make_reply(db: Database, *, author: User, thread: Thread, body: str = 
         assert board is not None and community is not None
         standing = await standing_in(session, author, community)
         return await threads.reply(session, actor=author, thread=thread, board=board, standing=standing, body=body)
+
+
+async def make_like(db: Database, *, user: User, post: Post) -> int:
+    async with db.unit_of_work() as session:
+        thread = await session.get(Thread, post.thread_id)
+        assert thread is not None
+        community = await session.get(Community, thread.community_id)
+        assert community is not None
+        standing = await standing_in(session, user, community)
+        return await likes.set_like(session, actor=user, post=post, standing=standing, liked=True)

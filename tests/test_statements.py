@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from forum.db import Database
 from forum.models import Role
-from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
+from tests.factories import make_community, make_like, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import login, post_multipart
 
 
@@ -66,6 +66,38 @@ async def test_community_pages_use_few_statements_whatever_the_number_of_members
         await make_pending(db, user=await make_user(db), community=community)
     after = {path: await _statements_for(app, client, path) for path in paths}
 
+    assert after == before
+    assert max(after.values()) <= 5, after
+
+
+async def test_thread_board_and_search_pages_use_at_most_eight_statements_whatever_the_replies_and_likes(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    reader = await make_user(db, username="counting_reader")
+    await make_member(db, user=reader, community=community, is_party_member=True)
+    thread = await make_thread(db, author=reader, community=community, title="快递柜坏了", body="快递柜又坏了")
+    client = app.test_client()
+    await login(client, "counting_reader")
+    paths = [
+        f"/t/{thread.id}",
+        f"/c/{community.slug}/b/talk",
+        f"/c/{community.slug}/search?q=%E5%BF%AB%E9%80%92",
+    ]  # 快递
+    await _statements_for(app, client, "/")  # the once-a-minute last-seen write happens here, not below
+    before = {path: await _statements_for(app, client, path) for path in paths}
+
+    for n in range(6):
+        neighbour = await make_user(db)
+        await make_member(db, user=neighbour, community=community, is_party_member=n % 2 == 0)
+        reply = await make_reply(db, author=neighbour, thread=thread, body=f"快递 第{n}条")
+        await make_like(db, user=reader, post=reply)
+        await make_like(db, user=neighbour, post=reply)
+        await make_thread(db, author=neighbour, community=community, title=f"快递柜{n}", body="快递")
+    after = {path: await _statements_for(app, client, path) for path in paths}
+    page = await (await client.get(f"/t/{thread.id}")).get_data(as_text=True)
+
+    assert page.count('class="post"') == 7 and page.count("like liked") == 6  # the likes are on the page
     assert after == before
     assert max(after.values()) <= 8, after
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from quart import Quart
+from quart import Quart, url_for
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
 from forum.models import Community, Event, Post, Role, Thread
+from forum.paths import post_action_path, post_path, profile_path
 from realtime.events import REGISTRY
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import csrf_token, login, post_form, text
@@ -106,25 +108,27 @@ async def test_bad_posts_are_explained_and_store_nothing(app: Quart, db: Databas
         assert (await session.execute(select(func.count()).select_from(Event))).scalar_one() == 0
 
 
-async def test_replies_are_numbered_in_order_and_pages_hold_thirty(app: Quart, db: Database) -> None:
+async def test_replies_are_numbered_in_order_and_pages_hold_fifty(app: Quart, db: Database) -> None:
     community = await make_community(db)
     author = await make_user(db, username="prolific")
     await make_member(db, user=author, community=community)
     thread = await make_thread(db, author=author, community=community)
-    for n in range(34):
+    for n in range(54):
         await make_reply(db, author=author, thread=thread, body=f"第{n + 1}条回复")
     client = app.test_client()
     await login(client, "prolific")
     first = await text(await client.get(f"/t/{thread.id}"))
-    assert first.count('class="post"') == 30 and "第29条回复" in first and "第30条回复" not in first
+    assert first.count('class="post"') == 50 and "第49条回复" in first and "第50条回复" not in first
     assert 'data-room="thread:' not in first  # only the last page follows new replies live
-    landing = await client.get(f"/t/{thread.id}/p/35")
-    assert landing.headers["Location"] == f"/t/{thread.id}?after=30#post-35"
-    last = await text(await client.get(f"/t/{thread.id}?after=30"))
+    assert f'href="/t/{thread.id}?after=50"' in first
+    landing = await client.get(f"/t/{thread.id}/p/55")
+    assert landing.headers["Location"] == f"/t/{thread.id}?after=50#post-55"
+    last = await text(await client.get(f"/t/{thread.id}?after=50"))
     assert last.count('class="post"') == 5 and f'data-room="thread:{thread.id}"' in last
+    assert f'href="/t/{thread.id}"' in last  # earlier replies: the first page
     async with db.read_only() as session:
         numbers = (await session.execute(select(col(Post.number)).where(col(Post.thread_id) == thread.id))).scalars()
-        assert sorted(numbers) == list(range(1, 36))
+        assert sorted(numbers) == list(range(1, 56))
 
 
 async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db: Database) -> None:
@@ -223,3 +227,32 @@ async def test_line_breaks_typed_on_a_phone_survive_in_posts(app: Quart, db: Dat
     async with db.read_only() as session:
         post = (await session.execute(select(Post))).scalar_one()
     assert post.body == "第一行\n第二行\n\n- 钥匙\n- 雨伞"
+
+
+async def test_board_pages_go_back_in_time_by_cursor_without_repeating_or_skipping_a_thread(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    author = await make_user(db, username="board_keyset")
+    await make_member(db, user=author, community=community)
+    started = [await make_thread(db, author=author, community=community, title=f"话题{n}") for n in range(33)]
+    client = app.test_client()
+    await login(client, "board_keyset")
+    first = await text(await client.get(f"/c/{community.slug}/b/talk"))
+    older = re.search(r'href="(/c/[^"]+\?before=[^"]+)"', first)
+    assert older is not None
+    second = await text(await client.get(older.group(1).replace("&amp;", "&")))
+    ids = [int(found) for found in re.findall(r'data-thread-id="(\d+)"', first + second)]
+    assert ids == [thread.id for thread in reversed(started)]  # newest first, each once
+    assert re.search(r'href="[^"]*\?before=', second) is None  # the last page links no further
+    for bad in ("garbage", "2026-01-01_x", "_1", "2026-01-01T00:00:00_1"):  # malformed: from the top, never a 500
+        response = await client.get(f"/c/{community.slug}/b/talk", query_string={"before": bad})
+        assert response.status_code == 200, bad
+
+
+async def test_post_paths_built_without_url_for_match_the_routes(app: Quart) -> None:
+    async with app.test_request_context("/"):
+        for action, endpoint in (("like", "like"), ("likes", "who_liked"), ("edit", "edit"), ("history", "history")):
+            assert post_action_path(7, action) == url_for(f"threads.{endpoint}", post_id=7)
+        assert post_path(3, 4) == url_for("threads.permalink", thread_id=3, number=4)
+        assert profile_path("li.na-2") == url_for("profile.show", username="li.na-2")

@@ -265,7 +265,7 @@ async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[Thre
 @validate_querystring(ThreadQuery)
 @validate_response(ThreadOut)
 async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
-    """Thirty posts after `after` (0: from the start)."""
+    """Fifty posts after `after` (0: from the start)."""
     user = require_user()
     thread, board, _community, standing = await access_thread(db_session(), user, thread_id)
     page = await thread_page(db_session(), thread, viewer=user, after=query_args.after)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -83,9 +83,22 @@ async def boards_of(session: AsyncSession, community: Community, *, include_arch
     return [BoardRow(board, board_name(board), int(count)) for board, count in rows]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    """A thread as a board lists it."""
+
+    id: int
+    board_id: int
+    author_id: int | None
+    title: str
+    post_count: int
+    created_at: datetime
+    last_posted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadRow:
-    thread: Thread
+    thread: ThreadView
     author: Person | None
 
 
@@ -93,6 +106,7 @@ class ThreadRow:
 class BoardPage:
     threads: list[ThreadRow]
     next_cursor: str | None  # "<iso time>_<id>" of the last thread shown, when there are more
+    last_event_id: int  # events up to here are reflected on the page
 
 
 def parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
@@ -101,18 +115,44 @@ def parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
         return None
     stamp, _, raw_id = raw.rpartition("_")
     try:
-        return datetime.fromisoformat(stamp), int(raw_id)
+        parsed = datetime.fromisoformat(stamp)
     except ValueError:
         return None
+    if not raw_id.isdigit() or len(raw_id) > 10 or parsed.tzinfo is None:
+        return None
+    return parsed, int(raw_id)
+
+
+def _person(author_id: int | None, username: str | None, display_name: str | None, badge: bool | None) -> Person | None:
+    if author_id is None or username is None or display_name is None:
+        return None
+    return Person(author_id, username, display_name, bool(badge))
 
 
 async def board_page(session: AsyncSession, board: Board, *, cursor: str | None = None) -> BoardPage:
-    """Threads by latest activity, newest first, THREADS_PER_PAGE at a time."""
-    user_join, membership_join = _with_author(board.community_id, col(Thread.author_id))
+    """Threads by latest activity, newest first, THREADS_PER_PAGE at a time after the keyset `cursor`, with
+    their authors and the newest event id: one statement (one more for an empty page). The index on
+    (board_id, last_posted_at) serves any depth without an OFFSET."""
     statement = (
-        select(Thread, User, Membership)
-        .outerjoin(User, user_join)
-        .outerjoin(Membership, membership_join)
+        select(
+            col(Thread.id),
+            col(Thread.board_id),
+            col(Thread.author_id),
+            col(Thread.title),
+            col(Thread.post_count),
+            col(Thread.created_at),
+            col(Thread.last_posted_at),
+            col(User.username),
+            col(User.display_name),
+            col(Membership.is_party_member),
+            _newest_event_id().label("last_event_id"),
+        )
+        .select_from(Thread)
+        .outerjoin(User, col(User.id) == col(Thread.author_id))
+        .outerjoin(
+            Membership,
+            and_(col(Membership.user_id) == col(Thread.author_id), col(Membership.community_id) == board.community_id),
+        )
         .where(col(Thread.board_id) == board.id, col(Thread.is_deleted).is_(False))
         .order_by(col(Thread.last_posted_at).desc(), col(Thread.id).desc())
         .limit(THREADS_PER_PAGE + 1)
@@ -120,24 +160,42 @@ async def board_page(session: AsyncSession, board: Board, *, cursor: str | None 
     position = parse_cursor(cursor)
     if position is not None:
         stamp, thread_id = position
-        statement = statement.where(
-            or_(
-                col(Thread.last_posted_at) < stamp,
-                and_(col(Thread.last_posted_at) == stamp, col(Thread.id) < thread_id),
-            )
-        )
+        # A row-value comparison, which both databases answer with one range of ix_thread_board_last_posted_id.
+        statement = statement.where(tuple_(col(Thread.last_posted_at), col(Thread.id)) < tuple_(stamp, thread_id))
     rows = (await session.execute(statement)).all()
-    threads = [ThreadRow(thread, _author(user, membership)) for thread, user, membership in rows[:THREADS_PER_PAGE]]
+    threads = [
+        ThreadRow(
+            ThreadView(*row[:7]),  # type: ignore[arg-type]  # a stored row's id is never None
+            _person(row.author_id, row.username, row.display_name, row.is_party_member),
+        )
+        for row in rows[:THREADS_PER_PAGE]
+    ]
     next_cursor = None
     if len(rows) > THREADS_PER_PAGE:
         last = threads[-1].thread
         next_cursor = f"{last.last_posted_at.isoformat()}_{last.id}"
-    return BoardPage(threads, next_cursor)
+    last_event_id = rows[0].last_event_id or 0 if rows else await latest_event_id(session)
+    return BoardPage(threads, next_cursor, last_event_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PostView:
+    """A post as pages and the API show it: the columns they read, without an ORM object per row."""
+
+    id: int
+    thread_id: int
+    number: int
+    author_id: int | None
+    body_html: str
+    like_count: int
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PostRow:
-    post: Post
+    post: PostView
     author: Person | None
 
 
@@ -151,40 +209,75 @@ class ThreadPage:
     liked: frozenset[int]  # ids of the posts on this page that the viewer likes
     images: dict[int, list[PostImage]]  # post id -> its pictures in order (posts without any are absent)
 
+    @property
+    def earlier_after(self) -> int:
+        """The cursor of the page before this one."""
+        return max(0, self.after - POSTS_PER_PAGE)
+
+    @property
+    def later_after(self) -> int:
+        return self.after + POSTS_PER_PAGE
+
+
+def _newest_event_id() -> Any:
+    return select(func.max(col(Event.id))).scalar_subquery()
+
 
 async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, after: int = 0) -> ThreadPage:
-    """Posts numbered after `after`, POSTS_PER_PAGE of them, with the id of the newest event so far.
-
-    The event id is read first: anything committed later is either already on the page (the client ignores the
-    duplicate by post number) or arrives as an event after that id, so nothing falls in between."""
-    last_event_id = await latest_event_id(session)
-    user_join, membership_join = _with_author(thread.community_id, col(Post.author_id))
+    """Posts numbered after `after`, POSTS_PER_PAGE of them, with their authors, whether the viewer likes each,
+    and the id of the newest event: one statement, whatever the number of posts and likes (one more for an
+    empty page). Its one snapshot makes the event id and the posts agree: the live client resumes after that id
+    and ignores by post number anything the page already shows."""
+    liked = select(col(Like.id)).where(col(Like.post_id) == col(Post.id), col(Like.user_id) == viewer.id).exists()
     rows = (
         await session.execute(
-            select(Post, User, Membership)
-            .outerjoin(User, user_join)
-            .outerjoin(Membership, membership_join)
+            select(
+                col(Post.id),
+                col(Post.thread_id),
+                col(Post.number),
+                col(Post.author_id),
+                col(Post.body_html),
+                col(Post.like_count),
+                col(Post.created_at),
+                col(Post.edited_at),
+                col(Post.deleted_at),
+                col(User.username),
+                col(User.display_name),
+                col(Membership.is_party_member),
+                liked.label("liked"),
+                _newest_event_id().label("last_event_id"),
+            )
+            .select_from(Post)
+            .outerjoin(User, col(User.id) == col(Post.author_id))
+            .outerjoin(
+                Membership,
+                and_(
+                    col(Membership.user_id) == col(Post.author_id), col(Membership.community_id) == thread.community_id
+                ),
+            )
             .where(col(Post.thread_id) == thread.id, col(Post.number) > after)
             .order_by(col(Post.number))
             .limit(POSTS_PER_PAGE + 1)
         )
     ).all()
-    posts = [PostRow(post, _author(user, membership)) for post, user, membership in rows[:POSTS_PER_PAGE]]
-    post_ids = [row.post.id for row in posts]
-    liked = frozenset(
-        (
-            await session.execute(
-                select(col(Like.post_id)).where(col(Like.user_id) == viewer.id, col(Like.post_id).in_(post_ids))
-            )
-        ).scalars()
-    )
+    posts = [
+        PostRow(
+            PostView(*row[:9]),  # type: ignore[arg-type]  # a stored row's id is never None
+            _person(row.author_id, row.username, row.display_name, row.is_party_member),
+        )
+        for row in rows[:POSTS_PER_PAGE]
+    ]
+    liked_ids = frozenset(row.id for row in rows[:POSTS_PER_PAGE] if row.liked)
+    last_event_id = rows[0].last_event_id or 0 if rows else await latest_event_id(session)
     images = await images_of(session, thread_id=thread.id or 0, numbers=[row.post.number for row in posts])
-    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked, images)
+    return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked_ids, images)
 
 
 async def images_of(session: AsyncSession, *, thread_id: int, numbers: Sequence[int]) -> dict[int, list[PostImage]]:
-    """The pictures of the posts with these numbers in a thread, by post id, in order; one statement.
-    Deleted posts have none left (forum.actions.images.remove_images)."""
+    """The pictures of the posts with these numbers in a thread, by post id, in order; one statement (none for
+    no posts). Deleted posts have none left (forum.actions.images.remove_images)."""
+    if not numbers:
+        return {}
     images: dict[int, list[PostImage]] = {}
     rows = await session.execute(
         select(PostImage)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.actions import accounts
@@ -12,6 +12,7 @@ from forum.errors import InvalidInput
 from forum.web.context import current_auth_session, current_user, db_session, safe_next
 from forum.web.ratelimits import LOGIN_LIMITS, REGISTER_LIMITS
 from forum.web.signin import sign_in, sign_out
+from forum.web.templating import render_template
 
 blueprint = Blueprint("auth", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_board_to_manage, access_boards_to_manage
@@ -16,6 +16,7 @@ from forum.permissions import CommunityStanding, can_archive_board
 from forum.queries.threads import board_name, boards_of
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import BOARD_LIMITS
+from forum.web.templating import render_template
 
 blueprint = Blueprint("boards", __name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import segno
 from markupsafe import Markup
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_community, access_community_to_moderate, standing_in
@@ -20,6 +20,7 @@ from forum.queries.communities import community_overview
 from forum.queries.threads import boards_of
 from forum.web.context import commit, current_user, db_session, login_required, notify, require_user
 from forum.web.ratelimits import JOIN_LIMITS
+from forum.web.templating import render_template
 from forum.web.urls import join_url
 
 blueprint = Blueprint("communities", __name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Blueprint, jsonify, redirect, render_template, request, url_for
+from quart import Blueprint, jsonify, redirect, request, url_for
 
 from forum.actions import accounts
 from forum.actions.communities import find_by_join_code
@@ -14,6 +14,7 @@ from forum.i18n import N_, gettext
 from forum.queries.communities import my_communities
 from forum.web.context import commit, current_user, database, db_session, login_required, require_user, safe_next
 from forum.web.hooks import LANG_COOKIE
+from forum.web.templating import render_template
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("home", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
 from forum.actions import memberships
@@ -14,6 +14,7 @@ from forum.permissions import CommunityStanding, can_appoint_secretaries, can_de
 from forum.queries.communities import members_by_status
 from forum.queries.people import member_person
 from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.templating import render_template
 
 blueprint = Blueprint("members", __name__)
 

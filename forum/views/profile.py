@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, render_template
+from quart import Blueprint
 
 from forum.errors import NotFound
 from forum.queries.communities import profile
 from forum.web.context import db_session, login_required, require_user
+from forum.web.templating import render_template
 
 blueprint = Blueprint("profile", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 
 from forum.actions import accounts
 from forum.actions import sessions as session_actions
@@ -14,6 +14,7 @@ from forum.i18n import N_
 from forum.queries.accounts import list_sessions
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
+from forum.web.templating import render_template
 
 blueprint = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum import search
@@ -25,9 +25,10 @@ from forum.permissions import (
 )
 from forum.queries.people import mention_candidates
 from forum.queries.quotes import quote_of_number, quote_of_post
-from forum.queries.threads import board_name, board_page, latest_event_id, likers, revisions, thread_page
+from forum.queries.threads import board_name, board_page, likers, revisions, thread_page
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
+from forum.web.templating import render_template
 from forum.web.uploads import uploaded_images
 
 blueprint = Blueprint("threads", __name__)
@@ -46,7 +47,7 @@ async def _board_page(
         can_start=can_start_thread(standing, board),
         form=form,
         errors=errors,
-        last_event_id=await latest_event_id(db_session()),
+        last_event_id=page.last_event_id,
     ), status
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, current_app, g, jsonify, render_template
+from quart import Quart, current_app, g, jsonify
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from forum.errors import DomainError, InvalidInput
 from forum.i18n import N_, gettext
 from forum.web.context import db_session, wants_json
+from forum.web.templating import render_template
 
 log = logging.getLogger(__name__)
 
