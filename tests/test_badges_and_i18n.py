@@ -121,12 +121,23 @@ async def test_errors_are_translated_in_the_api_too(app: Quart) -> None:
 def test_every_user_facing_string_has_a_chinese_translation() -> None:
     root = Path(__file__).resolve().parent.parent
     method_map = [("forum/**.py", "python"), ("realtime/**.py", "python"), ("templates/**.html", "jinja2")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    # The same Jinja extensions as babel.cfg (and the app): with one missing, the extractor silently skips
+    # every template that uses it, and its strings drop out of the catalog at the next `make messages`.
+    extensions = next(
+        line.split("=", 1)[1].strip() for line in (root / "babel.cfg").read_text().splitlines() if "extensions" in line
+    )
+    options = {"templates/**.html": {"extensions": extensions}}
     found = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+    sources = set()
+    for filename, _lineno, message, _comments, _context in extract_from_dir(
         str(root), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
+        sources.add(filename)
+    with_strings = {
+        str(path.relative_to(root)) for path in (root / "templates").rglob("*.html") if "_(" in path.read_text()
+    }
+    assert with_strings <= sources, f"templates the extractor could not read: {sorted(with_strings - sources)}"
     with (root / "forum/translations/zh_Hans/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po)
     translated = {
