@@ -219,6 +219,13 @@ def _text_token(content: str, level: int) -> Token:
     return token
 
 
+def escape_label(text: str) -> str:
+    """Text to put inside a Markdown link's [label] as it is: brackets, emphasis and other markup characters are
+    backslash-escaped, line breaks become spaces."""
+    flat = " ".join(text.split())
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", flat)
+
+
 def quote_markdown(body: str, *, username: str, label: str, url: str, limit: int = 400) -> str:
     """The Markdown a reply starts with when it quotes a post: who said it, a link to it, and its text as a block
     quote. Quotes inside the quoted post are left out (a reply quotes what was said, not the whole chain), and

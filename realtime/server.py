@@ -145,12 +145,19 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 await access_room(session, user, room)
             except DomainError as error:
                 return {"ok": False, "error": error.code}
+            if not sio.manager.is_connected(sid, "/"):
+                return {"ok": False, "error": "disconnected"}
             await sio.enter_room(sid, room)
             backlog = await events_after(session, room=room, after=after, limit=REPLAY_LIMIT)
         if backlog is None:
             return {"ok": False, "reload": True}
         for envelope in backlog:
             await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
+        # The socket may have gone while the database answered: a closed page must not be counted (its
+        # `disconnect` has run already and would never take it out again).
+        if not sio.manager.is_connected(sid, "/"):
+            await sio.leave_room(sid, room)
+            return {"ok": False, "error": "disconnected"}
         if room.startswith("thread:") and await presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
         return {"ok": True}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
@@ -363,7 +364,7 @@ async def test_quote_fills_the_reply_box_in_place_and_at_suggests_neighbours_to_
         await _mark_loaded(a.page)
         await a.page.locator("#post-1 a.quote").click()
         box = a.page.locator("#f-body")
-        await expect(box).to_have_value(f"> @wang_fang_b [楼主帖](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n")
+        await expect(box).to_have_value(f"> @wang_fang_b [团购大米](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n")
         await _still_same_document(a.page)
 
         await box.press("End")
@@ -374,7 +375,7 @@ async def test_quote_fills_the_reply_box_in_place_and_at_suggests_neighbours_to_
         await expect(box).to_have_attribute("aria-expanded", "true")
         await box.press("Enter")
         await expect(box).to_have_value(
-            f"> @wang_fang_b [楼主帖](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n我要两袋，@wang_fang_b "
+            f"> @wang_fang_b [团购大米](/t/{thread.id}/p/1):\n> 每袋十斤，周五到货\n\n我要两袋，@wang_fang_b "
         )
         await expect(a.page.locator("#f-body-mentions")).to_be_hidden()
         await a.page.locator("form.reply-form button[type=submit]").click()
@@ -386,3 +387,49 @@ async def test_quote_fills_the_reply_box_in_place_and_at_suggests_neighbours_to_
         assert a.problems == []
     finally:
         await a.close()
+
+
+async def test_a_removed_reader_is_told_and_a_live_reply_shows_the_sites_clock_on_a_phone_abroad(
+    browser: Browser, server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="clock_secretary", display_name="刘书记")
+    traveller = await make_user(db, username="clock_traveller", display_name="出差的小陈")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    membership = await make_member(db, user=traveller, community=community)
+    thread = await make_thread(db, author=secretary, community=community, title="楼道灯坏了")
+
+    a = await Phone.signed_in(browser, server, "clock_secretary")
+    context = await browser.new_context(
+        viewport=PHONE, base_url=server.url, locale="zh-CN", timezone_id="America/New_York"
+    )
+    b = Phone(context, await context.new_page())
+    try:
+        await b.page.goto("/login")
+        await b.page.fill("#f-username", "clock_traveller")
+        await b.page.fill("#f-password", PASSWORD)
+        await b.page.locator("main button[type=submit]").click()
+        await b.page.wait_for_url(f"{server.url}/")
+        await b.page.goto(f"/t/{thread.id}")
+        await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
+
+        await a.page.goto(f"/t/{thread.id}")
+        await a.page.fill("#f-body", "明天上午修")
+        await a.page.locator("form.reply-form button[type=submit]").click()
+        live_time = b.page.locator("#post-2 time")
+        await expect(live_time).to_be_visible(timeout=LIVE)
+        shanghai = datetime.now(ZoneInfo("Asia/Shanghai"))
+        shown = await live_time.text_content() or ""
+        # The site's clock (Asia/Shanghai), not the phone's (New York, 13 hours behind).
+        assert f"{shanghai.hour:02d}:" in shown or f"{(shanghai.hour - 1) % 24:02d}:" in shown, shown
+
+        await b.page.locator("#f-body").fill("我回来再看")
+        await a.page.goto(f"/c/{community.slug}/members")
+        await a.page.locator(f"#member-{membership.id} form[action$='/remove'] button").click()
+        await expect(b.page.locator(".live-notice.revoked")).to_contain_text("您已不是本社区的成员", timeout=LIVE)
+        await expect(b.page.locator("form.reply-form button[type=submit]")).to_be_disabled()
+        await expect(b.page.locator("#f-body")).to_have_value("我回来再看")  # what they typed stays
+        assert a.problems == [] and b.problems == []
+    finally:
+        await a.close()
+        await b.close()

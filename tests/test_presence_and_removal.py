@@ -15,7 +15,7 @@ from quart import Quart
 from sqlalchemy import select
 from sqlmodel import col
 
-from forum.db import Database
+from forum.db import Database, record_event
 from forum.models import AuditEntry, Membership, MembershipStatus, Role
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_pending, make_thread, make_user
@@ -262,3 +262,32 @@ async def test_the_api_removes_a_member_too(app: Quart, db: Database) -> None:
     )
     assert response.status_code == 200
     assert (await response.get_json())["status"] == MembershipStatus.REJECTED
+
+
+@pytest.mark.server
+async def test_a_page_closed_while_its_subscribe_is_answered_is_not_counted_as_a_reader(
+    server: Server, db: Database
+) -> None:
+    _community, thread = await _neighbours(db, "quick_leaver", "steady_reader")
+    room = f"thread:{thread.id}"
+    async with db.unit_of_work() as session:  # a long replay keeps each subscribe busy after it joined the room
+        for n in range(300):
+            record_event(
+                session, room, {"type": "typing", "thread_id": thread.id, "user_id": 0, "display_name": str(n)}
+            )
+    http = await http_login(server.url, "quick_leaver")
+    cookie = cookie_header(http)
+    await http.aclose()
+    for _ in range(8):  # a reader flicking between threads: subscribe, and gone before the answer
+        flicker = Client()
+        await flicker.sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+        await flicker.sio.emit("subscribe", {"room": room, "after": 0})
+        await flicker.close()
+    steady = await Client().connect(server, "steady_reader")
+    try:
+        assert await steady.subscribe(room) == {"ok": True}
+        await until(lambda: bool(steady.counts), "a reader count")
+        await asyncio.sleep(1.5)  # any later count, from a late ghost, would arrive by now
+        assert steady.counts[-1] == 1
+    finally:
+        await steady.close()

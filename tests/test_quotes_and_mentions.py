@@ -106,10 +106,10 @@ async def test_quoting_fills_the_reply_box_with_and_without_scripts(app: Quart, 
     page = await text(await client.get(location.split("#")[0]))
     box = re.search(r'<textarea id="f-body"[^>]*>(.*?)</textarea>', page, re.S)
     assert box is not None
-    # Escaped inside the textarea, labelled in the reader's language, without the quote the post itself quoted.
+    # Escaped inside the textarea, labelled with the thread title, without the quote the post itself quoted.
     assert (
         box.group(1)
-        == f"&gt; @quoted_author [楼主帖](/t/{thread.id}/p/1):\n&gt; 明早停电 &lt;b&gt;两小时&lt;/b&gt;\n\n"
+        == f"&gt; @quoted_author [快递柜坏了](/t/{thread.id}/p/1):\n&gt; 明早停电 &lt;b&gt;两小时&lt;/b&gt;\n\n"
     )
     assert 'class="quote"' in page
 

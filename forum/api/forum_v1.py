@@ -453,10 +453,10 @@ async def get_revisions(post_id: int) -> RevisionListOut:
 @validate_response(QuoteOut)
 async def get_quote(post_id: int) -> QuoteOut:
     """The Markdown that quotes this post in a reply: "> @author [#n](link):" and its text."""
-    post, _thread, board, _community, standing = await access_post(db_session(), require_user(), post_id)
+    post, thread, board, _community, standing = await access_post(db_session(), require_user(), post_id)
     if not can_reply(standing, board):
         raise Forbidden()
-    markdown = await quote_of_post(db_session(), post)
+    markdown = await quote_of_post(db_session(), post, thread)
     if markdown is None:
         raise NotFound()
     return QuoteOut(post_id=post_id, markdown=markdown)

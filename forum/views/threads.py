@@ -122,7 +122,7 @@ async def show(thread_id: int) -> Any:
     quoted = _number_arg("quote")
     if quoted and can_reply(standing, found_board):
         # "Quote" without JavaScript: the reply box starts with the quoted post.
-        form["body"] = await quote_of_number(db_session(), thread_id=thread_id, number=quoted) or ""
+        form["body"] = await quote_of_number(db_session(), thread=thread, number=quoted) or ""
     return await _thread_page(
         thread, found_board, community, standing, after=_number_arg("after"), form=form, errors={}, status=200
     )
@@ -137,7 +137,7 @@ async def quote(post_id: int) -> Any:
     if not can_reply(standing, found_board):
         raise Forbidden()
     if request.accept_mimetypes.best == "application/json":
-        text = await quote_of_post(db_session(), post)
+        text = await quote_of_post(db_session(), post, thread)
         if text is None:
             raise NotFound()
         return {"post_id": post.id, "markdown": text}

@@ -28,11 +28,14 @@
     return found;
   }
 
+  // The site's time zone, as the server renders times: a phone abroad or set to UTC shows the same clock.
+  const timeZone = () => document.documentElement.dataset.timezone || undefined;
+
   function localTime(iso) {
     const when = new Date(iso);
     if (Number.isNaN(when.getTime())) return "";
     try {
-      return when.toLocaleString(lang(), { dateStyle: "short", timeStyle: "short" });
+      return when.toLocaleString(lang(), { dateStyle: "short", timeStyle: "short", timeZone: timeZone() });
     } catch {
       return when.toLocaleString();
     }
@@ -283,6 +286,9 @@
         updateBar();
       }
       announce(data.author.display_name, body.textContent);
+      // Their reply is here: "… is replying" about them is over.
+      const typing = document.getElementById("typing");
+      if (typing && typing.dataset.userId === String(data.author.id)) typing.hidden = true;
     }
 
     function addThread(list, data) {
@@ -372,6 +378,7 @@
     let typingTimer = null;
     socket.on("typing", (signal) => {
       if (!typingLine || !signal || typeof signal.display_name !== "string") return;
+      typingLine.dataset.userId = String(signal.user_id);
       typingLine.textContent = (text.typing || "{name}").replace("{name}", signal.display_name);
       typingLine.hidden = false;
       clearTimeout(typingTimer);
@@ -395,7 +402,9 @@
       readersLine.hidden = signal.count < 2;
     });
 
-    // Taken out of a room (removed from the community): the page stays as it is, without live updates.
+    // Taken out of a room (removed from the community): the page stays as it is, without live updates, says
+    // why, and its reply box keeps what was typed but no longer sends it (the server would refuse it).
+    let revokedShown = false;
     socket.on("revoked", (signal) => {
       const state = signal && rooms.get(signal.room);
       if (!state) return;
@@ -403,6 +412,13 @@
       state.attempt += 1;
       if (readersLine) readersLine.hidden = true;
       if (typingLine) typingLine.hidden = true;
+      for (const button of document.querySelectorAll("form.reply-form button[type=submit]")) button.disabled = true;
+      if (revokedShown || !text.revoked) return;
+      revokedShown = true;
+      const line = document.createElement("p");
+      line.className = "live-notice revoked";
+      line.textContent = text.revoked;
+      region.append(line);
     });
 
     socket.on("event", (envelope) => {
