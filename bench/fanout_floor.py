@@ -11,7 +11,6 @@ costs above this is the price of those.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from typing import Any
 import socketio
 import uvicorn
 
+from forum import heap
 from forum.cli import UVICORN_OPTIONS
 
 Scope = dict[str, Any]
@@ -66,13 +66,8 @@ async def trigger(scope: Scope, receive: Receive, send: Send) -> None:
     await _respond(send, 200, b"sent")
 
 
-def freeze_heap() -> None:
-    """As Linli does at the end of start-up (forum/app.py), so that the floor gets the same treatment."""
-    gc.collect()
-    gc.freeze()
-
-
-app = socketio.ASGIApp(sio, other_asgi_app=trigger, on_startup=freeze_heap)
+# The same garbage-collector settings as Linli after start-up (forum/heap.py): the floor gets what Linli gets.
+app = socketio.ASGIApp(sio, other_asgi_app=trigger, on_startup=heap.settle)
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -94,14 +93,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     @app.before_serving
     async def start_pruning() -> None:
         app.extensions["linli.pruner"] = asyncio.create_task(_prune_periodically(app))
-
-    @app.before_serving
-    async def freeze_heap() -> None:
-        # Last start-up hook: everything loaded so far (modules, templates, jieba's dictionary) lives as long as
-        # the process. Frozen, the collector stops re-scanning it on every full collection, which a fan-out to
-        # thousands of sockets (a task and several objects per recipient) triggers often. See docs/performance.md.
-        gc.collect()
-        gc.freeze()
 
     @app.after_serving
     async def close_database() -> None:
