@@ -41,6 +41,18 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col, select
+
+from forum.access import standing_in
+from forum.actions import accounts, communities, memberships, threads
+from forum.actions.sessions import hash_token
+from forum.db import Database
+from forum.markup import render_markdown
+from forum.migrate import upgrade_async
+from forum.models import AuthSession, Board, Membership, MembershipStatus, SessionKind, User
+from forum.paths import post_path
+from forum.timeutil import utcnow
+from realtime.events import PersonData, PostCreated, thread_room
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "fanout-bench-secret-not-for-production"
@@ -135,8 +147,6 @@ async def _admin(url: str, statement: str) -> None:
 @asynccontextmanager
 async def database(server_url: str | None, var: Path) -> AsyncIterator[str]:
     """A fresh, migrated database: SQLite under `var`, or a throwaway one on the given PostgreSQL server."""
-    from forum.migrate import upgrade_async
-
     if not server_url:
         url = f"sqlite+aiosqlite:///{var / 'fanout.db'}"
         await upgrade_async(url)
@@ -155,16 +165,6 @@ async def database(server_url: str | None, var: Path) -> AsyncIterator[str]:
 async def seed(url: str, readers: int) -> Seeded:
     """A community with a thread started by the poster, and `readers` verified members with API sessions.
     The poster goes through the domain actions; readers are added in bulk (no password hashing for thousands)."""
-    from forum.access import standing_in
-    from forum.actions import accounts, communities, memberships, threads
-    from forum.actions.sessions import hash_token
-    from forum.db import Database
-    from forum.markup import render_markdown
-    from forum.models import AuthSession, Board, Membership, MembershipStatus, SessionKind, User
-    from forum.paths import post_path
-    from forum.timeutil import utcnow
-    from realtime.events import PersonData, PostCreated, thread_room
-
     db = Database(url)
     try:
         async with db.unit_of_work() as session:
@@ -178,7 +178,11 @@ async def seed(url: str, readers: int) -> Seeded:
             await memberships.add_verified_member(
                 session, user=poster, community=community, is_party_member=True, building="3", room="101"
             )
-            board = next(b for b in await _boards(session, Board, community.id) if b.slug == "talk")
+            board = (
+                await session.execute(
+                    select(Board).where(col(Board.community_id) == community.id, col(Board.slug) == "talk")
+                )
+            ).scalar_one()
             standing = await standing_in(session, poster, community)
             thread = await threads.create_thread(
                 session, actor=poster, board=board, standing=standing, title="周六清理花坛", body=BODY
@@ -194,27 +198,28 @@ async def seed(url: str, readers: int) -> Seeded:
                 ]
                 session.add_all(users)
                 await session.flush()
+                user_ids = [user.id for user in users if user.id is not None]
                 session.add_all(
                     Membership(
-                        user_id=user.id,  # type: ignore[arg-type]
+                        user_id=user_id,
                         community_id=community.id,
                         status=MembershipStatus.VERIFIED,
                         building=str(n % 30 + 1),
                         room=str(n % 600 + 101),
                         decided_at=now,
                     )
-                    for n, user in enumerate(users, start)
+                    for n, user_id in enumerate(user_ids, start)
                 )
                 session.add_all(
                     AuthSession(
                         token_hash=hash_token(tokens[n]),
-                        user_id=user.id,  # type: ignore[arg-type]
+                        user_id=user_id,
                         kind=SessionKind.API,
                         created_at=now,
                         last_seen_at=now,
                         expires_at=now + timedelta(days=1),
                     )
-                    for n, user in enumerate(users, start)
+                    for n, user_id in enumerate(user_ids, start)
                 )
     finally:
         await db.dispose()
@@ -230,12 +235,6 @@ async def seed(url: str, readers: int) -> Seeded:
     room = thread_room(thread.id)
     envelope = {"type": event["type"], "id": 1_000_000, "room": room, "data": event}
     return Seeded(thread_id=thread.id, room=room, tokens=tokens, envelope=envelope)
-
-
-async def _boards(session: Any, board: Any, community_id: int) -> list[Any]:
-    from sqlalchemy import select
-
-    return list((await session.execute(select(board).where(board.community_id == community_id))).scalars())
 
 
 async def linli_payload_bytes(url: str) -> int:

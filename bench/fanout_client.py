@@ -73,7 +73,7 @@ class Client(asyncio.Protocol):
         for event in self.ws.events_received():
             if isinstance(event, Frame):
                 if event.opcode is Opcode.TEXT:
-                    self._message(event.data.decode(), now)
+                    self._message(str(event.data, "utf-8"), now)
             elif isinstance(event, Response) and event.status_code != 101:
                 self._fail(f"handshake answered {event.status_code}")
         self._flush()
