@@ -8,13 +8,16 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.config import ConfigError, load_config
 
 T = TypeVar("T")
+
+# How `forum serve` runs uvicorn. The fan-out floor (bench/fanout_floor.py) uses the same, so the two compare.
+UVICORN_OPTIONS: dict[str, Any] = {"ws": "websockets-sansio", "proxy_headers": True, "lifespan": "on"}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -29,12 +32,10 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         workers=workers,
-        ws="websockets-sansio",
-        proxy_headers=True,
         forwarded_allow_ips=config["FORWARDED_ALLOW_IPS"],
         log_level=args.log_level,
         access_log=args.access_log,
-        lifespan="on",
+        **UVICORN_OPTIONS,
     )
     return 0
 
