@@ -231,6 +231,7 @@ async def seed(url: str, readers: int) -> Seeded:
         body_html=render_markdown(BODY),
         created_at=now.isoformat(),
         url=post_path(thread.id, 100),
+        images=[],
     ).model_dump()
     room = thread_room(thread.id)
     envelope = {"type": event["type"], "id": 1_000_000, "room": room, "data": event}

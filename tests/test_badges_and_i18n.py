@@ -83,9 +83,9 @@ async def test_a_profile_shows_only_communities_the_viewer_shares(app: Quart, db
 async def test_pages_speak_chinese_by_default_and_english_on_request(app: Quart, db: Database) -> None:
     client = app.test_client()
     page = await text(await client.get("/login"))
-    assert '<html lang="zh-Hans">' in page and "登录" in page
+    assert '<html lang="zh-Hans" ' in page and "登录" in page
     english = await text(await client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}))
-    assert '<html lang="en">' in english and "Log in" in english and "登录" not in english.split("<footer")[0]
+    assert '<html lang="en" ' in english and "Log in" in english and "登录" not in english.split("<footer")[0]
     chinese = await text(await client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}))
     assert "登录" in chinese
 
