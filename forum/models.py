@@ -38,6 +38,7 @@ class MembershipStatus(StrEnum):
     PENDING = "pending"
     VERIFIED = "verified"
     REJECTED = "rejected"
+    REMOVED = "removed"  # was verified; a secretary took them out (moved away). They may ask to join again.
 
 
 class Role(StrEnum):

@@ -219,12 +219,25 @@ async def test_a_secretary_removes_a_verified_member_who_keeps_their_account_and
             .all()
         )
     assert stored is not None
-    assert (stored.status, stored.is_party_member) == (MembershipStatus.REJECTED, False)
+    assert (stored.status, stored.is_party_member) == (MembershipStatus.REMOVED, False)
     assert actions == ["membership.removed"]
-    # The removed resident sees the community as an outsider who may ask to join again.
+    assert "已移出社区" in page  # listed with the declined requests, labelled for what happened
+    # The removed resident reads no more, is told why (not "your request was declined"), and may ask again.
     other = app.test_client()
     await login(other, "removed_resident")
     assert (await other.get(f"/c/{community.slug}/b/talk")).status_code == 403
+    own = await (await other.get(f"/c/{community.slug}")).get_data(as_text=True)
+    assert "书记已将您移出本社区" in own and "未能核实" not in own
+    response = await post_form(
+        other,
+        f"/c/{community.slug}/request",
+        {"building": "3", "unit": "", "room": "402"},
+        token_from=f"/c/{community.slug}",
+    )
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    async with db.read_only() as session:
+        again = await session.get(Membership, membership.id)
+    assert again is not None and again.status == MembershipStatus.PENDING
 
 
 @pytest.mark.parametrize(("actor", "expected"), [("plain_resident", 403), ("secretary_elsewhere", 404)])
@@ -261,7 +274,7 @@ async def test_the_api_removes_a_member_too(app: Quart, db: Database) -> None:
         f"/api/v1/memberships/{target.id}/remove", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 200
-    assert (await response.get_json())["status"] == MembershipStatus.REJECTED
+    assert (await response.get_json())["status"] == MembershipStatus.REMOVED
 
 
 @pytest.mark.server

@@ -135,8 +135,7 @@ async def remove_member(
         actor=actor,
         membership=membership,
         standing=standing,
-        status=MembershipStatus.REJECTED,
-        action="membership.removed",
+        status=MembershipStatus.REMOVED,
     )
 
 

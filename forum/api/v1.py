@@ -414,7 +414,7 @@ async def join(data: JoinIn) -> tuple[MembershipOut, int]:
 @validate_querystring(MemberQuery)
 @validate_response(MemberListOut)
 async def list_members(slug: str, query_args: MemberQuery) -> MemberListOut:
-    """Secretaries and district admins only. `status`: pending, verified or rejected."""
+    """Secretaries and district admins only. `status`: pending, verified, rejected or removed."""
     community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
     status = query_args.status if query_args.status in set(MembershipStatus) else MembershipStatus.VERIFIED
     rows = await members(db_session(), community, status=status)

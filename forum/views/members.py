@@ -27,7 +27,8 @@ async def index(slug: str) -> Any:
     everyone = await members_by_status(db_session(), community)
     pending = everyone[MembershipStatus.PENDING]
     verified = everyone[MembershipStatus.VERIFIED]
-    declined = everyone[MembershipStatus.REJECTED]
+    # Declined requests and removed members: both can be verified (again) from the same list.
+    declined = everyone[MembershipStatus.REJECTED] + everyone[MembershipStatus.REMOVED]
     assert user.id is not None  # noqa: S101 -- a loaded row
     return await render_template(
         "members/index.html",
