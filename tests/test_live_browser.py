@@ -433,3 +433,25 @@ async def test_a_removed_reader_is_told_and_a_live_reply_shows_the_sites_clock_o
     finally:
         await a.close()
         await b.close()
+
+
+async def test_ones_own_reply_arriving_in_another_tab_can_be_edited_there(
+    browser: Browser, server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    writer = await make_user(db, username="two_tabs", display_name="两个标签页")
+    await make_member(db, user=writer, community=community)
+    thread = await make_thread(db, author=writer, community=community, title="周末集市")
+    phone = await Phone.signed_in(browser, server, "two_tabs")
+    try:
+        other_tab = await phone.context.new_page()
+        await other_tab.goto(f"/t/{thread.id}")
+        await expect(other_tab.locator("html[data-live=on]")).to_have_count(1)
+        await phone.page.goto(f"/t/{thread.id}")
+        await phone.page.fill("#f-body", "我带两箱苹果")
+        await phone.page.locator("form.reply-form button[type=submit]").click()
+        edit = other_tab.locator("#post-2 .post-footer a[href$='/edit']")
+        await expect(edit).to_have_text("编辑", timeout=LIVE)
+        assert phone.problems == []
+    finally:
+        await phone.close()

@@ -270,6 +270,13 @@
         copy.querySelector("a.like-count").href = `/posts/${Number(data.post_id)}/likes`;
         const quote = copy.querySelector("a.quote");
         if (quote) quote.href = `/posts/${Number(data.post_id)}/quote`;
+        if (myUserId !== null && data.author && data.author.id === myUserId && text.edit) {
+          // One's own reply, arriving in another tab: editable there too, as after a reload.
+          const edit = document.createElement("a");
+          edit.href = `/posts/${Number(data.post_id)}/edit`;
+          edit.textContent = text.edit;
+          copy.append(" ", edit);
+        }
         article.append(copy);
       }
 
@@ -372,6 +379,10 @@
     }
 
     const socket = window.io({ transports: ["websocket"] });
+    let myUserId = null; // from `ready`: who the server thinks this page belongs to
+    socket.on("ready", (hello) => {
+      if (hello && typeof hello.user_id === "number") myUserId = hello.user_id;
+    });
 
     // "Someone is replying": shown for a few seconds, sent at most every two seconds while typing.
     const typingLine = document.getElementById("typing");
