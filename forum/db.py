@@ -9,6 +9,7 @@ Files the unit of work refers to are written just before its commit and files it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -96,7 +97,7 @@ class Database:
         then hand every queued event to the sinks.
 
         Files go first and outside the event lock: a failure there (disk full) leaves the transaction
-        uncommitted, and a commit that fails after them leaves only unreferenced files (see `forum.storage`).
+        uncommitted, and if the commit fails after them, the files written for it are removed again.
 
         Client events get their ids here, as the last thing before commit, under a transaction-wide lock on
         PostgreSQL: ids then become visible in the order they were handed out, so a reader that has seen id N
@@ -104,20 +105,15 @@ class Database:
         held only from this insert to the commit.
         """
         files: list[tuple[str, bytes]] = session.info.pop(_FILES, [])
-        if files:
-            await asyncio.to_thread(write_files, self._uploads(), files)
-        outbox: list[tuple[str, dict[str, Any]]] = session.info.pop(_OUTBOX, [])
-        recorded: list[tuple[Event, dict[str, Any]]] = []
-        if outbox:
-            if not is_sqlite(self.url):
-                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
-            recorded = [
-                (Event(room=room, type=data["type"], payload=json.dumps(data, ensure_ascii=False)), data)
-                for room, data in outbox
-            ]
-            session.add_all([event for event, _ in recorded])
-            await session.flush()
-        await session.commit()
+        try:
+            if files:
+                await asyncio.to_thread(write_files, self._uploads(), files)
+            recorded = await self._record_and_commit(session)
+        except BaseException:
+            if files:  # the change they belong to did not happen: nothing refers to them, so they go too
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(remove_files, self._uploads(), [name for name, _ in files])
+            raise
         removals: list[str] = session.info.pop(_REMOVALS, [])
         if removals:
             await asyncio.to_thread(remove_files, self._uploads(), removals)
@@ -130,6 +126,21 @@ class Database:
                 await sink(events)
             except Exception:  # a broken listener must not turn a committed write into an error
                 log.exception("event sink failed")
+
+    async def _record_and_commit(self, session: AsyncSession) -> list[tuple[Event, dict[str, Any]]]:
+        outbox: list[tuple[str, dict[str, Any]]] = session.info.pop(_OUTBOX, [])
+        recorded: list[tuple[Event, dict[str, Any]]] = []
+        if outbox:
+            if not is_sqlite(self.url):
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+            recorded = [
+                (Event(room=room, type=data["type"], payload=json.dumps(data, ensure_ascii=False)), data)
+                for room, data in outbox
+            ]
+            session.add_all([event for event, _ in recorded])
+            await session.flush()
+        await session.commit()
+        return recorded
 
     @asynccontextmanager
     async def read_only(self) -> AsyncIterator[AsyncSession]:

@@ -46,11 +46,14 @@ def write_files(root: Path, files: Iterable[tuple[str, bytes]]) -> None:
         path = resolve(root, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-        with partial.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
+        try:
+            with partial.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)  # gone already after the rename; a half-written one must not stay
 
 
 def remove_files(root: Path, names: Iterable[str]) -> None:

@@ -136,6 +136,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             return {"ok": False, "error": "bad_request"}
         socket_session = await sio.get_session(sid)
+        generation = rechecked.get(socket_session["user_id"], 0)
         db: Database = app.extensions["linli.db"]
         async with db.read_only() as session:
             user = await session.get(User, socket_session["user_id"])
@@ -148,6 +149,15 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             if not sio.manager.is_connected(sid, "/"):
                 return {"ok": False, "error": "disconnected"}
             await sio.enter_room(sid, room)
+            if rechecked.get(user.id or 0, 0) != generation:
+                # Their access changed while this subscribe was checking it: the recheck may not have seen this
+                # room yet, so check again now that the socket is in it.
+                async with db.read_only() as fresh:
+                    try:
+                        await access_room(fresh, user, room)
+                    except DomainError as error:
+                        await sio.leave_room(sid, room)
+                        return {"ok": False, "error": error.code}
             backlog = await events_after(session, room=room, after=after, limit=REPLAY_LIMIT)
         if backlog is None:
             return {"ok": False, "reload": True}
@@ -185,6 +195,9 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:
         if isinstance(data, dict) and isinstance(data.get("room"), str):
             room = data["room"][:64]
+            if not room.startswith(FOLLOWED_PREFIXES):
+                # user: and session: rooms are how logout and removal find a socket: a client may not leave them.
+                return {"ok": False, "error": "bad_request"}
             await sio.leave_room(sid, room)
             if await presence.leave(room, sid):
                 changed(room)
@@ -201,9 +214,13 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             flushing[:] = [asyncio.create_task(flush())]
 
     async def flush() -> None:
-        await asyncio.sleep(PRESENCE_INTERVAL)
-        rooms = list(dirty)
-        dirty.clear()
+        while dirty:  # a change that arrives while counts are being sent gets its own round
+            await asyncio.sleep(PRESENCE_INTERVAL)
+            rooms = list(dirty)
+            dirty.clear()
+            await send_counts(rooms)
+
+    async def send_counts(rooms: list[str]) -> None:
         for room in rooms:
             try:
                 count = await presence.count(room)
@@ -213,8 +230,12 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 log.warning("could not send the reader count of %s", room, exc_info=True)
 
     # --- Access that changed after a room was joined ----------------------------------------------------------
+    rechecked: dict[int, int] = {}  # user id -> how many times their access changed (see `subscribe`)
+
     async def recheck(user_ids: list[int]) -> None:
         """Take this process's sockets of these users out of every room they may no longer follow."""
+        for user_id in user_ids:
+            rechecked[user_id] = rechecked.get(user_id, 0) + 1
         db: Database = app.extensions["linli.db"]
         async with db.read_only() as session:
             for user_id in user_ids:
@@ -291,6 +312,7 @@ class Relay:
         self.sessions_channel = f"{channel}:sessions-ended"
         self.access_channel = f"{channel}:access-changed"
         self.recheck = recheck
+        self._unannounced_access: set[int] = set()  # users whose changed access did not reach Redis
         self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -375,15 +397,18 @@ class Relay:
         if changed:
             await self.recheck(changed)
             if self._redis is not None:
-                try:
-                    await self._redis.publish(self.access_channel, json.dumps(changed))
-                except UNAVAILABLE as error:
-                    log.warning(
-                        "could not announce changed access of users %s on Redis (%s); their sockets on other "
-                        "processes stay in their rooms until they reconnect",
-                        changed,
-                        error,
-                    )
+                await self._announce_access(changed)
+
+    async def _announce_access(self, user_ids: list[int]) -> None:
+        assert self._redis is not None  # noqa: S101 -- only called with Redis
+        try:
+            await self._redis.publish(self.access_channel, json.dumps(user_ids))
+        except UNAVAILABLE as error:
+            # Announced again once Redis is back; processes that lost Redis too recheck everyone then anyway.
+            self._unannounced_access.update(user_ids)
+            log.warning("could not announce changed access of users %s on Redis (%s)", user_ids, error)
+        else:
+            self._unannounced_access.difference_update(user_ids)
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
@@ -407,6 +432,19 @@ class Relay:
             log.exception("could not check the sessions of open sockets")
             return
         await self.disconnect_local([session_id for session_id in held if session_id not in live])
+
+    async def _recheck_everyone(self) -> None:
+        """Access changes announced while Redis was away were not heard here: check the rooms of every socket
+        of this process against the page rules again."""
+        prefix = user_room(0).removesuffix("0")
+        rooms = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
+        users = sorted({int(room.removeprefix(prefix)) for room in rooms if room.startswith(prefix)})
+        if not users:
+            return
+        try:
+            await self.recheck(users)
+        except Exception:  # the database is away too: the next access change or reconnection tries again
+            log.exception("could not recheck the rooms of open sockets")
 
     async def _relay_forever(self) -> None:
         while True:
@@ -464,6 +502,9 @@ class Relay:
                     self._lost = False
                     log.warning("Redis is back; catching up from the event log")
                     await self._disconnect_ended_sessions()
+                    await self._recheck_everyone()
+                if self._unannounced_access:
+                    await self._announce_access(sorted(self._unannounced_access))
                 self._subscribed = True
                 self._due.set()
                 if self._unannounced:

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import socketio
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlmodel import col
 
 from forum.db import Database, record_event
-from forum.models import AuditEntry, Membership, MembershipStatus, Role
+from forum.models import AuditEntry, AuthSession, Membership, MembershipStatus, Role, User
 from forum.queries.threads import latest_event_id
-from tests.factories import make_community, make_member, make_pending, make_thread, make_user
+from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import login, post_form
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
 from tests.services import REDIS_URL, require_service
@@ -304,3 +304,59 @@ async def test_a_page_closed_while_its_subscribe_is_answered_is_not_counted_as_a
         assert steady.counts[-1] == 1
     finally:
         await steady.close()
+
+
+@pytest.mark.server
+async def test_a_client_cannot_leave_the_rooms_that_logout_and_removal_use_to_find_it(
+    server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="stay_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    sly = await make_user(db, username="sly_reader")
+    membership = await make_member(db, user=sly, community=community)
+    thread = await make_thread(db, author=secretary, community=community)
+    http = await http_login(server.url, "sly_reader")
+    reader = Client()
+    await reader.sio.connect(server.url, headers={"Cookie": cookie_header(http)}, transports=["websocket"])
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}") == {"ok": True}
+        async with db.read_only() as session:
+            auth_session = (
+                await session.execute(select(AuthSession).where(col(AuthSession.user_id) == sly.id))
+            ).scalar_one()
+        for room in (f"user:{sly.id}", f"session:{auth_session.id}"):
+            answer = await reader.sio.call("unsubscribe", {"room": room}, timeout=5)
+            assert answer == {"ok": False, "error": "bad_request"}, room
+        secretary_http = await http_login(server.url, "stay_sec")
+        assert (await http_post_form(secretary_http, f"/memberships/{membership.id}/remove")).status_code == 302
+        await secretary_http.aclose()
+        await until(lambda: f"thread:{thread.id}" in reader.revoked, "the thread room revoked")
+        assert (await http_post_form(http, "/logout")).status_code == 302
+        await until(lambda: not reader.sio.connected, "the socket disconnected at logout")
+    finally:
+        await http.aclose()
+        if reader.sio.connected:
+            await reader.close()
+
+
+async def test_a_post_whose_author_is_gone_offers_no_quote_and_quoting_it_is_not_found(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    reader = await make_user(db, username="quote_reader_left")
+    gone = await make_user(db, username="gone_author")
+    for user in (reader, gone):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=reader, community=community)
+    reply = await make_reply(db, author=gone, thread=thread, body="我搬走了")
+    async with db.unit_of_work() as session:
+        await session.execute(delete(Membership).where(col(Membership.user_id) == gone.id))
+        await session.execute(delete(AuthSession).where(col(AuthSession.user_id) == gone.id))
+        await session.execute(delete(User).where(col(User.id) == gone.id))
+    client = app.test_client()
+    await login(client, "quote_reader_left")
+    page = await (await client.get(f"/t/{thread.id}")).get_data(as_text=True)
+    assert f'href="/posts/{reply.id}/quote"' not in page and "我搬走了" in page
+    response = await client.get(f"/posts/{reply.id}/quote", headers={"Accept": "application/json"})
+    assert response.status_code == 404

@@ -33,7 +33,7 @@ async def quote_of_number(session: AsyncSession, *, thread: Thread, number: int)
 
 
 async def quote_of_post(session: AsyncSession, post: Post, thread: Thread) -> str | None:
-    if post.deleted_at is not None:
+    if post.deleted_at is not None or post.author_id is None:  # deleted, or its author's account is gone
         return None
     author = await session.get(User, post.author_id)
     return quote_for(post, author, thread.title) if author else None
