@@ -89,7 +89,7 @@ def _require_reader(standing: CommunityStanding) -> None:
         raise NotFound()
 
 
-async def access_board(
+async def _board_with_standing(
     session: AsyncSession, user: User, community_slug: str, board_slug: str
 ) -> tuple[Community, Board, CommunityStanding]:
     row = (
@@ -103,7 +103,13 @@ async def access_board(
     if row is None:
         raise NotFound()
     community, membership, admin, board = row
-    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    return community, board, CommunityStanding(membership=membership, is_district_admin=admin is not None)
+
+
+async def access_board(
+    session: AsyncSession, user: User, community_slug: str, board_slug: str
+) -> tuple[Community, Board, CommunityStanding]:
+    community, board, standing = await _board_with_standing(session, user, community_slug, board_slug)
     _require_reader(standing)
     return community, board, standing
 
@@ -129,18 +135,7 @@ async def access_board_to_manage(
     session: AsyncSession, user: User, community_slug: str, board_slug: str
 ) -> tuple[Community, Board, CommunityStanding]:
     """A board (archived or not) that the user may rename, move, archive or restore."""
-    row = (
-        await session.execute(
-            _with_standing(user)
-            .add_columns(Board)
-            .join(Board, col(Board.community_id) == col(Community.id))
-            .where(col(Community.slug) == community_slug, col(Board.slug) == board_slug)
-        )
-    ).first()
-    if row is None:
-        raise NotFound()
-    community, membership, admin, board = row
-    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    community, board, standing = await _board_with_standing(session, user, community_slug, board_slug)
     _require_board_manager(standing)
     return community, board, standing
 

@@ -37,9 +37,9 @@ class Phone:
             self.problems.append(message.text)
 
     @classmethod
-    async def signed_in(cls, browser: Browser, server: Server, username: str) -> Phone:
+    async def signed_in(cls, browser: Browser, server: Server, username: str, timezone_id: str | None = None) -> Phone:
         context = await browser.new_context(
-            viewport=PHONE, base_url=server.url, locale="zh-CN", is_mobile=True, has_touch=True
+            viewport=PHONE, base_url=server.url, locale="zh-CN", is_mobile=True, has_touch=True, timezone_id=timezone_id
         )
         phone = cls(context, await context.new_page())
         await phone.page.goto("/login")
@@ -400,16 +400,8 @@ async def test_a_removed_reader_is_told_and_a_live_reply_shows_the_sites_clock_o
     thread = await make_thread(db, author=secretary, community=community, title="楼道灯坏了")
 
     a = await Phone.signed_in(browser, server, "clock_secretary")
-    context = await browser.new_context(
-        viewport=PHONE, base_url=server.url, locale="zh-CN", timezone_id="America/New_York"
-    )
-    b = Phone(context, await context.new_page())
+    b = await Phone.signed_in(browser, server, "clock_traveller", timezone_id="America/New_York")
     try:
-        await b.page.goto("/login")
-        await b.page.fill("#f-username", "clock_traveller")
-        await b.page.fill("#f-password", PASSWORD)
-        await b.page.locator("main button[type=submit]").click()
-        await b.page.wait_for_url(f"{server.url}/")
         await b.page.goto(f"/t/{thread.id}")
         await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
 

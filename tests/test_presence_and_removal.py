@@ -291,10 +291,13 @@ async def test_a_page_closed_while_its_subscribe_is_answered_is_not_counted_as_a
     http = await http_login(server.url, "quick_leaver")
     cookie = cookie_header(http)
     await http.aclose()
-    for _ in range(8):  # a reader flicking between threads: subscribe, and gone before the answer
+    # A reader flicking between threads: subscribe, and gone before the answer. The pauses sweep the moment of
+    # leaving across the subscribe's work (access check, joining, the 300-event replay).
+    for pause_ms in range(0, 60, 3):
         flicker = Client()
         await flicker.sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
         await flicker.sio.emit("subscribe", {"room": room, "after": 0})
+        await asyncio.sleep(pause_ms / 1000)
         await flicker.close()
     steady = await Client().connect(server, "steady_reader")
     try:
