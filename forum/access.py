@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -13,32 +13,74 @@ from forum.models import Board, Community, DistrictAdmin, Membership, Post, Post
 from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
 
 
-def _with_standing(user: User) -> Select[Community, Membership, DistrictAdmin]:
-    """Communities with the user's membership there and their admin row for its district, in one statement."""
+def _with_standing() -> Select[Community, Membership, DistrictAdmin]:
+    """Communities with the membership there of the user given as `viewer_id` and their admin row for its
+    district, in one statement.
+
+    The statements below are built once, at import, with bound parameters: on every page, building and keying
+    a statement costs more than SQLite takes to run it."""
+    viewer: BindParameter[int] = bindparam("viewer_id")
     return (
         select(Community, Membership, DistrictAdmin)
         .outerjoin(
             Membership,
-            and_(col(Membership.community_id) == col(Community.id), col(Membership.user_id) == user.id),
+            and_(col(Membership.community_id) == col(Community.id), col(Membership.user_id) == viewer),
         )
         .outerjoin(
             DistrictAdmin,
-            and_(
-                col(DistrictAdmin.district_id) == col(Community.district_id),
-                col(DistrictAdmin.user_id) == user.id,
-            ),
+            and_(col(DistrictAdmin.district_id) == col(Community.district_id), col(DistrictAdmin.user_id) == viewer),
         )
     )
 
 
+_COMMUNITY_BY_ID = _with_standing().where(col(Community.id) == bindparam("community_id"))
+_COMMUNITY_BY_SLUG = _with_standing().where(col(Community.slug) == bindparam("slug"))
+_MEMBERSHIP_TARGET = aliased(Membership)
+_MEMBERSHIP = (
+    _with_standing()
+    .add_columns(_MEMBERSHIP_TARGET)
+    .join(_MEMBERSHIP_TARGET, col(_MEMBERSHIP_TARGET.community_id) == col(Community.id))
+    .where(col(_MEMBERSHIP_TARGET.id) == bindparam("membership_id"))
+)
+_BOARD_BY_SLUGS = (
+    _with_standing()
+    .add_columns(Board)
+    .join(Board, col(Board.community_id) == col(Community.id))
+    .where(col(Community.slug) == bindparam("slug"), col(Board.slug) == bindparam("board_slug"))
+)
+_BOARD_BY_ID = (
+    _with_standing()
+    .join(Board, col(Board.community_id) == col(Community.id))
+    .where(col(Board.id) == bindparam("board_id"))
+)
+_THREAD = (
+    _with_standing()
+    .add_columns(Board, Thread)
+    .join(Thread, col(Thread.community_id) == col(Community.id))
+    .join(Board, col(Board.id) == col(Thread.board_id))
+    .where(col(Thread.id) == bindparam("thread_id"), col(Thread.is_deleted).is_(False))
+)
+
+_IMAGE = (
+    _with_standing()
+    .add_columns(PostImage)
+    .join(Thread, col(Thread.community_id) == col(Community.id))
+    .join(Post, col(Post.thread_id) == col(Thread.id))
+    .join(PostImage, col(PostImage.post_id) == col(Post.id))
+    .where(
+        col(PostImage.id) == bindparam("image_id"), col(Thread.is_deleted).is_(False), col(Post.deleted_at).is_(None)
+    )
+)
+
+
 async def standing_in(session: AsyncSession, user: User, community: Community) -> CommunityStanding:
-    row = (await session.execute(_with_standing(user).where(col(Community.id) == community.id))).one()
+    row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": community.id})).one()
     return CommunityStanding(membership=row[1], is_district_admin=row[2] is not None)
 
 
 async def access_community(session: AsyncSession, user: User, slug: str) -> tuple[Community, CommunityStanding]:
     """Any signed-in user may see that a community exists (name, district); members see more."""
-    row = (await session.execute(_with_standing(user).where(col(Community.slug) == slug))).first()
+    row = (await session.execute(_COMMUNITY_BY_SLUG, {"viewer_id": user.id, "slug": slug})).first()
     if row is None:
         raise NotFound()
     community, membership, admin = row
@@ -58,15 +100,7 @@ async def access_membership_to_moderate(
     session: AsyncSession, user: User, membership_id: int
 ) -> tuple[Membership, Community, CommunityStanding]:
     """A membership the user may decide on. Outsiders learn nothing (404); members who are not secretaries get 403."""
-    target = aliased(Membership)
-    row = (
-        await session.execute(
-            _with_standing(user)
-            .add_columns(target)
-            .join(target, col(target.community_id) == col(Community.id))
-            .where(col(target.id) == membership_id)
-        )
-    ).first()
+    row = (await session.execute(_MEMBERSHIP, {"viewer_id": user.id, "membership_id": membership_id})).first()
     if row is None:
         raise NotFound()
     community, mine, admin, membership = row
@@ -93,12 +127,7 @@ async def _board_with_standing(
     session: AsyncSession, user: User, community_slug: str, board_slug: str
 ) -> tuple[Community, Board, CommunityStanding]:
     row = (
-        await session.execute(
-            _with_standing(user)
-            .add_columns(Board)
-            .join(Board, col(Board.community_id) == col(Community.id))
-            .where(col(Community.slug) == community_slug, col(Board.slug) == board_slug)
-        )
+        await session.execute(_BOARD_BY_SLUGS, {"viewer_id": user.id, "slug": community_slug, "board_slug": board_slug})
     ).first()
     if row is None:
         raise NotFound()
@@ -144,15 +173,7 @@ async def access_thread(
     session: AsyncSession, user: User, thread_id: int
 ) -> tuple[Thread, Board, Community, CommunityStanding]:
     """A thread the user may read: deleted threads and outsiders get 404, unverified members 403."""
-    row = (
-        await session.execute(
-            _with_standing(user)
-            .add_columns(Board, Thread)
-            .join(Thread, col(Thread.community_id) == col(Community.id))
-            .join(Board, col(Board.id) == col(Thread.board_id))
-            .where(col(Thread.id) == thread_id, col(Thread.is_deleted).is_(False))
-        )
-    ).first()
+    row = (await session.execute(_THREAD, {"viewer_id": user.id, "thread_id": thread_id})).first()
     if row is None:
         raise NotFound()
     community, membership, admin, board, thread = row
@@ -171,15 +192,9 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
         await access_thread(session, user, room_id)
         return
     if kind == "board":
-        row = (
-            await session.execute(
-                _with_standing(user)
-                .join(Board, col(Board.community_id) == col(Community.id))
-                .where(col(Board.id) == room_id)
-            )
-        ).first()
+        row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
     elif kind == "community":
-        row = (await session.execute(_with_standing(user).where(col(Community.id) == room_id))).first()
+        row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": room_id})).first()
     else:
         raise NotFound()
     if row is None:
@@ -201,16 +216,7 @@ async def access_post(
 async def access_image(session: AsyncSession, user: User, image_id: int) -> PostImage:
     """A picture under a post the user may read, in one statement: the thread's rules apply, and the pictures of
     a deleted post or thread are gone for everyone."""
-    row = (
-        await session.execute(
-            _with_standing(user)
-            .add_columns(PostImage)
-            .join(Thread, col(Thread.community_id) == col(Community.id))
-            .join(Post, col(Post.thread_id) == col(Thread.id))
-            .join(PostImage, col(PostImage.post_id) == col(Post.id))
-            .where(col(PostImage.id) == image_id, col(Thread.is_deleted).is_(False), col(Post.deleted_at).is_(None))
-        )
-    ).first()
+    row = (await session.execute(_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
     _community, membership, admin, image = row

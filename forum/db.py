@@ -53,6 +53,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
+        from forum import sqlite_driver
+
+        if make_url(url).get_driver_name() == "aiosqlite":
+            kwargs["module"] = sqlite_driver.DBAPI
         database = make_url(url).database
         if database and database != ":memory:":
             from pathlib import Path

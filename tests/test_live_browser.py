@@ -285,7 +285,7 @@ async def test_likes_edits_deletions_and_typing_show_live_in_another_readers_pag
         await expect(b.page.locator("#typing")).to_have_text("赵老师 正在回复…", timeout=LIVE)
 
         # A like from A updates B's count.
-        await a.page.locator("#post-1 form.like-form button").click()
+        await a.page.locator("#post-1 button.like").click()
         await expect(b.page.locator("#post-1 .like-number")).to_have_text("1", timeout=LIVE)
 
         # An edit replaces the text and marks it; a deletion removes it.

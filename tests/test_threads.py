@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Community, Event, Post, Role, Thread
+from forum.models import Community, Event, Membership, Post, Role, Thread, User
 from forum.paths import post_action_path, post_path, profile_path
 from realtime.events import REGISTRY
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
@@ -256,3 +256,60 @@ async def test_post_paths_built_without_url_for_match_the_routes(app: Quart) -> 
             assert post_action_path(7, action) == url_for(f"threads.{endpoint}", post_id=7)
         assert post_path(3, 4) == url_for("threads.permalink", thread_id=3, number=4)
         assert profile_path("li.na-2") == url_for("profile.show", username="li.na-2")
+
+
+async def test_kept_posts_never_show_a_reader_anything_stale_or_meant_for_someone_else(
+    app: Quart, db: Database
+) -> None:
+    """Posts are rendered once and kept (forum.web.templating.PostFragments): every change and every reader
+    must still see their own page."""
+    community = await make_community(db)
+    author = await _member_client(app, db, community, "kept_author")
+    reader = await _member_client(app, db, community, "kept_reader")
+    secretary = await _member_client(app, db, community, "kept_sec", role=Role.SECRETARY)
+    board = f"/c/{community.slug}/b/talk"
+    created = await post_form(author, f"{board}/threads", {"title": "修车", "body": "第一版"}, token_from=board)
+    thread_url = created.headers["Location"]
+    async with db.read_only() as session:
+        post = (await session.execute(select(Post))).scalar_one()
+        membership = (
+            await session.execute(
+                select(Membership)
+                .join(User, col(User.id) == col(Membership.user_id))
+                .where(col(User.username) == "kept_author")
+            )
+        ).scalar_one()
+
+    def article(page: str) -> str:
+        return page.split(f'id="post-{post.number}"', 1)[1].split("</article>", 1)[0]
+
+    for client in (author, reader, secretary):  # every kind of reader, so each has a kept copy
+        assert "第一版" in article(await text(await client.get(thread_url)))
+    own = article(await text(await author.get(thread_url)))
+    assert f"/posts/{post.id}/edit" in own
+    assert f"/posts/{post.id}/edit" not in article(await text(await reader.get(thread_url)))
+
+    await post_form(author, f"/posts/{post.id}/edit", {"body": "第二版"}, token_from=thread_url)
+    await post_form(reader, f"/posts/{post.id}/like", {"value": "1"}, token_from=thread_url)
+    liked = article(await text(await reader.get(thread_url)))
+    assert "第二版" in liked and "第一版" not in liked
+    assert 'aria-pressed="true"' in liked and '<span class="like-number">1</span>' in liked
+    not_liked = article(await text(await secretary.get(thread_url)))
+    assert 'aria-pressed="false"' in not_liked and '<span class="like-number">1</span>' in not_liked
+    assert f"/posts/{post.id}/history" in not_liked  # a secretary may read what it said before
+    assert f"/posts/{post.id}/history" not in liked
+
+    assert "badge-party" not in article(await text(await reader.get(thread_url)))
+    await post_form(secretary, f"/memberships/{membership.id}/party", {"value": "1"})
+    assert "badge-party" in article(await text(await reader.get(thread_url)))
+
+    await post_form(reader, "/language", {"locale": "en", "next": thread_url})
+    english = article(await text(await reader.get(thread_url)))
+    assert ">Like<" in english and "点赞" not in english
+    assert "点赞" in article(await text(await secretary.get(thread_url)))
+
+    page = await text(await reader.get(thread_url))
+    token = re.search(
+        r'<form id="like-form" method="post" hidden><input type="hidden" name="csrf_token" value="([^"]+)"', page
+    )
+    assert token is not None and token.group(1) not in article(page)  # nothing bound to a session is kept

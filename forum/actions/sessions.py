@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -58,23 +58,28 @@ class ResolvedSession(NamedTuple):
     is_party_member: bool  # in any community where they are verified: the badge beside their own name
 
 
-async def resolve_session(session: AsyncSession, token: str) -> ResolvedSession | None:
-    """The live session and active user for a raw token, or None if it was revoked, expired or never existed.
-    One statement: it runs on every request."""
-    badged = (
+# Built once (see forum.access): this runs on every request.
+_RESOLVE = (
+    select(
+        AuthSession,
+        User,
         exists()
         .where(
             col(Membership.user_id) == col(User.id),
             col(Membership.is_party_member).is_(True),
             col(Membership.status) == MembershipStatus.VERIFIED,
         )
-        .label("badged")
+        .label("badged"),
     )
-    result = await session.execute(
-        select(AuthSession, User, badged)
-        .join(User, col(User.id) == col(AuthSession.user_id))
-        .where(col(AuthSession.token_hash) == hash_token(token))
-    )
+    .join(User, col(User.id) == col(AuthSession.user_id))
+    .where(col(AuthSession.token_hash) == bindparam("token_hash"))
+)
+
+
+async def resolve_session(session: AsyncSession, token: str) -> ResolvedSession | None:
+    """The live session and active user for a raw token, or None if it was revoked, expired or never existed.
+    One statement: it runs on every request."""
+    result = await session.execute(_RESOLVE, {"token_hash": hash_token(token)})
     row = result.first()
     if row is None:
         return None

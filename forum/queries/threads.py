@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -178,9 +178,9 @@ async def board_page(session: AsyncSession, board: Board, *, cursor: str | None 
     return BoardPage(threads, next_cursor, last_event_id)
 
 
-@dataclass(frozen=True, slots=True)
-class PostView:
-    """A post as pages and the API show it: the columns they read, without an ORM object per row."""
+class PostView(NamedTuple):
+    """A post as pages and the API show it: the columns they read, without an ORM object per row (a
+    NamedTuple: fifty a page, and a frozen dataclass's __init__ costs several times a tuple's)."""
 
     id: int
     thread_id: int
@@ -193,8 +193,7 @@ class PostView:
     deleted_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class PostRow:
+class PostRow(NamedTuple):
     post: PostView
     author: Person | None
 
@@ -223,54 +222,89 @@ def _newest_event_id() -> Any:
     return select(func.max(col(Event.id))).scalar_subquery()
 
 
+def _thread_page_statement() -> Any:
+    """Built once: building and keying a statement this size costs more than running it on SQLite."""
+    liked = (
+        select(col(Like.id))
+        .where(col(Like.post_id) == col(Post.id), col(Like.user_id) == bindparam("viewer_id"))
+        .exists()
+    )
+    pictures = select(func.count()).where(col(PostImage.post_id) == col(Post.id)).correlate(Post).scalar_subquery()
+    return (
+        select(
+            col(Post.id),
+            col(Post.thread_id),
+            col(Post.number),
+            col(Post.author_id),
+            col(Post.body_html),
+            col(Post.like_count),
+            col(Post.created_at),
+            col(Post.edited_at),
+            col(Post.deleted_at),
+            col(User.username),
+            col(User.display_name),
+            col(Membership.is_party_member),
+            liked.label("liked"),
+            pictures.label("pictures"),
+            _newest_event_id().label("last_event_id"),
+        )
+        .select_from(Post)
+        .outerjoin(User, col(User.id) == col(Post.author_id))
+        .outerjoin(
+            Membership,
+            and_(
+                col(Membership.user_id) == col(Post.author_id),
+                col(Membership.community_id) == bindparam("community_id"),
+            ),
+        )
+        .where(col(Post.thread_id) == bindparam("thread_id"), col(Post.number) > bindparam("after"))
+        .order_by(col(Post.number))
+        .limit(POSTS_PER_PAGE + 1)
+    )
+
+
+_THREAD_PAGE = _thread_page_statement()
+
+
 async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, after: int = 0) -> ThreadPage:
     """Posts numbered after `after`, POSTS_PER_PAGE of them, with their authors, whether the viewer likes each,
-    and the id of the newest event: one statement, whatever the number of posts and likes (one more for an
-    empty page). Its one snapshot makes the event id and the posts agree: the live client resumes after that id
-    and ignores by post number anything the page already shows."""
-    liked = select(col(Like.id)).where(col(Like.post_id) == col(Post.id), col(Like.user_id) == viewer.id).exists()
+    how many pictures each has and the id of the newest event: one statement, whatever the number of posts and
+    likes (one more for an empty page, one more when a post on it has pictures). Its one snapshot makes the
+    event id and the posts agree: the live client resumes after that id and ignores by post number anything
+    the page already shows."""
     rows = (
         await session.execute(
-            select(
-                col(Post.id),
-                col(Post.thread_id),
-                col(Post.number),
-                col(Post.author_id),
-                col(Post.body_html),
-                col(Post.like_count),
-                col(Post.created_at),
-                col(Post.edited_at),
-                col(Post.deleted_at),
-                col(User.username),
-                col(User.display_name),
-                col(Membership.is_party_member),
-                liked.label("liked"),
-                _newest_event_id().label("last_event_id"),
-            )
-            .select_from(Post)
-            .outerjoin(User, col(User.id) == col(Post.author_id))
-            .outerjoin(
-                Membership,
-                and_(
-                    col(Membership.user_id) == col(Post.author_id), col(Membership.community_id) == thread.community_id
-                ),
-            )
-            .where(col(Post.thread_id) == thread.id, col(Post.number) > after)
-            .order_by(col(Post.number))
-            .limit(POSTS_PER_PAGE + 1)
+            _THREAD_PAGE,
+            {"viewer_id": viewer.id, "community_id": thread.community_id, "thread_id": thread.id, "after": after},
         )
     ).all()
     posts = [
         PostRow(
-            PostView(*row[:9]),  # type: ignore[arg-type]  # a stored row's id is never None
+            PostView(*row[:9]),
             _person(row.author_id, row.username, row.display_name, row.is_party_member),
         )
         for row in rows[:POSTS_PER_PAGE]
     ]
     liked_ids = frozenset(row.id for row in rows[:POSTS_PER_PAGE] if row.liked)
     last_event_id = rows[0].last_event_id or 0 if rows else await latest_event_id(session)
-    images = await images_of(session, thread_id=thread.id or 0, numbers=[row.post.number for row in posts])
+    images = await pictures_of(session, [row.id for row in rows[:POSTS_PER_PAGE] if row.pictures])
     return ThreadPage(posts, after, len(rows) > POSTS_PER_PAGE, last_event_id, liked_ids, images)
+
+
+_PICTURES_OF = (
+    select(PostImage)
+    .where(col(PostImage.post_id).in_(bindparam("post_ids", expanding=True)))
+    .order_by(col(PostImage.post_id), col(PostImage.position))
+)
+
+
+async def pictures_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, list[PostImage]]:
+    """The pictures of these posts, by post id, in order; one statement, none for no posts."""
+    images: dict[int, list[PostImage]] = {}
+    if post_ids:
+        for image in (await session.execute(_PICTURES_OF, {"post_ids": list(post_ids)})).scalars():
+            images.setdefault(image.post_id, []).append(image)
+    return images
 
 
 async def images_of(session: AsyncSession, *, thread_id: int, numbers: Sequence[int]) -> dict[int, list[PostImage]]:

@@ -266,7 +266,7 @@
       const footer = document.getElementById("post-footer-template");
       if (footer) {
         const copy = footer.content.firstElementChild.cloneNode(true);
-        copy.querySelector("form").action = `/posts/${Number(data.post_id)}/like`;
+        copy.querySelector("button.like").setAttribute("formaction", `/posts/${Number(data.post_id)}/like`);
         copy.querySelector("a.like-count").href = `/posts/${Number(data.post_id)}/likes`;
         const quote = copy.querySelector("a.quote");
         if (quote) quote.href = `/posts/${Number(data.post_id)}/quote`;

@@ -1,0 +1,135 @@
+"""SQLAlchemy's aiosqlite adapter, with each statement run in one trip to the connection's thread.
+
+aiosqlite runs every call on a thread of its own and hands the result back to the event loop. SQLAlchemy's
+adapter makes four such trips per statement (open a cursor, execute, fetch all rows, close the cursor), each a
+queue put, a thread wake-up and a wake-up of the loop; on a page of three short statements the trips cost more
+CPU than SQLite takes to answer. Here a statement's execute, fetch and close run as one function on that thread.
+
+Everything else (transactions, isolation levels, closing, errors) is SQLAlchemy's own adapter; `create_engine`
+in `forum.db` passes `DBAPI` as the engine's `module`, which is the documented way to give a dialect another
+DBAPI. It reaches into two private names of aiosqlite, as SQLAlchemy's adapter itself does:
+`Connection._execute` (queue a function on the connection's thread) and `Connection._conn` (the sqlite3
+connection that thread owns). tests/test_sqlite_driver.py covers what SQLAlchemy asks of a cursor.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import immutabledict
+from sqlalchemy.util.concurrency import await_
+
+_Outcome = tuple[Any, list[Any], int, int | None, bool]
+
+
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Outcome:  # pragma: no cover -- runs on aiosqlite's thread, outside coverage's tracer
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose results are all read on the connection's thread in the execute trip."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:  # no trip to open a cursor
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]  # there is no driver cursor between statements
+        self._soft_closed_memoized = immutabledict()
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int | None:  # type: ignore[override]  # sqlite3 reports None before any insert
+        return self._lastrowid
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the driver cursor was closed on the connection's thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            outcome: _Outcome = await connection._execute(_run, connection._conn, operation, parameters, many)
+        self._description, rows, self._rowcount, self._lastrowid, in_transaction = outcome
+        self._rows = collections.deque(rows)
+        self._adapt_connection._in_transaction = in_transaction  # type: ignore[attr-defined]  # a OneTripConnection
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            await_(self._trip(operation, parameters, False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        try:
+            await_(self._trip(operation, seq_of_parameters, True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Also skips the trip for a commit or rollback with no transaction open: sqlite3 opens one only before a
+    write (SELECTs run outside one), so a page that only read ends without a trip to the connection's thread.
+    Every statement runs through OneTripCursor, which notes whether a transaction is open after it."""
+
+    __slots__ = ("_in_transaction",)
+    _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of the declared one; mypy disagrees
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._in_transaction = False
+
+    def rollback(self) -> None:
+        if self._in_transaction:
+            super().rollback()
+            self._in_transaction = False
+
+    def commit(self) -> None:
+        if self._in_transaction:
+            super().commit()
+            self._in_transaction = False
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+DBAPI = OneTripDBAPI(aiosqlite, sqlite3)

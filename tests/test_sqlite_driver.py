@@ -1,0 +1,72 @@
+"""What SQLAlchemy asks of a DBAPI cursor, asserted on both databases: on SQLite it exercises
+forum.sqlite_driver (one trip to aiosqlite's thread per statement), on PostgreSQL the stock asyncpg adapter,
+so the two must agree."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import col
+
+from forum.db import Database, is_sqlite
+from forum.models import District
+from forum.sqlite_driver import OneTripConnection
+
+
+async def test_sqlite_engines_use_the_one_trip_driver(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.dbapi_connection, OneTripConnection) == is_sqlite(db.url)
+
+
+async def test_rows_rowcounts_and_returning(db: Database) -> None:
+    async with db.unit_of_work() as session:
+        inserted = await session.execute(
+            insert(District).returning(col(District.id), col(District.name)), [{"name": "宝山区", "slug": "baoshan"}]
+        )
+        district_id, name = inserted.one()
+        assert name == "宝山区"
+        connection = await session.connection()  # Core results, which carry the row count
+        many = await connection.execute(insert(District), [{"name": f"区{n}", "slug": f"d{n}"} for n in range(5)])
+        assert many.rowcount in (5, -1)  # executemany: sqlite3 counts, asyncpg does not say
+    async with db.unit_of_work() as session:
+        connection = await session.connection()
+        changed = await connection.execute(update(District).where(col(District.name).like("区%")).values(name="改"))
+        assert changed.rowcount == 5
+        names = (await session.execute(select(col(District.name)).order_by(col(District.id)))).scalars().all()
+        assert names == ["宝山区", "改", "改", "改", "改", "改"]
+        assert (await session.execute(select(func.count()).select_from(District))).scalar_one() == 6
+        gone = await connection.execute(delete(District).where(col(District.id) != district_id))
+        assert gone.rowcount == 5
+        empty = await session.execute(select(District).where(col(District.id) == -1))
+        assert empty.first() is None
+
+
+async def test_a_rolled_back_write_is_gone_and_a_read_only_session_leaves_no_transaction(db: Database) -> None:
+    async with db.sessionmaker() as session:
+        await session.execute(insert(District), [{"name": "不保存", "slug": "no"}])
+        await session.rollback()
+    async with db.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(District))).scalar_one() == 0
+        # Only read: closing it must release nothing another writer would wait for.
+    async with db.unit_of_work() as writer:
+        await writer.execute(insert(District), [{"name": "保存", "slug": "yes"}])
+    async with db.sessionmaker() as session:
+        await session.execute(insert(District), [{"name": "也保存", "slug": "also"}])
+        await session.commit()
+        assert (await session.execute(select(func.count()).select_from(District))).scalar_one() == 2
+
+
+async def test_errors_arrive_as_sqlalchemy_errors_and_the_session_goes_on(db: Database) -> None:
+    async with db.sessionmaker() as session:
+        await session.execute(insert(District), [{"name": "一", "slug": "one"}])
+        await session.commit()
+        district_id = (await session.execute(select(col(District.id)))).scalar_one()
+        with pytest.raises(IntegrityError):
+            await session.execute(insert(District), [{"id": district_id, "name": "重复", "slug": "dup"}])
+        await session.rollback()
+        with pytest.raises((OperationalError, ProgrammingError)):
+            await session.execute(text("SELECT no_such_column FROM district"))
+        await session.rollback()
+        assert (await session.execute(select(col(District.name)))).scalars().all() == ["一"]
