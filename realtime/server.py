@@ -280,12 +280,14 @@ class Relay:
     """Hands committed events to this process's sockets.
 
     Client events: each process relays the event log to its own sockets, reading on from the last id it relayed,
-    so it emits every event once and in id order, which is what a client's "last id seen" relies on. It reads the
-    log when it commits events itself, when Redis announces that another process did, when it subscribes to
-    Redis (again: announcements made while it was away are lost), and at least every EVENT_POLL_SECONDS. Redis
-    pub/sub only makes events arrive sooner: a lost announcement (Redis restarting or unreachable, a process
-    killed between its commit and its announcement) delays events by at most EVENT_POLL_SECONDS, never loses
-    them, and clients notice nothing. Without Redis there is one process and the log is read after each commit.
+    so it emits every event once and in id order, which is what a client's "last id seen" relies on. Events it
+    commits itself that follow on from the last one relayed it sends at once, from memory (`_relay_committed`).
+    It reads the log when it commits other events, when Redis announces that another process did, when it
+    subscribes to Redis (again: announcements made while it was away are lost), and at least every
+    EVENT_POLL_SECONDS. Redis pub/sub only makes events arrive sooner: a lost announcement (Redis restarting or
+    unreachable, a process killed between its commit and its announcement) delays events by at most
+    EVENT_POLL_SECONDS, never loses them, and clients notice nothing. Without Redis there is one process, and
+    each commit's events are sent as it commits.
 
     Ended login sessions: the process that ended them disconnects its own sockets, and announces them on Redis;
     every other process disconnects its sockets of those sessions (rooms are per process). Access that shrank
@@ -316,7 +318,9 @@ class Relay:
         self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._due = asyncio.Event()  # set: read the log now
+        self._due = asyncio.Event()  # set: relay now
+        self._log_due = False  # the next relay reads the log (not only what was committed here)
+        self._committed: list[dict[str, Any]] = []  # committed here since the last relay
         self._relayed: int | None = None  # the last event id relayed to this process's sockets
         self._subscribed = False  # to Redis, right now
         self._lost = False  # Redis could not be reached since the last subscription (or since start)
@@ -350,12 +354,13 @@ class Relay:
             await self._redis.aclose()
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
-        """The unit of work's sink for client events (already stored, and committed): relay them here now, and
-        announce them to the other processes."""
-        ids = [event["id"] for event in events if "room" in event]
-        if not ids:
+        """The unit of work's sink for client events (already stored, and committed): hand them to this process's
+        relay (which sends them from memory, see `_relay_committed`), and announce them to the other processes."""
+        committed = [event for event in events if "room" in event]
+        if not committed:
             return
-        self._newest_here = max(self._newest_here, *ids)
+        self._newest_here = max(self._newest_here, *(event["id"] for event in committed))
+        self._committed.extend(committed)
         self._due.set()
         if self._redis is None:
             return
@@ -365,6 +370,21 @@ class Relay:
             self._unannounced = True
             return
         await self._announce()
+
+    async def _relay_committed(self) -> bool:
+        """Send the events committed here since the last relay, from memory, if they follow on from the last one
+        relayed: on SQLite (one writer) that is every commit, on PostgreSQL every one not preceded by another
+        process's events not relayed here yet. False if the log must be read (a gap: someone else's events)."""
+        committed, self._committed = self._committed, []
+        if self._relayed is None:
+            return False
+        fresh = sorted((event for event in committed if event["id"] > self._relayed), key=lambda event: event["id"])
+        if [event["id"] for event in fresh] != list(range(self._relayed + 1, self._relayed + 1 + len(fresh))):
+            return False
+        for envelope in fresh:
+            await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
+            self._relayed = envelope["id"]
+        return True
 
     async def _announce(self) -> None:
         assert self._redis is not None  # noqa: S101 -- only called with Redis
@@ -446,13 +466,21 @@ class Relay:
         except Exception:  # the database is away too: the next access change or reconnection tries again
             log.exception("could not recheck the rooms of open sockets")
 
+    def _read_log_soon(self) -> None:
+        self._log_due = True
+        self._due.set()
+
     async def _relay_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self.poll_seconds)
-            self._due.clear()  # before reading: a commit announced during the read gets a read of its own
             try:
-                await self._relay_new_events()
+                await asyncio.wait_for(self._due.wait(), self.poll_seconds)
+            except TimeoutError:
+                self._log_due = True  # the periodic read
+            self._due.clear()  # before relaying: a commit or announcement during it gets a round of its own
+            read_log, self._log_due = self._log_due, False
+            try:
+                if not await self._relay_committed() or read_log:
+                    await self._relay_new_events()
             except Exception:  # the database is away: try again at the next poll, from the same id
                 log.exception("relaying events from the event log failed")
                 await asyncio.sleep(min(1.0, self.poll_seconds))
@@ -506,11 +534,11 @@ class Relay:
                 if self._unannounced_access:
                     await self._announce_access(sorted(self._unannounced_access))
                 self._subscribed = True
-                self._due.set()
+                self._read_log_soon()
                 if self._unannounced:
                     await self._announce()
             elif kind == "message" and (self._relayed is None or int(message["data"]) > self._relayed):
-                self._due.set()  # (this process's own announcements come back too: nothing new then)
+                self._read_log_soon()  # (this process's own announcements come back too: nothing new then)
         elif channel == self.sessions_channel and kind == "message":
             await self.disconnect_local([int(item) for item in json.loads(message["data"])])
         elif channel == self.access_channel and kind == "message":

@@ -4,11 +4,13 @@ never later finds a smaller one (which it would miss forever)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy import select
+from quart import Quart
+from sqlalchemy import event, select
 from sqlmodel import col
 
-from forum.db import Database
+from forum.db import Database, record_event
 from forum.models import Event
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
 
@@ -60,3 +62,59 @@ async def test_a_polling_reader_misses_no_event_while_many_writers_commit(db: Da
         committed = list((await session.execute(select(col(Event.id)).where(col(Event.id) > start))).scalars())
     assert len(committed) == WRITERS * REPLIES_EACH
     assert seen == sorted(committed), "the reader skipped an event that committed behind a later one"
+
+
+async def test_a_process_relays_its_own_next_events_from_memory_and_reads_the_log_for_anything_else(
+    app: Quart, db: Database
+) -> None:
+    """Relay's fast path: events committed here that follow on from the last one relayed are emitted without
+    reading the log back; a gap (another process's events) makes it read the log, which keeps the order."""
+    relay = app.extensions["linli.relay"]
+    sio = relay.sio
+    emitted: list[int] = []
+    reads: list[str] = []
+    original = sio.emit
+
+    async def recording_emit(event: str, data: Any = None, **kwargs: Any) -> None:
+        if event == "event":
+            emitted.append(data["id"])
+        await original(event, data, **kwargs)
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        reads.append(statement)
+
+    here: Database = app.extensions["linli.db"]
+    engine = here.engine.sync_engine
+    sio.emit = recording_emit
+    try:
+
+        async def commit_here(count: int) -> list[int]:
+            async with here.unit_of_work() as session:
+                for _ in range(count):
+                    record_event(session, "thread:1", {"type": "post.liked"})
+            async with here.read_only() as session:
+                return list((await session.execute(select(col(Event.id)).order_by(col(Event.id)))).scalars())
+
+        async def settle(expected: list[int]) -> None:
+            for _ in range(100):
+                if emitted == expected and not relay._due.is_set():
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"relayed {emitted}, expected {expected}")
+
+        event.listen(engine, "before_cursor_execute", count)
+        ids = await commit_here(2)
+        await settle(ids)
+        event.remove(engine, "before_cursor_execute", count)
+        log_reads = [statement for statement in reads if "WHERE event.id >" in statement]
+        assert reads and log_reads == []  # sent from memory: the log was not read back
+
+        async with db.unit_of_work() as session:  # "another process": only the log has its event
+            record_event(session, "thread:1", {"type": "post.liked"})
+        event.listen(engine, "before_cursor_execute", count)
+        ids = await commit_here(1)  # after a gap: the log is read, and gives both, in order
+        await settle(ids)
+        event.remove(engine, "before_cursor_execute", count)
+        assert len(ids) == 4 and any("WHERE event.id >" in statement for statement in reads)
+    finally:
+        sio.emit = original

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from quart import current_app, flash, g, redirect, request, url_for
+from quart import current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.db import Database
@@ -87,6 +87,15 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[Any
     return wrapper
 
 
+# Messages wait in the session cookie until a page shows them. A client that never loads that page (a script
+# posting replies without following the redirect) would otherwise grow the cookie by one message a request, and
+# every request would decode and sign it again: 100 replies made it 6 KB and the reply request twice as slow.
+MAX_PENDING_NOTICES = 3
+
+
 async def notify(message: str, category: str = "ok", **params: object) -> None:
     """A one-time message on the next page (post/redirect/get), in the user's language."""
     await flash(gettext(message, **params), category)
+    pending = session.get("_flashes", [])
+    if len(pending) > MAX_PENDING_NOTICES:
+        session["_flashes"] = pending[-MAX_PENDING_NOTICES:]
