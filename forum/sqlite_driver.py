@@ -115,6 +115,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._in_transaction = False
 
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:  # SQLAlchemy's own streaming cursor, which does not report: assume a transaction
+            self._in_transaction = True
+        return super().cursor(server_side)
+
     def rollback(self) -> None:
         if self._in_transaction:
             super().rollback()

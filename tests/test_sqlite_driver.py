@@ -70,3 +70,19 @@ async def test_errors_arrive_as_sqlalchemy_errors_and_the_session_goes_on(db: Da
             await session.execute(text("SELECT no_such_column FROM district"))
         await session.rollback()
         assert (await session.execute(select(col(District.name)))).scalars().all() == ["一"]
+
+
+async def test_a_write_through_a_streaming_cursor_is_committed(db: Database) -> None:
+    async with db.sessionmaker() as session:
+        connection = await session.connection()
+        result = await connection.stream(
+            insert(District).returning(col(District.name)), [{"name": "流式", "slug": "streamed"}]
+        )
+        assert [row.name async for row in result] == ["流式"]
+        await session.commit()
+    elsewhere = Database(db.url)  # another connection: it sees only what was really committed
+    try:
+        async with elsewhere.read_only() as session:
+            assert (await session.execute(select(col(District.name)))).scalars().all() == ["流式"]
+    finally:
+        await elsewhere.dispose()

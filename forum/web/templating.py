@@ -204,15 +204,16 @@ def setup_templating(app: Quart) -> None:
 def _remembering_url_for(app: Quart) -> Callable[..., str]:
     """Quart's `url_for` for templates, remembering the paths it built: building one costs about 20 µs, and
     every page builds a dozen (stylesheet, scripts, navigation) that are the same for everyone. A path depends
-    only on the endpoint, its values and the request's root path; external URLs (which depend on the host) and
-    anything with options (`_anchor`, `_method`...) are built every time."""
+    only on the endpoint, its values and the request's root path; external URLs (which depend on the host),
+    anything with options (`_anchor`, `_method`...) and endpoints relative to the current blueprint (".name")
+    are built every time."""
 
     @functools.lru_cache(maxsize=4096)
     def remembered(root_path: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
         return app.url_for(endpoint, **dict(values))
 
     def url_for(endpoint: str, **values: Any) -> str:
-        if any(name.startswith("_") for name in values) or not has_request_context():
+        if endpoint.startswith(".") or any(name.startswith("_") for name in values) or not has_request_context():
             return app.url_for(endpoint, **values)
         try:
             return remembered(request.root_path, endpoint, tuple(sorted(values.items())))
