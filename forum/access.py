@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BindParameter, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -73,9 +75,14 @@ _IMAGE = (
 )
 
 
+def _standing(row: Any) -> CommunityStanding:
+    """The standing in a row of a `_with_standing` statement (community, membership, district admin, ...)."""
+    return CommunityStanding(membership=row[1], is_district_admin=row[2] is not None)
+
+
 async def standing_in(session: AsyncSession, user: User, community: Community) -> CommunityStanding:
     row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": community.id})).one()
-    return CommunityStanding(membership=row[1], is_district_admin=row[2] is not None)
+    return _standing(row)
 
 
 async def access_community(session: AsyncSession, user: User, slug: str) -> tuple[Community, CommunityStanding]:
@@ -83,8 +90,7 @@ async def access_community(session: AsyncSession, user: User, slug: str) -> tupl
     row = (await session.execute(_COMMUNITY_BY_SLUG, {"viewer_id": user.id, "slug": slug})).first()
     if row is None:
         raise NotFound()
-    community, membership, admin = row
-    return community, CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    return row[0], _standing(row)
 
 
 async def access_community_to_moderate(
@@ -103,8 +109,8 @@ async def access_membership_to_moderate(
     row = (await session.execute(_MEMBERSHIP, {"viewer_id": user.id, "membership_id": membership_id})).first()
     if row is None:
         raise NotFound()
-    community, mine, admin, membership = row
-    standing = CommunityStanding(membership=mine, is_district_admin=admin is not None)
+    community, _mine, _admin, membership = row
+    standing = _standing(row)
     if not can_moderate(standing):
         if standing.is_verified_member:
             raise Forbidden()
@@ -131,8 +137,8 @@ async def _board_with_standing(
     ).first()
     if row is None:
         raise NotFound()
-    community, membership, admin, board = row
-    return community, board, CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    community, _membership, _admin, board = row
+    return community, board, _standing(row)
 
 
 async def access_board(
@@ -176,8 +182,8 @@ async def access_thread(
     row = (await session.execute(_THREAD, {"viewer_id": user.id, "thread_id": thread_id})).first()
     if row is None:
         raise NotFound()
-    community, membership, admin, board, thread = row
-    standing = CommunityStanding(membership=membership, is_district_admin=admin is not None)
+    community, _membership, _admin, board, thread = row
+    standing = _standing(row)
     _require_reader(standing)
     return thread, board, community, standing
 
@@ -199,7 +205,7 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
         raise NotFound()
     if row is None:
         raise NotFound()
-    _require_reader(CommunityStanding(membership=row[1], is_district_admin=row[2] is not None))
+    _require_reader(_standing(row))
 
 
 async def access_post(
@@ -219,6 +225,6 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
     row = (await session.execute(_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
-    _community, membership, admin, image = row
-    _require_reader(CommunityStanding(membership=membership, is_district_admin=admin is not None))
+    _community, _membership, _admin, image = row
+    _require_reader(_standing(row))
     return image
