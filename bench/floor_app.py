@@ -1,6 +1,10 @@
 """The floor for page benchmarks: bare Quart routes that fetch the same rows as a Linli page with one SQLAlchemy
 Core select and render them with Jinja2. No sessions, CSRF, i18n or access checks: what Linli's page costs above
-this is the price of those."""
+this is the price of those.
+
+The engine is SQLAlchemy's as it comes (`create_async_engine(url)`), which is what the issue's floor is. With
+FLOOR_ENGINE=linli it is Linli's own (`forum.db.create_engine`: on SQLite, forum.sqlite_driver), so that a run
+also shows how much of a page's speed is the driver's rather than the page's."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 from jinja2 import Template
 from quart import Quart
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from forum.db import create_engine
 
@@ -44,7 +49,8 @@ THREAD_QUERY = text(
 
 @app.before_serving
 async def start() -> None:
-    app.config["engine"] = create_engine(os.environ["DATABASE_URL"])
+    url = os.environ["DATABASE_URL"]
+    app.config["engine"] = create_engine(url) if os.environ.get("FLOOR_ENGINE") == "linli" else create_async_engine(url)
 
 
 @app.get("/floor/<slug>")

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.markup import excerpt, plain_text
+from forum.sqlite_driver import long_reads
 
 jieba.setLogLevel(logging.WARNING)
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -134,5 +135,6 @@ async def search(session: AsyncSession, *, community_id: int, query: str, limit:
     else:
         statement = _SQLITE_SEARCH
         parameters["match"] = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    rows = (await session.execute(statement, parameters)).all()
+    with long_reads():  # ranking may read many rows: off the event loop on SQLite
+        rows = (await session.execute(statement, parameters)).all()
     return [Hit(row[0], row[1], row[2], row[3], _snippet(row[4], terms)) for row in rows]

@@ -10,13 +10,23 @@ in `forum.db` passes `DBAPI` as the engine's `module`, which is the documented w
 DBAPI. It reaches into two private names of aiosqlite, as SQLAlchemy's adapter itself does:
 `Connection._execute` (queue a function on the connection's thread) and `Connection._conn` (the sqlite3
 connection that thread owns). tests/test_sqlite_driver.py covers what SQLAlchemy asks of a cursor.
+
+Short reads skip the trip altogether. A SELECT on a connection with no transaction open runs on the event
+loop's own thread: in WAL mode a reader never waits for the writer, and an indexed lookup takes SQLite tens of
+microseconds, while the trip costs two thread wake-ups and, under load, a wait for the GIL that the loop holds
+(docs/performance.md, "SQLite reads on the loop"). A read that may take long (full-text search) runs inside
+`long_reads()`, which sends it to the connection's thread so the loop keeps serving meanwhile. Writes, and
+every statement of a transaction that has written, always go to the connection's thread: only they can wait
+for SQLite's write lock (busy_timeout).
 """
 
 from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
@@ -30,10 +40,21 @@ from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any], int, int | None, bool]
 
+_LONG_READS: ContextVar[bool] = ContextVar("linli_sqlite_long_reads", default=False)
 
-def _run(
-    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
-) -> _Outcome:  # pragma: no cover -- runs on aiosqlite's thread, outside coverage's tracer
+
+@contextmanager
+def long_reads() -> Iterator[None]:
+    """Run this block's SELECTs on the connection's thread, not the event loop's: for reads that may take long,
+    so that other requests and Socket.IO deliveries go on meanwhile. No effect on other databases."""
+    token = _LONG_READS.set(True)
+    try:
+        yield
+    finally:
+        _LONG_READS.reset(token)
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     cursor = connection.cursor()
     try:
         if many:
@@ -82,17 +103,37 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def close(self) -> None:
         self._rows.clear()
 
-    async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
-            outcome: _Outcome = await connection._execute(_run, connection._conn, operation, parameters, many)
+    def _keep(self, outcome: _Outcome) -> None:
         self._description, rows, self._rowcount, self._lastrowid, in_transaction = outcome
         self._rows = collections.deque(rows)
         self._adapt_connection._in_transaction = in_transaction  # type: ignore[attr-defined]  # a OneTripConnection
 
+    async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many))
+
+    def _reads_here(self, operation: str) -> bool:
+        """Whether this statement runs on the calling (event loop's) thread: see the module's docstring."""
+        adapted = self._adapt_connection
+        return (
+            not adapted._in_transaction  # type: ignore[attr-defined]  # a OneTripConnection
+            and operation.lstrip()[:6].upper() == "SELECT"
+            and not _LONG_READS.get()
+            and not adapted._execute_mutex.locked()
+        )
+
+    async def _read_here(self, operation: str, parameters: Any) -> None:
+        """A coroutine that never suspends: SQLAlchemy's async engine insists that an execute awaits."""
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        self._keep(_run(connection._conn, operation, parameters, False))
+
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
-            await_(self._trip(operation, parameters, False))
+            if self._reads_here(operation):
+                await_(self._read_here(operation, parameters))
+            else:
+                await_(self._trip(operation, parameters, False))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
@@ -133,6 +174,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        # Short reads use the sqlite3 connection from the loop's thread, writes from aiosqlite's: never both at
+        # once (SQLAlchemy runs one statement at a time per connection, and SQLite is built serialized).
+        kw.setdefault("check_same_thread", False)
         adapted = super().connect(*arg, **kw)
         return OneTripConnection(self, adapted._connection)
 

@@ -1,17 +1,23 @@
 """What SQLAlchemy asks of a DBAPI cursor, asserted on both databases: on SQLite it exercises
-forum.sqlite_driver (one trip to aiosqlite's thread per statement), on PostgreSQL the stock asyncpg adapter,
-so the two must agree."""
+forum.sqlite_driver (one trip to aiosqlite's thread per statement, short reads on the loop's thread), on
+PostgreSQL the stock asyncpg adapter, so the two must agree. One test is about where forum.sqlite_driver runs
+a statement, which only SQLite has: it uses a SQLite file of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import col
 
-from forum.db import Database, is_sqlite
+from forum.db import Database, create_engine, is_sqlite
 from forum.models import District
-from forum.sqlite_driver import OneTripConnection
+from forum.sqlite_driver import OneTripConnection, long_reads
 
 
 async def test_sqlite_engines_use_the_one_trip_driver(db: Database) -> None:
@@ -86,3 +92,43 @@ async def test_a_write_through_a_streaming_cursor_is_committed(db: Database) -> 
             assert (await session.execute(select(col(District.name)))).scalars().all() == ["流式"]
     finally:
         await elsewhere.dispose()
+
+
+async def test_a_read_does_not_wait_for_an_open_write(db: Database) -> None:
+    """Short reads run on the event loop's thread on SQLite, which is sound only because a reader never waits
+    for the writer (WAL): were it to wait, the whole process would stop."""
+    async with db.unit_of_work() as session:
+        await session.execute(insert(District), [{"name": "已提交", "slug": "committed"}])
+    async with db.sessionmaker() as writer, db.sessionmaker() as reader:
+        await writer.execute(insert(District), [{"name": "未提交", "slug": "pending"}])  # holds the write lock
+        names = select(col(District.name)).order_by(col(District.id))
+        seen = await asyncio.wait_for(reader.execute(names), timeout=2)
+        assert seen.scalars().all() == ["已提交"]
+        await writer.commit()
+        await reader.rollback()  # PostgreSQL's reader had a transaction (and snapshot) of its own
+        assert (await reader.execute(names)).scalars().all() == ["已提交", "未提交"]
+
+
+async def test_short_reads_run_on_the_loop_and_everything_else_on_the_connection_thread(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+
+    def report_thread(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._connection._conn.create_function("linli_thread", 0, threading.get_ident)
+
+    event.listen(engine.sync_engine, "connect", report_thread)
+    loop_thread = threading.get_ident()
+    where = text("SELECT linli_thread()")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(where)).scalar_one() == loop_thread
+            with long_reads():
+                worker = (await connection.execute(where)).scalar_one()
+            assert worker != loop_thread
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (linli_thread())"))  # opens a transaction
+            assert (await connection.execute(where)).scalar_one() == worker  # a read inside it: on the thread
+            assert (await connection.execute(text("SELECT x FROM t"))).scalar_one() == worker
+            await connection.commit()
+            assert (await connection.execute(where)).scalar_one() == loop_thread
+    finally:
+        await engine.dispose()
