@@ -8,7 +8,6 @@ FTS5 (table `post_fts`) or a PostgreSQL tsvector with the 'simple' configuration
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.markup import excerpt, plain_text
+from forum.offload import text_work
 from forum.sqlite_driver import long_reads
 
 jieba.setLogLevel(logging.WARNING)
@@ -39,18 +39,23 @@ def segment(value: str) -> list[str]:
 
 
 def document(title: str | None, body: str) -> str:
-    """What is indexed for a post: its segmented text. Markdown parsing and jieba both cost CPU: call it in a
-    thread from the event loop."""
+    """What is indexed for a post: its segmented text. Markdown parsing and jieba both cost CPU: from the event
+    loop, call `document_of`."""
     return " ".join(segment(f"{title or ''} {plain_text(body)}"))
+
+
+async def document_of(title: str | None, body: str) -> str:
+    """`document`, off the event loop if the text is long (forum.offload)."""
+    return await text_work(len(body) + len(title or ""), document, title, body)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def index_post(session: AsyncSession, *, post_id: int, title: str | None, body: str) -> None:
-    """(Re)index a post. The opening post carries its thread's title, so titles are found too."""
-    indexed = await asyncio.to_thread(document, title, body)
+async def index_post(session: AsyncSession, *, post_id: int, indexed: str) -> None:
+    """(Re)index a post as `indexed`, its `document_of` (the opening post's carries its thread's title, so titles
+    are found too). Made before the write that takes the database's write lock, so the lock is not held over it."""
     if _is_postgres(session):
         await session.execute(
             text(
@@ -125,7 +130,7 @@ async def search(session: AsyncSession, *, community_id: int, query: str, limit:
     Ranking every match of a common word reads every matching row: 1.6 s for "the" among a million posts.
     Taking the newest matches first lets the database walk the posts newest-first and stop early for common
     words, or use the full-text index for rare ones; only those candidates are ranked."""
-    terms = list(dict.fromkeys(await asyncio.to_thread(segment, query[:200])))[:MAX_QUERY_TERMS]
+    terms = list(dict.fromkeys(await text_work(len(query[:200]), segment, query[:200])))[:MAX_QUERY_TERMS]
     if not terms:
         return []
     parameters: dict[str, object] = {"community": community_id, "candidates": CANDIDATES, "limit": limit}

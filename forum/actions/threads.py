@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy import update
@@ -17,6 +16,7 @@ from forum.errors import Forbidden
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
 from forum.models import Board, BoardKind, Post, PostImage, PostRevision, Thread, User
+from forum.offload import text_work
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
 from forum.queries.people import mentionable
@@ -39,10 +39,10 @@ TITLE_MAX = 120
 
 
 async def _render(session: AsyncSession, *, community_id: int, body: str) -> str:
-    """Sanitised HTML of a post, "@name" linked for the community's members."""
+    """Sanitised HTML of a post, "@name" linked for the community's members. Called before the action's first
+    write: on SQLite that write takes the database's write lock, which should not be held over CPU work."""
     known = await mentionable(session, community_id=community_id, usernames=mentioned_usernames(body))
-    # Up to ~0.3 s of CPU for a hostile 10,000-character post: not on the event loop.
-    return await asyncio.to_thread(render_markdown, body, known)
+    return await text_work(len(body), render_markdown, body, known)
 
 
 def _author(actor: User, standing: CommunityStanding) -> PersonData:
@@ -87,6 +87,8 @@ async def create_thread(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and board.id is not None  # noqa: S101 -- checked
+    body_html = await _render(session, community_id=board.community_id, body=clean_body)
+    indexed = await search.document_of(clean_title, clean_body)
     now = utcnow()
     thread = Thread(
         board_id=board.id,
@@ -104,14 +106,14 @@ async def create_thread(
         author_id=actor.id,
         number=1,
         body=clean_body,
-        body_html=await _render(session, community_id=board.community_id, body=clean_body),
+        body_html=body_html,
         created_at=now,
     )
     session.add(opening)
     await session.flush()
     assert opening.id is not None  # noqa: S101 -- flushed
     await attach_images(session, post=opening, images=images)
-    await search.index_post(session, post_id=opening.id, title=thread.title, body=clean_body)
+    await search.index_post(session, post_id=opening.id, indexed=indexed)
     author = _author(actor, standing)
     record_event(
         session,
@@ -155,6 +157,8 @@ async def reply(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_body is not None and thread.id is not None  # noqa: S101 -- checked
+    body_html = await _render(session, community_id=thread.community_id, body=clean_body)
+    indexed = await search.document_of(None, clean_body)
     now = utcnow()
     number = (
         await session.execute(
@@ -169,14 +173,14 @@ async def reply(
         author_id=actor.id,
         number=number,
         body=clean_body,
-        body_html=await _render(session, community_id=thread.community_id, body=clean_body),
+        body_html=body_html,
         created_at=now,
     )
     session.add(post)
     await session.flush()
     assert post.id is not None  # noqa: S101 -- flushed
     attached = await attach_images(session, post=post, images=images)
-    await search.index_post(session, post_id=post.id, title=None, body=clean_body)
+    await search.index_post(session, post_id=post.id, indexed=indexed)
     record_event(
         session,
         thread_room(thread.id),
@@ -204,17 +208,19 @@ async def edit_post(
     clean_body = clean_text(body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     if clean_body == post.body:
         return post
+    thread = await session.get(Thread, post.thread_id)  # in the identity map already: the access check loaded it
+    assert thread is not None  # noqa: S101 -- a post's thread
+    body_html = await _render(session, community_id=thread.community_id, body=clean_body)
+    indexed = await search.document_of(thread.title if post.number == 1 else None, clean_body)
     now = utcnow()
     session.add(
         PostRevision(post_id=post.id, body=post.body, written_at=post.edited_at or post.created_at, replaced_at=now)
     )
     post.body = clean_body
-    thread = await session.get(Thread, post.thread_id)  # in the identity map already: the access check loaded it
-    assert thread is not None  # noqa: S101 -- a post's thread
-    post.body_html = await _render(session, community_id=thread.community_id, body=clean_body)
+    post.body_html = body_html
     post.edited_at = now
     await session.flush()
-    await search.index_post(session, post_id=post.id, title=thread.title if post.number == 1 else None, body=clean_body)
+    await search.index_post(session, post_id=post.id, indexed=indexed)
     record_event(
         session,
         thread_room(post.thread_id),
