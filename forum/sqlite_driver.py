@@ -128,6 +128,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         self._keep(_run(connection._conn, operation, parameters, False))
 
+    def _failed(self, error: Exception) -> None:
+        # sqlite3 opens a transaction before a write, and a write that then fails (a constraint) leaves it open,
+        # holding the write lock: the coming rollback must not be skipped. The statement has finished, so the
+        # connection's thread is not using the connection now.
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        self._adapt_connection._in_transaction = connection._conn.in_transaction  # type: ignore[attr-defined]
+        self._adapt_connection._handle_exception(error)
+
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
             if self._reads_here(operation):
@@ -135,13 +143,13 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             else:
                 await_(self._trip(operation, parameters, False))
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
+            self._failed(error)
 
     def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
         try:
             await_(self._trip(operation, seq_of_parameters, True))
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
+            self._failed(error)
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):

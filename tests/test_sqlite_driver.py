@@ -132,3 +132,28 @@ async def test_short_reads_run_on_the_loop_and_everything_else_on_the_connection
             assert (await connection.execute(where)).scalar_one() == loop_thread
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_write_rolled_back_leaves_the_database_free_for_other_writers(db: Database) -> None:
+    async with db.unit_of_work() as session:
+        await session.execute(insert(District), [{"name": "一", "slug": "one"}])
+    async with db.sessionmaker() as session:
+        district_id = (await session.execute(select(col(District.id)))).scalar_one()
+        with pytest.raises(IntegrityError):  # the write began (and on SQLite took the write lock), then failed
+            await session.execute(insert(District), [{"id": district_id, "name": "重复", "slug": "dup"}])
+        await session.rollback()
+        elsewhere = Database(db.url)
+        try:
+
+            async def write_elsewhere() -> None:
+                async with elsewhere.unit_of_work() as other:
+                    await other.execute(insert(District), [{"name": "二", "slug": "two"}])
+
+            await asyncio.wait_for(write_elsewhere(), timeout=2)  # SQLite would wait 5 s for a lock still held
+        finally:
+            await elsewhere.dispose()
+    async with db.read_only() as session:
+        assert (await session.execute(select(col(District.name)).order_by(col(District.id)))).scalars().all() == [
+            "一",
+            "二",
+        ]
