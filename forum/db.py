@@ -42,9 +42,13 @@ def is_sqlite(url: str) -> bool:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Foreign keys are off per connection in SQLite; WAL lets readers run beside the one writer.
+    from forum.sqlite_driver import OneTripConnection
+
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    if isinstance(dbapi_connection, OneTripConnection) and cursor.fetchone()[0] != "wal":
+        dbapi_connection.reads_on_loop = False  # a reader may wait for the writer: not on the event loop
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

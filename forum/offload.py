@@ -12,8 +12,10 @@ import asyncio
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-# jieba segments about 3 µs a character and Markdown renders about 0.6: at this length, 2 ms on the loop.
-INLINE_CHARS = 500
+# Ordinary text: jieba segments about 3 µs a character and Markdown renders about 0.6, so 0.7 ms at this
+# length. Text built to be slow (nested brackets) takes about 28 µs a character for both: 6 ms, once per post,
+# behind the write rate limits.
+INLINE_CHARS = 200
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -23,6 +23,7 @@ for SQLite's write lock (busy_timeout).
 from __future__ import annotations
 
 import collections
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -117,7 +118,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         """Whether this statement runs on the calling (event loop's) thread: see the module's docstring."""
         adapted = self._adapt_connection
         return (
-            not adapted._in_transaction  # type: ignore[attr-defined]  # a OneTripConnection
+            adapted.reads_on_loop  # type: ignore[attr-defined]  # a OneTripConnection
+            and not adapted._in_transaction  # type: ignore[attr-defined]
             and operation.lstrip()[:6].upper() == "SELECT"
             and not _LONG_READS.get()
             and not adapted._execute_mutex.locked()
@@ -131,9 +133,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def _failed(self, error: Exception) -> None:
         # sqlite3 opens a transaction before a write, and a write that then fails (a constraint) leaves it open,
         # holding the write lock: the coming rollback must not be skipped. The statement has finished, so the
-        # connection's thread is not using the connection now.
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        self._adapt_connection._in_transaction = connection._conn.in_transaction  # type: ignore[attr-defined]
+        # connection's thread is not using the connection now. A closed connection has no sqlite3 connection
+        # left: then the error is a disconnect, which _handle_exception reports as such.
+        raw: sqlite3.Connection | None = self._connection._connection
+        if raw is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._adapt_connection._in_transaction = raw.in_transaction  # type: ignore[attr-defined]
         self._adapt_connection._handle_exception(error)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
@@ -157,12 +162,15 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     write (SELECTs run outside one), so a page that only read ends without a trip to the connection's thread.
     Every statement runs through OneTripCursor, which notes whether a transaction is open after it."""
 
-    __slots__ = ("_in_transaction",)
+    __slots__ = ("_in_transaction", "reads_on_loop")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of the declared one; mypy disagrees
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._in_transaction = False
+        # Only in WAL mode does a reader never wait for the writer: `forum.db` turns this off for a connection
+        # whose database did not take WAL (an in-memory one, a file system without shared memory).
+        self.reads_on_loop = True
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:  # SQLAlchemy's own streaming cursor, which does not report: assume a transaction
@@ -182,8 +190,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
-        # Short reads use the sqlite3 connection from the loop's thread, writes from aiosqlite's: never both at
-        # once (SQLAlchemy runs one statement at a time per connection, and SQLite is built serialized).
+        # Short reads use the sqlite3 connection from the loop's thread, writes from aiosqlite's. SQLAlchemy runs
+        # one statement, commit or rollback at a time per connection, so the two do not overlap in normal use;
+        # were a connection shared against that rule, SQLite, built serialized, still guards its own state.
         kw.setdefault("check_same_thread", False)
         adapted = super().connect(*arg, **kw)
         return OneTripConnection(self, adapted._connection)

@@ -95,8 +95,12 @@ async def test_a_write_through_a_streaming_cursor_is_committed(db: Database) -> 
 
 
 async def test_a_read_does_not_wait_for_an_open_write(db: Database) -> None:
-    """Short reads run on the event loop's thread on SQLite, which is sound only because a reader never waits
-    for the writer (WAL): were it to wait, the whole process would stop."""
+    """Short reads run on the event loop's thread on SQLite, which is sound because in WAL mode a reader never
+    waits for the writer (were it to wait, the whole process would stop): the database must be in WAL mode,
+    and a read beside an uncommitted write sees the last committed state at once, on both databases."""
+    if is_sqlite(db.url):
+        async with db.read_only() as session:
+            assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
     async with db.unit_of_work() as session:
         await session.execute(insert(District), [{"name": "已提交", "slug": "committed"}])
     async with db.sessionmaker() as writer, db.sessionmaker() as reader:
@@ -130,6 +134,23 @@ async def test_short_reads_run_on_the_loop_and_everything_else_on_the_connection
             assert (await connection.execute(text("SELECT x FROM t"))).scalar_one() == worker
             await connection.commit()
             assert (await connection.execute(where)).scalar_one() == loop_thread
+            # Only plain SELECTs are taken for short reads; anything else goes to the connection's thread.
+            assert (
+                await connection.execute(text("WITH w AS (SELECT linli_thread() AS x) SELECT x FROM w"))
+            ).scalar_one() == worker
+            assert (await connection.execute(text("  select linli_thread()"))).scalar_one() == loop_thread
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_not_in_wal_mode_reads_on_the_connection_thread() -> None:
+    """In-memory SQLite cannot use WAL, so a reader there could wait for a writer: no reads on the loop."""
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "memory"
+            assert raw.dbapi_connection.reads_on_loop is False
     finally:
         await engine.dispose()
 
@@ -157,3 +178,19 @@ async def test_a_failed_write_rolled_back_leaves_the_database_free_for_other_wri
             "一",
             "二",
         ]
+
+
+async def test_a_connection_closed_underneath_is_reported_as_a_disconnect(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'closed.db'}")
+    try:
+        for statement in ("SELECT 1", "CREATE TABLE t (x INTEGER)"):
+            async with engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                await raw.driver_connection.close()
+                with pytest.raises(OperationalError):
+                    await connection.execute(text(statement))
+                assert connection.invalidated  # the pool drops it instead of handing it out again
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
