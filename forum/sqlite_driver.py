@@ -7,17 +7,19 @@ CPU than SQLite takes to answer. Here a statement's execute, fetch and close run
 
 Everything else (transactions, isolation levels, closing, errors) is SQLAlchemy's own adapter; `create_engine`
 in `forum.db` passes `DBAPI` as the engine's `module`, which is the documented way to give a dialect another
-DBAPI. It reaches into two private names of aiosqlite, as SQLAlchemy's adapter itself does:
-`Connection._execute` (queue a function on the connection's thread) and `Connection._conn` (the sqlite3
-connection that thread owns). tests/test_sqlite_driver.py covers what SQLAlchemy asks of a cursor.
+DBAPI. It reaches into private names of aiosqlite, as SQLAlchemy's adapter itself does:
+`Connection._execute` (queue a function on the connection's thread) and `Connection._conn` /
+`Connection._connection` (the sqlite3 connection that thread owns; the latter is None once closed).
+tests/test_sqlite_driver.py covers what SQLAlchemy asks of a cursor.
 
 Short reads skip the trip altogether. A SELECT on a connection with no transaction open runs on the event
 loop's own thread: in WAL mode a reader never waits for the writer, and an indexed lookup takes SQLite tens of
 microseconds, while the trip costs two thread wake-ups and, under load, a wait for the GIL that the loop holds
-(docs/performance.md, "SQLite reads on the loop"). A read that may take long (full-text search) runs inside
-`long_reads()`, which sends it to the connection's thread so the loop keeps serving meanwhile. Writes, and
-every statement of a transaction that has written, always go to the connection's thread: only they can wait
-for SQLite's write lock (busy_timeout).
+(docs/performance.md, "SQLite reads on the loop"). A read that may take long (full-text search, counting a
+community's threads) runs inside `long_reads()`, which sends it to the connection's thread so the loop keeps
+serving meanwhile. Writes, and every statement of a transaction that has written, always go to the
+connection's thread: only they can wait for SQLite's write lock (busy_timeout). So does every statement of a
+connection whose database is not in WAL mode, where a reader may wait for the writer (`forum.db` checks).
 """
 
 from __future__ import annotations
