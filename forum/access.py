@@ -11,7 +11,18 @@ from sqlmodel import col
 
 from forum.errors import Forbidden, NotFound
 from forum.i18n import N_
-from forum.models import Board, Community, DistrictAdmin, Membership, Post, PostImage, Thread, User
+from forum.models import (
+    Board,
+    Community,
+    Conversation,
+    ConversationMember,
+    DistrictAdmin,
+    Membership,
+    Post,
+    PostImage,
+    Thread,
+    User,
+)
 from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
 
 
@@ -228,3 +239,29 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
     _community, _membership, _admin, image = row
     _require_reader(_standing(row))
     return image
+
+
+_CONVERSATION = (
+    _with_standing()
+    .add_columns(Conversation, ConversationMember)
+    .join(Conversation, col(Conversation.community_id) == col(Community.id))
+    .join(
+        ConversationMember,
+        and_(
+            col(ConversationMember.conversation_id) == col(Conversation.id),
+            col(ConversationMember.user_id) == bindparam("viewer_id"),
+        ),
+    )
+    .where(col(Conversation.id) == bindparam("conversation_id"))
+)
+
+
+async def access_conversation(
+    session: AsyncSession, user: User, conversation_id: int
+) -> tuple[Conversation, ConversationMember, CommunityStanding]:
+    """A private conversation, for its participants only: to anyone else, secretaries and district admins
+    included, it does not exist."""
+    row = (await session.execute(_CONVERSATION, {"viewer_id": user.id, "conversation_id": conversation_id})).first()
+    if row is None:
+        raise NotFound()
+    return row[3], row[4], _standing(row)

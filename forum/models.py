@@ -69,6 +69,13 @@ class Community(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
 
 
+class MessagePolicy(StrEnum):
+    """Who may start a private conversation with a resident. Secretaries can always be reached, and reach anyone."""
+
+    EVERYONE = "everyone"  # any verified member of a community they share
+    CONTACTS = "contacts"  # only people they already have a conversation with
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # Stored lower-cased; login is case-insensitive.
@@ -77,6 +84,9 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     locale: str | None = Field(default=None, max_length=16)
     is_active: bool = Field(default=True)
+    message_policy: str = Field(
+        default=MessagePolicy.EVERYONE, max_length=16, sa_column_kwargs={"server_default": MessagePolicy.EVERYONE}
+    )
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
 
 
@@ -261,3 +271,67 @@ class PostRevision(SQLModel, table=True):
     body: str = Field(sa_type=Text)
     written_at: datetime = Field(sa_type=UTCDateTime)  # when this text was posted or last edited
     replaced_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    """A private conversation between members of one community: two people, or a small group. Only its
+    participants can read it (`forum.access.access_conversation`)."""
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "pair_key", name="uq_conversation_community_pair"),
+        Index("ix_conversation_last_message", "community_id", "last_message_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    # Two people have one conversation per community: "smaller user id:larger user id". None for a group
+    # (NULLs are distinct in a unique constraint on both databases).
+    pair_key: str | None = Field(default=None, max_length=24)
+    title: str = Field(default="", max_length=60)  # a group's name; empty for two people
+    created_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    last_message_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    last_message_id: int = Field(default=0)  # 0: no message yet
+
+
+class ConversationMember(SQLModel, table=True):
+    """A participant, and how far they have read (read receipts, unread counts)."""
+
+    __tablename__ = "conversation_member"
+    __table_args__ = (UniqueConstraint("conversation_id", "user_id", name="uq_conversation_member_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The unique (conversation_id, user_id) index serves lookups by conversation.
+    conversation_id: int = Field(sa_column=_fk("conversation.id", index=False))
+    user_id: int = Field(sa_column=_fk("user.id"))
+    joined_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    last_read_message_id: int = Field(default=0)
+
+
+class Message(SQLModel, table=True):
+    """A private message. `client_id` is the sender's own id for it, so a retry never stores it twice."""
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "sender_id", "client_id", name="uq_message_conversation_client"),
+        Index("ix_message_conversation_id", "conversation_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(sa_column=_fk("conversation.id", index=False))
+    sender_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    client_id: str = Field(max_length=64)
+    body: str = Field(sa_type=Text)
+    body_html: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class UserBlock(SQLModel, table=True):
+    """`blocker` does not want private messages from `blocked`."""
+
+    __tablename__ = "user_block"
+
+    blocker_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
+    blocked_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

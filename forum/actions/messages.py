@@ -1,0 +1,294 @@
+"""Private messages: conversations between verified members of one community, two people or a small group.
+
+Who may start a conversation with whom (`_require_reachable`): everyone in it is a verified member of the
+community. A secretary can always be reached (a resident must be able to reach their secretary at any hour)
+and can reach anyone. Otherwise a recipient who blocked the sender, or who takes messages only from contacts
+(people they already share a conversation with) and has none with the sender, cannot be reached. Blocks also
+stop messages in a conversation that already exists between two people.
+
+Only participants read or write a conversation: every fetch by id goes through
+`forum.access.access_conversation`. A message carries the sender's own id for it (`client_id`): sending it
+again, after a lost answer, returns the stored message instead of storing it twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.errors import Forbidden, field_error
+from forum.i18n import N_
+from forum.markup import render_markdown
+from forum.models import (
+    Community,
+    Conversation,
+    ConversationMember,
+    Membership,
+    MembershipStatus,
+    Message,
+    MessagePolicy,
+    Role,
+    User,
+    UserBlock,
+)
+from forum.offload import text_work
+from forum.permissions import CommunityStanding
+from forum.timeutil import utcnow
+from forum.validation import clean_text
+
+MAX_PARTICIPANTS = 10  # a group, the one who starts it included
+MAX_MESSAGE_CHARS = 4000
+TITLE_MAX = 60
+# A UUID, a ULID or any other random id the client makes: long enough not to collide, short enough to index.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+class NotReachable(Forbidden):
+    default_message = N_("%(name)s does not take private messages from you.")
+
+
+def _require_verified(standing: CommunityStanding) -> None:
+    if not standing.is_verified_member:
+        raise Forbidden(N_("Only verified members of this community can send private messages here."))
+
+
+async def _require_reachable(
+    session: AsyncSession, *, community_id: int, actor: User, standing: CommunityStanding, others: Sequence[User]
+) -> None:
+    """Raise unless `actor` may start a conversation with every one of `others` in this community."""
+    ids = [other.id for other in others if other.id is not None]
+    roles: dict[int, str] = dict(
+        (
+            await session.execute(
+                select(col(Membership.user_id), col(Membership.role)).where(
+                    col(Membership.community_id) == community_id,
+                    col(Membership.user_id).in_(ids),
+                    col(Membership.status) == MembershipStatus.VERIFIED,
+                )
+            )
+        ).all()
+    )
+    if len(roles) != len(set(ids)):
+        raise field_error("recipients", N_("You can only message verified members of this community."))
+    if standing.is_secretary:
+        return
+    guarded = [other for other in others if roles.get(other.id or 0) != Role.SECRETARY]
+    if not guarded:
+        return
+    guarded_ids = [other.id for other in guarded]
+    blocked_by = set(
+        (
+            await session.execute(
+                select(col(UserBlock.blocker_id)).where(
+                    col(UserBlock.blocker_id).in_(guarded_ids), col(UserBlock.blocked_id) == actor.id
+                )
+            )
+        ).scalars()
+    )
+    contacts_only = [other.id for other in guarded if other.message_policy == MessagePolicy.CONTACTS]
+    contacts: set[int] = set()
+    if contacts_only:
+        mine = select(col(ConversationMember.conversation_id)).where(col(ConversationMember.user_id) == actor.id)
+        contacts = set(
+            (
+                await session.execute(
+                    select(col(ConversationMember.user_id)).where(
+                        col(ConversationMember.conversation_id).in_(mine),
+                        col(ConversationMember.user_id).in_(contacts_only),
+                    )
+                )
+            ).scalars()
+        )
+    for other in guarded:
+        if other.id in blocked_by or (other.message_policy == MessagePolicy.CONTACTS and other.id not in contacts):
+            raise NotReachable(name=other.display_name)
+
+
+def _pair_key(first: int, second: int) -> str:
+    return f"{min(first, second)}:{max(first, second)}"
+
+
+async def _create(
+    session: AsyncSession,
+    *,
+    community: Community,
+    actor: User,
+    people: Sequence[User],
+    pair_key: str | None,
+    title: str,
+) -> Conversation:
+    assert community.id is not None  # noqa: S101 -- a loaded row
+    now = utcnow()
+    conversation = Conversation(
+        community_id=community.id,
+        pair_key=pair_key,
+        title=title,
+        created_by_id=actor.id,
+        created_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    assert conversation.id is not None  # noqa: S101 -- flushed
+    session.add_all(
+        [
+            ConversationMember(conversation_id=conversation.id, user_id=person.id, joined_at=now)
+            for person in people
+            if person.id is not None
+        ]
+    )
+    await session.flush()
+    return conversation
+
+
+async def start_direct(
+    session: AsyncSession, *, actor: User, community: Community, standing: CommunityStanding, other: User
+) -> Conversation:
+    """The conversation of `actor` and `other` in this community: the one they already have, else a new one."""
+    _require_verified(standing)
+    assert actor.id is not None and other.id is not None  # noqa: S101 -- loaded rows
+    if other.id == actor.id:
+        raise field_error("recipients", N_("Choose someone other than yourself."))
+    pair_key = _pair_key(actor.id, other.id)
+    existing = (
+        await session.execute(
+            select(Conversation).where(
+                col(Conversation.community_id) == community.id, col(Conversation.pair_key) == pair_key
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    assert community.id is not None  # noqa: S101 -- a loaded row
+    await _require_reachable(session, community_id=community.id, actor=actor, standing=standing, others=[other])
+    return await _create(session, community=community, actor=actor, people=[actor, other], pair_key=pair_key, title="")
+
+
+async def start_group(
+    session: AsyncSession,
+    *,
+    actor: User,
+    community: Community,
+    standing: CommunityStanding,
+    others: Sequence[User],
+    title: object,
+) -> Conversation:
+    """A new group conversation of `actor` and `others` (up to MAX_PARTICIPANTS in all)."""
+    _require_verified(standing)
+    people = list({other.id: other for other in others if other.id != actor.id}.values())
+    if not people:
+        raise field_error("recipients", N_("Choose someone other than yourself."))
+    if len(people) + 1 > MAX_PARTICIPANTS:
+        raise field_error("recipients", N_("A group has at most %(max)d people, you included."), max=MAX_PARTICIPANTS)
+    clean_title = clean_text(title, "title", max_length=TITLE_MAX, required=False)
+    assert community.id is not None  # noqa: S101 -- a loaded row
+    await _require_reachable(session, community_id=community.id, actor=actor, standing=standing, others=people)
+    return await _create(
+        session, community=community, actor=actor, people=[actor, *people], pair_key=None, title=clean_title
+    )
+
+
+async def send_message(
+    session: AsyncSession,
+    *,
+    actor: User,
+    conversation: Conversation,
+    member: ConversationMember,
+    standing: CommunityStanding,
+    body: object,
+    client_id: object,
+) -> Message:
+    """Add a message (Markdown, as in posts). `member` is the actor's participation, from the access check.
+    A message with this sender's `client_id` already in the conversation is returned as stored."""
+    _require_verified(standing)
+    if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+        raise field_error(
+            "client_id", N_("A message needs an id made by the sender: 8 to 64 letters, digits, '-' or '_'.")
+        )
+    clean_body = clean_text(body, "body", max_length=MAX_MESSAGE_CHARS, multiline=True)
+    assert conversation.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
+    stored = (
+        await session.execute(
+            select(Message).where(
+                col(Message.conversation_id) == conversation.id,
+                col(Message.sender_id) == actor.id,
+                col(Message.client_id) == client_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if stored is not None:
+        return stored
+    if conversation.pair_key is not None and not standing.is_secretary:
+        others = (
+            (
+                await session.execute(
+                    select(User)
+                    .join(ConversationMember, col(ConversationMember.user_id) == col(User.id))
+                    .where(col(ConversationMember.conversation_id) == conversation.id, col(User.id) != actor.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await _require_reachable(
+            session, community_id=conversation.community_id, actor=actor, standing=standing, others=others
+        )
+    body_html = await text_work(len(clean_body), render_markdown, clean_body)
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        sender_id=actor.id,
+        client_id=client_id,
+        body=clean_body,
+        body_html=body_html,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    assert message.id is not None  # noqa: S101 -- flushed
+    conversation.last_message_at = now
+    conversation.last_message_id = message.id
+    member.last_read_message_id = message.id  # one has read what one wrote
+    await session.flush()
+    return message
+
+
+async def mark_read(
+    session: AsyncSession, *, conversation: Conversation, member: ConversationMember, up_to: int
+) -> int:
+    """The participant has seen the conversation up to message `up_to`; never moves back. Returns the new mark."""
+    mark = max(member.last_read_message_id, min(up_to, conversation.last_message_id))
+    if mark != member.last_read_message_id:
+        member.last_read_message_id = mark
+        await session.flush()
+    return mark
+
+
+async def set_blocked(session: AsyncSession, *, actor: User, target: User, blocked: bool) -> None:
+    """Block (or unblock) private messages from `target`. Idempotent."""
+    assert actor.id is not None and target.id is not None  # noqa: S101 -- loaded rows
+    if target.id == actor.id:
+        raise field_error("username", N_("Choose someone other than yourself."))
+    if blocked:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(UserBlock)
+            .values(blocker_id=actor.id, blocked_id=target.id, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+    else:
+        await session.execute(
+            delete(UserBlock).where(col(UserBlock.blocker_id) == actor.id, col(UserBlock.blocked_id) == target.id)
+        )
+
+
+async def set_message_policy(session: AsyncSession, *, actor: User, policy: object) -> None:
+    if policy not in {MessagePolicy.EVERYONE, MessagePolicy.CONTACTS}:
+        raise field_error("message_policy", N_("Choose who may send you private messages."))
+    actor.message_policy = str(policy)
+    await session.flush()

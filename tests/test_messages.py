@@ -1,0 +1,261 @@
+"""Private messages, the domain layer: who may reach whom, idempotent sending, read marks and unread counts,
+and that nobody but the participants can fetch a conversation. Both databases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from forum.access import access_conversation, standing_in
+from forum.actions import messages
+from forum.db import Database
+from forum.errors import Forbidden, InvalidInput, NotFound
+from forum.models import Community, Conversation, Membership, MembershipStatus, Message, MessagePolicy, Role, User
+from forum.queries.messages import conversations_of, messages_page, read_marks, unread_total
+from tests.factories import make_community, make_district_admin, make_member, make_pending, make_user
+
+
+@dataclass
+class Neighbourhood:
+    community: Community
+    secretary: User
+    zhang: User
+    wang: User
+    li: User
+
+
+async def _neighbourhood(db: Database) -> Neighbourhood:
+    community = await make_community(db)
+    secretary, zhang, wang, li = [await make_user(db) for _ in range(4)]
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    for resident in (zhang, wang, li):
+        await make_member(db, user=resident, community=community)
+    return Neighbourhood(community, secretary, zhang, wang, li)
+
+
+async def _start(db: Database, actor: User, community: Community, *others: User, title: str = "") -> Conversation:
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, actor, community)
+        if len(others) == 1 and not title:
+            return await messages.start_direct(
+                session, actor=actor, community=community, standing=standing, other=others[0]
+            )
+        return await messages.start_group(
+            session, actor=actor, community=community, standing=standing, others=others, title=title
+        )
+
+
+async def _send(db: Database, actor: User, conversation_id: int, body: object, client_id: object) -> Message:
+    async with db.unit_of_work() as session:
+        conversation, member, standing = await access_conversation(session, actor, conversation_id)
+        return await messages.send_message(
+            session,
+            actor=actor,
+            conversation=conversation,
+            member=member,
+            standing=standing,
+            body=body,
+            client_id=client_id,
+        )
+
+
+async def _set_policy(db: Database, user: User, policy: str) -> None:
+    async with db.unit_of_work() as session:
+        loaded = await session.get(User, user.id)
+        assert loaded is not None
+        await messages.set_message_policy(session, actor=loaded, policy=policy)
+    user.message_policy = policy
+
+
+async def _block(db: Database, actor: User, target: User, *, blocked: bool = True) -> None:
+    async with db.unit_of_work() as session:
+        await messages.set_blocked(session, actor=actor, target=target, blocked=blocked)
+
+
+async def test_two_people_have_one_conversation_per_community_whoever_starts_it(db: Database) -> None:
+    n = await _neighbourhood(db)
+    first = await _start(db, n.zhang, n.community, n.wang)
+    again = await _start(db, n.wang, n.community, n.zhang)
+    assert first.id == again.id
+    other_community = await make_community(db)
+    for person in (n.zhang, n.wang):
+        await make_member(db, user=person, community=other_community)
+    elsewhere = await _start(db, n.zhang, other_community, n.wang)
+    assert elsewhere.id != first.id
+    with pytest.raises(InvalidInput):
+        await _start(db, n.zhang, n.community, n.zhang)
+
+
+async def test_only_verified_members_of_the_community_message_each_other(db: Database) -> None:
+    n = await _neighbourhood(db)
+    outsider, applicant = await make_user(db), await make_user(db)
+    await make_pending(db, user=applicant, community=n.community)
+    with pytest.raises(InvalidInput):  # not a member here
+        await _start(db, n.zhang, n.community, outsider)
+    with pytest.raises(InvalidInput):  # not verified yet
+        await _start(db, n.zhang, n.community, applicant)
+    with pytest.raises(Forbidden):  # and cannot start one either
+        await _start(db, applicant, n.community, n.secretary)
+
+
+async def test_contacts_only_and_blocks_stop_residents_but_never_stop_anyone_reaching_the_secretary(
+    db: Database,
+) -> None:
+    n = await _neighbourhood(db)
+    await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
+    with pytest.raises(messages.NotReachable):
+        await _start(db, n.zhang, n.community, n.wang)
+    # Secretaries reach anyone, and once they share a conversation, wang counts the secretary as a contact.
+    assert await _start(db, n.secretary, n.community, n.wang)
+    await _set_policy(db, n.secretary, MessagePolicy.CONTACTS)
+    await _block(db, n.secretary, n.zhang)
+    assert await _start(db, n.zhang, n.community, n.secretary)  # a resident can always reach the secretary
+    # Once wang and zhang share a conversation (a group the secretary started), they are contacts.
+    await _start(db, n.secretary, n.community, n.zhang, n.wang, title="楼组长")
+    assert await _start(db, n.zhang, n.community, n.wang)
+
+
+async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unblocking_restores_them(
+    db: Database,
+) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    assert conversation.id is not None
+    await _send(db, n.zhang, conversation.id, "你好", "hello-0001")
+    await _block(db, n.wang, n.zhang)
+    await _block(db, n.wang, n.zhang)  # twice: no error, one row
+    with pytest.raises(messages.NotReachable):
+        await _send(db, n.zhang, conversation.id, "还在吗", "hello-0002")
+    await _send(db, n.wang, conversation.id, "别发了", "reply-0001")  # the one who blocked can still write
+    await _block(db, n.wang, n.zhang, blocked=False)
+    await _send(db, n.zhang, conversation.id, "抱歉", "hello-0003")
+    async with db.read_only() as session:
+        bodies = [message.body for message in (await messages_page(session, conversation)).messages]
+    assert bodies == ["你好", "别发了", "抱歉"]
+
+
+async def test_groups_hold_at_most_ten_and_every_member_must_be_reachable(db: Database) -> None:
+    n = await _neighbourhood(db)
+    await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
+    with pytest.raises(messages.NotReachable):
+        await _start(db, n.li, n.community, n.zhang, n.wang, title="12号楼")
+    crowd = [await make_user(db) for _ in range(10)]
+    for person in crowd:
+        await make_member(db, user=person, community=n.community)
+    with pytest.raises(InvalidInput):
+        await _start(db, n.zhang, n.community, *crowd, title="太多人")  # 11 with zhang
+    group = await _start(db, n.zhang, n.community, *crowd[:9], title="  志愿者  ")
+    assert group.title == "志愿者" and group.pair_key is None
+    async with db.read_only() as session:
+        rows = await conversations_of(session, n.zhang, community_id=n.community.id or 0)
+    assert [len(row.others) for row in rows] == [9]
+
+
+async def test_sending_is_idempotent_by_the_senders_id_and_bad_input_stores_nothing(db: Database) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.secretary)
+    assert conversation.id is not None
+    first = await _send(db, n.zhang, conversation.id, "楼道灯坏了", "7f3c9a2e-retry")
+    retried = await _send(db, n.zhang, conversation.id, "楼道灯坏了", "7f3c9a2e-retry")
+    assert retried.id == first.id
+    for body, client_id in [
+        ("", "7f3c9a2e-empty"),
+        ("长" * (messages.MAX_MESSAGE_CHARS + 1), "7f3c9a2e-long"),
+        ("好", "short"),
+        ("好", "has space in it"),
+        ("好", None),
+        (["不是文字"], "7f3c9a2e-list"),
+    ]:
+        with pytest.raises(InvalidInput):
+            await _send(db, n.zhang, conversation.id, body, client_id)
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 1
+        stored = await session.get(Conversation, conversation.id)
+        assert stored is not None and stored.last_message_id == first.id
+    assert first.body_html.startswith("<p>") and "楼道灯坏了" in first.body_html
+
+
+async def test_unread_counts_and_read_marks(db: Database) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    group = await _start(db, n.li, n.community, n.zhang, n.wang, title="停车")
+    assert conversation.id is not None and group.id is not None
+    await _send(db, n.zhang, conversation.id, "在吗", "zhang-msg-0")  # own messages are never unread
+    for number in range(3):
+        await _send(db, n.wang, conversation.id, f"第{number}条", f"wang-msg-{number}")
+    last_in_group = await _send(db, n.li, group.id, "明天开会", "li-msg-0000")
+    async with db.read_only() as session:
+        assert await unread_total(session, n.zhang) == 4
+        rows = await conversations_of(session, n.zhang, community_id=n.community.id or 0)
+        assert [(row.conversation.id, row.unread) for row in rows] == [(group.id, 1), (conversation.id, 3)]
+        assert {person.username for person in rows[0].others} == {n.li.username, n.wang.username}
+    async with db.unit_of_work() as session:
+        found, member, _standing = await access_conversation(session, n.zhang, group.id)
+        assert await messages.mark_read(session, conversation=found, member=member, up_to=10**9) == last_in_group.id
+        assert await messages.mark_read(session, conversation=found, member=member, up_to=1) == last_in_group.id
+    async with db.read_only() as session:
+        assert await unread_total(session, n.zhang) == 3
+        marks = await read_marks(session, group, viewer=n.li)
+        assert marks == {n.zhang.id: last_in_group.id, n.wang.id: 0}
+    await _send(db, n.zhang, conversation.id, "收到", "zhang-msg-1")  # answering is having read
+    async with db.read_only() as session:
+        assert await unread_total(session, n.zhang) == 0
+
+
+async def test_only_participants_can_fetch_a_conversation(db: Database) -> None:
+    """The privacy matrix of the domain layer: a third resident, the community's secretary and the district's
+    admin all get "not found", exactly as for a conversation that does not exist."""
+    n = await _neighbourhood(db)
+    admin = await make_user(db)
+    await make_district_admin(db, user=admin, district_id=n.community.district_id)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    assert conversation.id is not None
+    await _send(db, n.zhang, conversation.id, "私事", "private-0001")
+    async with db.read_only() as session:
+        for participant in (n.zhang, n.wang):
+            found, member, _standing = await access_conversation(session, participant, conversation.id)
+            assert found.id == conversation.id and member.user_id == participant.id
+        for outsider in (n.li, n.secretary, admin):
+            with pytest.raises(NotFound):
+                await access_conversation(session, outsider, conversation.id)
+            rows = await conversations_of(session, outsider, community_id=n.community.id or 0)
+            assert rows == []
+            assert await unread_total(session, outsider) == 0
+        with pytest.raises(NotFound):
+            await access_conversation(session, n.zhang, conversation.id + 1000)
+
+
+async def test_a_member_removed_from_the_community_can_read_but_no_longer_send(db: Database) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    assert conversation.id is not None
+    async with db.unit_of_work() as session:
+        membership = (
+            await session.execute(
+                select(Membership).where(
+                    col(Membership.user_id) == n.zhang.id, col(Membership.community_id) == n.community.id
+                )
+            )
+        ).scalar_one()
+        membership.status = MembershipStatus.REMOVED
+    with pytest.raises(Forbidden):
+        await _send(db, n.zhang, conversation.id, "我搬走了", "moved-0001")
+    async with db.read_only() as session:
+        await access_conversation(session, n.zhang, conversation.id)  # the history stays theirs to read
+
+
+async def test_pages_of_messages_go_back_by_keyset(db: Database) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    assert conversation.id is not None
+    sent = [await _send(db, n.zhang, conversation.id, f"{i}", f"page-msg-{i:04d}") for i in range(7)]
+    async with db.read_only() as session:
+        newest = await messages_page(session, conversation, limit=3)
+        assert [m.id for m in newest.messages] == [m.id for m in sent[4:]] and newest.has_earlier
+        middle = await messages_page(session, conversation, before=newest.messages[0].id, limit=3)
+        assert [m.id for m in middle.messages] == [m.id for m in sent[1:4]] and middle.has_earlier
+        oldest = await messages_page(session, conversation, before=middle.messages[0].id, limit=3)
+        assert [m.id for m in oldest.messages] == [sent[0].id] and not oldest.has_earlier
