@@ -52,13 +52,14 @@ async def conversations_of(session: AsyncSession, viewer: User, *, community_id:
         )
     ).all()
     ids = [row[0].id for row in rows if row[0].id is not None]
-    others = await _others(session, ids, viewer_id=viewer.id, community_id=community_id)
+    others = await participants(session, ids, community_id=community_id, except_id=viewer.id)
     return [ConversationRow(row[0], others.get(row[0].id or 0, []), int(row[1])) for row in rows]
 
 
-async def _others(
-    session: AsyncSession, conversation_ids: Sequence[int], *, viewer_id: int, community_id: int
+async def participants(
+    session: AsyncSession, conversation_ids: Sequence[int], *, community_id: int, except_id: int | None = None
 ) -> dict[int, list[Person]]:
+    """The participants of these conversations, by conversation id, as named in the community (one statement)."""
     if not conversation_ids:
         return {}
     people: dict[int, list[Person]] = {}
@@ -69,7 +70,10 @@ async def _others(
             Membership,
             and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == community_id),
         )
-        .where(col(ConversationMember.conversation_id).in_(conversation_ids), col(User.id) != viewer_id)
+        .where(
+            col(ConversationMember.conversation_id).in_(conversation_ids),
+            *([] if except_id is None else [col(User.id) != except_id]),
+        )
         .order_by(col(ConversationMember.conversation_id), col(ConversationMember.id))
     )
     for conversation_id, user, membership in rows:

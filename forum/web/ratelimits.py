@@ -71,6 +71,10 @@ async def post_key() -> str:
     return f"{SHARED}post:{await user_or_address_key()}"
 
 
+async def message_key() -> str:
+    return f"{SHARED}messages:{await user_or_address_key()}"
+
+
 async def board_key() -> str:
     return f"{SHARED}boards:{await user_or_address_key()}"
 
@@ -93,6 +97,8 @@ REGISTER_LIMITS = [
 JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
 # Threads and replies, per person, across the page and the API.
 POST_LIMITS = [RateLimit(20, timedelta(minutes=5), key_function=post_key)]
+# Private messages and new conversations, per person: a chat's pace, not a flood.
+MESSAGE_LIMITS = [RateLimit(60, timedelta(minutes=5), key_function=message_key)]
 # A secretary's changes to boards, per person, across the page and the API: enough to reorder a long list
 # one step at a time, not enough to flood the audit log.
 BOARD_LIMITS = [RateLimit(60, timedelta(minutes=10), key_function=board_key)]

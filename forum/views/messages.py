@@ -1,0 +1,130 @@
+"""Private messages as pages, usable without JavaScript: a community's conversations, one conversation, sending.
+Every conversation is fetched through `forum.access.access_conversation`: participants only."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from quart import Blueprint, redirect, request, url_for
+from quart_rate_limiter import rate_limit
+from sqlalchemy import select
+from sqlmodel import col
+
+from forum.access import MembersOnly, access_community, access_conversation
+from forum.actions import messages
+from forum.errors import InvalidInput, NotFound
+from forum.models import Community, User
+from forum.queries.communities import community_overview
+from forum.queries.messages import conversations_of, messages_page, participants, read_marks
+from forum.web.context import commit, db_session, login_required, require_user
+from forum.web.ratelimits import MESSAGE_LIMITS
+from forum.web.templating import render_template
+
+blueprint = Blueprint("messages", __name__)
+
+
+@blueprint.get("/c/<slug>/messages")
+@login_required
+async def index(slug: str) -> Any:
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    if not standing.is_verified_member:
+        raise MembersOnly()
+    assert community.id is not None  # noqa: S101 -- a loaded row
+    rows = await conversations_of(db_session(), user, community_id=community.id)
+    overview = await community_overview(db_session(), community)
+    secretaries = [person for person in overview.secretaries if person.id != user.id]
+    return await render_template("messages/index.html", community=community, rows=rows, secretaries=secretaries)
+
+
+@blueprint.post("/c/<slug>/messages/with/<username>")
+@login_required
+@rate_limit(limits=MESSAGE_LIMITS)
+async def start(slug: str, username: str) -> Any:
+    """Open the conversation with a member of this community, starting it if there is none yet."""
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    other = (
+        await db_session().execute(select(User).where(col(User.username) == username.lower()))
+    ).scalar_one_or_none()
+    if other is None:
+        raise NotFound()
+    conversation = await messages.start_direct(
+        db_session(), actor=user, community=community, standing=standing, other=other
+    )
+    await commit()
+    return redirect(url_for("messages.show", conversation_id=conversation.id))
+
+
+def _before_arg() -> int | None:
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[str, str], status: int) -> Any:
+    user = require_user()
+    conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
+    before = _before_arg()
+    page = await messages_page(db_session(), conversation, before=before)
+    if page.messages and before is None and status == 200:
+        await messages.mark_read(
+            db_session(), conversation=conversation, member=member, up_to=page.messages[-1].id or 0
+        )
+        await commit()
+    community = await db_session().get(Community, conversation.community_id)
+    assert community is not None and conversation.id is not None  # noqa: S101 -- a conversation's community
+    people = {
+        person.id: person
+        for person in (await participants(db_session(), [conversation.id], community_id=community.id or 0)).get(
+            conversation.id, []
+        )
+    }
+    marks = await read_marks(db_session(), conversation, viewer=user)
+    seen_by_all = min(marks.values(), default=0)
+    # "Read" goes under the viewer's newest message that every other participant has seen.
+    mine = [message.id or 0 for message in page.messages if message.sender_id == user.id]
+    read_here = max((message_id for message_id in mine if message_id <= seen_by_all), default=0)
+    others = [person for person_id, person in people.items() if person_id != user.id]
+    return await render_template(
+        "messages/show.html",
+        conversation=conversation,
+        community=community,
+        others=others,
+        people=people,
+        page=page,
+        read_here=read_here,
+        form={"client_id": form.get("client_id") or secrets.token_urlsafe(16), "body": form.get("body", "")},
+        errors=errors,
+    ), status
+
+
+@blueprint.get("/messages/<id:conversation_id>")
+@login_required
+async def show(conversation_id: int) -> Any:
+    return await _conversation_page(conversation_id, form={}, errors={}, status=200)
+
+
+@blueprint.post("/messages/<id:conversation_id>")
+@login_required
+@rate_limit(limits=MESSAGE_LIMITS)
+async def send(conversation_id: int) -> Any:
+    user = require_user()
+    conversation, member, standing = await access_conversation(db_session(), user, conversation_id)
+    form = await request.form
+    try:
+        message = await messages.send_message(
+            db_session(),
+            actor=user,
+            conversation=conversation,
+            member=member,
+            standing=standing,
+            body=form.get("body"),
+            client_id=form.get("client_id"),
+        )
+    except InvalidInput as error:
+        return await _conversation_page(
+            conversation_id, form=form, errors=error.translated_fields(), status=error.status
+        )
+    await commit()
+    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message.id}"))

@@ -1,0 +1,149 @@
+"""Private messages through the pages, as a browser without JavaScript uses them. Both databases."""
+
+from __future__ import annotations
+
+import re
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import func, select
+
+from forum.db import Database
+from forum.models import Community, Message, Role
+from tests.factories import make_community, make_district_admin, make_member, make_user
+from tests.helpers import csrf_token, login, post_form, text
+
+_CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
+
+
+async def _signed_in(app: Quart, username: str) -> Client:
+    client = app.test_client()
+    await login(client, username)
+    return client
+
+
+async def _member(app: Quart, db: Database, community: Community, username: str, role: Role = Role.RESIDENT) -> Client:
+    await make_member(
+        db, user=await make_user(db, username=username, display_name=username.title()), community=community, role=role
+    )
+    return await _signed_in(app, username)
+
+
+async def _send(client: Client, conversation: str, body: str, *, client_id: str | None = None) -> object:
+    page = await text(await client.get(conversation))
+    match = _CLIENT_ID.search(page)
+    assert match, page
+    return await post_form(
+        client, conversation, {"body": body, "client_id": client_id or match.group(1)}, token_from=conversation
+    )
+
+
+async def _stored(db: Database) -> int:
+    async with db.read_only() as session:
+        return int((await session.execute(select(func.count()).select_from(Message))).scalar_one())
+
+
+async def test_a_resident_writes_to_the_secretary_who_reads_and_answers(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member(app, db, community, "zhangwei")
+    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+
+    assert "/messages" in await text(await resident.get(f"/c/{community.slug}"))
+    inbox = await text(await resident.get(f"/c/{community.slug}/messages"))
+    assert "Secretary_Li" in inbox and f"/c/{community.slug}/messages/with/secretary_li" in inbox
+    started = await post_form(
+        resident, f"/c/{community.slug}/messages/with/secretary_li", token_from=f"/c/{community.slug}/messages"
+    )
+    assert started.status_code == 302  # type: ignore[attr-defined]
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    assert re.fullmatch(r"/messages/\d+", conversation)
+    sent = await _send(resident, conversation, "5号楼的路灯坏了三天了")
+    assert sent.status_code == 302  # type: ignore[attr-defined]
+
+    secretary_inbox = await text(await secretary.get(f"/c/{community.slug}/messages"))
+    assert "Zhangwei" in secretary_inbox and "1 条未读" in secretary_inbox
+    page = await text(await secretary.get(conversation))
+    assert "5号楼的路灯坏了三天了" in page
+    assert "条未读" not in await text(await secretary.get(f"/c/{community.slug}/messages"))  # seen now
+    await _send(secretary, conversation, "收到，今天下午派人去修。")
+
+    own = await text(await resident.get(conversation))
+    assert "收到，今天下午派人去修。" in own
+    # The resident's message was read by the secretary: "Read" stands under it.
+    assert re.search(r"5号楼的路灯坏了三天了.*?read-receipt", own, re.S)
+    # The same conversation again from the secretary's side, not a second one.
+    again = await post_form(
+        secretary, f"/c/{community.slug}/messages/with/zhangwei", token_from=f"/c/{community.slug}/messages"
+    )
+    assert again.headers["Location"] == conversation  # type: ignore[attr-defined]
+
+
+async def test_a_retried_send_is_stored_once_and_bad_input_is_explained(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member(app, db, community, "wangfang")
+    await _member(app, db, community, "secretary_wang", Role.SECRETARY)
+    started = await post_form(
+        resident, f"/c/{community.slug}/messages/with/secretary_wang", token_from=f"/c/{community.slug}/messages"
+    )
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    page = await text(await resident.get(conversation))
+    client_id = _CLIENT_ID.search(page).group(1)  # type: ignore[union-attr]
+    for _ in range(2):  # a double tap, or a retry after the answer was lost
+        response = await _send(resident, conversation, "请问垃圾分类几点收？", client_id=client_id)
+        assert response.status_code == 302  # type: ignore[attr-defined]
+    assert await _stored(db) == 1
+    empty = await _send(resident, conversation, "   ")
+    assert empty.status_code == 422  # type: ignore[attr-defined]
+    assert "此项必填" in await text(empty)
+    long = await _send(resident, conversation, "长" * 4001)
+    assert long.status_code == 422 and "最多 4000 个字符" in await text(long)  # type: ignore[attr-defined]
+    forged = await resident.post(conversation, form={"body": "hi", "client_id": "abcdefgh12", "csrf_token": "x" * 20})
+    assert forged.status_code == 403
+    missing = await resident.post(conversation, form={"body": "hi", "client_id": "abcdefgh12"})
+    assert missing.status_code in (400, 403)
+    assert await _stored(db) == 1
+
+
+async def test_nobody_but_the_participants_can_open_or_write_to_a_conversation(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    await _member(app, db, community, "wangfang")
+    neighbour = await _member(app, db, community, "lina")
+    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    admin_user = await make_user(db, username="district_admin")
+    await make_district_admin(db, user=admin_user, district_id=community.district_id)
+    admin = await _signed_in(app, "district_admin")
+
+    started = await post_form(
+        zhang, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
+    )
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(zhang, conversation, "只给王芳看的话")
+    for outsider in (neighbour, secretary, admin):
+        opened = await outsider.get(conversation)
+        assert opened.status_code == 404
+        assert "只给王芳看的话" not in await text(opened)
+        token = await csrf_token(outsider, "/")
+        written = await outsider.post(
+            conversation, form={"body": "偷看", "client_id": "intruder-01", "csrf_token": token}
+        )
+        assert written.status_code == 404
+        inbox = await outsider.get(f"/c/{community.slug}/messages")
+        assert conversation not in await text(inbox)
+    assert (await admin.get(f"/c/{community.slug}/messages")).status_code == 403  # not a member there
+    assert await _stored(db) == 1
+
+
+async def test_messaging_someone_who_is_not_a_member_here_is_refused_clearly(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member(app, db, community, "zhangwei")
+    await make_user(db, username="stranger")
+    response = await post_form(
+        resident, f"/c/{community.slug}/messages/with/stranger", token_from=f"/c/{community.slug}/messages"
+    )
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert "您只能给本社区已认证的成员发私信。" in await text(response)
+    nobody = await post_form(
+        resident, f"/c/{community.slug}/messages/with/nobody-here", token_from=f"/c/{community.slug}/messages"
+    )
+    assert nobody.status_code == 404  # type: ignore[attr-defined]
