@@ -208,6 +208,9 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
     if kind == "thread":
         await access_thread(session, user, room_id)
         return
+    if kind == "conversation":
+        await access_conversation(session, user, room_id)
+        return
     if kind == "board":
         row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
     elif kind == "community":

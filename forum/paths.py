@@ -34,3 +34,8 @@ def post_action_path(post_id: int, action: str) -> str:
 
 def profile_path(username: str) -> str:
     return f"/u/{quote(username, safe='')}"
+
+
+def message_path(conversation_id: int, message_id: int) -> str:
+    """A private message, on its conversation's page (participants only)."""
+    return f"/messages/{conversation_id}#m-{message_id}"

@@ -151,6 +151,37 @@ class RoomRevoked(Event):
     room: str
 
 
+class MessageCreated(Event):
+    """A private message in a conversation. `client_id` is the sender's own id for it: the sender's other tabs,
+    and the tab that sent it, replace what they showed at once with this. `body_html` is sanitised HTML."""
+
+    type: Literal["message.created"] = "message.created"
+    message_id: int
+    conversation_id: int
+    client_id: str
+    sender: PersonData
+    body_html: str
+    created_at: str
+    url: str
+
+
+class MessagesRead(Event):
+    """A participant has read the conversation up to a message: show "read" under it."""
+
+    type: Literal["message.read"] = "message.read"
+    conversation_id: int
+    user_id: int
+    last_read_message_id: int
+
+
+class UnreadChanged(Event):
+    """The person's number of unread private messages, in all their conversations. The full count, so one lost
+    event heals with the next."""
+
+    type: Literal["unread.changed"] = "unread.changed"
+    unread: int
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -165,6 +196,17 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "typing": (Typing, "`thread:<thread_id>`, except the typist", "Someone is replying (ephemeral)."),
     "presence": (ReadersPresent, "`thread:<thread_id>`", "How many neighbours are reading (ephemeral)."),
     "revoked": (RoomRevoked, "the client concerned only", "Taken out of a room it may no longer follow."),
+    "message.created": (
+        MessageCreated,
+        "`conversation:<conversation_id>` (its participants only)",
+        "A private message was sent.",
+    ),
+    "message.read": (
+        MessagesRead,
+        "`conversation:<conversation_id>` (its participants only)",
+        "A participant read the conversation up to a message.",
+    ),
+    "unread.changed": (UnreadChanged, "`user:<user_id>`", "The person's count of unread private messages."),
 }
 
 
@@ -203,3 +245,7 @@ def community_room(community_id: int) -> str:
 def session_room(session_id: int) -> str:
     """Every socket of one login session, so that ending the session can disconnect them."""
     return f"session:{session_id}"
+
+
+def conversation_room(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"

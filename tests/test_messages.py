@@ -3,6 +3,7 @@ and that nobody but the participants can fetch a conversation. Both databases.""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -13,8 +14,19 @@ from forum.access import access_conversation, standing_in
 from forum.actions import messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
-from forum.models import Community, Conversation, Membership, MembershipStatus, Message, MessagePolicy, Role, User
+from forum.models import (
+    Community,
+    Conversation,
+    Event,
+    Membership,
+    MembershipStatus,
+    Message,
+    MessagePolicy,
+    Role,
+    User,
+)
 from forum.queries.messages import conversations_of, messages_page, read_marks, unread_total
+from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_district_admin, make_member, make_pending, make_user
 
 
@@ -259,3 +271,61 @@ async def test_pages_of_messages_go_back_by_keyset(db: Database) -> None:
         assert [m.id for m in middle.messages] == [m.id for m in sent[1:4]] and middle.has_earlier
         oldest = await messages_page(session, conversation, before=middle.messages[0].id, limit=3)
         assert [m.id for m in oldest.messages] == [sent[0].id] and not oldest.has_earlier
+
+
+async def _events_after(db: Database, after: int) -> list[tuple[str, str, dict[str, object]]]:
+    async with db.read_only() as session:
+        rows = (await session.execute(select(Event).where(col(Event.id) > after).order_by(col(Event.id)))).scalars()
+        return [(row.room, row.type, json.loads(row.payload)) for row in rows]
+
+
+async def _newest_event(db: Database) -> int:
+    async with db.read_only() as session:
+        return await latest_event_id(session)
+
+
+async def test_sending_and_reading_record_the_events_participants_receive(db: Database) -> None:
+    n = await _neighbourhood(db)
+    conversation = await _start(db, n.zhang, n.community, n.wang)
+    assert conversation.id is not None
+    before = await _newest_event(db)
+    message = await _send(db, n.zhang, conversation.id, "**晚上**好", "evening-0001")
+    room = f"conversation:{conversation.id}"
+    created, *unread = await _events_after(db, before)
+    assert created[0] == room and created[1] == "message.created"
+    assert created[2]["client_id"] == "evening-0001" and created[2]["message_id"] == message.id
+    assert created[2]["sender"] == {  # type: ignore[comparison-overlap]
+        "id": n.zhang.id,
+        "username": n.zhang.username,
+        "display_name": n.zhang.display_name,
+        "is_party_member": False,
+    }
+    assert "<strong>晚上</strong>" in str(created[2]["body_html"])
+    assert sorted((r, t, d["unread"]) for r, t, d in unread) == sorted(
+        [(f"user:{n.zhang.id}", "unread.changed", 0), (f"user:{n.wang.id}", "unread.changed", 1)]
+    )
+
+    before = await _newest_event(db)
+    await _send(db, n.zhang, conversation.id, "**晚上**好", "evening-0001")  # a retry: stored once, no events
+    assert await _events_after(db, before) == []
+
+    async with db.unit_of_work() as session:
+        found, member, _standing = await access_conversation(session, n.wang, conversation.id)
+        await messages.mark_read(session, conversation=found, member=member, up_to=message.id or 0)
+    read, unread_now = await _events_after(db, before)
+    assert read == (
+        room,
+        "message.read",
+        {
+            "type": "message.read",
+            "conversation_id": conversation.id,
+            "user_id": n.wang.id,
+            "last_read_message_id": message.id,
+        },
+    )
+    assert unread_now == (f"user:{n.wang.id}", "unread.changed", {"type": "unread.changed", "unread": 0})
+    before = await _newest_event(db)
+    async with db.unit_of_work() as session:  # reading again changes nothing and says nothing
+        found, member, _standing = await access_conversation(session, n.wang, conversation.id)
+        await messages.mark_read(session, conversation=found, member=member, up_to=message.id or 0)
+    assert await _events_after(db, before) == []

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum.db import record_event
 from forum.errors import Forbidden, field_error
 from forum.i18n import N_
 from forum.markup import render_markdown
@@ -37,9 +38,12 @@ from forum.models import (
     UserBlock,
 )
 from forum.offload import text_work
+from forum.paths import message_path
 from forum.permissions import CommunityStanding
+from forum.queries.messages import unread_totals
 from forum.timeutil import utcnow
 from forum.validation import clean_text
+from realtime.events import MessageCreated, MessagesRead, PersonData, UnreadChanged, conversation_room, user_room
 
 MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
@@ -255,7 +259,43 @@ async def send_message(
     conversation.last_message_id = message.id
     member.last_read_message_id = message.id  # one has read what one wrote
     await session.flush()
+    membership = standing.membership
+    sender = PersonData(
+        id=actor.id,
+        username=actor.username,
+        display_name=actor.display_name,
+        is_party_member=bool(membership and membership.is_party_member),
+    )
+    record_event(
+        session,
+        conversation_room(conversation.id),
+        MessageCreated(
+            message_id=message.id,
+            conversation_id=conversation.id,
+            client_id=client_id,
+            sender=sender,
+            body_html=body_html,
+            created_at=now.isoformat(),
+            url=message_path(conversation.id, message.id),
+        ).model_dump(),
+    )
+    participant_ids = list(
+        (
+            await session.execute(
+                select(col(ConversationMember.user_id)).where(
+                    col(ConversationMember.conversation_id) == conversation.id
+                )
+            )
+        ).scalars()
+    )
+    await _record_unread(session, participant_ids)
     return message
+
+
+async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None:
+    """Each person's full unread count, to their personal room: every tab and device shows the same number."""
+    for user_id, count in (await unread_totals(session, user_ids)).items():
+        record_event(session, user_room(user_id), UnreadChanged(unread=count).model_dump())
 
 
 async def mark_read(
@@ -264,8 +304,17 @@ async def mark_read(
     """The participant has seen the conversation up to message `up_to`; never moves back. Returns the new mark."""
     mark = max(member.last_read_message_id, min(up_to, conversation.last_message_id))
     if mark != member.last_read_message_id:
+        assert conversation.id is not None  # noqa: S101 -- a loaded row
         member.last_read_message_id = mark
         await session.flush()
+        record_event(
+            session,
+            conversation_room(conversation.id),
+            MessagesRead(
+                conversation_id=conversation.id, user_id=member.user_id, last_read_message_id=mark
+            ).model_dump(),
+        )
+        await _record_unread(session, [member.user_id])
     return mark
 
 

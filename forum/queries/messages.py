@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -31,7 +31,7 @@ def _unread_count(viewer_id: int, mine: type[ConversationMember]) -> ScalarSelec
         .where(
             col(Message.conversation_id) == col(Conversation.id),
             col(Message.id) > col(mine.last_read_message_id),
-            col(Message.sender_id) != viewer_id,
+            or_(col(Message.sender_id).is_(None), col(Message.sender_id) != viewer_id),
         )
         .correlate(Conversation, mine)
         .scalar_subquery()
@@ -84,23 +84,26 @@ async def participants(
 async def unread_total(session: AsyncSession, viewer: User) -> int:
     """Unread messages in all the viewer's conversations (the count in the header)."""
     assert viewer.id is not None  # noqa: S101 -- a loaded row
-    return int(
-        (
-            await session.execute(
-                select(func.count(col(Message.id)))
-                .join(
-                    ConversationMember,
-                    and_(
-                        col(ConversationMember.conversation_id) == col(Message.conversation_id),
-                        col(ConversationMember.user_id) == viewer.id,
-                    ),
-                )
-                .where(
-                    col(Message.id) > col(ConversationMember.last_read_message_id), col(Message.sender_id) != viewer.id
-                )
-            )
-        ).scalar_one()
+    return (await unread_totals(session, [viewer.id]))[viewer.id]
+
+
+async def unread_totals(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+    """Unread messages of each of these people, in all their conversations: one statement."""
+    counts = dict.fromkeys(user_ids, 0)
+    if not user_ids:
+        return counts
+    rows = await session.execute(
+        select(col(ConversationMember.user_id), func.count(col(Message.id)))
+        .join(Message, col(Message.conversation_id) == col(ConversationMember.conversation_id))
+        .where(
+            col(ConversationMember.user_id).in_(user_ids),
+            col(Message.id) > col(ConversationMember.last_read_message_id),
+            or_(col(Message.sender_id).is_(None), col(Message.sender_id) != col(ConversationMember.user_id)),
+        )
+        .group_by(col(ConversationMember.user_id))
     )
+    counts.update({user_id: int(count) for user_id, count in rows.all()})
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

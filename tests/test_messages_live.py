@@ -1,0 +1,108 @@
+"""Private messages over Socket.IO, against a real server process: delivery to the participants, their unread
+counts in their personal rooms, and no way in for anyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+import socketio
+
+from forum.db import Database
+from forum.models import Role
+from forum.queries.threads import latest_event_id
+from tests.factories import make_community, make_member, make_user
+from tests.servers import Server, cookie_header, http_login, http_post_form
+
+pytestmark = pytest.mark.server
+
+
+class Participant:
+    """A Socket.IO client that keeps every event envelope it receives, in order."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        @self.client.on("event")
+        async def on_event(envelope: dict[str, Any]) -> None:
+            await self.events.put(envelope)
+
+    async def connect(self, server: Server, username: str) -> None:
+        http = await http_login(server.url, username)
+        await self.client.connect(server.url, headers={"Cookie": cookie_header(http)}, transports=["websocket"])
+        await http.aclose()
+
+    async def subscribe(self, room: str, after: int) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.client.call("subscribe", {"room": room, "after": after}, timeout=5)
+        return answer
+
+    async def next_of(self, kind: str) -> dict[str, Any]:
+        while True:
+            envelope = await asyncio.wait_for(self.events.get(), 5)
+            if envelope["type"] == kind:
+                return envelope
+
+
+async def test_a_message_reaches_the_other_participant_live_and_nobody_else_can_listen(
+    server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    for username, role in [
+        ("zhangwei", Role.RESIDENT),
+        ("wangfang", Role.RESIDENT),
+        ("lina", Role.RESIDENT),
+        ("secretary_li", Role.SECRETARY),
+    ]:
+        await make_member(db, user=await make_user(db, username=username), community=community, role=role)
+    sender = await http_login(server.url, "zhangwei")
+    started = await http_post_form(
+        sender, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
+    )
+    conversation = started.headers["location"]
+    conversation_id = int(conversation.rsplit("/", 1)[1])
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+
+    wang, outsiders = Participant(), [Participant(), Participant()]
+    await wang.connect(server, "wangfang")
+    await outsiders[0].connect(server, "lina")
+    await outsiders[1].connect(server, "secretary_li")
+    try:
+        room = f"conversation:{conversation_id}"
+        assert await wang.subscribe(room, seen) == {"ok": True}
+        for outsider in outsiders:
+            assert await outsider.subscribe(room, 0) == {"ok": False, "error": "not_found"}
+
+        page = (await sender.get(conversation)).text
+        client_id = re.search(r'name="client_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        sent = await http_post_form(
+            sender, conversation, {"body": "明早一起去菜场？", "client_id": client_id}, token_from=conversation
+        )
+        assert sent.status_code == 302
+
+        created = await wang.next_of("message.created")
+        assert created["room"] == room and "明早一起去菜场？" in created["data"]["body_html"]
+        assert created["data"]["client_id"] == client_id and created["data"]["sender"]["username"] == "zhangwei"
+        unread = await wang.next_of("unread.changed")  # in wang's personal room, joined on connect
+        assert unread["room"].startswith("user:") and unread["data"]["unread"] == 1
+
+        # Opening the conversation reads it: the sender's side hears "read", wang's other tabs the new count.
+        reader = await http_login(server.url, "wangfang")
+        assert (await reader.get(conversation)).status_code == 200
+        await reader.aclose()
+        read = await wang.next_of("message.read")
+        assert read["data"]["last_read_message_id"] == created["data"]["message_id"]
+        assert (await wang.next_of("unread.changed"))["data"]["unread"] == 0
+
+        await asyncio.sleep(0.3)  # anything meant for the conversation would have reached the outsiders by now
+        for outsider in outsiders:
+            while not outsider.events.empty():
+                envelope = outsider.events.get_nowait()
+                assert envelope["room"] != room and "明早" not in str(envelope)
+    finally:
+        await sender.aclose()
+        for participant in (wang, *outsiders):
+            await participant.client.disconnect()
