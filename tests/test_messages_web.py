@@ -147,3 +147,24 @@ async def test_messaging_someone_who_is_not_a_member_here_is_refused_clearly(app
         resident, f"/c/{community.slug}/messages/with/nobody-here", token_from=f"/c/{community.slug}/messages"
     )
     assert nobody.status_code == 404  # type: ignore[attr-defined]
+
+
+async def test_marking_read_is_for_participants_and_takes_a_message_id(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    wang = await _member(app, db, community, "wangfang")
+    neighbour = await _member(app, db, community, "lina")
+    started = await post_form(
+        zhang, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
+    )
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(zhang, conversation, "周六大扫除")
+    bad = await post_form(wang, f"{conversation}/read", {"up_to": "最后"}, token_from="/")
+    assert bad.status_code == 422  # type: ignore[attr-defined]
+    outsider = await post_form(neighbour, f"{conversation}/read", {"up_to": "1"}, token_from="/")
+    assert outsider.status_code == 404  # type: ignore[attr-defined]
+    inbox = f"/c/{community.slug}/messages"
+    assert "1 条未读" in await text(await wang.get(inbox))
+    done = await post_form(wang, f"{conversation}/read", {"up_to": "999999"}, token_from="/")
+    assert done.status_code == 200  # type: ignore[attr-defined]
+    assert "条未读" not in await text(await wang.get(inbox))

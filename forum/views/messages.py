@@ -13,10 +13,12 @@ from sqlmodel import col
 
 from forum.access import MembersOnly, access_community, access_conversation
 from forum.actions import messages
-from forum.errors import InvalidInput, NotFound
+from forum.errors import InvalidInput, NotFound, field_error
+from forum.i18n import N_
 from forum.models import Community, User
 from forum.queries.communities import community_overview
 from forum.queries.messages import conversations_of, messages_page, participants, read_marks
+from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
@@ -66,6 +68,8 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
     user = require_user()
     conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
     before = _before_arg()
+    # Read before the messages: a message committed in between is then replayed to the page, never lost.
+    last_event_id = await latest_event_id(db_session())
     page = await messages_page(db_session(), conversation, before=before)
     if page.messages and before is None and status == 200:
         await messages.mark_read(
@@ -88,6 +92,9 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
     others = [person for person_id, person in people.items() if person_id != user.id]
     return await render_template(
         "messages/show.html",
+        before=before,
+        last_event_id=last_event_id,
+        marks={str(user_id): mark for user_id, mark in marks.items()},
         conversation=conversation,
         community=community,
         others=others,
@@ -103,6 +110,20 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
 @login_required
 async def show(conversation_id: int) -> Any:
     return await _conversation_page(conversation_id, form={}, errors={}, status=200)
+
+
+@blueprint.post("/messages/<id:conversation_id>/read")
+@login_required
+async def read(conversation_id: int) -> Any:
+    """The open page saw messages up to `up_to` (sent by static/js/messages.js as they arrive live)."""
+    user = require_user()
+    conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
+    raw = (await request.form).get("up_to", "")
+    if not raw.isdigit() or len(raw) > 12:
+        raise field_error("up_to", N_("Give the id of the last message read."))
+    mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=int(raw))
+    await commit()
+    return {"last_read_message_id": mark}
 
 
 @blueprint.post("/messages/<id:conversation_id>")

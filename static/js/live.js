@@ -357,11 +357,91 @@
       }
     }
 
+    // --- Private messages (templates/messages/show.html) ------------------------------------------------
+    // A message arriving live takes the place of the one this tab showed while sending it (same client_id,
+    // see static/js/messages.js); the page being open and visible, it counts as read.
+    function addMessage(list, data) {
+      if (document.getElementById(`m-${Number(data.message_id)}`)) return;
+      const item = document.createElement("li");
+      const mine = myUserId !== null && data.sender && data.sender.id === myUserId;
+      item.className = mine ? "message mine" : "message";
+      item.id = `m-${Number(data.message_id)}`;
+      item.dataset.messageId = String(data.message_id);
+      const header = document.createElement("header");
+      header.append(personElement(data.sender), " ", timeElement(data.created_at));
+      const body = document.createElement("div");
+      body.className = "post-body";
+      // Sanitised by nh3 before it was stored, as a post's body_html.
+      body.innerHTML = data.body_html;
+      item.append(header, body);
+      const sending = typeof data.client_id === "string"
+        ? list.querySelector(`li[data-client-id="${CSS.escape(data.client_id)}"]`)
+        : null;
+      if (sending) sending.replaceWith(item);
+      else list.append(item);
+      const empty = document.getElementById("no-messages");
+      if (empty) empty.hidden = true;
+      if (!sending) {
+        highlight(item);
+        announce(data.sender.display_name, body.textContent);
+      }
+      if (!mine) markRead(list, Number(data.message_id));
+    }
+
+    let readTimer = null;
+    function markRead(list, upTo) {
+      list.dataset.readUpTo = String(Math.max(Number(list.dataset.readUpTo || 0), upTo));
+      if (document.visibilityState !== "visible" || readTimer) return;
+      readTimer = setTimeout(async () => {
+        readTimer = null;
+        const token = document.querySelector("form.message-form input[name=csrf_token]");
+        if (!token || !list.dataset.readUrl) return;
+        const form = new FormData();
+        form.set("csrf_token", token.value);
+        form.set("up_to", list.dataset.readUpTo);
+        try {
+          await fetch(list.dataset.readUrl, { method: "POST", body: form, credentials: "same-origin" });
+        } catch {
+          // Offline: the next visit to the page marks it read anyway.
+        }
+      }, 300);
+    }
+    document.addEventListener("visibilitychange", () => {
+      const list = document.getElementById("messages");
+      if (list && list.dataset.readUpTo && document.visibilityState === "visible") {
+        markRead(list, Number(list.dataset.readUpTo));
+      }
+    });
+
+    // "Read" stands under the viewer's newest message that every other participant has seen.
+    function setRead(list, data) {
+      let marks = {};
+      try {
+        marks = JSON.parse(list.dataset.marks || "{}");
+      } catch {
+        marks = {};
+      }
+      if (myUserId !== null && data.user_id === myUserId) return;
+      marks[String(data.user_id)] = Math.max(Number(marks[String(data.user_id)] || 0), data.last_read_message_id);
+      list.dataset.marks = JSON.stringify(marks);
+      const seenByAll = Math.min(...Object.values(marks).map(Number));
+      const template = document.getElementById("read-receipt-template");
+      const target = [...list.querySelectorAll(":scope > li.mine[data-message-id]")]
+        .filter((item) => Number(item.dataset.messageId) <= seenByAll)
+        .pop();
+      if (!target || !template || target.querySelector(".read-receipt")) return;
+      for (const old of list.querySelectorAll(".read-receipt")) old.remove();
+      target.append(template.content.firstElementChild.cloneNode(true));
+    }
+
     function apply(state, envelope) {
       if (typeof envelope.id !== "number" || envelope.id <= state.last) return; // seen already: exactly once
       state.last = envelope.id;
       const data = envelope.data || {};
-      if (state.element.id === "posts") {
+      if (state.element.id === "messages") {
+        if (envelope.type === "message.created") addMessage(state.element, data);
+        else if (envelope.type === "message.read") setRead(state.element, data);
+      } else if (state.element.id === "posts") {
         if (envelope.type === "post.created") addPost(state.element, data);
         else if (envelope.type === "post.liked") setLikes(data);
         else if (envelope.type === "post.edited") setEdited(data);

@@ -1,0 +1,76 @@
+// Sending a private message without leaving the page: it shows at once, marked as sending, and the form posts
+// it with the id this page made for it (client_id). When the server's `message.created` with that id arrives
+// (static/js/live.js), it takes the pending one's place; a retry after a failure sends the same id, so the
+// server stores it once. Without this file (or JavaScript) the form posts and the page reloads, as before.
+"use strict";
+
+(() => {
+  const form = document.querySelector("form.message-form");
+  const list = document.getElementById("messages");
+  if (!form || !list || !window.fetch) return;
+  const body = form.querySelector("textarea[name=body]");
+  const clientId = form.querySelector("input[name=client_id]");
+
+  function newClientId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function pendingItem(text, id) {
+    const item = document.createElement("li");
+    item.className = "message mine sending";
+    item.dataset.clientId = id;
+    const content = document.createElement("div");
+    content.className = "post-body";
+    // Shown as typed, as text: the server's rendering replaces it when it arrives.
+    content.textContent = text;
+    item.append(content);
+    return item;
+  }
+
+  async function send(item, data) {
+    item.classList.remove("failed");
+    item.classList.add("sending");
+    let ok = false;
+    try {
+      // manual: the answer is a redirect back to this page, which is not needed.
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: data,
+        redirect: "manual",
+        credentials: "same-origin",
+      });
+      ok = response.type === "opaqueredirect" || response.ok;
+    } catch {
+      ok = false;
+    }
+    item.classList.remove("sending");
+    if (ok) return;
+    item.classList.add("failed");
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "link failed-note";
+    retry.textContent = form.dataset.failed || "↻";
+    retry.addEventListener("click", () => {
+      retry.remove();
+      send(item, data);
+    }, { once: true });
+    item.append(retry);
+  }
+
+  form.addEventListener("submit", (submitted) => {
+    const text = body.value.trim();
+    if (!text) return; // the server explains an empty message; let the form post it
+    submitted.preventDefault();
+    const data = new FormData(form);
+    const item = pendingItem(text, clientId.value);
+    list.append(item);
+    const empty = document.getElementById("no-messages");
+    if (empty) empty.hidden = true;
+    body.value = "";
+    clientId.value = newClientId();
+    send(item, data);
+  });
+})();

@@ -1,0 +1,71 @@
+"""Private messages in a real browser: two phones exchange messages live, with the read receipt."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from forum.db import Database
+from forum.models import Role
+from tests.factories import make_community, make_member, make_user
+from tests.servers import Server
+from tests.test_live_browser import LIVE, Phone
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+async def test_two_neighbours_exchange_messages_live_and_see_them_read(
+    browser: Browser, server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    resident = await make_user(db, username="msg_resident", display_name="张阿姨")
+    secretary = await make_user(db, username="msg_secretary", display_name="李书记")
+    await make_member(db, user=resident, community=community)
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY, is_party_member=True)
+
+    a = await Phone.signed_in(browser, server, "msg_resident")
+    b = await Phone.signed_in(browser, server, "msg_secretary")
+    try:
+        await a.page.goto(f"/c/{community.slug}/messages")
+        await a.page.get_by_role("button", name="发私信").click()
+        await a.page.wait_for_url("**/messages/*")
+        conversation = a.page.url
+        await expect(a.page.locator("html[data-live=on]")).to_have_count(1)
+
+        await b.page.goto(conversation)
+        await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
+        await b.page.evaluate("window.__sameDocument = true")
+        await a.page.evaluate("window.__sameDocument = true")
+
+        # Sent without leaving the page: shown at once, then replaced by the stored message.
+        await a.page.fill("#f-body", "楼下的快递柜**又满了**")
+        await a.page.locator("form.message-form button[type=submit]").click()
+        await expect(a.page.locator("#messages li.mine")).to_have_count(1)
+        stored = a.page.locator("#messages li.mine[data-message-id]")
+        await expect(stored).to_have_count(1, timeout=LIVE)
+        await expect(a.page.locator("#f-body")).to_have_value("")
+
+        arrived = b.page.locator("#messages li.message:not(.mine)")
+        await expect(arrived).to_have_count(1, timeout=LIVE)
+        await expect(arrived.locator("strong")).to_have_text("又满了")
+        await expect(arrived.locator(".person a")).to_have_text("张阿姨")
+
+        # The secretary's open page read it: the resident sees "已读" under her message, live.
+        await expect(stored.locator(".read-receipt")).to_have_text("已读", timeout=LIVE * 2)
+
+        await b.page.fill("#f-body", "收到，马上联系快递公司。")
+        await b.page.locator("form.message-form button[type=submit]").click()
+        answer = a.page.locator("#messages li.message:not(.mine)")
+        await expect(answer).to_have_count(1, timeout=LIVE)
+        await expect(answer).to_contain_text("收到，马上联系快递公司。")
+        await expect(b.page.locator("#messages li.mine .read-receipt")).to_have_text("已读", timeout=LIVE * 2)
+
+        for phone in (a, b):
+            assert await phone.page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+            assert phone.problems == []
+        # And after a reload, everything is where it was: stored once each, in order.
+        await a.page.reload()
+        await expect(a.page.locator("#messages li.message")).to_have_count(2)
+    finally:
+        await a.close()
+        await b.close()
