@@ -13,11 +13,13 @@ class Event(BaseModel):
 
 
 class Ready(Event):
-    """Sent to a client right after it connects: who the server thinks it is."""
+    """Sent to a client right after it connects: who the server thinks it is, and how many private messages it
+    has not read (`unread.changed` keeps that up to date afterwards)."""
 
     type: Literal["ready"] = "ready"
     user_id: int
     display_name: str
+    unread: int
 
 
 class PersonData(BaseModel):

@@ -27,6 +27,7 @@ from forum.models import User
 from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
 from forum.queries.events import REPLAY_LIMIT, events_after, events_since
+from forum.queries.messages import unread_totals
 from forum.queries.threads import latest_event_id
 from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
 from realtime.events import (
@@ -113,9 +114,11 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         async with db.read_only() as session:
             for community_id in await followed_community_ids(session, user):
                 await sio.enter_room(sid, community_room(community_id))
+            # Counted after joining the personal room: any later change arrives there as `unread.changed`.
+            unread = (await unread_totals(session, [user.id]))[user.id]
         # ignore_queue: the socket is on this process; through Redis this would be a message to every process
         # (and wait for Redis when it is unreachable).
-        ready = Ready(user_id=user.id, display_name=user.display_name)
+        ready = Ready(user_id=user.id, display_name=user.display_name, unread=unread)
         await sio.emit("ready", ready.model_dump(), to=sid, ignore_queue=True)
 
     @sio.event

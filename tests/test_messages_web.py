@@ -168,3 +168,20 @@ async def test_marking_read_is_for_participants_and_takes_a_message_id(app: Quar
     done = await post_form(wang, f"{conversation}/read", {"up_to": "999999"}, token_from="/")
     assert done.status_code == 200  # type: ignore[attr-defined]
     assert "条未读" not in await text(await wang.get(inbox))
+
+
+async def test_the_header_link_goes_to_the_one_community_or_offers_a_choice(app: Quart, db: Database) -> None:
+    first, second = await make_community(db, name="月浦新村"), await make_community(db, name="罗泾村")
+    resident = await _member(app, db, first, "zhangwei")
+    response = await resident.get("/messages")
+    assert response.status_code == 302 and response.headers["Location"] == f"/c/{first.slug}/messages"
+    user = await make_user(db, username="two_homes")
+    for community in (first, second):
+        await make_member(db, user=user, community=community)
+    both = await _signed_in(app, "two_homes")
+    page = await text(await both.get("/messages"))
+    assert f"/c/{first.slug}/messages" in page and f"/c/{second.slug}/messages" in page
+    stranger = await make_user(db, username="not_yet_a_member")
+    assert stranger.id
+    alone = await _signed_in(app, "not_yet_a_member")
+    assert "请先加入您的社区" in await text(await alone.get("/messages"))

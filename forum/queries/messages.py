@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
-from forum.models import Conversation, ConversationMember, Membership, Message, User
+from forum.models import Community, Conversation, ConversationMember, Membership, MembershipStatus, Message, User
 from forum.queries.people import Person
 
 MESSAGES_PER_PAGE = 50
@@ -136,3 +136,38 @@ async def read_marks(session: AsyncSession, conversation: Conversation, *, viewe
             )
         ).all()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityInbox:
+    community: Community
+    unread: int
+
+
+async def inboxes_of(session: AsyncSession, viewer: User) -> list[CommunityInbox]:
+    """The communities whose private messages the viewer can read (verified member, or has conversations
+    there), with the unread count of each: two statements."""
+    assert viewer.id is not None  # noqa: S101 -- a loaded row
+    mine = aliased(ConversationMember)
+    unread_rows = await session.execute(
+        select(col(Conversation.community_id), func.count(col(Message.id)))
+        .join(mine, and_(col(mine.conversation_id) == col(Conversation.id), col(mine.user_id) == viewer.id))
+        .join(Message, col(Message.conversation_id) == col(Conversation.id))
+        .where(
+            col(Message.id) > col(mine.last_read_message_id),
+            or_(col(Message.sender_id).is_(None), col(Message.sender_id) != viewer.id),
+        )
+        .group_by(col(Conversation.community_id))
+    )
+    unread = {community_id: int(count) for community_id, count in unread_rows.all()}
+    member_of = select(col(Membership.community_id)).where(
+        col(Membership.user_id) == viewer.id, col(Membership.status) == MembershipStatus.VERIFIED
+    )
+    communities = (
+        await session.execute(
+            select(Community)
+            .where(or_(col(Community.id).in_(member_of), col(Community.id).in_(list(unread))))
+            .order_by(col(Community.name))
+        )
+    ).scalars()
+    return [CommunityInbox(community, unread.get(community.id or 0, 0)) for community in communities]

@@ -17,7 +17,8 @@ from forum.errors import InvalidInput, NotFound, field_error
 from forum.i18n import N_
 from forum.models import Community, User
 from forum.queries.communities import community_overview
-from forum.queries.messages import conversations_of, messages_page, participants, read_marks
+from forum.queries.messages import conversations_of, inboxes_of, messages_page, participants, read_marks
+from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
@@ -31,13 +32,25 @@ blueprint = Blueprint("messages", __name__)
 async def index(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
-    if not standing.is_verified_member:
-        raise MembersOnly()
     assert community.id is not None  # noqa: S101 -- a loaded row
     rows = await conversations_of(db_session(), user, community_id=community.id)
-    overview = await community_overview(db_session(), community)
-    secretaries = [person for person in overview.secretaries if person.id != user.id]
+    if not standing.is_verified_member and not rows:  # a former member still reads their conversations
+        raise MembersOnly()
+    secretaries: list[Person] = []
+    if standing.is_verified_member:
+        overview = await community_overview(db_session(), community)
+        secretaries = [person for person in overview.secretaries if person.id != user.id]
     return await render_template("messages/index.html", community=community, rows=rows, secretaries=secretaries)
+
+
+@blueprint.get("/messages")
+@login_required
+async def mine() -> Any:
+    """The header's "Messages": straight to the one community's conversations, or a choice of communities."""
+    inboxes = await inboxes_of(db_session(), require_user())
+    if len(inboxes) == 1:
+        return redirect(url_for("messages.index", slug=inboxes[0].community.slug))
+    return await render_template("messages/communities.html", inboxes=inboxes)
 
 
 @blueprint.post("/c/<slug>/messages/with/<username>")

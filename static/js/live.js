@@ -460,8 +460,16 @@
 
     const socket = window.io({ transports: ["websocket"] });
     let myUserId = null; // from `ready`: who the server thinks this page belongs to
+    // Unread private messages in the header: the full count, from `ready` and then each `unread.changed`.
+    const unreadCount = document.getElementById("unread-count");
+    function setUnread(count) {
+      if (!unreadCount || typeof count !== "number") return;
+      unreadCount.textContent = count > 0 ? ` ${count}` : "";
+      unreadCount.hidden = count <= 0;
+    }
     socket.on("ready", (hello) => {
       if (hello && typeof hello.user_id === "number") myUserId = hello.user_id;
+      if (hello) setUnread(hello.unread);
     });
 
     // "Someone is replying": shown for a few seconds, sent at most every two seconds while typing.
@@ -513,6 +521,10 @@
     });
 
     socket.on("event", (envelope) => {
+      if (envelope && envelope.type === "unread.changed" && myUserId !== null && envelope.room === `user:${myUserId}`) {
+        setUnread(envelope.data && envelope.data.unread);
+        return;
+      }
       if (envelope && envelope.type === "notice.published" && !rooms.has(envelope.room)) {
         showNotice(envelope);
         return;
