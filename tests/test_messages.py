@@ -329,3 +329,22 @@ async def test_sending_and_reading_record_the_events_participants_receive(db: Da
         found, member, _standing = await access_conversation(session, n.wang, conversation.id)
         await messages.mark_read(session, conversation=found, member=member, up_to=message.id or 0)
     assert await _events_after(db, before) == []
+
+
+async def test_a_secretarys_inbox_puts_unanswered_conversations_first_longest_waiting_on_top(db: Database) -> None:
+    n = await _neighbourhood(db)
+    ids = {}
+    for resident, text in ((n.zhang, "第一个问"), (n.wang, "第二个问"), (n.li, "第三个问")):
+        conversation = await _start(db, resident, n.community, n.secretary)
+        assert conversation.id is not None
+        await _send(db, resident, conversation.id, text, f"ask-{resident.username}")
+        ids[resident.username] = conversation.id
+    await _send(db, n.secretary, ids[n.wang.username], "已处理", "answer-wang-01")  # wang has an answer
+    async with db.read_only() as session:
+        inbox = await conversations_of(session, n.secretary, community_id=n.community.id or 0, unanswered_first=True)
+        by_recency = await conversations_of(session, n.secretary, community_id=n.community.id or 0)
+        residents_view = await conversations_of(session, n.zhang, community_id=n.community.id or 0)
+    assert [row.conversation.id for row in inbox] == [ids[n.zhang.username], ids[n.li.username], ids[n.wang.username]]
+    assert [row.waiting_since is not None for row in inbox] == [True, True, False]
+    assert by_recency[0].conversation.id == ids[n.wang.username]  # answered last, so newest
+    assert [row.waiting_since for row in residents_view] == [None]  # zhang wrote last: nothing waits for zhang

@@ -185,3 +185,17 @@ async def test_the_header_link_goes_to_the_one_community_or_offers_a_choice(app:
     assert stranger.id
     alone = await _signed_in(app, "not_yet_a_member")
     assert "请先加入您的社区" in await text(await alone.get("/messages"))
+
+
+async def test_the_secretary_sees_how_long_each_unanswered_resident_has_waited(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member(app, db, community, "zhangwei")
+    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(resident, f"{inbox}/with/secretary_li", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(resident, conversation, "下水道堵了")
+    assert "等待您回复" in await text(await secretary.get(inbox))
+    assert "等待您回复" not in await text(await resident.get(inbox))  # residents are not told to hurry
+    await _send(secretary, conversation, "明天上午来修")
+    assert "等待您回复" not in await text(await secretary.get(inbox))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ class ConversationRow:
     conversation: Conversation
     others: list[Person]  # the other participants, by name
     unread: int  # messages from the others after the viewer's read mark
+    waiting_since: datetime | None  # the last message is someone else's, sent then: it awaits the viewer's answer
 
 
 def _unread_count(viewer_id: int, mine: type[ConversationMember]) -> ScalarSelect[int]:
@@ -38,22 +40,39 @@ def _unread_count(viewer_id: int, mine: type[ConversationMember]) -> ScalarSelec
     )
 
 
-async def conversations_of(session: AsyncSession, viewer: User, *, community_id: int) -> list[ConversationRow]:
+async def conversations_of(
+    session: AsyncSession, viewer: User, *, community_id: int, unanswered_first: bool = False
+) -> list[ConversationRow]:
     """The viewer's conversations in a community, most recently active first, with unread counts: two
-    statements, whatever the number of conversations."""
+    statements, whatever the number of conversations. `unanswered_first` (a secretary's inbox, where the
+    practice is to answer within half an hour): those whose last message awaits the viewer's answer come
+    first, the longest waiting at the top."""
     assert viewer.id is not None  # noqa: S101 -- a loaded row
     mine = aliased(ConversationMember)
     rows = (
         await session.execute(
-            select(Conversation, _unread_count(viewer.id, mine))
+            select(Conversation, _unread_count(viewer.id, mine), col(Message.sender_id))
             .join(mine, and_(col(mine.conversation_id) == col(Conversation.id), col(mine.user_id) == viewer.id))
+            .outerjoin(Message, col(Message.id) == col(Conversation.last_message_id))
             .where(col(Conversation.community_id) == community_id)
             .order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
         )
     ).all()
     ids = [row[0].id for row in rows if row[0].id is not None]
     others = await participants(session, ids, community_id=community_id, except_id=viewer.id)
-    return [ConversationRow(row[0], others.get(row[0].id or 0, []), int(row[1])) for row in rows]
+    found = [
+        ConversationRow(
+            conversation,
+            others.get(conversation.id or 0, []),
+            int(unread),
+            conversation.last_message_at if conversation.last_message_id and last_sender != viewer.id else None,
+        )
+        for conversation, unread, last_sender in rows
+    ]
+    if unanswered_first:
+        waiting = sorted((row for row in found if row.waiting_since), key=lambda row: row.waiting_since or 0)
+        found = waiting + [row for row in found if not row.waiting_since]
+    return found
 
 
 async def participants(

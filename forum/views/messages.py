@@ -20,6 +20,7 @@ from forum.queries.communities import community_overview
 from forum.queries.messages import conversations_of, inboxes_of, messages_page, participants, read_marks
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
+from forum.timeutil import utcnow
 from forum.web.context import commit, db_session, login_required, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
@@ -33,14 +34,21 @@ async def index(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
     assert community.id is not None  # noqa: S101 -- a loaded row
-    rows = await conversations_of(db_session(), user, community_id=community.id)
+    rows = await conversations_of(db_session(), user, community_id=community.id, unanswered_first=standing.is_secretary)
     if not standing.is_verified_member and not rows:  # a former member still reads their conversations
         raise MembersOnly()
     secretaries: list[Person] = []
     if standing.is_verified_member:
         overview = await community_overview(db_session(), community)
         secretaries = [person for person in overview.secretaries if person.id != user.id]
-    return await render_template("messages/index.html", community=community, rows=rows, secretaries=secretaries)
+    return await render_template(
+        "messages/index.html",
+        community=community,
+        rows=rows,
+        secretaries=secretaries,
+        is_secretary=standing.is_secretary,
+        now=utcnow(),
+    )
 
 
 @blueprint.get("/messages")

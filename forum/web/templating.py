@@ -11,7 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import DateTimePattern, format_date, get_date_format, get_datetime_format, get_time_format
+from babel.dates import (
+    DateTimePattern,
+    format_date,
+    format_timedelta,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+)
 from babel.support import NullTranslations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context, Macro
@@ -62,6 +69,16 @@ def _when_filter(timezone: str) -> Any:
         return format_when(value, style, locale=context.get("locale") or i18n.current_locale(), timezone=timezone)
 
     return when
+
+
+@pass_context
+def _waited(context: Context, since: datetime | None, now: datetime) -> str:
+    """How long something has waited, in words of the reader's language ("35 minutes", "2 hours")."""
+    if since is None:
+        return ""
+    return format_timedelta(
+        now - since, threshold=1.1, locale=context.get("locale") or i18n.current_locale(), format="long"
+    )
 
 
 def _day(value: datetime | None, style: str = "long") -> str:
@@ -170,6 +187,7 @@ def setup_templating(app: Quart) -> None:
     )
     app.jinja_env.filters["when"] = _when_filter(app.config["TIMEZONE"])
     app.jinja_env.filters["day"] = _day
+    app.jinja_env.filters["waited"] = _waited
     app.jinja_env.globals.update(
         csrf_token=csrf.csrf_token,
         LOCALE_NAMES=i18n.LOCALE_NAMES,
