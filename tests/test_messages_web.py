@@ -199,3 +199,34 @@ async def test_the_secretary_sees_how_long_each_unanswered_resident_has_waited(a
     assert "等待您回复" not in await text(await resident.get(inbox))  # residents are not told to hurry
     await _send(secretary, conversation, "明天上午来修")
     assert "等待您回复" not in await text(await secretary.get(inbox))
+
+
+async def test_blocking_from_a_profile_and_choosing_who_may_write_in_settings(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    wang = await _member(app, db, community, "wangfang")
+    li = await _member(app, db, community, "lina")
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+
+    blocked = await post_form(wang, "/settings/blocked/zhangwei", token_from="/u/zhangwei")
+    assert blocked.status_code == 302  # type: ignore[attr-defined]
+    assert "取消屏蔽" in await text(await wang.get("/u/zhangwei"))
+    assert "Zhangwei" in await text(await wang.get("/settings"))
+    refused = await _send(zhang, conversation, "在吗？")
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert "Wangfang 不接收您的私信。" in await text(refused)
+    assert await _stored(db) == 0
+    await post_form(wang, "/settings/blocked/zhangwei/remove", token_from="/settings")
+    assert (await _send(zhang, conversation, "在吗？")).status_code == 302  # type: ignore[attr-defined]
+
+    wrong = await post_form(wang, "/settings/messages", {"message_policy": "nobody"}, token_from="/settings")
+    assert wrong.status_code == 422  # type: ignore[attr-defined]
+    saved = await post_form(wang, "/settings/messages", {"message_policy": "contacts"}, token_from="/settings")
+    assert saved.status_code == 302  # type: ignore[attr-defined]
+    assert 'value="contacts" checked' in await text(await wang.get("/settings"))
+    stranger = await post_form(li, f"{inbox}/with/wangfang", token_from=inbox)
+    assert stranger.status_code == 403  # type: ignore[attr-defined]
+    again = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)  # zhang is a contact now
+    assert again.headers["Location"] == conversation  # type: ignore[attr-defined]

@@ -13,7 +13,16 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
-from forum.models import Community, Conversation, ConversationMember, Membership, MembershipStatus, Message, User
+from forum.models import (
+    Community,
+    Conversation,
+    ConversationMember,
+    Membership,
+    MembershipStatus,
+    Message,
+    User,
+    UserBlock,
+)
 from forum.queries.people import Person
 
 MESSAGES_PER_PAGE = 50
@@ -190,3 +199,27 @@ async def inboxes_of(session: AsyncSession, viewer: User) -> list[CommunityInbox
         )
     ).scalars()
     return [CommunityInbox(community, unread.get(community.id or 0, 0)) for community in communities]
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    return (await session.execute(select(User).where(col(User.username) == username.lower()))).scalar_one_or_none()
+
+
+async def blocked_by(session: AsyncSession, viewer: User) -> list[Person]:
+    """The people the viewer blocked, by name (without community badges: a block is not about one community)."""
+    rows = await session.execute(
+        select(User)
+        .join(UserBlock, col(UserBlock.blocked_id) == col(User.id))
+        .where(col(UserBlock.blocker_id) == viewer.id)
+        .order_by(col(UserBlock.created_at))
+    )
+    return [Person.of(user) for user in rows.scalars()]
+
+
+async def has_blocked(session: AsyncSession, viewer: User, other: User) -> bool:
+    found = await session.execute(
+        select(col(UserBlock.blocker_id)).where(
+            col(UserBlock.blocker_id) == viewer.id, col(UserBlock.blocked_id) == other.id
+        )
+    )
+    return found.first() is not None

@@ -8,16 +8,21 @@ from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
-from sqlalchemy import select
-from sqlmodel import col
 
 from forum.access import MembersOnly, access_community, access_conversation
 from forum.actions import messages
 from forum.errors import InvalidInput, NotFound, field_error
 from forum.i18n import N_
-from forum.models import Community, User
+from forum.models import Community
 from forum.queries.communities import community_overview
-from forum.queries.messages import conversations_of, inboxes_of, messages_page, participants, read_marks
+from forum.queries.messages import (
+    conversations_of,
+    inboxes_of,
+    messages_page,
+    participants,
+    read_marks,
+    user_by_username,
+)
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
@@ -68,9 +73,7 @@ async def start(slug: str, username: str) -> Any:
     """Open the conversation with a member of this community, starting it if there is none yet."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
-    other = (
-        await db_session().execute(select(User).where(col(User.username) == username.lower()))
-    ).scalar_one_or_none()
+    other = await user_by_username(db_session(), username)
     if other is None:
         raise NotFound()
     conversation = await messages.start_direct(

@@ -6,6 +6,7 @@ from quart import Blueprint
 
 from forum.errors import NotFound
 from forum.queries.communities import profile
+from forum.queries.messages import has_blocked
 from forum.web.context import db_session, login_required, require_user
 from forum.web.templating import render_template
 
@@ -15,7 +16,9 @@ blueprint = Blueprint("profile", __name__)
 @blueprint.get("/u/<username>")
 @login_required
 async def show(username: str) -> Any:
-    found = await profile(db_session(), viewer=require_user(), username=username)
+    viewer = require_user()
+    found = await profile(db_session(), viewer=viewer, username=username)
     if found is None:
         raise NotFound()
-    return await render_template("profile/show.html", profile=found)
+    blocked = found.user.id != viewer.id and await has_blocked(db_session(), viewer, found.user)
+    return await render_template("profile/show.html", profile=found, blocked=blocked)

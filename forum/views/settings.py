@@ -6,12 +6,14 @@ from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
 
-from forum.actions import accounts
+from forum.actions import accounts, messages
 from forum.actions import sessions as session_actions
 from forum.devices import describe_device
-from forum.errors import InvalidInput
+from forum.errors import InvalidInput, NotFound
 from forum.i18n import N_
+from forum.models import User
 from forum.queries.accounts import list_sessions
+from forum.queries.messages import blocked_by, user_by_username
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
 from forum.web.templating import render_template
@@ -25,6 +27,8 @@ async def _page(*, errors: dict[str, str] | None = None, form: Any = None, statu
     sessions = await list_sessions(db_session(), user=user)
     return await render_template(
         "settings/index.html",
+        viewer_policy=user.message_policy,
+        blocked=await blocked_by(db_session(), user),
         sessions=sessions,
         current_session_id=auth_session.id if auth_session else None,
         errors=errors or {},
@@ -55,6 +59,45 @@ async def profile() -> Any:
     await commit()
     await notify(N_("Saved."))
     return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/messages")
+@login_required
+async def message_policy() -> Any:
+    form = await request.form
+    try:
+        await messages.set_message_policy(db_session(), actor=require_user(), policy=form.get("message_policy"))
+    except InvalidInput as error:
+        return await _page(errors=error.translated_fields(), status=error.status)
+    await commit()
+    await notify(N_("Saved."))
+    return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/blocked/<username>/remove")
+@login_required
+async def unblock(username: str) -> Any:
+    await messages.set_blocked(db_session(), actor=require_user(), target=await _user_named(username), blocked=False)
+    await commit()
+    return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/blocked/<username>")
+@login_required
+async def block(username: str) -> Any:
+    """Block private messages from someone (from their profile page)."""
+    target = await _user_named(username)
+    await messages.set_blocked(db_session(), actor=require_user(), target=target, blocked=True)
+    await commit()
+    await notify(N_("%(name)s can no longer send you private messages."), name=target.display_name)
+    return redirect(url_for("profile.show", username=target.username))
+
+
+async def _user_named(username: str) -> User:
+    found = await user_by_username(db_session(), username)
+    if found is None:
+        raise NotFound()
+    return found
 
 
 @blueprint.post("/password")
