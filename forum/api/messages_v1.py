@@ -1,0 +1,223 @@
+"""JSON API for private messages: the same actions and participant-only access check as the pages."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from quart_rate_limiter import rate_limit
+from quart_schema import tag, validate_querystring, validate_request, validate_response
+
+from forum.access import MembersOnly, access_community, access_conversation
+from forum.actions import messages
+from forum.api.v1 import PersonOut, blueprint
+from forum.errors import NotFound
+from forum.models import Conversation, Message
+from forum.paths import message_path
+from forum.queries.messages import (
+    conversations_of,
+    messages_page,
+    participants,
+    read_marks,
+    unread_total,
+    user_by_username,
+)
+from forum.queries.people import Person
+from forum.queries.threads import latest_event_id
+from forum.web.context import commit, db_session, require_user
+from forum.web.ratelimits import MESSAGE_LIMITS
+
+
+class ConversationOut(BaseModel):
+    id: int
+    community_id: int
+    title: str  # a group's name; empty for two people
+    is_group: bool
+    others: list[PersonOut]
+    unread: int
+    last_message_id: int  # 0: none yet
+    last_message_at: str
+    waiting_since: str | None  # the last message is someone else's and awaits your answer since then
+    room: str  # the Socket.IO room to subscribe to
+
+
+class ConversationListOut(BaseModel):
+    conversations: list[ConversationOut]
+    unread_total: int  # in all your conversations, every community
+
+
+class StartConversationIn(BaseModel):
+    username: str = Field(max_length=200)
+
+
+class MessageOut(BaseModel):
+    id: int
+    client_id: str
+    sender_id: int | None  # None: the account no longer exists
+    body_html: str  # sanitised HTML, safe to insert as is
+    created_at: str
+    url: str
+
+
+class MessagePageOut(BaseModel):
+    conversation: ConversationOut
+    messages: list[MessageOut]  # oldest first
+    has_earlier: bool  # ask again with before=messages[0].id
+    read_marks: dict[str, int]  # user id -> the last message they have read (the others only)
+    last_event_id: int  # subscribe to `room` after this id
+
+
+class MessagePageQuery(BaseModel):
+    before: int | None = Field(default=None, ge=1)
+
+
+class SendIn(BaseModel):
+    body: str = Field(max_length=20000)
+    client_id: str = Field(max_length=200)  # your id for it (8 to 64 of A-Z a-z 0-9 - _): a retry stores it once
+
+
+class ReadIn(BaseModel):
+    up_to: int = Field(ge=0)
+
+
+class ReadOut(BaseModel):
+    last_read_message_id: int
+
+
+def _person_out(person: Person) -> PersonOut:
+    return PersonOut(
+        id=person.id,
+        username=person.username,
+        display_name=person.display_name,
+        is_party_member=person.is_party_member,
+    )
+
+
+def _message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id or 0,
+        client_id=message.client_id,
+        sender_id=message.sender_id,
+        body_html=message.body_html,
+        created_at=message.created_at.isoformat(),
+        url=message_path(message.conversation_id, message.id or 0),
+    )
+
+
+def _conversation_out(
+    conversation: Conversation, others: list[Person], *, unread: int, waiting_since: str | None
+) -> ConversationOut:
+    return ConversationOut(
+        id=conversation.id or 0,
+        community_id=conversation.community_id,
+        title=conversation.title,
+        is_group=conversation.pair_key is None,
+        others=[_person_out(person) for person in others],
+        unread=unread,
+        last_message_id=conversation.last_message_id,
+        last_message_at=conversation.last_message_at.isoformat(),
+        waiting_since=waiting_since,
+        room=f"conversation:{conversation.id}",
+    )
+
+
+@blueprint.get("/communities/<slug>/conversations")
+@tag(["messages"])
+@validate_response(ConversationListOut)
+async def list_conversations(slug: str) -> ConversationListOut:
+    """Your conversations in a community, most recent first; for a secretary, those awaiting an answer first."""
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    rows = await conversations_of(
+        db_session(), user, community_id=community.id or 0, unanswered_first=standing.is_secretary
+    )
+    if not standing.is_verified_member and not rows:
+        raise MembersOnly()
+    return ConversationListOut(
+        conversations=[
+            _conversation_out(
+                row.conversation,
+                row.others,
+                unread=row.unread,
+                waiting_since=row.waiting_since.isoformat() if row.waiting_since else None,
+            )
+            for row in rows
+        ],
+        unread_total=await unread_total(db_session(), user),
+    )
+
+
+@blueprint.post("/communities/<slug>/conversations")
+@tag(["messages"])
+@rate_limit(limits=MESSAGE_LIMITS)
+@validate_request(StartConversationIn)
+@validate_response(ConversationOut, 201)
+async def start_conversation(slug: str, data: StartConversationIn) -> tuple[ConversationOut, int]:
+    """The conversation with a member of the community: the existing one, or a new one."""
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    other = await user_by_username(db_session(), data.username)
+    if other is None:
+        raise NotFound()
+    conversation = await messages.start_direct(
+        db_session(), actor=user, community=community, standing=standing, other=other
+    )
+    await commit()
+    people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)
+    return _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None), 201
+
+
+@blueprint.get("/conversations/<id:conversation_id>/messages")
+@tag(["messages"])
+@validate_querystring(MessagePageQuery)
+@validate_response(MessagePageOut)
+async def list_messages(conversation_id: int, query_args: MessagePageQuery) -> MessagePageOut:
+    """Fifty messages before `before` (or the newest fifty). Reading does not mark them read: see `/read`."""
+    user = require_user()
+    conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
+    last_event_id = await latest_event_id(db_session())
+    page = await messages_page(db_session(), conversation, before=query_args.before)
+    people = await participants(
+        db_session(), [conversation_id], community_id=conversation.community_id, except_id=user.id
+    )
+    marks = await read_marks(db_session(), conversation, viewer=user)
+    return MessagePageOut(
+        conversation=_conversation_out(conversation, people.get(conversation_id, []), unread=0, waiting_since=None),
+        messages=[_message_out(message) for message in page.messages],
+        has_earlier=page.has_earlier,
+        read_marks={str(user_id): mark for user_id, mark in marks.items()},
+        last_event_id=last_event_id,
+    )
+
+
+@blueprint.post("/conversations/<id:conversation_id>/messages")
+@tag(["messages"])
+@rate_limit(limits=MESSAGE_LIMITS)
+@validate_request(SendIn)
+@validate_response(MessageOut, 201)
+async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, int]:
+    """Send a message (Markdown). Sending the same `client_id` again returns the stored message."""
+    user = require_user()
+    conversation, member, standing = await access_conversation(db_session(), user, conversation_id)
+    message = await messages.send_message(
+        db_session(),
+        actor=user,
+        conversation=conversation,
+        member=member,
+        standing=standing,
+        body=data.body,
+        client_id=data.client_id,
+    )
+    await commit()
+    return _message_out(message), 201
+
+
+@blueprint.post("/conversations/<id:conversation_id>/read")
+@tag(["messages"])
+@validate_request(ReadIn)
+@validate_response(ReadOut)
+async def mark_read(conversation_id: int, data: ReadIn) -> ReadOut:
+    """You have read the conversation up to message `up_to`. The mark never moves back."""
+    user = require_user()
+    conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
+    mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=data.up_to)
+    await commit()
+    return ReadOut(last_read_message_id=mark)
