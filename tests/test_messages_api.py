@@ -88,3 +88,19 @@ async def test_the_api_refuses_outsiders_and_explains_bad_input(app: Quart, db: 
     assert nobody.status_code == 404
     document = await (await client.get("/openapi.json")).get_json()
     assert "/api/v1/conversations/{conversation_id}/messages" in document["paths"]
+
+
+async def test_an_app_starts_a_group(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    for username in ("zhangwei", "wangfang", "lina"):
+        await make_member(db, user=await make_user(db, username=username), community=community)
+    client = app.test_client()
+    zhang = await _bearer(app, "zhangwei")
+    groups = f"/api/v1/communities/{community.slug}/groups"
+    made = await client.post(groups, json={"title": "楼组", "usernames": ["wangfang", "lina"]}, headers=zhang)
+    assert made.status_code == 201
+    group = await made.get_json()
+    assert group["is_group"] and group["title"] == "楼组"
+    assert sorted(person["username"] for person in group["others"]) == ["lina", "wangfang"]
+    unknown = await client.post(groups, json={"usernames": ["wangfang", "ghost"]}, headers=zhang)
+    assert unknown.status_code == 422 and "usernames" in (await unknown.get_json())["fields"]

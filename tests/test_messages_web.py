@@ -230,3 +230,27 @@ async def test_blocking_from_a_profile_and_choosing_who_may_write_in_settings(ap
     assert stranger.status_code == 403  # type: ignore[attr-defined]
     again = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)  # zhang is a contact now
     assert again.headers["Location"] == conversation  # type: ignore[attr-defined]
+
+
+async def test_a_group_is_started_by_usernames_and_mistakes_are_named(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    await _member(app, db, community, "wangfang")
+    lina = await _member(app, db, community, "lina")
+    await make_user(db, username="elsewhere")
+    inbox = f"/c/{community.slug}/messages"
+    named = {"title": "12号楼", "usernames": "wangfang, elsewhere"}
+    unknown = await post_form(zhang, f"{inbox}/groups", named, token_from=inbox)
+    assert unknown.status_code == 422  # type: ignore[attr-defined]
+    assert "本社区没有名为 elsewhere 的已认证成员。" in await text(unknown)
+    empty = await post_form(zhang, f"{inbox}/groups", {"title": "12号楼", "usernames": " , "}, token_from=inbox)
+    assert empty.status_code == 422  # type: ignore[attr-defined]
+    started = await post_form(
+        zhang, f"{inbox}/groups", {"title": " 12号楼志愿者 ", "usernames": "@wangfang，lina wangfang"}, token_from=inbox
+    )
+    assert started.status_code == 302  # type: ignore[attr-defined]
+    group = started.headers["Location"]  # type: ignore[attr-defined]
+    page = await text(await lina.get(group))
+    assert "12号楼志愿者" in page and "Zhangwei" in page and "Wangfang" in page
+    await _send(zhang, group, "周六上午九点集合")
+    assert "1 条未读" in await text(await lina.get(inbox))

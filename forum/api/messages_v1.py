@@ -14,6 +14,7 @@ from forum.models import Conversation, Message
 from forum.paths import message_path
 from forum.queries.messages import (
     conversations_of,
+    members_named,
     messages_page,
     participants,
     read_marks,
@@ -46,6 +47,11 @@ class ConversationListOut(BaseModel):
 
 class StartConversationIn(BaseModel):
     username: str = Field(max_length=200)
+
+
+class StartGroupIn(BaseModel):
+    title: str = Field(default="", max_length=200)
+    usernames: list[str] = Field(max_length=20)  # the others: verified members of the community, up to nine
 
 
 class MessageOut(BaseModel):
@@ -159,6 +165,24 @@ async def start_conversation(slug: str, data: StartConversationIn) -> tuple[Conv
         raise NotFound()
     conversation = await messages.start_direct(
         db_session(), actor=user, community=community, standing=standing, other=other
+    )
+    await commit()
+    people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)
+    return _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None), 201
+
+
+@blueprint.post("/communities/<slug>/groups")
+@tag(["messages"])
+@rate_limit(limits=MESSAGE_LIMITS)
+@validate_request(StartGroupIn)
+@validate_response(ConversationOut, 201)
+async def start_group(slug: str, data: StartGroupIn) -> tuple[ConversationOut, int]:
+    """A new group conversation with these members (ten people at most, you included)."""
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    others = await members_named(db_session(), community, " ".join(name[:64] for name in data.usernames))
+    conversation = await messages.start_group(
+        db_session(), actor=user, community=community, standing=standing, others=others, title=data.title
     )
     await commit()
     people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)

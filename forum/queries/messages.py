@@ -3,6 +3,7 @@ list), so nothing here is reachable for a conversation one is not in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,8 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
+from forum.errors import field_error
+from forum.i18n import N_
 from forum.models import (
     Community,
     Conversation,
@@ -223,3 +226,37 @@ async def has_blocked(session: AsyncSession, viewer: User, other: User) -> bool:
         )
     )
     return found.first() is not None
+
+
+MAX_NAMES = 20
+
+
+async def members_named(session: AsyncSession, community: Community, raw: object) -> list[User]:
+    """The verified members of the community named in `raw` ("@a, b c"): one statement. An unknown name is a
+    field error that says which."""
+    if not isinstance(raw, str):
+        raise field_error("usernames", N_("Give the usernames of the people to add."))
+    words = re.split(r"[\s,，、;；]+", raw[:2000])
+    names = list(dict.fromkeys(word.lstrip("@").lower() for word in words if word.strip("@")))
+    if not names:
+        raise field_error("usernames", N_("Give the usernames of the people to add."))
+    if len(names) > MAX_NAMES:
+        raise field_error("usernames", N_("At most %(max)d names."), max=MAX_NAMES)
+    found = {
+        user.username: user
+        for user in (
+            await session.execute(
+                select(User)
+                .join(Membership, col(Membership.user_id) == col(User.id))
+                .where(
+                    col(User.username).in_(names),
+                    col(Membership.community_id) == community.id,
+                    col(Membership.status) == MembershipStatus.VERIFIED,
+                )
+            )
+        ).scalars()
+    }
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise field_error("usernames", N_("No verified member here is called %(name)s."), name=missing[0])
+    return [found[name] for name in names]

@@ -18,6 +18,7 @@ from forum.queries.communities import community_overview
 from forum.queries.messages import (
     conversations_of,
     inboxes_of,
+    members_named,
     messages_page,
     participants,
     read_marks,
@@ -36,6 +37,10 @@ blueprint = Blueprint("messages", __name__)
 @blueprint.get("/c/<slug>/messages")
 @login_required
 async def index(slug: str) -> Any:
+    return await _index_page(slug, form={}, errors={}, status=200)
+
+
+async def _index_page(slug: str, *, form: Any, errors: dict[str, str], status: int) -> Any:
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
     assert community.id is not None  # noqa: S101 -- a loaded row
@@ -52,8 +57,30 @@ async def index(slug: str) -> Any:
         rows=rows,
         secretaries=secretaries,
         is_secretary=standing.is_secretary,
+        can_start=standing.is_verified_member,
         now=utcnow(),
-    )
+        form=form,
+        errors=errors,
+    ), status
+
+
+@blueprint.post("/c/<slug>/messages/groups")
+@login_required
+@rate_limit(limits=MESSAGE_LIMITS)
+async def start_group(slug: str) -> Any:
+    """A group conversation with members named in `usernames` (separated by spaces or commas)."""
+    user = require_user()
+    community, standing = await access_community(db_session(), user, slug)
+    form = await request.form
+    try:
+        others = await members_named(db_session(), community, form.get("usernames"))
+        conversation = await messages.start_group(
+            db_session(), actor=user, community=community, standing=standing, others=others, title=form.get("title")
+        )
+    except InvalidInput as error:
+        return await _index_page(slug, form=form, errors=error.translated_fields(), status=error.status)
+    await commit()
+    return redirect(url_for("messages.show", conversation_id=conversation.id))
 
 
 @blueprint.get("/messages")
