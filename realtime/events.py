@@ -125,11 +125,12 @@ class PostDeleted(Event):
 
 
 class Typing(Event):
-    """Ephemeral: a neighbour is writing a reply. Sent as the Socket.IO event `typing`, never stored or
-    replayed; show it for a few seconds."""
+    """Ephemeral: a neighbour is writing a reply (`thread_id`) or a private message (`conversation_id`; the
+    other is null). Sent as the Socket.IO event `typing`, never stored or replayed; show it for a few seconds."""
 
     type: Literal["typing"] = "typing"
-    thread_id: int
+    thread_id: int | None
+    conversation_id: int | None = None
     user_id: int
     display_name: str
 
@@ -195,7 +196,11 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
     "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
     "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
-    "typing": (Typing, "`thread:<thread_id>`, except the typist", "Someone is replying (ephemeral)."),
+    "typing": (
+        Typing,
+        "`thread:<thread_id>` or `conversation:<conversation_id>`, except the typist",
+        "Someone is writing (ephemeral).",
+    ),
     "presence": (ReadersPresent, "`thread:<thread_id>`", "How many neighbours are reading (ephemeral)."),
     "revoked": (RoomRevoked, "the client concerned only", "Taken out of a room it may no longer follow."),
     "message.created": (

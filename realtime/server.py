@@ -36,6 +36,7 @@ from realtime.events import (
     RoomRevoked,
     Typing,
     community_room,
+    conversation_room,
     session_room,
     thread_room,
     user_room,
@@ -177,11 +178,17 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
 
     @sio.event
     async def typing(sid: str, data: Any) -> None:
-        """Relay "someone is replying" to the other readers of a thread the sender has subscribed to (the
-        subscription was the access check). At most one signal per sender every two seconds."""
-        if not isinstance(data, dict) or not isinstance(data.get("thread_id"), int):
+        """Relay "someone is writing" to the others in a thread or conversation the sender has subscribed to
+        (the subscription was the access check). At most one signal per sender every two seconds."""
+        if not isinstance(data, dict):
             return
-        room = thread_room(data["thread_id"])
+        thread_id, conversation_id = data.get("thread_id"), data.get("conversation_id")
+        if isinstance(thread_id, int) and not isinstance(thread_id, bool):
+            room, conversation_id = thread_room(thread_id), None
+        elif isinstance(conversation_id, int) and not isinstance(conversation_id, bool):
+            room, thread_id = conversation_room(conversation_id), None
+        else:
+            return
         if room not in sio.rooms(sid):
             return
         now = asyncio.get_running_loop().time()
@@ -190,7 +197,10 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 return
             socket_session["typing_at"] = now
         signal = Typing(
-            thread_id=data["thread_id"], user_id=socket_session["user_id"], display_name=socket_session["display_name"]
+            thread_id=thread_id,
+            conversation_id=conversation_id,
+            user_id=socket_session["user_id"],
+            display_name=socket_session["display_name"],
         )
         await sio.emit("typing", signal.model_dump(), room=room, skip_sid=sid)
 

@@ -194,6 +194,7 @@ async def test_typing_reaches_other_readers_of_the_thread_only_and_is_throttled(
         assert signal == {
             "type": "typing",
             "thread_id": thread.id,
+            "conversation_id": None,
             "user_id": users["typist"].id,
             "display_name": "TYPIST",
         }

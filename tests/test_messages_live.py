@@ -106,3 +106,36 @@ async def test_a_message_reaches_the_other_participant_live_and_nobody_else_can_
         await sender.aclose()
         for participant in (wang, *outsiders):
             await participant.client.disconnect()
+
+
+async def test_typing_reaches_the_other_participant_and_only_from_a_subscribed_conversation(
+    server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    for username in ("zhangwei", "wangfang", "lina"):
+        await make_member(db, user=await make_user(db, username=username), community=community)
+    sender = await http_login(server.url, "zhangwei")
+    started = await http_post_form(
+        sender, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
+    )
+    conversation_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await sender.aclose()
+    zhang, wang, li = Participant(), Participant(), Participant()
+    signals: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    wang.client.on("typing", signals.put)
+    for participant, username in ((zhang, "zhangwei"), (wang, "wangfang"), (li, "lina")):
+        await participant.connect(server, username)
+    try:
+        room = f"conversation:{conversation_id}"
+        assert await zhang.subscribe(room, 0) == {"ok": True}
+        assert await wang.subscribe(room, 0) == {"ok": True}
+        await li.client.emit("typing", {"conversation_id": conversation_id})  # not in the room: dropped
+        await asyncio.sleep(0.3)
+        assert signals.empty()
+        await zhang.client.emit("typing", {"conversation_id": conversation_id})
+        signal = await asyncio.wait_for(signals.get(), 5)
+        assert signal["conversation_id"] == conversation_id and signal["thread_id"] is None
+        assert signal["display_name"] and signal["type"] == "typing"
+    finally:
+        for participant in (zhang, wang, li):
+            await participant.client.disconnect()

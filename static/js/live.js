@@ -386,6 +386,9 @@
         announce(data.sender.display_name, body.textContent);
       }
       if (!mine) markRead(list, Number(data.message_id));
+      // Their message is here: "… is writing" about them is over.
+      const typing = document.getElementById("typing");
+      if (typing && data.sender && typing.dataset.userId === String(data.sender.id)) typing.hidden = true;
     }
 
     let readTimer = null;
@@ -478,18 +481,24 @@
     socket.on("typing", (signal) => {
       if (!typingLine || !signal || typeof signal.display_name !== "string") return;
       typingLine.dataset.userId = String(signal.user_id);
-      typingLine.textContent = (text.typing || "{name}").replace("{name}", signal.display_name);
+      const phrase = signal.conversation_id ? text.typing_message : text.typing;
+      typingLine.textContent = (phrase || "{name}").replace("{name}", signal.display_name);
       typingLine.hidden = false;
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => { typingLine.hidden = true; }, TYPING_SHOW_MS);
     });
-    const replyForm = document.querySelector("form.reply-form[data-thread-id]");
+    const replyForm = document.querySelector("form.reply-form[data-thread-id], form.message-form[data-conversation-id]");
     let typingSent = 0;
     replyForm?.querySelector("textarea")?.addEventListener("input", () => {
       const now = Date.now();
       if (now - typingSent < TYPING_SEND_MS || !socket.connected) return;
       typingSent = now;
-      socket.emit("typing", { thread_id: Number(replyForm.dataset.threadId) });
+      socket.emit(
+        "typing",
+        replyForm.dataset.threadId
+          ? { thread_id: Number(replyForm.dataset.threadId) }
+          : { conversation_id: Number(replyForm.dataset.conversationId) },
+      );
     });
 
     // "N neighbours reading": counted by the server across processes, shown once someone else is here too.
