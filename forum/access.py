@@ -18,6 +18,7 @@ from forum.models import (
     ConversationMember,
     DistrictAdmin,
     Membership,
+    MessageReport,
     Post,
     PostImage,
     Thread,
@@ -268,3 +269,17 @@ async def access_conversation(
     if row is None:
         raise NotFound()
     return row[3], row[4], _standing(row)
+
+
+async def access_message_report(
+    session: AsyncSession, user: User, report_id: int
+) -> tuple[MessageReport, Community, CommunityStanding]:
+    """A report of a private message, for the secretaries (and district admins) of its community only."""
+    report = await session.get(MessageReport, report_id)
+    if report is None:
+        raise NotFound()
+    row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": report.community_id})).one()
+    standing = _standing(row)
+    if not can_moderate(standing):
+        raise NotFound()
+    return report, row[0], standing

@@ -335,3 +335,26 @@ class UserBlock(SQLModel, table=True):
     blocker_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
     blocked_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class MessageReport(SQLModel, table=True):
+    """A participant sent one private message (not its conversation) to the community's secretaries for review."""
+
+    __tablename__ = "message_report"
+    __table_args__ = (
+        UniqueConstraint("message_id", "reporter_id", name="uq_message_report_reporter"),
+        Index("ix_message_report_open", "community_id", "resolved_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(sa_column=_fk("message.id", index=False))
+    reporter_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )

@@ -7,9 +7,10 @@ import re
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Community, Message, Role
+from forum.models import AuditEntry, Community, Message, Role
 from tests.factories import make_community, make_district_admin, make_member, make_user
 from tests.helpers import csrf_token, login, post_form, text
 
@@ -254,3 +255,45 @@ async def test_a_group_is_started_by_usernames_and_mistakes_are_named(app: Quart
     assert "12号楼志愿者" in page and "Zhangwei" in page and "Wangfang" in page
     await _send(zhang, group, "周六上午九点集合")
     assert "1 条未读" in await text(await lina.get(inbox))
+
+
+async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    wang = await _member(app, db, community, "wangfang")
+    outsider = await _member(app, db, community, "lina")
+    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(zhang, conversation, "这是私下说的第一句")
+    await _send(wang, conversation, "你再这样我就报警")
+    async with db.read_only() as session:
+        ids = list((await session.execute(select(col(Message.id)).order_by(col(Message.id)))).scalars())
+    threat = ids[1]
+
+    own = await post_form(wang, f"{conversation}/report", {"message_id": str(threat)}, token_from=conversation)
+    assert own.status_code == 422  # type: ignore[attr-defined]
+    foreign = await post_form(outsider, f"{conversation}/report", {"message_id": str(threat)}, token_from="/")
+    assert foreign.status_code == 404  # type: ignore[attr-defined]
+    for _ in range(2):  # twice: one report
+        reported = await post_form(
+            zhang, f"{conversation}/report", {"message_id": str(threat), "reason": "威胁"}, token_from=conversation
+        )
+        assert reported.status_code == 302  # type: ignore[attr-defined]
+
+    queue = f"/c/{community.slug}/message-reports"
+    assert (await zhang.get(queue)).status_code == 403
+    page = await text(await secretary.get(queue))
+    assert "你再这样我就报警" in page and "威胁" in page
+    assert "这是私下说的第一句" not in page  # the message, never the conversation
+    assert page.count('class="message"') == 1
+    assert (await secretary.get(conversation)).status_code == 404  # and the conversation stays closed to them
+    report_id = re.search(r'id="report-(\d+)"', page).group(1)  # type: ignore[union-attr]
+    assert (await post_form(zhang, f"/message-reports/{report_id}/resolve", token_from="/")).status_code == 404  # type: ignore[attr-defined]
+    done = await post_form(secretary, f"/message-reports/{report_id}/resolve", token_from=queue)
+    assert done.status_code == 302  # type: ignore[attr-defined]
+    assert "你再这样我就报警" not in await text(await secretary.get(queue))
+    async with db.read_only() as session:
+        actions = list((await session.execute(select(col(AuditEntry.action)))).scalars())
+    assert actions.count("message_report.resolved") == 1

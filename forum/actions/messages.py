@@ -21,8 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum.actions import audit
 from forum.db import record_event
-from forum.errors import Forbidden, field_error
+from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.markup import render_markdown
 from forum.models import (
@@ -33,6 +34,7 @@ from forum.models import (
     MembershipStatus,
     Message,
     MessagePolicy,
+    MessageReport,
     Role,
     User,
     UserBlock,
@@ -341,3 +343,59 @@ async def set_message_policy(session: AsyncSession, *, actor: User, policy: obje
         raise field_error("message_policy", N_("Choose who may send you private messages."))
     actor.message_policy = str(policy)
     await session.flush()
+
+
+REASON_MAX = 500
+
+
+async def report_message(
+    session: AsyncSession,
+    *,
+    actor: User,
+    conversation: Conversation,
+    message_id: int,
+    reason: object,
+) -> MessageReport:
+    """Send one message of this conversation (not the conversation) to the community's secretaries for
+    review. `conversation` comes from the participant-only access check. Reporting it again keeps one report."""
+    message = (
+        await session.execute(
+            select(Message).where(col(Message.id) == message_id, col(Message.conversation_id) == conversation.id)
+        )
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound()
+    if message.sender_id == actor.id:
+        raise field_error("message_id", N_("You cannot report your own message."))
+    clean_reason = clean_text(reason, "reason", max_length=REASON_MAX, required=False, multiline=True)
+    existing = (
+        await session.execute(
+            select(MessageReport).where(
+                col(MessageReport.message_id) == message_id, col(MessageReport.reporter_id) == actor.id
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    report = MessageReport(
+        message_id=message_id, reporter_id=actor.id, community_id=conversation.community_id, reason=clean_reason
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def resolve_report(session: AsyncSession, *, actor: User, report: MessageReport, sender_id: int | None) -> None:
+    """A secretary has reviewed the reported message. `report` comes from `access_message_report`."""
+    if report.resolved_at is not None:
+        return
+    report.resolved_at = utcnow()
+    report.resolved_by_id = actor.id
+    await audit.record(
+        session,
+        actor=actor,
+        action="message_report.resolved",
+        community_id=report.community_id,
+        target_user_id=sender_id,
+        detail=f"report {report.id} of message {report.message_id}",
+    )

@@ -9,17 +9,24 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import MembersOnly, access_community, access_conversation
+from forum.access import (
+    MembersOnly,
+    access_community,
+    access_community_to_moderate,
+    access_conversation,
+    access_message_report,
+)
 from forum.actions import messages
 from forum.errors import InvalidInput, NotFound, field_error
 from forum.i18n import N_
-from forum.models import Community
+from forum.models import Community, Message
 from forum.queries.communities import community_overview
 from forum.queries.messages import (
     conversations_of,
     inboxes_of,
     members_named,
     messages_page,
+    open_reports,
     participants,
     read_marks,
     user_by_username,
@@ -27,7 +34,7 @@ from forum.queries.messages import (
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
-from forum.web.context import commit, db_session, login_required, require_user
+from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
 
@@ -200,3 +207,42 @@ async def send(conversation_id: int) -> Any:
         )
     await commit()
     return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message.id}"))
+
+
+@blueprint.post("/messages/<id:conversation_id>/report")
+@login_required
+@rate_limit(limits=MESSAGE_LIMITS)
+async def report(conversation_id: int) -> Any:
+    """Send one message of the conversation to the community's secretaries."""
+    user = require_user()
+    conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
+    form = await request.form
+    raw = form.get("message_id", "")
+    if not raw.isdigit() or len(raw) > 12:
+        raise field_error("message_id", N_("Choose a message to report."))
+    await messages.report_message(
+        db_session(), actor=user, conversation=conversation, message_id=int(raw), reason=form.get("reason")
+    )
+    await commit()
+    await notify(N_("The message was sent to your community's secretaries. They see that message only."))
+    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{raw}"))
+
+
+@blueprint.get("/c/<slug>/message-reports")
+@login_required
+async def reports(slug: str) -> Any:
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    rows = await open_reports(db_session(), community)
+    return await render_template("messages/reports.html", community=community, rows=rows)
+
+
+@blueprint.post("/message-reports/<id:report_id>/resolve")
+@login_required
+async def resolve(report_id: int) -> Any:
+    user = require_user()
+    found, community, _standing = await access_message_report(db_session(), user, report_id)
+    message = await db_session().get(Message, found.message_id)
+    sender_id = message.sender_id if message else None
+    await messages.resolve_report(db_session(), actor=user, report=found, sender_id=sender_id)
+    await commit()
+    return redirect(url_for("messages.reports", slug=community.slug))
