@@ -358,3 +358,15 @@ class MessageReport(SQLModel, table=True):
     resolved_by_id: int | None = Field(
         default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
     )
+
+
+class SavedAnswer(SQLModel, table=True):
+    """A secretary's saved reply, sent into a conversation with one tap (the answers they give every day)."""
+
+    __tablename__ = "saved_answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user.id"))
+    title: str = Field(max_length=40)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

@@ -297,3 +297,37 @@ async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(
     async with db.read_only() as session:
         actions = list((await session.execute(select(col(AuditEntry.action)))).scalars())
     assert actions.count("message_report.resolved") == 1
+
+
+async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    resident = await _member(app, db, community, "zhangwei")
+    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    other = await _member(app, db, community, "secretary_wang", Role.SECRETARY)
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(resident, f"{inbox}/with/secretary_li", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(resident, conversation, "几点能办居住证？")
+
+    nothing = {"answer_title": "", "answer_body": ""}
+    empty = await post_form(secretary, "/settings/answers", nothing, token_from="/settings")
+    assert empty.status_code == 422  # type: ignore[attr-defined]
+    hours = {"answer_title": "办公时间", "answer_body": "居委会周一到周五 8:30–17:00 办理，周六上午值班。"}
+    assert (await post_form(secretary, "/settings/answers", hours, token_from="/settings")).status_code == 302  # type: ignore[attr-defined]
+    page = await text(await secretary.get(conversation))
+    assert "发送：办公时间" in page
+    quick = re.search(r'name="client_id" value="([^"]+)"><input type="hidden" name="body" value="([^"]+)"', page)
+    assert quick is not None
+    for _ in range(2):  # a double tap
+        tapped = {"client_id": quick.group(1), "body": hours["answer_body"]}
+        await post_form(secretary, conversation, tapped, token_from=conversation)
+    async with db.read_only() as session:
+        bodies = list((await session.execute(select(col(Message.body)).order_by(col(Message.id)))).scalars())
+    assert bodies == ["几点能办居住证？", hours["answer_body"]]
+
+    settings = await text(await secretary.get("/settings"))
+    answer_id = re.search(r"/settings/answers/(\d+)/delete", settings).group(1)  # type: ignore[union-attr]
+    delete = f"/settings/answers/{answer_id}/delete"
+    assert (await post_form(other, delete, token_from="/settings")).status_code == 404  # type: ignore[attr-defined]
+    assert (await post_form(secretary, delete, token_from="/settings")).status_code == 302  # type: ignore[attr-defined]
+    assert "发送：办公时间" not in await text(await secretary.get(conversation))

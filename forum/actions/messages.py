@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -36,6 +36,7 @@ from forum.models import (
     MessagePolicy,
     MessageReport,
     Role,
+    SavedAnswer,
     User,
     UserBlock,
 )
@@ -44,7 +45,7 @@ from forum.paths import message_path
 from forum.permissions import CommunityStanding
 from forum.queries.messages import unread_totals
 from forum.timeutil import utcnow
-from forum.validation import clean_text
+from forum.validation import FieldErrors, clean_text
 from realtime.events import MessageCreated, MessagesRead, PersonData, UnreadChanged, conversation_room, user_room
 
 MAX_PARTICIPANTS = 10  # a group, the one who starts it included
@@ -399,3 +400,36 @@ async def resolve_report(session: AsyncSession, *, actor: User, report: MessageR
         target_user_id=sender_id,
         detail=f"report {report.id} of message {report.message_id}",
     )
+
+
+MAX_SAVED_ANSWERS = 20
+SAVED_TITLE_MAX = 40
+
+
+async def add_saved_answer(session: AsyncSession, *, actor: User, title: object, body: object) -> SavedAnswer:
+    """Keep a reply to send again with one tap (a secretary's everyday answers)."""
+    errors = FieldErrors()
+    clean_title = errors.check(clean_text, title, "answer_title", max_length=SAVED_TITLE_MAX)
+    clean_body = errors.check(clean_text, body, "answer_body", max_length=MAX_MESSAGE_CHARS, multiline=True)
+    errors.raise_if_any()
+    assert clean_title is not None and clean_body is not None and actor.id is not None  # noqa: S101 -- checked
+    count = (await session.execute(select(func.count()).where(col(SavedAnswer.user_id) == actor.id))).scalar_one()
+    if count >= MAX_SAVED_ANSWERS:
+        raise field_error("answer_title", N_("At most %(max)d saved answers."), max=MAX_SAVED_ANSWERS)
+    answer = SavedAnswer(user_id=actor.id, title=clean_title, body=clean_body)
+    session.add(answer)
+    await session.flush()
+    return answer
+
+
+async def delete_saved_answer(session: AsyncSession, *, actor: User, answer_id: int) -> None:
+    """Only one's own: anyone else's is "not found"."""
+    answer = (
+        await session.execute(
+            select(SavedAnswer).where(col(SavedAnswer.id) == answer_id, col(SavedAnswer.user_id) == actor.id)
+        )
+    ).scalar_one_or_none()
+    if answer is None:
+        raise NotFound()
+    await session.delete(answer)
+    await session.flush()

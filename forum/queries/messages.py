@@ -24,6 +24,7 @@ from forum.models import (
     MembershipStatus,
     Message,
     MessageReport,
+    SavedAnswer,
     User,
     UserBlock,
 )
@@ -303,3 +304,13 @@ async def open_reports(session: AsyncSession, community: Community) -> list[Repo
         )
         for report, message in rows
     ]
+
+
+async def saved_answers_of(session: AsyncSession, viewer: User) -> list[SavedAnswer]:
+    return list(
+        (
+            await session.execute(
+                select(SavedAnswer).where(col(SavedAnswer.user_id) == viewer.id).order_by(col(SavedAnswer.id))
+            )
+        ).scalars()
+    )

@@ -29,6 +29,7 @@ from forum.queries.messages import (
     open_reports,
     participants,
     read_marks,
+    saved_answers_of,
     user_by_username,
 )
 from forum.queries.people import Person
@@ -160,6 +161,8 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
         page=page,
         read_here=read_here,
         form={"client_id": form.get("client_id") or secrets.token_urlsafe(16), "body": form.get("body", "")},
+        # Each saved answer is its own small form with an id of its own: a double tap sends it once.
+        answers=[(answer, secrets.token_urlsafe(16)) for answer in await saved_answers_of(db_session(), user)],
         errors=errors,
     ), status
 

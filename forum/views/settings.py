@@ -13,7 +13,7 @@ from forum.errors import InvalidInput, NotFound
 from forum.i18n import N_
 from forum.models import User
 from forum.queries.accounts import list_sessions
-from forum.queries.messages import blocked_by, user_by_username
+from forum.queries.messages import blocked_by, saved_answers_of, user_by_username
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
 from forum.web.templating import render_template
@@ -28,6 +28,7 @@ async def _page(*, errors: dict[str, str] | None = None, form: Any = None, statu
     return await render_template(
         "settings/index.html",
         viewer_policy=user.message_policy,
+        answers=await saved_answers_of(db_session(), user),
         blocked=await blocked_by(db_session(), user),
         sessions=sessions,
         current_session_id=auth_session.id if auth_session else None,
@@ -72,6 +73,30 @@ async def message_policy() -> Any:
     await commit()
     await notify(N_("Saved."))
     return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/answers")
+@login_required
+async def add_answer() -> Any:
+    form = await request.form
+    user = require_user()
+    try:
+        await messages.add_saved_answer(
+            db_session(), actor=user, title=form.get("answer_title"), body=form.get("answer_body")
+        )
+    except InvalidInput as error:
+        kept = {"display_name": user.display_name, "locale": user.locale or "", **form.to_dict()}
+        return await _page(errors=error.translated_fields(), form=kept, status=error.status)
+    await commit()
+    return redirect(url_for("settings.index", _anchor="answers-heading"))
+
+
+@blueprint.post("/answers/<id:answer_id>/delete")
+@login_required
+async def delete_answer(answer_id: int) -> Any:
+    await messages.delete_saved_answer(db_session(), actor=require_user(), answer_id=answer_id)
+    await commit()
+    return redirect(url_for("settings.index", _anchor="answers-heading"))
 
 
 @blueprint.post("/blocked/<username>/remove")
