@@ -25,6 +25,7 @@ from forum.models import (
     User,
 )
 from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
+from forum.validation import parse_id
 
 
 def _with_standing() -> Select[Community, Membership, DistrictAdmin]:
@@ -203,9 +204,9 @@ async def access_thread(
 async def access_room(session: AsyncSession, user: User, room: str) -> None:
     """May `user` join this Socket.IO room? The same rules as the pages that show the room's content."""
     kind, _, raw_id = room.partition(":")
-    if not raw_id.isdigit() or len(raw_id) > 10:
+    room_id = parse_id(raw_id)
+    if room_id is None:
         raise NotFound()
-    room_id = int(raw_id)
     if kind == "thread":
         await access_thread(session, user, room_id)
         return

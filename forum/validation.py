@@ -95,3 +95,15 @@ class FieldErrors:
     def raise_if_any(self) -> None:
         if self._fields:
             raise InvalidInput(self._fields, status=self._status)
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL
+
+
+def parse_id(raw: object) -> int | None:
+    """An id typed into a form or query string, or None: ASCII digits only ("²".isdigit() is true, but int()
+    refuses it) and within the 32-bit range, so it can never reach the database as an error."""
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None

@@ -3,6 +3,7 @@ and that nobody but the participants can fetch a conversation. Both databases.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from forum.access import access_conversation, standing_in
+from forum.access import access_conversation, access_room, standing_in
 from forum.actions import messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
@@ -348,3 +349,46 @@ async def test_a_secretarys_inbox_puts_unanswered_conversations_first_longest_wa
     assert [row.waiting_since is not None for row in inbox] == [True, True, False]
     assert by_recency[0].conversation.id == ids[n.wang.username]  # answered last, so newest
     assert [row.waiting_since for row in residents_view] == [None]  # zhang wrote last: nothing waits for zhang
+
+
+async def test_concurrent_twins_end_as_one_and_marks_and_counts_stay_right(db: Database) -> None:
+    """A double tap, two people opening their conversation at once, many sends at once: one row each, the
+    newest message and read marks never move back, and the last unread count sent is the true one."""
+    n = await _neighbourhood(db)
+    opened = await asyncio.gather(
+        *(_start(db, a, n.community, b) for a, b in [(n.zhang, n.wang), (n.wang, n.zhang)] * 3)
+    )
+    assert len({conversation.id for conversation in opened}) == 1
+    conversation_id = opened[0].id
+    assert conversation_id is not None
+    twins = await asyncio.gather(*(_send(db, n.zhang, conversation_id, "同一条", "twin-000001") for _ in range(6)))
+    assert len({message.id for message in twins}) == 1
+
+    others = [await _start(db, person, n.community, n.wang) for person in (n.li, n.secretary)]
+    before = await _newest_event(db)
+    pairs = zip((n.li, n.secretary), others, strict=True)
+    sends = [(n.zhang, conversation_id), *((person, c.id) for person, c in pairs)] * 4
+    await asyncio.gather(*(_send(db, who, cid or 0, f"并发{i}", f"many-{i:06d}") for i, (who, cid) in enumerate(sends)))
+    async with db.read_only() as session:
+        in_it = select(func.max(col(Message.id))).where(col(Message.conversation_id) == conversation_id)
+        newest = (await session.execute(in_it)).scalar_one()
+        stored = await session.get(Conversation, conversation_id)
+        truth = await unread_total(session, n.wang)
+    assert stored is not None and stored.last_message_id == newest
+    counts = [data["unread"] for room, kind, data in await _events_after(db, before) if room == f"user:{n.wang.id}"]
+    assert counts and counts[-1] == truth == 13  # the first message plus twelve
+
+    async with db.unit_of_work() as session:
+        found, member, _standing = await access_conversation(session, n.wang, conversation_id)
+        assert await messages.mark_read(session, conversation=found, member=member, up_to=newest) == newest
+    async with db.unit_of_work() as session:  # an older tab reporting late moves nothing back
+        found, member, _standing = await access_conversation(session, n.wang, conversation_id)
+        assert await messages.mark_read(session, conversation=found, member=member, up_to=1) == newest
+
+
+async def test_a_room_name_with_odd_digits_is_simply_not_found(db: Database) -> None:
+    n = await _neighbourhood(db)
+    async with db.read_only() as session:
+        for room in ("conversation:²", "conversation:9999999999", "conversation:-1", "thread:٣", "conversation:"):
+            with pytest.raises(NotFound):
+                await access_room(session, n.zhang, room)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import AuditEntry, Community, Message, Role
+from forum.models import AuditEntry, Community, Membership, MembershipStatus, Message, Role, User
 from tests.factories import make_community, make_district_admin, make_member, make_user
 from tests.helpers import csrf_token, login, post_form, text
 
@@ -331,3 +331,42 @@ async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Qu
     assert (await post_form(other, delete, token_from="/settings")).status_code == 404  # type: ignore[attr-defined]
     assert (await post_form(secretary, delete, token_from="/settings")).status_code == 302  # type: ignore[attr-defined]
     assert "发送：办公时间" not in await text(await secretary.get(conversation))
+
+
+async def test_odd_numbers_are_clear_errors_not_crashes(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    await _member(app, db, community, "wangfang")
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    for before in ("%C2%B2", "99999999999", "-1", "1e3"):  # %C2%B2: "²", a digit to str.isdigit
+        assert (await zhang.get(f"{conversation}?before={before}")).status_code == 200
+    for odd in ("²", "99999999999", "999999999999", "٣"):
+        read = await post_form(zhang, f"{conversation}/read", {"up_to": odd}, token_from="/")
+        assert read.status_code == 422  # type: ignore[attr-defined]
+        report = await post_form(zhang, f"{conversation}/report", {"message_id": odd}, token_from="/")
+        assert report.status_code == 422  # type: ignore[attr-defined]
+    api = f"/api/v1/conversations/{conversation.rsplit('/', 1)[1]}/messages"
+    assert (await zhang.get(f"{api}?before=99999999999")).status_code in (400, 422)
+    assert (await zhang.get(f"{api}?before=1000000000000000000000")).status_code in (400, 422)
+
+
+async def test_a_former_member_still_finds_their_conversations(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    await _member(app, db, community, "wangfang")
+    inbox = f"/c/{community.slug}/messages"
+    await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
+    async with db.unit_of_work() as session:
+        membership = (
+            await session.execute(
+                select(Membership)
+                .join(User, col(User.id) == col(Membership.user_id))
+                .where(col(User.username) == "zhangwei")
+            )
+        ).scalar_one()
+        membership.status = MembershipStatus.REMOVED
+    response = await zhang.get("/messages")
+    assert response.status_code == 302 and response.headers["Location"] == inbox
+    assert "Wangfang" in await text(await zhang.get(inbox))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -120,6 +121,11 @@ def _pair_key(first: int, second: int) -> str:
     return f"{min(first, second)}:{max(first, second)}"
 
 
+def _insert(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT for the session's database: concurrent twins of a write end as one row."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 async def _create(
     session: AsyncSession,
     *,
@@ -129,27 +135,43 @@ async def _create(
     pair_key: str | None,
     title: str,
 ) -> Conversation:
+    """A new conversation; for two people whose conversation another request has just created, that one."""
     assert community.id is not None  # noqa: S101 -- a loaded row
     now = utcnow()
-    conversation = Conversation(
-        community_id=community.id,
-        pair_key=pair_key,
-        title=title,
-        created_by_id=actor.id,
-        created_at=now,
-        last_message_at=now,
-    )
-    session.add(conversation)
-    await session.flush()
-    assert conversation.id is not None  # noqa: S101 -- flushed
+    created = (
+        await session.execute(
+            _insert(session)(Conversation)
+            .values(
+                community_id=community.id,
+                pair_key=pair_key,
+                title=title,
+                created_by_id=actor.id,
+                created_at=now,
+                last_message_at=now,
+                last_message_id=0,
+            )
+            .on_conflict_do_nothing()
+            .returning(col(Conversation.id))
+        )
+    ).scalar_one_or_none()
+    if created is None:  # both people opened it at the same moment: the other request's, with its members
+        return (
+            await session.execute(
+                select(Conversation).where(
+                    col(Conversation.community_id) == community.id, col(Conversation.pair_key) == pair_key
+                )
+            )
+        ).scalar_one()
     session.add_all(
         [
-            ConversationMember(conversation_id=conversation.id, user_id=person.id, joined_at=now)
+            ConversationMember(conversation_id=created, user_id=person.id, joined_at=now)
             for person in people
             if person.id is not None
         ]
     )
     await session.flush()
+    conversation = await session.get(Conversation, created)
+    assert conversation is not None  # noqa: S101 -- just inserted
     return conversation
 
 
@@ -219,15 +241,7 @@ async def send_message(
         )
     clean_body = clean_text(body, "body", max_length=MAX_MESSAGE_CHARS, multiline=True)
     assert conversation.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
-    stored = (
-        await session.execute(
-            select(Message).where(
-                col(Message.conversation_id) == conversation.id,
-                col(Message.sender_id) == actor.id,
-                col(Message.client_id) == client_id,
-            )
-        )
-    ).scalar_one_or_none()
+    stored: Message | None = await _stored_message(session, conversation.id, actor.id, client_id, required=False)
     if stored is not None:
         return stored
     if conversation.pair_key is not None and not standing.is_secretary:
@@ -247,21 +261,35 @@ async def send_message(
         )
     body_html = await text_work(len(clean_body), render_markdown, clean_body)
     now = utcnow()
-    message = Message(
-        conversation_id=conversation.id,
-        sender_id=actor.id,
-        client_id=client_id,
-        body=clean_body,
-        body_html=body_html,
-        created_at=now,
+    # A retry that overlaps the first send (a double tap, a lost answer) waits for it and stores nothing.
+    new_id = (
+        await session.execute(
+            _insert(session)(Message)
+            .values(
+                conversation_id=conversation.id,
+                sender_id=actor.id,
+                client_id=client_id,
+                body=clean_body,
+                body_html=body_html,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(col(Message.id))
+        )
+    ).scalar_one_or_none()
+    if new_id is None:
+        found: Message = await _stored_message(session, conversation.id, actor.id, client_id)
+        return found
+    message = await session.get(Message, new_id)
+    assert message is not None and message.id is not None  # noqa: S101 -- just inserted
+    # The newest message and the sender's read mark ("one has read what one wrote") only move forward,
+    # whatever order concurrent sends commit in.
+    await session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation.id, col(Conversation.last_message_id) < new_id)
+        .values(last_message_id=new_id, last_message_at=now)
     )
-    session.add(message)
-    await session.flush()
-    assert message.id is not None  # noqa: S101 -- flushed
-    conversation.last_message_at = now
-    conversation.last_message_id = message.id
-    member.last_read_message_id = message.id  # one has read what one wrote
-    await session.flush()
+    await _move_read_mark(session, member, new_id)
     membership = standing.membership
     sender = PersonData(
         id=actor.id,
@@ -296,20 +324,57 @@ async def send_message(
 
 
 async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None:
-    """Each person's full unread count, to their personal room: every tab and device shows the same number."""
+    """Each person's full unread count, to their personal room: every tab and device shows the same number.
+    On PostgreSQL the people's rows are locked first (in id order) so that two transactions writing to the
+    same person count one after the other, each seeing the other's message: the last count sent is right."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(col(User.id))
+            .where(col(User.id).in_(user_ids))
+            .order_by(col(User.id))
+            # NO KEY UPDATE: it does not wait for the KEY SHARE locks that inserting a message takes on its sender.
+            .with_for_update(key_share=True)
+        )
     for user_id, count in (await unread_totals(session, user_ids)).items():
         record_event(session, user_room(user_id), UnreadChanged(unread=count).model_dump())
+
+
+async def _stored_message(
+    session: AsyncSession, conversation_id: int, sender_id: int, client_id: str, *, required: bool = True
+) -> Any:
+    result = await session.execute(
+        select(Message).where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.sender_id) == sender_id,
+            col(Message.client_id) == client_id,
+        )
+    )
+    return result.scalar_one() if required else result.scalar_one_or_none()
+
+
+async def _move_read_mark(session: AsyncSession, member: ConversationMember, mark: int) -> bool:
+    """Move the participant's read mark up to `mark`, never back (two tabs may report out of order)."""
+    moved = (
+        await session.execute(
+            update(ConversationMember)
+            .where(col(ConversationMember.id) == member.id, col(ConversationMember.last_read_message_id) < mark)
+            .values(last_read_message_id=mark)
+            .returning(col(ConversationMember.id))
+        )
+    ).first()
+    return moved is not None
 
 
 async def mark_read(
     session: AsyncSession, *, conversation: Conversation, member: ConversationMember, up_to: int
 ) -> int:
     """The participant has seen the conversation up to message `up_to`; never moves back. Returns the new mark."""
-    mark = max(member.last_read_message_id, min(up_to, conversation.last_message_id))
-    if mark != member.last_read_message_id:
+    newest = (
+        await session.execute(select(func.max(col(Message.id))).where(col(Message.conversation_id) == conversation.id))
+    ).scalar_one()
+    mark = min(up_to, newest or 0)
+    if await _move_read_mark(session, member, mark):
         assert conversation.id is not None  # noqa: S101 -- a loaded row
-        member.last_read_message_id = mark
-        await session.flush()
         record_event(
             session,
             conversation_room(conversation.id),
@@ -318,7 +383,8 @@ async def mark_read(
             ).model_dump(),
         )
         await _record_unread(session, [member.user_id])
-    return mark
+        return mark
+    return max(member.last_read_message_id, mark)
 
 
 async def set_blocked(session: AsyncSession, *, actor: User, target: User, blocked: bool) -> None:
@@ -327,9 +393,8 @@ async def set_blocked(session: AsyncSession, *, actor: User, target: User, block
     if target.id == actor.id:
         raise field_error("username", N_("Choose someone other than yourself."))
     if blocked:
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         await session.execute(
-            insert(UserBlock)
+            _insert(session)(UserBlock)
             .values(blocker_id=actor.id, blocked_id=target.id, created_at=utcnow())
             .on_conflict_do_nothing()
         )
@@ -387,7 +452,10 @@ async def report_message(
 
 
 async def resolve_report(session: AsyncSession, *, actor: User, report: MessageReport, sender_id: int | None) -> None:
-    """A secretary has reviewed the reported message. `report` comes from `access_message_report`."""
+    """A secretary has reviewed the reported message. `report` comes from `access_message_report`. Nobody
+    reviews a report about their own message."""
+    if sender_id is not None and sender_id == actor.id:
+        raise Forbidden()
     if report.resolved_at is not None:
         return
     report.resolved_at = utcnow()

@@ -23,6 +23,7 @@ from forum.queries.messages import (
 )
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
+from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 
@@ -72,7 +73,7 @@ class MessagePageOut(BaseModel):
 
 
 class MessagePageQuery(BaseModel):
-    before: int | None = Field(default=None, ge=1)
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class SendIn(BaseModel):
@@ -81,7 +82,7 @@ class SendIn(BaseModel):
 
 
 class ReadIn(BaseModel):
-    up_to: int = Field(ge=0)
+    up_to: int = Field(ge=0, le=MAX_ID)
 
 
 class ReadOut(BaseModel):

@@ -193,13 +193,18 @@ async def inboxes_of(session: AsyncSession, viewer: User) -> list[CommunityInbox
         .group_by(col(Conversation.community_id))
     )
     unread = {community_id: int(count) for community_id, count in unread_rows.all()}
+    conversed = (
+        select(col(Conversation.community_id))
+        .join(ConversationMember, col(ConversationMember.conversation_id) == col(Conversation.id))
+        .where(col(ConversationMember.user_id) == viewer.id)
+    )
     member_of = select(col(Membership.community_id)).where(
         col(Membership.user_id) == viewer.id, col(Membership.status) == MembershipStatus.VERIFIED
     )
     communities = (
         await session.execute(
             select(Community)
-            .where(or_(col(Community.id).in_(member_of), col(Community.id).in_(list(unread))))
+            .where(or_(col(Community.id).in_(member_of), col(Community.id).in_(conversed)))
             .order_by(col(Community.name))
         )
     ).scalars()
@@ -272,14 +277,19 @@ class ReportRow:
     reporter: Person | None
 
 
-async def open_reports(session: AsyncSession, community: Community) -> list[ReportRow]:
+async def open_reports(session: AsyncSession, community: Community, *, viewer: User) -> list[ReportRow]:
     """Reported private messages awaiting review in a community, oldest first: each message alone, never its
-    conversation. Two statements."""
+    conversation. Reports about the viewer's own messages are left to the others (no one reviews themselves).
+    Two statements."""
     rows = (
         await session.execute(
             select(MessageReport, Message)
             .join(Message, col(Message.id) == col(MessageReport.message_id))
-            .where(col(MessageReport.community_id) == community.id, col(MessageReport.resolved_at).is_(None))
+            .where(
+                col(MessageReport.community_id) == community.id,
+                col(MessageReport.resolved_at).is_(None),
+                or_(col(Message.sender_id).is_(None), col(Message.sender_id) != viewer.id),
+            )
             .order_by(col(MessageReport.created_at), col(MessageReport.id))
         )
     ).all()

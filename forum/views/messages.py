@@ -35,6 +35,7 @@ from forum.queries.messages import (
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
+from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
@@ -120,7 +121,7 @@ async def start(slug: str, username: str) -> Any:
 
 def _before_arg() -> int | None:
     raw = request.args.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return parse_id(raw) or None
 
 
 async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[str, str], status: int) -> Any:
@@ -160,7 +161,10 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
         people=people,
         page=page,
         read_here=read_here,
-        form={"client_id": form.get("client_id") or secrets.token_urlsafe(16), "body": form.get("body", "")},
+        form={
+            "client_id": (None if "client_id" in errors else form.get("client_id")) or secrets.token_urlsafe(16),
+            "body": form.get("body", ""),
+        },
         # Each saved answer is its own small form with an id of its own: a double tap sends it once.
         answers=[(answer, secrets.token_urlsafe(16)) for answer in await saved_answers_of(db_session(), user)],
         errors=errors,
@@ -179,10 +183,10 @@ async def read(conversation_id: int) -> Any:
     """The open page saw messages up to `up_to` (sent by static/js/messages.js as they arrive live)."""
     user = require_user()
     conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
-    raw = (await request.form).get("up_to", "")
-    if not raw.isdigit() or len(raw) > 12:
+    up_to = parse_id((await request.form).get("up_to", ""))
+    if up_to is None:
         raise field_error("up_to", N_("Give the id of the last message read."))
-    mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=int(raw))
+    mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=up_to)
     await commit()
     return {"last_read_message_id": mark}
 
@@ -220,22 +224,23 @@ async def report(conversation_id: int) -> Any:
     user = require_user()
     conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
     form = await request.form
-    raw = form.get("message_id", "")
-    if not raw.isdigit() or len(raw) > 12:
+    message_id = parse_id(form.get("message_id", ""))
+    if message_id is None:
         raise field_error("message_id", N_("Choose a message to report."))
     await messages.report_message(
-        db_session(), actor=user, conversation=conversation, message_id=int(raw), reason=form.get("reason")
+        db_session(), actor=user, conversation=conversation, message_id=message_id, reason=form.get("reason")
     )
     await commit()
     await notify(N_("The message was sent to your community's secretaries. They see that message only."))
-    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{raw}"))
+    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message_id}"))
 
 
 @blueprint.get("/c/<slug>/message-reports")
 @login_required
 async def reports(slug: str) -> Any:
-    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
-    rows = await open_reports(db_session(), community)
+    user = require_user()
+    community, _standing = await access_community_to_moderate(db_session(), user, slug)
+    rows = await open_reports(db_session(), community, viewer=user)
     return await render_template("messages/reports.html", community=community, rows=rows)
 
 

@@ -26,6 +26,7 @@ from forum.permissions import (
 from forum.queries.people import mention_candidates
 from forum.queries.quotes import quote_of_number, quote_of_post
 from forum.queries.threads import board_name, board_page, likers, revisions, thread_page
+from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
 from forum.web.templating import render_template
@@ -111,7 +112,7 @@ async def _thread_page(
 
 def _number_arg(name: str) -> int:
     raw = request.args.get(name, "0")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    return parse_id(raw) or 0
 
 
 @blueprint.get("/t/<id:thread_id>")

@@ -61,9 +61,9 @@
   }
 
   form.addEventListener("submit", (submitted) => {
+    submitted.preventDefault(); // even when empty: a second tap after the first cleared the box sends nothing
     const text = body.value.trim();
-    if (!text) return; // the server explains an empty message; let the form post it
-    submitted.preventDefault();
+    if (!text) return;
     const data = new FormData(form);
     const item = pendingItem(text, clientId.value);
     list.append(item);
