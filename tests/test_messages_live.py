@@ -8,40 +8,22 @@ import re
 from typing import Any
 
 import pytest
-import socketio
 
 from forum.db import Database
 from forum.models import Role
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_user
-from tests.servers import Server, cookie_header, http_login, http_post_form
+from tests.servers import Server, http_login, http_post_form
+from tests.test_live import Reader
 
 pytestmark = pytest.mark.server
 
 
-class Participant:
-    """A Socket.IO client that keeps every event envelope it receives, in order."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        @self.client.on("event")
-        async def on_event(envelope: dict[str, Any]) -> None:
-            await self.events.put(envelope)
-
-    async def connect(self, server: Server, username: str) -> None:
-        http = await http_login(server.url, username)
-        await self.client.connect(server.url, headers={"Cookie": cookie_header(http)}, transports=["websocket"])
-        await http.aclose()
-
-    async def subscribe(self, room: str, after: int) -> dict[str, Any]:
-        answer: dict[str, Any] = await self.client.call("subscribe", {"room": room, "after": after}, timeout=5)
-        return answer
-
+class Participant(Reader):
     async def next_of(self, kind: str) -> dict[str, Any]:
+        """The next envelope of this type, passing over others (the personal room's counts, read marks)."""
         while True:
-            envelope = await asyncio.wait_for(self.events.get(), 5)
+            envelope = await self.next()
             if envelope["type"] == kind:
                 return envelope
 
