@@ -57,6 +57,10 @@ async def test_two_neighbours_exchange_messages_live_and_see_them_read(
         await expect(arrived).to_have_count(1)
         await expect(arrived.locator("strong")).to_have_text("又满了")
         await expect(arrived.locator(".person a")).to_have_text("张阿姨")
+        # Someone else's message that arrived live can be reported, as one on the page from the start.
+        await expect(arrived.locator("form.report-form input[name=message_id]")).to_have_value(
+            await stored.get_attribute("data-message-id") or "missing"
+        )
 
         # The secretary's open page read it: the resident sees "已读" under her message, live.
         await expect(stored.locator(".read-receipt")).to_have_text("已读", timeout=LIVE * 2)

@@ -207,10 +207,14 @@ async def test_blocking_from_a_profile_and_choosing_who_may_write_in_settings(ap
     zhang = await _member(app, db, community, "zhangwei")
     wang = await _member(app, db, community, "wangfang")
     li = await _member(app, db, community, "lina")
+    await _member(app, db, community, "secretary_li", Role.SECRETARY)
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    assert "屏蔽此人的私信" in await text(await zhang.get("/u/wangfang"))
 
+    secretary_page = await text(await zhang.get("/u/secretary_li"))
+    assert "屏蔽此人的私信" not in secretary_page  # a secretary can always reach residents: no false promise
     blocked = await post_form(wang, "/settings/blocked/zhangwei", token_from="/u/zhangwei")
     assert blocked.status_code == 302  # type: ignore[attr-defined]
     assert "取消屏蔽" in await text(await wang.get("/u/zhangwei"))

@@ -374,6 +374,12 @@
       // Sanitised by nh3 before it was stored, as a post's body_html.
       body.innerHTML = data.body_html;
       item.append(header, body);
+      const report = document.getElementById("report-template");
+      if (!mine && report) {
+        const form = report.content.firstElementChild.cloneNode(true);
+        form.querySelector("input[name=message_id]").value = String(Number(data.message_id));
+        item.append(form);
+      }
       const sending = typeof data.client_id === "string"
         ? list.querySelector(`li[data-client-id="${CSS.escape(data.client_id)}"]`)
         : null;
