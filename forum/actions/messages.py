@@ -451,9 +451,11 @@ async def report_message(
     return report
 
 
-async def resolve_report(session: AsyncSession, *, actor: User, report: MessageReport, sender_id: int | None) -> None:
+async def resolve_report(session: AsyncSession, *, actor: User, report: MessageReport) -> None:
     """A secretary has reviewed the reported message. `report` comes from `access_message_report`. Nobody
     reviews a report about their own message."""
+    message = await session.get(Message, report.message_id)
+    sender_id = message.sender_id if message else None
     if sender_id is not None and sender_id == actor.id:
         raise Forbidden()
     if report.resolved_at is not None:

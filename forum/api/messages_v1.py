@@ -7,7 +7,7 @@ from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from forum.access import MembersOnly, access_community, access_conversation
-from forum.actions import messages
+from forum.actions import accounts, messages
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import NotFound
 from forum.models import Conversation, Message
@@ -19,7 +19,6 @@ from forum.queries.messages import (
     participants,
     read_marks,
     unread_total,
-    user_by_username,
 )
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
@@ -161,7 +160,7 @@ async def start_conversation(slug: str, data: StartConversationIn) -> tuple[Conv
     """The conversation with a member of the community: the existing one, or a new one."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
-    other = await user_by_username(db_session(), data.username)
+    other = await accounts.find_user_by_username(db_session(), data.username)
     if other is None:
         raise NotFound()
     conversation = await messages.start_direct(

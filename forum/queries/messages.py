@@ -211,10 +211,6 @@ async def inboxes_of(session: AsyncSession, viewer: User) -> list[CommunityInbox
     return [CommunityInbox(community, unread.get(community.id or 0, 0)) for community in communities]
 
 
-async def user_by_username(session: AsyncSession, username: str) -> User | None:
-    return (await session.execute(select(User).where(col(User.username) == username.lower()))).scalar_one_or_none()
-
-
 async def blocked_by(session: AsyncSession, viewer: User) -> list[Person]:
     """The people the viewer blocked, by name (without community badges: a block is not about one community)."""
     rows = await session.execute(
@@ -323,4 +319,14 @@ async def saved_answers_of(session: AsyncSession, viewer: User) -> list[SavedAns
                 select(SavedAnswer).where(col(SavedAnswer.user_id) == viewer.id).order_by(col(SavedAnswer.id))
             )
         ).scalars()
+    )
+
+
+def read_receipt_at(shown: Sequence[Message], marks: dict[int, int], *, viewer_id: int) -> int:
+    """The id of the viewer's newest shown message that every other participant has read (0: none): where
+    "read" goes."""
+    seen_by_all = min(marks.values(), default=0)
+    return max(
+        (message.id or 0 for message in shown if message.sender_id == viewer_id and (message.id or 0) <= seen_by_all),
+        default=0,
     )

@@ -16,10 +16,10 @@ from forum.access import (
     access_conversation,
     access_message_report,
 )
-from forum.actions import messages
+from forum.actions import accounts, messages
 from forum.errors import InvalidInput, NotFound, field_error
 from forum.i18n import N_
-from forum.models import Community, Message
+from forum.models import Community
 from forum.queries.communities import community_overview
 from forum.queries.messages import (
     conversations_of,
@@ -29,8 +29,8 @@ from forum.queries.messages import (
     open_reports,
     participants,
     read_marks,
+    read_receipt_at,
     saved_answers_of,
-    user_by_username,
 )
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
@@ -109,7 +109,7 @@ async def start(slug: str, username: str) -> Any:
     """Open the conversation with a member of this community, starting it if there is none yet."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
-    other = await user_by_username(db_session(), username)
+    other = await accounts.find_user_by_username(db_session(), username)
     if other is None:
         raise NotFound()
     conversation = await messages.start_direct(
@@ -145,10 +145,7 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
         )
     }
     marks = await read_marks(db_session(), conversation, viewer=user)
-    seen_by_all = min(marks.values(), default=0)
-    # "Read" goes under the viewer's newest message that every other participant has seen.
-    mine = [message.id or 0 for message in page.messages if message.sender_id == user.id]
-    read_here = max((message_id for message_id in mine if message_id <= seen_by_all), default=0)
+    read_here = read_receipt_at(page.messages, marks, viewer_id=user.id or 0)
     others = [person for person_id, person in people.items() if person_id != user.id]
     return await render_template(
         "messages/show.html",
@@ -249,8 +246,6 @@ async def reports(slug: str) -> Any:
 async def resolve(report_id: int) -> Any:
     user = require_user()
     found, community, _standing = await access_message_report(db_session(), user, report_id)
-    message = await db_session().get(Message, found.message_id)
-    sender_id = message.sender_id if message else None
-    await messages.resolve_report(db_session(), actor=user, report=found, sender_id=sender_id)
+    await messages.resolve_report(db_session(), actor=user, report=found)
     await commit()
     return redirect(url_for("messages.reports", slug=community.slug))

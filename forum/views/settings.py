@@ -13,7 +13,7 @@ from forum.errors import InvalidInput, NotFound
 from forum.i18n import N_
 from forum.models import User
 from forum.queries.accounts import list_sessions
-from forum.queries.messages import blocked_by, saved_answers_of, user_by_username
+from forum.queries.messages import blocked_by, saved_answers_of
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
 from forum.web.templating import render_template
@@ -119,7 +119,7 @@ async def block(username: str) -> Any:
 
 
 async def _user_named(username: str) -> User:
-    found = await user_by_username(db_session(), username)
+    found = await accounts.find_user_by_username(db_session(), username)
     if found is None:
         raise NotFound()
     return found
