@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit
+from forum.actions.threads import author_data
 from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
@@ -47,7 +48,7 @@ from forum.permissions import CommunityStanding
 from forum.queries.messages import unread_totals
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import MessageCreated, MessagesRead, PersonData, UnreadChanged, conversation_room, user_room
+from realtime.events import MessageCreated, MessagesRead, UnreadChanged, conversation_room, user_room
 
 MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
@@ -290,13 +291,7 @@ async def send_message(
         .values(last_message_id=new_id, last_message_at=now)
     )
     await _move_read_mark(session, member, new_id)
-    membership = standing.membership
-    sender = PersonData(
-        id=actor.id,
-        username=actor.username,
-        display_name=actor.display_name,
-        is_party_member=bool(membership and membership.is_party_member),
-    )
+    sender = author_data(actor, standing)
     record_event(
         session,
         conversation_room(conversation.id),

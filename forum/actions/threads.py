@@ -45,7 +45,7 @@ async def _render(session: AsyncSession, *, community_id: int, body: str) -> str
     return await text_work(len(body), render_markdown, body, known)
 
 
-def _author(actor: User, standing: CommunityStanding) -> PersonData:
+def author_data(actor: User, standing: CommunityStanding) -> PersonData:
     assert actor.id is not None  # noqa: S101 -- a loaded row
     membership = standing.membership
     return PersonData(
@@ -114,7 +114,7 @@ async def create_thread(
     assert opening.id is not None  # noqa: S101 -- flushed
     await attach_images(session, post=opening, images=images)
     await search.index_post(session, post_id=opening.id, indexed=indexed)
-    author = _author(actor, standing)
+    author = author_data(actor, standing)
     record_event(
         session,
         board_room(board.id),
@@ -188,7 +188,7 @@ async def reply(
             post_id=post.id,
             thread_id=thread.id,
             number=number,
-            author=_author(actor, standing),
+            author=author_data(actor, standing),
             body_html=post.body_html,
             created_at=now.isoformat(),
             url=post_path(thread.id, number),
