@@ -18,6 +18,8 @@ from forum.models import (
     ConversationMember,
     DistrictAdmin,
     Membership,
+    Message,
+    MessageImage,
     MessageReport,
     Post,
     PostImage,
@@ -270,6 +272,28 @@ async def access_conversation(
     if row is None:
         raise NotFound()
     return row[3], row[4], _standing(row)
+
+
+_MESSAGE_IMAGE = (
+    select(MessageImage)
+    .join(Message, col(Message.id) == col(MessageImage.message_id))
+    .join(
+        ConversationMember,
+        and_(
+            col(ConversationMember.conversation_id) == col(Message.conversation_id),
+            col(ConversationMember.user_id) == bindparam("viewer_id"),
+        ),
+    )
+    .where(col(MessageImage.id) == bindparam("image_id"))
+)
+
+
+async def access_message_image(session: AsyncSession, user: User, image_id: int) -> MessageImage:
+    """A picture in a private message, for the conversation's participants only (as its text)."""
+    image = (await session.execute(_MESSAGE_IMAGE, {"viewer_id": user.id, "image_id": image_id})).scalar_one_or_none()
+    if image is None:
+        raise NotFound()
+    return image
 
 
 async def access_message_report(

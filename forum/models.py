@@ -204,19 +204,14 @@ class Post(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class PostImage(SQLModel, table=True):
-    """A picture shown under a post, in upload order. The files (re-encoded, without metadata) live under
+class StoredImage(SQLModel):
+    """A picture's row: one of several, in upload order. The files (re-encoded, without metadata) live under
     UPLOAD_DIR at names derived from the random `key` (see `forum.storage`); they never change, so the key is
-    also their ETag."""
-
-    __tablename__ = "post_image"
-    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_post_image_post_position"),)
+    also their ETag. Posts, private messages and thank-you letters each have a table of these."""
 
     id: int | None = Field(default=None, primary_key=True)
-    # The unique (post_id, position) index serves lookups by post.
-    post_id: int = Field(sa_column=_fk("post.id", index=False))
     position: int
-    key: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    key: str = Field(sa_type=String(32), unique=True, nullable=False)
     content_type: str = Field(max_length=32)  # of both files: image/jpeg or image/png
     width: int
     height: int
@@ -224,6 +219,16 @@ class PostImage(SQLModel, table=True):
     thumb_height: int
     size_bytes: int  # of the full picture as stored
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class PostImage(StoredImage, table=True):
+    """A picture shown under a post."""
+
+    __tablename__ = "post_image"
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_post_image_post_position"),)
+
+    # The unique (post_id, position) index serves lookups by post.
+    post_id: int = Field(sa_column=_fk("post.id", index=False))
 
 
 class Event(SQLModel, table=True):
@@ -325,6 +330,15 @@ class Message(SQLModel, table=True):
     body: str = Field(sa_type=Text)
     body_html: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class MessageImage(StoredImage, table=True):
+    """A picture sent in a private message: served only to the conversation's participants."""
+
+    __tablename__ = "message_image"
+    __table_args__ = (UniqueConstraint("message_id", "position", name="uq_message_image_message_position"),)
+
+    message_id: int = Field(sa_column=_fk("message.id", index=False))
 
 
 class UserBlock(SQLModel, table=True):

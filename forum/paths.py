@@ -26,6 +26,11 @@ def image_path(image_id: int, variant: str = "full") -> str:
     return f"/images/{image_id}/{variant}"
 
 
+def message_image_path(image_id: int, variant: str = "full") -> str:
+    """A picture in a private message; served by forum.views.images to the conversation's participants only."""
+    return f"/messages/images/{image_id}/{variant}"
+
+
 def post_action_path(post_id: int, action: str) -> str:
     """/posts/<id>/like, /likes, /edit, /history: built without url_for, which costs 20 µs a link and a thread
     page has four links a post. tests/test_threads.py checks they agree with the routes."""

@@ -156,7 +156,8 @@ class RoomRevoked(Event):
 
 class MessageCreated(Event):
     """A private message in a conversation. `client_id` is the sender's own id for it: the sender's other tabs,
-    and the tab that sent it, replace what they showed at once with this. `body_html` is sanitised HTML."""
+        and the tab that sent it, replace what they showed at once with this. `body_html` is sanitised HTML (empty
+    for a message of pictures only)."""
 
     type: Literal["message.created"] = "message.created"
     message_id: int
@@ -164,6 +165,7 @@ class MessageCreated(Event):
     client_id: str
     sender: PersonData
     body_html: str
+    images: list[ImageData] = []  # in the order sent; only the participants can fetch them
     created_at: str
     url: str
 

@@ -95,7 +95,7 @@ async def test_a_retried_send_is_stored_once_and_bad_input_is_explained(app: Qua
     assert await _stored(db) == 1
     empty = await _send(resident, conversation, "   ")
     assert empty.status_code == 422  # type: ignore[attr-defined]
-    assert "此项必填" in await text(empty)
+    assert "请写下消息或选择图片。" in await text(empty)
     long = await _send(resident, conversation, "长" * 4001)
     assert long.status_code == 422 and "最多 4000 个字符" in await text(long)  # type: ignore[attr-defined]
     forged = await resident.post(conversation, form={"body": "hi", "client_id": "abcdefgh12", "csrf_token": "x" * 20})

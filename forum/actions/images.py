@@ -1,8 +1,10 @@
-"""Pictures under posts: rows in this unit of work, files written when it commits."""
+"""Pictures under posts, in private messages and in letters: rows in this unit of work, files written when it
+commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,20 +12,24 @@ from sqlmodel import col
 
 from forum.db import stage_file, stage_removal
 from forum.images import PreparedImage
-from forum.models import Post, PostImage
+from forum.models import Post, PostImage, StoredImage
 from forum.storage import VARIANTS, image_name, new_key
 from forum.timeutil import utcnow
 
+Row = TypeVar("Row", bound=StoredImage)
 
-async def attach_images(session: AsyncSession, *, post: Post, images: Sequence[PreparedImage]) -> list[PostImage]:
-    """Add already checked and re-encoded pictures to a post that has just been flushed, in the given order.
-    Their files are written when the unit of work commits, and not at all if it does not get that far."""
-    assert post.id is not None  # noqa: S101 -- flushed by the caller
+
+async def attach_images(
+    session: AsyncSession, *, model: type[Row], owner: dict[str, int], images: Sequence[PreparedImage]
+) -> list[Row]:
+    """Add already checked and re-encoded pictures to a row that has just been flushed (`owner`, e.g.
+    `{"post_id": 7}`), in the given order. Their files are written when the unit of work commits, and not at
+    all if it does not get that far."""
     now = utcnow()
     rows = []
     for position, image in enumerate(images):
-        row = PostImage(
-            post_id=post.id,
+        row = model(
+            **owner,
             position=position,
             key=new_key(),
             content_type=image.content_type,

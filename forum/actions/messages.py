@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit
-from forum.actions.threads import author_data
+from forum.actions.images import attach_images
+from forum.actions.threads import author_data, image_data
 from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
+from forum.images import PreparedImage
 from forum.markup import render_markdown
 from forum.models import (
     Community,
@@ -35,6 +37,7 @@ from forum.models import (
     Membership,
     MembershipStatus,
     Message,
+    MessageImage,
     MessagePolicy,
     MessageReport,
     Role,
@@ -43,7 +46,7 @@ from forum.models import (
     UserBlock,
 )
 from forum.offload import text_work
-from forum.paths import message_path
+from forum.paths import message_image_path, message_path
 from forum.permissions import CommunityStanding
 from forum.queries.messages import unread_totals
 from forum.timeutil import utcnow
@@ -232,15 +235,19 @@ async def send_message(
     standing: CommunityStanding,
     body: object,
     client_id: object,
+    images: Sequence[PreparedImage] = (),
 ) -> Message:
-    """Add a message (Markdown, as in posts). `member` is the actor's participation, from the access check.
-    A message with this sender's `client_id` already in the conversation is returned as stored."""
+    """Add a message (Markdown, as in posts) with pictures, already checked and re-encoded (text, pictures or
+    both). `member` is the actor's participation, from the access check. A message with this sender's
+    `client_id` already in the conversation is returned as stored, whatever this attempt carries."""
     _require_verified(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
             "client_id", N_("A message needs an id made by the sender: 8 to 64 letters, digits, '-' or '_'.")
         )
-    clean_body = clean_text(body, "body", max_length=MAX_MESSAGE_CHARS, multiline=True)
+    clean_body = clean_text(body, "body", max_length=MAX_MESSAGE_CHARS, multiline=True, required=False)
+    if not clean_body and not images:
+        raise field_error("body", N_("Write a message or choose a picture."))
     assert conversation.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
     stored: Message | None = await _stored_message(session, conversation.id, actor.id, client_id, required=False)
     if stored is not None:
@@ -260,7 +267,7 @@ async def send_message(
         await _require_reachable(
             session, community_id=conversation.community_id, actor=actor, standing=standing, others=others
         )
-    body_html = await text_work(len(clean_body), render_markdown, clean_body)
+    body_html = await text_work(len(clean_body), render_markdown, clean_body) if clean_body else ""
     now = utcnow()
     # A retry that overlaps the first send (a double tap, a lost answer) waits for it and stores nothing.
     new_id = (
@@ -291,6 +298,7 @@ async def send_message(
         .values(last_message_id=new_id, last_message_at=now)
     )
     await _move_read_mark(session, member, new_id)
+    pictures = await attach_images(session, model=MessageImage, owner={"message_id": new_id}, images=images)
     sender = author_data(actor, standing)
     record_event(
         session,
@@ -301,6 +309,7 @@ async def send_message(
             client_id=client_id,
             sender=sender,
             body_html=body_html,
+            images=[image_data(picture, message_image_path) for picture in pictures],
             created_at=now.isoformat(),
             url=message_path(conversation.id, message.id),
         ).model_dump(),

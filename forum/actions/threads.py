@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from forum.db import record_event
 from forum.errors import Forbidden
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
-from forum.models import Board, BoardKind, Post, PostImage, PostRevision, Thread, User
+from forum.models import Board, BoardKind, Post, PostImage, PostRevision, StoredImage, Thread, User
 from forum.offload import text_work
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
@@ -56,11 +56,12 @@ def author_data(actor: User, standing: CommunityStanding) -> PersonData:
     )
 
 
-def image_data(image: PostImage) -> ImageData:
+def image_data(image: StoredImage, path_of: Callable[[int, str], str] = image_path) -> ImageData:
+    """A picture as events and the API carry it; `path_of` names its route (posts', messages' or letters')."""
     assert image.id is not None  # noqa: S101 -- flushed
     return ImageData(
-        url=image_path(image.id, "full"),
-        thumb_url=image_path(image.id, "thumb"),
+        url=path_of(image.id, "full"),
+        thumb_url=path_of(image.id, "thumb"),
         width=image.width,
         height=image.height,
         thumb_width=image.thumb_width,
@@ -112,7 +113,7 @@ async def create_thread(
     session.add(opening)
     await session.flush()
     assert opening.id is not None  # noqa: S101 -- flushed
-    await attach_images(session, post=opening, images=images)
+    await attach_images(session, model=PostImage, owner={"post_id": opening.id}, images=images)
     await search.index_post(session, post_id=opening.id, indexed=indexed)
     author = author_data(actor, standing)
     record_event(
@@ -179,7 +180,7 @@ async def reply(
     session.add(post)
     await session.flush()
     assert post.id is not None  # noqa: S101 -- flushed
-    attached = await attach_images(session, post=post, images=images)
+    attached = await attach_images(session, model=PostImage, owner={"post_id": post.id}, images=images)
     await search.index_post(session, post_id=post.id, indexed=indexed)
     record_event(
         session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
@@ -10,10 +12,11 @@ from quart_schema.pydantic import File
 from forum import search
 from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
 from forum.actions import likes, threads
+from forum.actions.threads import image_data
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import Forbidden, NotFound
-from forum.models import PostImage, User
+from forum.models import StoredImage, User
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import (
     CommunityStanding,
@@ -172,18 +175,9 @@ def _person(person: Person | None) -> PersonOut | None:
     return PersonOut(**person.payload()) if person else None
 
 
-def _images(images: list[PostImage]) -> list[ImageOut]:
-    return [
-        ImageOut(
-            url=image_path(image.id or 0, "full"),
-            thumb_url=image_path(image.id or 0, "thumb"),
-            width=image.width,
-            height=image.height,
-            thumb_width=image.thumb_width,
-            thumb_height=image.thumb_height,
-        )
-        for image in images
-    ]
+def images_out(images: Sequence[StoredImage], path_of: Callable[[int, str], str] = image_path) -> list[ImageOut]:
+    """Pictures as the API gives them; `path_of` names their route (posts', messages' or letters')."""
+    return [ImageOut(**image_data(image, path_of).model_dump()) for image in images]
 
 
 @blueprint.get("/communities/<slug>/boards")
@@ -256,7 +250,7 @@ async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[Thre
         created_at=thread.created_at.isoformat(),
         last_posted_at=thread.last_posted_at.isoformat(),
         url=thread_path(thread.id or 0),
-        images=_images(next(iter(images.values()), [])),
+        images=images_out(next(iter(images.values()), [])),
     ), 201
 
 
@@ -285,7 +279,7 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
                 url=post_path(thread.id or 0, row.post.number),
                 edited_at=row.post.edited_at.isoformat() if row.post.edited_at else None,
                 deleted=row.post.deleted_at is not None,
-                images=_images(page.images.get(row.post.id or 0, [])),
+                images=images_out(page.images.get(row.post.id or 0, [])),
             )
             for row in page.posts
         ],
@@ -326,7 +320,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
         liked_by_me=False,
         created_at=post.created_at.isoformat(),
         url=post_path(thread_id, post.number),
-        images=_images(images.get(post.id or 0, [])),
+        images=images_out(images.get(post.id or 0, [])),
     ), 201
 
 

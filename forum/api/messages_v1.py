@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
+from quart_schema.pydantic import File
 
 from forum.access import MembersOnly, access_community, access_conversation
 from forum.actions import accounts, messages
+from forum.api.bodies import validate_json_or_multipart
+from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import NotFound
-from forum.models import Conversation, Message
-from forum.paths import message_path
+from forum.models import Conversation, Message, MessageImage
+from forum.paths import message_image_path, message_path
 from forum.queries.messages import (
     conversations_of,
     members_named,
     messages_page,
     participants,
+    pictures_of,
     read_marks,
     unread_total,
 )
@@ -25,6 +31,7 @@ from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
+from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
 
 
 class ConversationOut(BaseModel):
@@ -58,7 +65,8 @@ class MessageOut(BaseModel):
     id: int
     client_id: str
     sender_id: int | None  # None: the account no longer exists
-    body_html: str  # sanitised HTML, safe to insert as is
+    body_html: str  # sanitised HTML, safe to insert as is; empty for a message of pictures only
+    images: list[ImageOut]  # in the order sent; the URLs need a participant's login
     created_at: str
     url: str
 
@@ -76,8 +84,14 @@ class MessagePageQuery(BaseModel):
 
 
 class SendIn(BaseModel):
-    body: str = Field(max_length=20000)
+    body: str = Field(default="", max_length=20000)  # may be empty when pictures come with it
     client_id: str = Field(max_length=200)  # your id for it (8 to 64 of A-Z a-z 0-9 - _): a retry stores it once
+
+
+class SendWithImagesIn(SendIn):
+    """multipart/form-data: `body`, `client_id` and up to POST_MAX_IMAGES files in `images`, as for a reply."""
+
+    images: list[File] = []
 
 
 class ReadIn(BaseModel):
@@ -97,12 +111,13 @@ def _person_out(person: Person) -> PersonOut:
     )
 
 
-def _message_out(message: Message) -> MessageOut:
+def _message_out(message: Message, pictures: Sequence[MessageImage]) -> MessageOut:
     return MessageOut(
         id=message.id or 0,
         client_id=message.client_id,
         sender_id=message.sender_id,
         body_html=message.body_html,
+        images=images_out(pictures, message_image_path),
         created_at=message.created_at.isoformat(),
         url=message_path(message.conversation_id, message.id or 0),
     )
@@ -205,7 +220,7 @@ async def list_messages(conversation_id: int, query_args: MessagePageQuery) -> M
     marks = await read_marks(db_session(), conversation, viewer=user)
     return MessagePageOut(
         conversation=_conversation_out(conversation, people.get(conversation_id, []), unread=0, waiting_since=None),
-        messages=[_message_out(message) for message in page.messages],
+        messages=[_message_out(message, page.pictures.get(message.id or 0, [])) for message in page.messages],
         has_earlier=page.has_earlier,
         read_marks={str(user_id): mark for user_id, mark in marks.items()},
         last_event_id=last_event_id,
@@ -215,10 +230,11 @@ async def list_messages(conversation_id: int, query_args: MessagePageQuery) -> M
 @blueprint.post("/conversations/<id:conversation_id>/messages")
 @tag(["messages"])
 @rate_limit(limits=MESSAGE_LIMITS)
-@validate_request(SendIn)
+@validate_json_or_multipart(SendIn, SendWithImagesIn)
 @validate_response(MessageOut, 201)
 async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, int]:
-    """Send a message (Markdown). Sending the same `client_id` again returns the stored message."""
+    """Send a message (Markdown): JSON, or multipart/form-data with pictures in `images`. Sending the same
+    `client_id` again returns the stored message."""
     user = require_user()
     conversation, member, standing = await access_conversation(db_session(), user, conversation_id)
     message = await messages.send_message(
@@ -229,9 +245,11 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
         standing=standing,
         body=data.body,
         client_id=data.client_id,
+        images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
     )
     await commit()
-    return _message_out(message), 201
+    pictures = await pictures_of(db_session(), [message.id or 0])
+    return _message_out(message, pictures.get(message.id or 0, [])), 201
 
 
 @blueprint.post("/conversations/<id:conversation_id>/read")

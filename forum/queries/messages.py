@@ -23,6 +23,7 @@ from forum.models import (
     Membership,
     MembershipStatus,
     Message,
+    MessageImage,
     MessageReport,
     SavedAnswer,
     User,
@@ -143,6 +144,7 @@ async def unread_totals(session: AsyncSession, user_ids: Sequence[int]) -> dict[
 class MessagePage:
     messages: list[Message]  # oldest first
     has_earlier: bool  # older messages exist: ask again with before=messages[0].id
+    pictures: dict[int, list[MessageImage]]  # by message id, in the order sent
 
 
 async def messages_page(
@@ -154,7 +156,22 @@ async def messages_page(
     if before is not None:
         statement = statement.where(col(Message.id) < before)
     newest_first = list((await session.execute(statement.order_by(col(Message.id).desc()).limit(limit + 1))).scalars())
-    return MessagePage(list(reversed(newest_first[:limit])), len(newest_first) > limit)
+    shown = list(reversed(newest_first[:limit]))
+    return MessagePage(shown, len(newest_first) > limit, await pictures_of(session, [m.id for m in shown if m.id]))
+
+
+async def pictures_of(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[MessageImage]]:
+    """The pictures of these messages, by message id, in order; one statement, none for no messages."""
+    pictures: dict[int, list[MessageImage]] = {}
+    if message_ids:
+        rows = await session.execute(
+            select(MessageImage)
+            .where(col(MessageImage.message_id).in_(message_ids))
+            .order_by(col(MessageImage.message_id), col(MessageImage.position))
+        )
+        for picture in rows.scalars():
+            pictures.setdefault(picture.message_id, []).append(picture)
+    return pictures
 
 
 async def read_marks(session: AsyncSession, conversation: Conversation, *, viewer: User) -> dict[int, int]:

@@ -1,4 +1,5 @@
-"""Pictures under posts, behind the same access check as the thread they are in."""
+"""Pictures under posts, behind the same access check as the thread they are in, and in private messages, for
+the conversation's participants only."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, request, send_file
 
-from forum.access import access_image
+from forum.access import access_image, access_message_image
 from forum.errors import NotFound
-from forum.storage import VARIANTS, image_name, resolve
+from forum.models import StoredImage
+from forum.storage import VARIANTS, Variant, image_name, resolve
 from forum.web.context import db_session, login_required, require_user
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,23 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 @blueprint.get("/images/<id:image_id>/<variant>")
 @login_required
 async def show(image_id: int, variant: str) -> Any:
-    if variant not in VARIANTS:
-        raise NotFound()
-    image = await access_image(db_session(), require_user(), image_id)
+    return await _send(await access_image(db_session(), require_user(), image_id), _variant(variant))
+
+
+@blueprint.get("/messages/images/<id:image_id>/<variant>")
+@login_required
+async def message_image(image_id: int, variant: str) -> Any:
+    return await _send(await access_message_image(db_session(), require_user(), image_id), _variant(variant))
+
+
+def _variant(name: str) -> Variant:
+    for variant in VARIANTS:
+        if variant == name:
+            return variant
+    raise NotFound()
+
+
+async def _send(image: StoredImage, variant: Variant) -> Any:
     etag = f"{image.key}-{variant}"
     headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
     if request.if_none_match.contains_weak(etag):
@@ -37,7 +53,7 @@ async def show(image_id: int, variant: str) -> Any:
     try:
         response = await send_file(path, mimetype=image.content_type, add_etags=False)
     except FileNotFoundError:
-        log.error("the file of post image %d (%s) is missing", image.id, variant)
+        log.error("the file of %s %d (%s) is missing", type(image).__tablename__, image.id, variant)
         raise NotFound() from None
     response.headers.update(headers)
     response.headers.pop("Expires", None)

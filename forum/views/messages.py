@@ -39,6 +39,7 @@ from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
+from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
 
 blueprint = Blueprint("messages", __name__)
 
@@ -204,6 +205,7 @@ async def send(conversation_id: int) -> Any:
             standing=standing,
             body=form.get("body"),
             client_id=form.get("client_id"),
+            images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
         )
     except InvalidInput as error:
         return await _conversation_page(

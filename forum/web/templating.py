@@ -26,7 +26,7 @@ from markupsafe import Markup
 from quart import Quart, current_app, g, has_request_context, request
 
 from forum import i18n
-from forum.paths import image_path, post_action_path, post_path, profile_path
+from forum.paths import image_path, message_image_path, post_action_path, post_path, profile_path
 from forum.web import csrf
 
 
@@ -194,6 +194,7 @@ def setup_templating(app: Quart) -> None:
         post_path=post_path,
         post_action_path=post_action_path,
         image_path=image_path,
+        message_image_path=message_image_path,
         profile_path=profile_path,
     )
 

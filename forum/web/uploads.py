@@ -50,18 +50,23 @@ def _rejected(message: str, **params: object) -> InvalidInput:
     return field_error(FIELD, message, status=400, **params)
 
 
-async def uploaded_images() -> list[PreparedImage]:
-    """The request's pictures, in the order sent, ready for `attach_images`. Raises InvalidInput on the field
-    `images` naming the first picture that is refused and why; nothing has been stored then."""
+TOO_MANY_FOR_POST = N_("At most %(max)d pictures per post; you chose %(count)d.")
+TOO_MANY_FOR_MESSAGE = N_("At most %(max)d pictures per message; you chose %(count)d.")
+
+
+async def uploaded_images(*, most: int | None = None, too_many: str = TOO_MANY_FOR_POST) -> list[PreparedImage]:
+    """The request's pictures, in the order sent, ready for `attach_images`: at most `most` (by default
+    POST_MAX_IMAGES), else `too_many` explains. Raises InvalidInput on the field `images` naming the first
+    picture that is refused and why; nothing has been stored then."""
     if request.mimetype != "multipart/form-data":
         return []
     uploads = [upload for upload in (await request.files).getlist(FIELD) if _chosen(upload)]
     if not uploads:
         return []
     config = current_app.config
-    most = config["POST_MAX_IMAGES"]
+    most = config["POST_MAX_IMAGES"] if most is None else most
     if len(uploads) > most:
-        raise _rejected(N_("At most %(max)d pictures per post; you chose %(count)d."), max=most, count=len(uploads))
+        raise _rejected(too_many, max=most, count=len(uploads))
     max_bytes = config["IMAGE_MAX_BYTES"]
     prepared = []
     for number, upload in enumerate(uploads, start=1):

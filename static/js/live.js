@@ -373,7 +373,10 @@
       body.className = "post-body";
       // Sanitised by nh3 before it was stored, as a post's body_html.
       body.innerHTML = data.body_html;
-      item.append(header, body);
+      item.append(header);
+      if (data.body_html) item.append(body);
+      const gallery = galleryElement(data.images);
+      if (gallery) item.append(gallery);
       const report = document.getElementById("report-template");
       if (!mine && report) {
         const form = report.content.firstElementChild.cloneNode(true);

@@ -10,6 +10,7 @@
   if (!form || !list || !window.fetch) return;
   const body = form.querySelector("textarea[name=body]");
   const clientId = form.querySelector("input[name=client_id]");
+  const pictures = form.querySelector("input[name=images]");
 
   function newClientId() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
@@ -63,13 +64,16 @@
   form.addEventListener("submit", (submitted) => {
     submitted.preventDefault(); // even when empty: a second tap after the first cleared the box sends nothing
     const text = body.value.trim();
-    if (!text) return;
+    const chosen = pictures ? pictures.files.length : 0;
+    if (!text && !chosen) return;
     const data = new FormData(form);
-    const item = pendingItem(text, clientId.value);
+    // Pictures show once the server has re-encoded them (the live message replaces this one).
+    const item = pendingItem(text || "🖼 ×" + chosen, clientId.value);
     list.append(item);
     const empty = document.getElementById("no-messages");
     if (empty) empty.hidden = true;
     body.value = "";
+    if (pictures) pictures.value = "";
     clientId.value = newClientId();
     send(item, data);
   });
