@@ -21,6 +21,7 @@ from forum.models import (
     Message,
     MessageImage,
     MessageReport,
+    Notification,
     Post,
     PostImage,
     Thread,
@@ -294,6 +295,14 @@ async def access_message_image(session: AsyncSession, user: User, image_id: int)
     if image is None:
         raise NotFound()
     return image
+
+
+async def access_notification(session: AsyncSession, user: User, notification_id: int) -> Notification:
+    """One of the user's own notifications; anyone else's does not exist."""
+    found = await session.get(Notification, notification_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound()
+    return found
 
 
 async def access_message_report(

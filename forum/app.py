@@ -138,10 +138,35 @@ async def _prune_periodically(app: Quart) -> None:
 def _register_blueprints(app: Quart) -> None:
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
-    import forum.api.messages_v1  # noqa: F401 -- adds the private message routes to the v1 blueprint
+    import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
+    import forum.api.notifications_v1  # noqa: F401 -- adds the notification routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
-    from forum.views import auth, boards, communities, home, images, members, messages, profile, settings, threads
+    from forum.views import (
+        auth,
+        boards,
+        communities,
+        home,
+        images,
+        members,
+        messages,
+        notifications,
+        profile,
+        settings,
+        threads,
+    )
 
-    for module in (home, auth, communities, members, boards, profile, settings, threads, images, messages):
+    for module in (
+        home,
+        auth,
+        communities,
+        members,
+        boards,
+        profile,
+        settings,
+        threads,
+        images,
+        messages,
+        notifications,
+    ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

@@ -384,3 +384,45 @@ class SavedAnswer(SQLModel, table=True):
     title: str = Field(max_length=40)
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class NotificationKind(StrEnum):
+    REPLY = "reply"  # a reply in a thread I started
+    MENTION = "mention"  # @me in a post
+    QUOTE = "quote"  # a reply quoting my post
+    LIKE = "like"  # likes on my post, one notification per post while unread ("A and 4 others")
+    MESSAGE = "message"  # private messages while I was not reading the conversation, one per conversation
+    LETTER = "letter"  # a thank-you letter to me
+    VERIFIED = "verified"  # a secretary verified my membership
+
+
+class Notification(SQLModel, table=True):
+    """Something that happened to a user. Kinds that come in bursts (likes, messages) gather in one unread row
+    per `subject` ("post:12", "conversation:5"): `actor` is the latest, `count` how many so far."""
+
+    __table_args__ = (
+        Index("ix_notification_user_updated", "user_id", "updated_at"),
+        Index("ix_notification_user_unread", "user_id", "subject", "read_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user.id", index=False))
+    community_id: int = Field(sa_column=_fk("community.id"))
+    kind: str = Field(max_length=16)  # a NotificationKind
+    subject: str = Field(max_length=40)
+    actor_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    count: int = Field(default=1)
+    title: str = Field(default="", max_length=200)  # what it is about, as it was then: a thread's title
+    url: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NotificationMute(SQLModel, table=True):
+    """A kind of notification this user turned off (every kind is on until turned off)."""
+
+    __tablename__ = "notification_mute"
+
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))

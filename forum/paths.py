@@ -7,6 +7,10 @@ from urllib.parse import quote
 POSTS_PER_PAGE = 50
 
 
+def community_path(slug: str) -> str:
+    return f"/c/{slug}"
+
+
 def thread_path(thread_id: int) -> str:
     return f"/t/{thread_id}"
 

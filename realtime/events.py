@@ -13,13 +13,15 @@ class Event(BaseModel):
 
 
 class Ready(Event):
-    """Sent to a client right after it connects: who the server thinks it is, and how many private messages it
-    has not read (`unread.changed` keeps that up to date afterwards)."""
+    """Sent to a client right after it connects: who the server thinks it is, how many private messages it has
+    not read (`unread.changed` keeps that up to date afterwards) and how many notifications
+    (`notifications.changed`)."""
 
     type: Literal["ready"] = "ready"
     user_id: int
     display_name: str
     unread: int
+    notifications: int
 
 
 class PersonData(BaseModel):
@@ -187,6 +189,14 @@ class UnreadChanged(Event):
     unread: int
 
 
+class NotificationsChanged(Event):
+    """The person's number of unread notifications (the bell), in every community. The full count, so one lost
+    event heals with the next."""
+
+    type: Literal["notifications.changed"] = "notifications.changed"
+    unread: int
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -216,6 +226,11 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
         "A participant read the conversation up to a message.",
     ),
     "unread.changed": (UnreadChanged, "`user:<user_id>`", "The person's count of unread private messages."),
+    "notifications.changed": (
+        NotificationsChanged,
+        "`user:<user_id>`",
+        "The person's count of unread notifications.",
+    ),
 }
 
 

@@ -98,7 +98,12 @@ class Presence:
 
     async def count(self, room: str) -> int:
         """Distinct people reading `room` now, in every process."""
-        local = len(set(self._rooms.get(room, {}).values()))
+        return len(await self.people_in(room))
+
+    async def people_in(self, room: str) -> set[int]:
+        """The user ids of the people reading `room` now, in every process (this process's own if Redis is
+        away)."""
+        local = set(self._rooms.get(room, {}).values())
         if self._redis is None:
             return local
         try:
@@ -110,8 +115,7 @@ class Presence:
         except Exception:
             log.debug("presence: Redis unavailable on count", exc_info=True)
             return local
-        people = {member.rsplit(b":", 1)[-1] for member in members}
-        return max(len(people), local)
+        return local | {int(member.rsplit(b":", 1)[-1]) for member in members}
 
     async def _beat(self) -> None:
         assert self._redis is not None  # noqa: S101 -- started with Redis

@@ -28,6 +28,7 @@ from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
 from forum.queries.events import REPLAY_LIMIT, events_after, events_since
 from forum.queries.messages import unread_totals
+from forum.queries.notifications import unread_notification_totals
 from forum.queries.threads import latest_event_id
 from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
 from realtime.events import (
@@ -117,9 +118,10 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 await sio.enter_room(sid, community_room(community_id))
             # Counted after joining the personal room: any later change arrives there as `unread.changed`.
             unread = (await unread_totals(session, [user.id]))[user.id]
+            bell = (await unread_notification_totals(session, [user.id]))[user.id]
         # ignore_queue: the socket is on this process; through Redis this would be a message to every process
         # (and wait for Redis when it is unreachable).
-        ready = Ready(user_id=user.id, display_name=user.display_name, unread=unread)
+        ready = Ready(user_id=user.id, display_name=user.display_name, unread=unread, notifications=bell)
         await sio.emit("ready", ready.model_dump(), to=sid, ignore_queue=True)
 
     @sio.event
@@ -172,7 +174,9 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if not sio.manager.is_connected(sid, "/"):
             await sio.leave_room(sid, room)
             return {"ok": False, "error": "disconnected"}
-        if room.startswith("thread:") and await presence.enter(room, sid, socket_session["user_id"]):
+        # A thread's readers are counted for everyone in it; a conversation's are asked for only when a message
+        # is sent (someone reading it gets no notification for it).
+        if room.startswith(("thread:", "conversation:")) and await presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
         return {"ok": True}
 
@@ -222,6 +226,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     flushing: list[asyncio.Task[None]] = []
 
     def changed(room: str) -> None:
+        if not room.startswith("thread:"):
+            return
         dirty.add(room)
         if not flushing or flushing[0].done():
             flushing[:] = [asyncio.create_task(flush())]

@@ -303,7 +303,11 @@ async def test_sending_and_reading_record_the_events_participants_receive(db: Da
     }
     assert "<strong>晚上</strong>" in str(created[2]["body_html"])
     assert sorted((r, t, d["unread"]) for r, t, d in unread) == sorted(
-        [(f"user:{n.zhang.id}", "unread.changed", 0), (f"user:{n.wang.id}", "unread.changed", 1)]
+        [
+            (f"user:{n.zhang.id}", "unread.changed", 0),
+            (f"user:{n.wang.id}", "unread.changed", 1),
+            (f"user:{n.wang.id}", "notifications.changed", 1),  # wang was not reading the conversation
+        ]
     )
 
     before = await _newest_event(db)
@@ -313,7 +317,7 @@ async def test_sending_and_reading_record_the_events_participants_receive(db: Da
     async with db.unit_of_work() as session:
         found, member, _standing = await access_conversation(session, n.wang, conversation.id)
         await messages.mark_read(session, conversation=found, member=member, up_to=message.id or 0)
-    read, unread_now = await _events_after(db, before)
+    read, unread_now, bell = await _events_after(db, before)
     assert read == (
         room,
         "message.read",
@@ -325,6 +329,8 @@ async def test_sending_and_reading_record_the_events_participants_receive(db: Da
         },
     )
     assert unread_now == (f"user:{n.wang.id}", "unread.changed", {"type": "unread.changed", "unread": 0})
+    # Reading the conversation also reads the notification about it.
+    assert bell == (f"user:{n.wang.id}", "notifications.changed", {"type": "notifications.changed", "unread": 0})
     before = await _newest_event(db)
     async with db.unit_of_work() as session:  # reading again changes nothing and says nothing
         found, member, _standing = await access_conversation(session, n.wang, conversation.id)
@@ -375,7 +381,11 @@ async def test_concurrent_twins_end_as_one_and_marks_and_counts_stay_right(db: D
         stored = await session.get(Conversation, conversation_id)
         truth = await unread_total(session, n.wang)
     assert stored is not None and stored.last_message_id == newest
-    counts = [data["unread"] for room, kind, data in await _events_after(db, before) if room == f"user:{n.wang.id}"]
+    counts = [
+        data["unread"]
+        for room, kind, data in await _events_after(db, before)
+        if room == f"user:{n.wang.id}" and kind == "unread.changed"
+    ]
     assert counts and counts[-1] == truth == 13  # the first message plus twelve
 
     async with db.unit_of_work() as session:

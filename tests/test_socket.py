@@ -89,7 +89,7 @@ async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_roo
             # Another process (here: this test) publishes through Redis only; the server relays it to the room.
             publisher = socketio.AsyncRedisManager(REDIS_URL, channel=channel, write_only=True)
             assert user.id is not None
-            payload = Ready(user_id=user.id, display_name="来自另一个进程", unread=0).model_dump()
+            payload = Ready(user_id=user.id, display_name="来自另一个进程", unread=0, notifications=0).model_dump()
             try:
                 await publisher.emit("ready", payload, room=user_room(user.id), namespace="/")
             finally:

@@ -57,6 +57,7 @@ async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: 
     assert [(event.type, event.room.split(":")[0]) for event in events] == [
         ("thread.created", "board"),
         ("post.created", "thread"),
+        ("notifications.changed", "user"),  # the thread's author: someone replied
     ]
     for event in events:  # every recorded event matches its declared schema
         model = REGISTRY[event.type][0]

@@ -7,9 +7,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum.actions import notifications
 from forum.db import record_event
 from forum.errors import Forbidden
-from forum.models import Like, Post, User
+from forum.models import Like, NotificationKind, Post, Thread, User
+from forum.paths import post_path
 from forum.permissions import CommunityStanding, can_read_content
 from realtime.events import PostLiked, thread_room
 
@@ -46,4 +48,17 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
         thread_room(post.thread_id),
         PostLiked(post_id=post.id, thread_id=post.thread_id, number=post.number, like_count=count).model_dump(),
     )
+    if liked and post.author_id is not None:
+        thread = await session.get(Thread, post.thread_id)
+        assert thread is not None and thread.id is not None  # noqa: S101 -- enforced by the foreign key
+        await notifications.notify(
+            session,
+            recipients=[post.author_id],
+            kind=NotificationKind.LIKE,
+            community_id=thread.community_id,
+            subject=f"post:{post.id}",
+            actor_id=actor.id,
+            title=thread.title,
+            url=post_path(thread.id, post.number),
+        )
     return count

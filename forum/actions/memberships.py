@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum.actions import audit
+from forum.actions import audit, notifications
 from forum.db import queue_event
 from forum.errors import DomainError, Forbidden
 from forum.i18n import N_
-from forum.models import Community, Membership, MembershipStatus, Role, User
+from forum.models import Community, Membership, MembershipStatus, NotificationKind, Role, User
+from forum.paths import community_path
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on, can_request_to_join
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
@@ -109,9 +110,24 @@ async def _decide(
 async def verify_membership(
     session: AsyncSession, *, actor: User, membership: Membership, standing: CommunityStanding
 ) -> Membership:
-    return await _decide(
+    was_verified = membership.status == MembershipStatus.VERIFIED
+    decided = await _decide(
         session, actor=actor, membership=membership, standing=standing, status=MembershipStatus.VERIFIED
     )
+    if not was_verified:
+        community = await session.get(Community, membership.community_id)
+        assert community is not None  # noqa: S101 -- enforced by the foreign key
+        await notifications.notify(
+            session,
+            recipients=[membership.user_id],
+            kind=NotificationKind.VERIFIED,
+            community_id=membership.community_id,
+            subject=f"community:{membership.community_id}",
+            actor_id=actor.id,
+            title=community.name,
+            url=community_path(community.slug),
+        )
+    return decided
 
 
 async def reject_membership(

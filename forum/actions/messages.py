@@ -14,7 +14,7 @@ again, after a lost answer, returns the stored message instead of storing it twi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit
+from forum.actions import audit, notifications
 from forum.actions.images import attach_images
 from forum.actions.threads import author_data, image_data
 from forum.db import record_event
@@ -40,6 +40,7 @@ from forum.models import (
     MessageImage,
     MessagePolicy,
     MessageReport,
+    NotificationKind,
     Role,
     SavedAnswer,
     User,
@@ -236,10 +237,12 @@ async def send_message(
     body: object,
     client_id: object,
     images: Sequence[PreparedImage] = (),
+    reading: Collection[int] = (),
 ) -> Message:
     """Add a message (Markdown, as in posts) with pictures, already checked and re-encoded (text, pictures or
     both). `member` is the actor's participation, from the access check. A message with this sender's
-    `client_id` already in the conversation is returned as stored, whatever this attempt carries."""
+    `client_id` already in the conversation is returned as stored, whatever this attempt carries. The others
+    are notified unless they are in `reading` (the people who have the conversation open right now)."""
     _require_verified(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
@@ -324,21 +327,25 @@ async def send_message(
         ).scalars()
     )
     await _record_unread(session, participant_ids)
+    await notifications.notify(
+        session,
+        recipients=[user_id for user_id in participant_ids if user_id not in reading],
+        kind=NotificationKind.MESSAGE,
+        community_id=conversation.community_id,
+        subject=conversation_room(conversation.id),
+        actor_id=actor.id,
+        title=conversation.title,
+        url=message_path(conversation.id, message.id),
+    )
     return message
 
 
 async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None:
     """Each person's full unread count, to their personal room: every tab and device shows the same number.
-    On PostgreSQL the people's rows are locked first (in id order) so that two transactions writing to the
-    same person count one after the other, each seeing the other's message: the last count sent is right."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(col(User.id))
-            .where(col(User.id).in_(user_ids))
-            .order_by(col(User.id))
-            # NO KEY UPDATE: it does not wait for the KEY SHARE locks that inserting a message takes on its sender.
-            .with_for_update(key_share=True)
-        )
+    The people's rows are locked first (forum.actions.notifications.lock_people) so that two transactions
+    writing to the same person count one after the other, each seeing the other's message: the last count
+    sent is right."""
+    await notifications.lock_people(session, user_ids)
     for user_id, count in (await unread_totals(session, user_ids)).items():
         record_event(session, user_room(user_id), UnreadChanged(unread=count).model_dump())
 
@@ -387,6 +394,9 @@ async def mark_read(
             ).model_dump(),
         )
         await _record_unread(session, [member.user_id])
+        await notifications.mark_subject_read(
+            session, user_id=member.user_id, subject=conversation_room(conversation.id)
+        )
         return mark
     return max(member.last_read_message_id, mark)
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum import search
+from forum.actions import notifications
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
 from forum.db import record_event
@@ -136,6 +137,7 @@ async def create_thread(
                 thread_id=thread.id, title=thread.title, author=author, url=thread_path(thread.id)
             ).model_dump(),
         )
+    await notifications.notify_post(session, actor=actor, thread=thread, post=opening)
     return thread
 
 
@@ -196,6 +198,7 @@ async def reply(
             images=[image_data(image) for image in attached],
         ).model_dump(),
     )
+    await notifications.notify_post(session, actor=actor, thread=thread, post=post)
     return post
 
 

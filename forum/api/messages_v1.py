@@ -29,9 +29,10 @@ from forum.queries.messages import (
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
-from forum.web.context import commit, db_session, require_user
+from forum.web.context import commit, db_session, people_reading, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
+from realtime.events import conversation_room
 
 
 class ConversationOut(BaseModel):
@@ -246,6 +247,7 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
         body=data.body,
         client_id=data.client_id,
         images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
+        reading=await people_reading(conversation_room(conversation_id)),
     )
     await commit()
     pictures = await pictures_of(db_session(), [message.id or 0])

@@ -36,10 +36,11 @@ from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
 from forum.validation import parse_id
-from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.context import commit, db_session, login_required, notify, people_reading, require_user
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
+from realtime.events import conversation_room
 
 blueprint = Blueprint("messages", __name__)
 
@@ -206,6 +207,7 @@ async def send(conversation_id: int) -> Any:
             body=form.get("body"),
             client_id=form.get("client_id"),
             images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
+            reading=await people_reading(conversation_room(conversation_id)),
         )
     except InvalidInput as error:
         return await _conversation_page(

@@ -6,14 +6,15 @@ from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
 
-from forum.actions import accounts, messages
+from forum.actions import accounts, messages, notifications
 from forum.actions import sessions as session_actions
 from forum.devices import describe_device
 from forum.errors import InvalidInput, NotFound
 from forum.i18n import N_
-from forum.models import User
+from forum.models import NotificationKind, User
 from forum.queries.accounts import list_sessions
 from forum.queries.messages import blocked_by, saved_answers_of
+from forum.queries.notifications import muted_kinds
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
 from forum.web.signin import sign_out
 from forum.web.templating import render_template
@@ -28,6 +29,8 @@ async def _page(*, errors: dict[str, str] | None = None, form: Any = None, statu
     return await render_template(
         "settings/index.html",
         viewer_policy=user.message_policy,
+        notification_kinds=list(NotificationKind),
+        muted=await muted_kinds(db_session(), user),
         answers=await saved_answers_of(db_session(), user),
         blocked=await blocked_by(db_session(), user),
         sessions=sessions,
@@ -73,6 +76,19 @@ async def message_policy() -> Any:
     await commit()
     await notify(N_("Saved."))
     return redirect(url_for("settings.index"))
+
+
+@blueprint.post("/notifications")
+@login_required
+async def notification_kinds() -> Any:
+    """Each kind of notification is a checkbox named `on`; the kinds left unticked are turned off."""
+    chosen = set((await request.form).getlist("on"))
+    await notifications.set_muted(
+        db_session(), user=require_user(), kinds=[kind for kind in NotificationKind if kind not in chosen]
+    )
+    await commit()
+    await notify(N_("Saved."))
+    return redirect(url_for("settings.index", _anchor="notifications-heading"))
 
 
 @blueprint.post("/answers")

@@ -99,3 +99,9 @@ async def notify(message: str, category: str = "ok", **params: object) -> None:
     pending = session.get("_flashes", [])
     if len(pending) > MAX_PENDING_NOTICES:
         session["_flashes"] = pending[-MAX_PENDING_NOTICES:]
+
+
+async def people_reading(room: str) -> set[int]:
+    """Who has `room` open right now, in every server process (realtime.presence); nobody without sockets."""
+    presence = current_app.extensions.get("linli.presence")
+    return await presence.people_in(room) if presence is not None else set()

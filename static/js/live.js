@@ -479,9 +479,19 @@
       unreadCount.textContent = count > 0 ? ` ${count}` : "";
       unreadCount.hidden = count <= 0;
     }
+    // The bell: the full count of unread notifications, from `ready` and then each `notifications.changed`.
+    const notificationCount = document.getElementById("notification-count");
+    function setNotifications(count) {
+      if (!notificationCount || typeof count !== "number") return;
+      notificationCount.textContent = count > 0 ? ` ${count}` : "";
+      notificationCount.hidden = count <= 0;
+    }
     socket.on("ready", (hello) => {
       if (hello && typeof hello.user_id === "number") myUserId = hello.user_id;
-      if (hello) setUnread(hello.unread);
+      if (hello) {
+        setUnread(hello.unread);
+        setNotifications(hello.notifications);
+      }
     });
 
     // "Someone is replying": shown for a few seconds, sent at most every two seconds while typing.
@@ -539,8 +549,13 @@
     });
 
     socket.on("event", (envelope) => {
-      if (envelope && envelope.type === "unread.changed" && myUserId !== null && envelope.room === `user:${myUserId}`) {
+      const mine = envelope && myUserId !== null && envelope.room === `user:${myUserId}`;
+      if (mine && envelope.type === "unread.changed") {
         setUnread(envelope.data && envelope.data.unread);
+        return;
+      }
+      if (mine && envelope.type === "notifications.changed") {
+        setNotifications(envelope.data && envelope.data.unread);
         return;
       }
       if (envelope && envelope.type === "notice.published" && !rooms.has(envelope.room)) {
