@@ -17,6 +17,8 @@ from forum.models import (
     Conversation,
     ConversationMember,
     DistrictAdmin,
+    Letter,
+    LetterImage,
     Membership,
     Message,
     MessageImage,
@@ -138,6 +140,11 @@ class MembersOnly(Forbidden):
     default_message = N_("Only verified members of this community can see its boards. A secretary verifies you.")
 
 
+def require_reader(standing: CommunityStanding) -> None:
+    """Raise unless the standing may read the community's content (a pending member learns why)."""
+    _require_reader(standing)
+
+
 def _require_reader(standing: CommunityStanding) -> None:
     if not can_read_content(standing):
         if standing.membership is not None:
@@ -218,7 +225,7 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
         return
     if kind == "board":
         row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
-    elif kind == "community":
+    elif kind in ("community", "letters"):  # letters:<community_id>, the thanks wall
         row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": room_id})).first()
     else:
         raise NotFound()
@@ -295,6 +302,39 @@ async def access_message_image(session: AsyncSession, user: User, image_id: int)
     if image is None:
         raise NotFound()
     return image
+
+
+_LETTER = _with_standing().add_columns(Letter).join(Letter, col(Letter.community_id) == col(Community.id))
+
+
+async def access_letter(
+    session: AsyncSession, user: User, letter_id: int
+) -> tuple[Letter, Community, CommunityStanding]:
+    """A thank-you letter, for whoever may read its community's boards."""
+    row = (await session.execute(_LETTER.where(col(Letter.id) == letter_id), {"viewer_id": user.id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    _require_reader(standing)
+    return row[3], row[0], standing
+
+
+_LETTER_IMAGE = (
+    _with_standing()
+    .add_columns(LetterImage)
+    .join(Letter, col(Letter.community_id) == col(Community.id))
+    .join(LetterImage, col(LetterImage.letter_id) == col(Letter.id))
+    .where(col(LetterImage.id) == bindparam("image_id"))
+)
+
+
+async def access_letter_image(session: AsyncSession, user: User, image_id: int) -> LetterImage:
+    """A photo in a thank-you letter, under the same rule as the letter."""
+    row = (await session.execute(_LETTER_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
+    if row is None:
+        raise NotFound()
+    _require_reader(_standing(row))
+    return row[3]
 
 
 async def access_notification(session: AsyncSession, user: User, notification_id: int) -> Notification:

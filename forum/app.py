@@ -138,6 +138,7 @@ async def _prune_periodically(app: Quart) -> None:
 def _register_blueprints(app: Quart) -> None:
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
+    import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
     import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
     import forum.api.notifications_v1  # noqa: F401 -- adds the notification routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
@@ -147,6 +148,7 @@ def _register_blueprints(app: Quart) -> None:
         communities,
         home,
         images,
+        letters,
         members,
         messages,
         notifications,
@@ -167,6 +169,7 @@ def _register_blueprints(app: Quart) -> None:
         images,
         messages,
         notifications,
+        letters,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -161,6 +162,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT for the session's database (`.on_conflict_do_nothing()`): concurrent twins of a
+    write (a double tap, two tabs) end as one row."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def queue_event(session: AsyncSession, event: dict[str, Any]) -> None:

@@ -426,3 +426,55 @@ class NotificationMute(SQLModel, table=True):
 
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
     kind: str = Field(sa_column=Column(String(16), primary_key=True))
+
+
+class Letter(SQLModel, table=True):
+    """A thank-you letter (感谢信): public to the community, on its thanks wall and on each recipient's profile.
+    Addressed to one member, or to several under a group name ("12号楼的党员志愿者")."""
+
+    __table_args__ = (Index("ix_letter_community_id", "community_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    title: str = Field(max_length=100)
+    body: str = Field(sa_type=Text)
+    body_html: str = Field(sa_type=Text)
+    group_name: str = Field(default="", max_length=60)  # empty: addressed to the recipients by name
+    like_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    featured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a secretary shows it on the community
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class LetterRecipient(SQLModel, table=True):
+    """Someone a letter thanks. `hidden_at`: they took it off their own profile (it stays on the wall)."""
+
+    __tablename__ = "letter_recipient"
+
+    letter_id: int = Field(sa_column=Column(Integer, ForeignKey("letter.id", ondelete="CASCADE"), primary_key=True))
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    position: int = Field(default=0)  # in the order the writer named them
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LetterImage(StoredImage, table=True):
+    """A photo in a thank-you letter (at most three)."""
+
+    __tablename__ = "letter_image"
+    __table_args__ = (UniqueConstraint("letter_id", "position", name="uq_letter_image_letter_position"),)
+
+    letter_id: int = Field(sa_column=_fk("letter.id", index=False))
+
+
+class LetterLike(SQLModel, table=True):
+    """One like per person per letter."""
+
+    __tablename__ = "letter_like"
+    __table_args__ = (UniqueConstraint("letter_id", "user_id", name="uq_letter_like_letter_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(sa_column=_fk("letter.id", index=False))
+    user_id: int = Field(sa_column=_fk("user.id"))
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

@@ -35,6 +35,15 @@ def message_image_path(image_id: int, variant: str = "full") -> str:
     return f"/messages/images/{image_id}/{variant}"
 
 
+def letter_path(letter_id: int) -> str:
+    return f"/letters/{letter_id}"
+
+
+def letter_image_path(image_id: int, variant: str = "full") -> str:
+    """A photo in a thank-you letter; served by forum.views.images under the letter's access check."""
+    return f"/letters/images/{image_id}/{variant}"
+
+
 def post_action_path(post_id: int, action: str) -> str:
     """/posts/<id>/like, /likes, /edit, /history: built without url_for, which costs 20 µs a link and a thread
     page has four links a post. tests/test_threads.py checks they agree with the routes."""

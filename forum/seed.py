@@ -1,4 +1,5 @@
-"""The demo district: two communities, a secretary each, a district admin and a dozen residents."""
+"""The demo district: two communities, a secretary each, a district admin, a dozen residents and a thank-you
+letter."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum.actions import accounts, communities, memberships
-from forum.models import CommunityKind, Role
+from forum.access import standing_in
+from forum.actions import accounts, communities, letters, memberships
+from forum.models import Community, CommunityKind, Role
 
 DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105 -- the published password of the demo accounts
 
@@ -76,8 +78,6 @@ async def seed_demo(session: AsyncSession) -> bool:
         assert account.community is not None  # noqa: S101 -- every other demo account lives somewhere
         community = places[account.community]
         if account in DEMO_PENDING:
-            from forum.access import standing_in
-
             await memberships.request_to_join(
                 session,
                 user=user,
@@ -97,4 +97,22 @@ async def seed_demo(session: AsyncSession) -> bool:
             building=account.building,
             room=account.room,
         )
+    await _seed_letter(session, places["yuepu-xincun"])
     return True
+
+
+async def _seed_letter(session: AsyncSession, community: Community) -> None:
+    """One thank-you letter on 月浦新村's wall, to its two party-member volunteers, so the wall is not empty."""
+    writer = await accounts.find_user_by_username(session, "wang_fang")
+    volunteers = [await accounts.find_user_by_username(session, name) for name in ("zhang_wei", "liu_yang")]
+    assert writer is not None and all(volunteers)  # noqa: S101 -- created above
+    await letters.write_letter(
+        session,
+        actor=writer,
+        community=community,
+        standing=await standing_in(session, writer, community),
+        recipients=[user for user in volunteers if user is not None],
+        group_name="2号楼和7号楼的党员志愿者",
+        title="感谢志愿者帮我们修好楼道灯",
+        body="楼道灯坏了一个星期，张伟和刘洋周末自己买了灯泡装好了。老人晚上下楼再也不怕了，谢谢你们！",
+    )

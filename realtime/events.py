@@ -189,6 +189,31 @@ class UnreadChanged(Event):
     unread: int
 
 
+class LetterCreated(Event):
+    """A thank-you letter on the community's thanks wall. `body_html` is sanitised HTML; `group_name` is empty
+    when the letter names its recipients one by one."""
+
+    type: Literal["letter.created"] = "letter.created"
+    letter_id: int
+    community_id: int
+    title: str
+    body_html: str
+    author: PersonData
+    recipients: list[PersonData]
+    group_name: str
+    images: list[ImageData]
+    created_at: str
+    url: str
+
+
+class LetterLiked(Event):
+    """A letter was liked or unliked: its new count."""
+
+    type: Literal["letter.liked"] = "letter.liked"
+    letter_id: int
+    like_count: int
+
+
 class NotificationsChanged(Event):
     """The person's number of unread notifications (the bell), in every community. The full count, so one lost
     event heals with the next."""
@@ -226,6 +251,8 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
         "A participant read the conversation up to a message.",
     ),
     "unread.changed": (UnreadChanged, "`user:<user_id>`", "The person's count of unread private messages."),
+    "letter.created": (LetterCreated, "`letters:<community_id>`", "A thank-you letter was written."),
+    "letter.liked": (LetterLiked, "`letters:<community_id>`", "A thank-you letter was liked or unliked."),
     "notifications.changed": (
         NotificationsChanged,
         "`user:<user_id>`",
@@ -248,6 +275,10 @@ class AccessChanged(Event):
 
     type: Literal["access.changed"] = "access.changed"
     user_ids: list[int]
+
+
+def letters_room(community_id: int) -> str:
+    return f"letters:{community_id}"
 
 
 def user_room(user_id: int) -> str:

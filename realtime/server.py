@@ -46,7 +46,13 @@ from realtime.presence import Presence
 
 TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
 PRESENCE_INTERVAL = 1.0  # seconds: reader counts of a thread are sent at most this often
-FOLLOWED_PREFIXES = ("thread:", "board:", "community:", "conversation:")  # rooms joined through an access check
+FOLLOWED_PREFIXES = (
+    "thread:",
+    "board:",
+    "community:",
+    "conversation:",
+    "letters:",
+)  # rooms joined through an access check
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import notifications
-from forum.db import record_event
+from forum.db import insert_for, record_event
 from forum.errors import Forbidden
 from forum.models import Like, NotificationKind, Post, Thread, User
 from forum.paths import post_path
@@ -23,10 +22,11 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
         raise Forbidden()
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
     if liked:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         changed = await session.execute(
-            insert(Like).values(post_id=post.id, user_id=actor.id).on_conflict_do_nothing().returning(col(Like.id))
+            insert_for(session)(Like)
+            .values(post_id=post.id, user_id=actor.id)
+            .on_conflict_do_nothing()
+            .returning(col(Like.id))
         )
     else:
         changed = await session.execute(

@@ -18,14 +18,13 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit, notifications
 from forum.actions.images import attach_images
 from forum.actions.threads import author_data, image_data
-from forum.db import record_event
+from forum.db import insert_for, record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.images import PreparedImage
@@ -126,11 +125,6 @@ def _pair_key(first: int, second: int) -> str:
     return f"{min(first, second)}:{max(first, second)}"
 
 
-def _insert(session: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT for the session's database: concurrent twins of a write end as one row."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 async def _create(
     session: AsyncSession,
     *,
@@ -145,7 +139,7 @@ async def _create(
     now = utcnow()
     created = (
         await session.execute(
-            _insert(session)(Conversation)
+            insert_for(session)(Conversation)
             .values(
                 community_id=community.id,
                 pair_key=pair_key,
@@ -275,7 +269,7 @@ async def send_message(
     # A retry that overlaps the first send (a double tap, a lost answer) waits for it and stores nothing.
     new_id = (
         await session.execute(
-            _insert(session)(Message)
+            insert_for(session)(Message)
             .values(
                 conversation_id=conversation.id,
                 sender_id=actor.id,
@@ -408,7 +402,7 @@ async def set_blocked(session: AsyncSession, *, actor: User, target: User, block
         raise field_error("username", N_("Choose someone other than yourself."))
     if blocked:
         await session.execute(
-            _insert(session)(UserBlock)
+            insert_for(session)(UserBlock)
             .values(blocker_id=actor.id, blocked_id=target.id, created_at=utcnow())
             .on_conflict_do_nothing()
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Role, User
+from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Post, Role, Thread, User
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import Person
 
@@ -211,3 +211,46 @@ async def profile(session: AsyncSession, *, viewer: User, username: str) -> Prof
     badge = any(item.membership.is_party_member for item in shared)
     person = Person(id=user.id or 0, username=user.username, display_name=user.display_name, is_party_member=badge)
     return Profile(user=user, person=person, communities=shared)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What someone wrote in the communities shown on their profile: counts, likes received, latest posts."""
+
+    thread_count: int
+    reply_count: int
+    likes_received: int  # on their threads and replies there
+    recent: list[tuple[Post, Thread]]  # newest first
+
+
+async def activity_of(session: AsyncSession, user: User, *, community_ids: list[int], limit: int = 10) -> Activity:
+    """Two statements: the counts, and the latest posts. Deleted posts and threads do not count."""
+    if not community_ids:
+        return Activity(0, 0, 0, [])
+    shown = (
+        col(Post.author_id) == user.id,
+        col(Post.deleted_at).is_(None),
+        col(Thread.is_deleted).is_(False),
+        col(Thread.community_id).in_(community_ids),
+    )
+    threads, replies, likes = (
+        await session.execute(
+            select(
+                func.count(case((col(Post.number) == 1, 1))),
+                func.count(case((col(Post.number) > 1, 1))),
+                func.coalesce(func.sum(col(Post.like_count)), 0),
+            )
+            .join(Thread, col(Thread.id) == col(Post.thread_id))
+            .where(*shown)
+        )
+    ).one()
+    recent = (
+        await session.execute(
+            select(Post, Thread)
+            .join(Thread, col(Thread.id) == col(Post.thread_id))
+            .where(*shown)
+            .order_by(col(Post.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    return Activity(int(threads), int(replies), int(likes), [(post, thread) for post, thread in recent])

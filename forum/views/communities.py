@@ -17,6 +17,7 @@ from forum.i18n import N_
 from forum.models import Community
 from forum.permissions import CommunityStanding, can_moderate, can_read_content, can_request_to_join
 from forum.queries.communities import community_overview
+from forum.queries.letters import featured_letters
 from forum.queries.threads import boards_of
 from forum.web.context import commit, current_user, db_session, login_required, notify, require_user
 from forum.web.ratelimits import JOIN_LIMITS
@@ -45,10 +46,13 @@ async def _show_page(
     community: Community, standing: CommunityStanding, *, form: Any, errors: dict[str, str], status: int = 200
 ) -> Any:
     overview = await community_overview(db_session(), community)
-    boards = await boards_of(db_session(), community) if can_read_content(standing) else []
+    readable = can_read_content(standing)
+    boards = await boards_of(db_session(), community) if readable else []
+    featured = await featured_letters(db_session(), community, require_user()) if readable else []
     return await render_template(
         "communities/show.html",
         boards=boards,
+        featured=featured,
         community=community,
         standing=standing,
         overview=overview,

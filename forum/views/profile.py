@@ -5,7 +5,8 @@ from typing import Any
 from quart import Blueprint
 
 from forum.errors import NotFound
-from forum.queries.communities import profile
+from forum.queries.communities import activity_of, profile
+from forum.queries.letters import letters_received
 from forum.queries.messages import has_blocked
 from forum.web.context import db_session, login_required, require_user
 from forum.web.templating import render_template
@@ -21,4 +22,12 @@ async def show(username: str) -> Any:
     if found is None:
         raise NotFound()
     blocked = found.user.id != viewer.id and await has_blocked(db_session(), viewer, found.user)
-    return await render_template("profile/show.html", profile=found, blocked=blocked)
+    # Only what the viewer may read anyway: the communities they share (or administer).
+    community_ids = [item.community.id or 0 for item in found.communities]
+    return await render_template(
+        "profile/show.html",
+        profile=found,
+        blocked=blocked,
+        activity=await activity_of(db_session(), found.user, community_ids=community_ids),
+        letters=await letters_received(db_session(), found.user, viewer, community_ids=community_ids),
+    )

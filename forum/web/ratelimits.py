@@ -75,6 +75,10 @@ async def message_key() -> str:
     return f"{SHARED}messages:{await user_or_address_key()}"
 
 
+async def letter_key() -> str:
+    return f"{SHARED}letters:{await user_or_address_key()}"
+
+
 async def board_key() -> str:
     return f"{SHARED}boards:{await user_or_address_key()}"
 
@@ -99,6 +103,8 @@ JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
 POST_LIMITS = [RateLimit(20, timedelta(minutes=5), key_function=post_key)]
 # Private messages and new conversations, per person: a chat's pace, not a flood.
 MESSAGE_LIMITS = [RateLimit(60, timedelta(minutes=5), key_function=message_key)]
+# Thank-you letters, per person, across the page and the API: public praise, not a stream.
+LETTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=letter_key)]
 # A secretary's changes to boards, per person, across the page and the API: enough to reorder a long list
 # one step at a time, not enough to flood the audit log.
 BOARD_LIMITS = [RateLimit(60, timedelta(minutes=10), key_function=board_key)]

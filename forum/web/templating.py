@@ -26,7 +26,15 @@ from markupsafe import Markup
 from quart import Quart, current_app, g, has_request_context, request
 
 from forum import i18n
-from forum.paths import image_path, message_image_path, post_action_path, post_path, profile_path
+from forum.paths import (
+    image_path,
+    letter_image_path,
+    letter_path,
+    message_image_path,
+    post_action_path,
+    post_path,
+    profile_path,
+)
 from forum.web import csrf
 
 
@@ -195,6 +203,8 @@ def setup_templating(app: Quart) -> None:
         post_action_path=post_action_path,
         image_path=image_path,
         message_image_path=message_image_path,
+        letter_image_path=letter_image_path,
+        letter_path=letter_path,
         profile_path=profile_path,
     )
 

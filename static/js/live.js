@@ -317,6 +317,46 @@
       highlight(item);
     }
 
+    // A thank-you letter written while the wall is open: at the top, as letters/_letter.html shows it (likes
+    // and the recipients' buttons come with the next page load).
+    function addLetter(container, data) {
+      if (document.getElementById(`letter-${Number(data.letter_id)}`)) return;
+      const template = document.getElementById("letter-template");
+      if (!template) return;
+      const card = template.content.firstElementChild.cloneNode(true);
+      card.id = `letter-${Number(data.letter_id)}`;
+      card.dataset.letterId = String(data.letter_id);
+      const link = card.querySelector(".letter-title a");
+      link.href = String(data.url);
+      link.textContent = data.title;
+      const names = card.querySelector(".recipients");
+      if (data.group_name) {
+        const group = document.createElement("strong");
+        group.textContent = data.group_name;
+        names.append(group, " (");
+      }
+      (data.recipients || []).forEach((recipient, index) => {
+        if (index > 0) names.append("、");
+        names.append(personElement(recipient));
+      });
+      if (data.group_name) names.append(")");
+      // Sanitised by nh3 before it was stored, as a post's body_html.
+      card.querySelector(".post-body").innerHTML = data.body_html;
+      const gallery = galleryElement(data.images);
+      if (gallery) card.querySelector(".post-body").after(gallery);
+      card.querySelector(".author").append(personElement(data.author), " · ", timeElement(data.created_at));
+      container.prepend(card);
+      const empty = document.getElementById("no-letters");
+      if (empty) empty.hidden = true;
+      highlight(card);
+      announce(data.author.display_name, data.title);
+    }
+
+    function setLetterLikes(data) {
+      const number = document.getElementById(`letter-${Number(data.letter_id)}`)?.querySelector(".like-number");
+      if (number) number.textContent = String(data.like_count);
+    }
+
     // Likes, edits and deletions of posts on this page; posts on other pages are simply not here.
     function postOnPage(data) {
       return document.getElementById(`post-${Number(data.number)}`);
@@ -458,6 +498,9 @@
         else if (envelope.type === "post.liked") setLikes(data);
         else if (envelope.type === "post.edited") setEdited(data);
         else if (envelope.type === "post.deleted") setDeleted(data);
+      } else if (state.element.id === "letters") {
+        if (envelope.type === "letter.created") addLetter(state.element, data);
+        else if (envelope.type === "letter.liked") setLetterLikes(data);
       } else if (envelope.type === "thread.created" && state.element.id === "threads") {
         addThread(state.element, data);
       }

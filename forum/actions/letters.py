@@ -1,0 +1,223 @@
+"""Thank-you letters (感谢信): a verified member publicly thanks one neighbour, or several under a group name.
+
+A letter is public to the community (whoever may read its boards): it appears on the thanks wall, newest
+first, and on each recipient's profile unless that recipient hid it there. Recipients are notified. Likes work
+as on posts. A secretary may feature a letter on the community page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.actions import audit, notifications
+from forum.actions.images import attach_images
+from forum.actions.threads import author_data, image_data
+from forum.db import insert_for, record_event
+from forum.errors import Forbidden, field_error
+from forum.i18n import N_
+from forum.images import PreparedImage
+from forum.markup import MAX_BODY_CHARS, render_markdown
+from forum.models import (
+    Community,
+    Letter,
+    LetterImage,
+    LetterLike,
+    LetterRecipient,
+    Membership,
+    MembershipStatus,
+    NotificationKind,
+    User,
+)
+from forum.offload import text_work
+from forum.paths import letter_image_path, letter_path
+from forum.permissions import CommunityStanding, can_moderate, can_read_content
+from forum.timeutil import utcnow
+from forum.validation import FieldErrors, clean_text
+from realtime.events import LetterCreated, LetterLiked, PersonData, letters_room
+
+TITLE_MAX = 100
+GROUP_NAME_MAX = 60
+MAX_IMAGES = 3
+TOO_MANY_FOR_LETTER = N_("At most %(max)d pictures per letter; you chose %(count)d.")
+
+
+async def write_letter(
+    session: AsyncSession,
+    *,
+    actor: User,
+    community: Community,
+    standing: CommunityStanding,
+    recipients: Sequence[User],
+    title: object,
+    body: object,
+    group_name: object = "",
+    images: Sequence[PreparedImage] = (),
+) -> Letter:
+    """Publish a letter to `recipients`: verified members of the community (forum.queries.messages.members_named
+    finds them by name), not the writer. Several recipients need a group name. `images`: at most three, already
+    checked and re-encoded."""
+    if not standing.is_verified_member:
+        raise Forbidden(N_("Only verified members of this community can write thank-you letters here."))
+    errors = FieldErrors()
+    clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
+    clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
+    clean_group = errors.check(clean_text, group_name, "group_name", max_length=GROUP_NAME_MAX, required=False)
+    people = list({user.id: user for user in recipients}.values())
+    if any(user.id == actor.id for user in people):
+        errors.add("usernames", N_("A thank-you letter is for someone else."))
+    elif not people:
+        errors.add("usernames", N_("Name the neighbour you are thanking."))
+    elif len(people) > 1 and not clean_group:
+        errors.add("group_name", N_("Several people together need a name, such as “the volunteers of building 12”."))
+    if len(images) > MAX_IMAGES:
+        errors.add(
+            "images", N_("At most %(max)d pictures per letter; you chose %(count)d."), max=MAX_IMAGES, count=len(images)
+        )
+    errors.raise_if_any()
+    assert clean_title is not None and clean_body is not None and community.id is not None  # noqa: S101 -- checked
+    await _require_verified_members(session, community_id=community.id, users=people)
+    body_html = await text_work(len(clean_body), render_markdown, clean_body)
+    now = utcnow()
+    letter = Letter(
+        community_id=community.id,
+        author_id=actor.id,
+        title=clean_title,
+        body=clean_body,
+        body_html=body_html,
+        group_name=clean_group or "",
+        created_at=now,
+    )
+    session.add(letter)
+    await session.flush()
+    assert letter.id is not None  # noqa: S101 -- flushed
+    session.add_all(
+        LetterRecipient(letter_id=letter.id, user_id=user.id or 0, position=position)
+        for position, user in enumerate(people)
+    )
+    pictures = await attach_images(session, model=LetterImage, owner={"letter_id": letter.id}, images=images)
+    badges = await _badges(session, community_id=community.id, user_ids=[user.id or 0 for user in people])
+    record_event(
+        session,
+        letters_room(community.id),
+        LetterCreated(
+            letter_id=letter.id,
+            community_id=community.id,
+            title=letter.title,
+            body_html=body_html,
+            author=author_data(actor, standing),
+            recipients=[
+                PersonData(
+                    id=user.id or 0,
+                    username=user.username,
+                    display_name=user.display_name,
+                    is_party_member=badges.get(user.id or 0, False),
+                )
+                for user in people
+            ],
+            group_name=letter.group_name,
+            images=[image_data(picture, letter_image_path) for picture in pictures],
+            created_at=now.isoformat(),
+            url=letter_path(letter.id),
+        ).model_dump(),
+    )
+    await notifications.notify(
+        session,
+        recipients=[user.id or 0 for user in people],
+        kind=NotificationKind.LETTER,
+        community_id=community.id,
+        subject=f"letter:{letter.id}",
+        actor_id=actor.id,
+        title=letter.title,
+        url=letter_path(letter.id),
+    )
+    return letter
+
+
+async def _require_verified_members(session: AsyncSession, *, community_id: int, users: Sequence[User]) -> None:
+    badges = await _badges(session, community_id=community_id, user_ids=[user.id or 0 for user in users])
+    for user in users:
+        if user.id not in badges:
+            raise field_error("usernames", N_("No verified member here is called %(name)s."), name=user.username)
+
+
+async def _badges(session: AsyncSession, *, community_id: int, user_ids: Sequence[int]) -> dict[int, bool]:
+    """Verified members among `user_ids`, with whether each wears the party badge here."""
+    rows = await session.execute(
+        select(col(Membership.user_id), col(Membership.is_party_member)).where(
+            col(Membership.community_id) == community_id,
+            col(Membership.user_id).in_(user_ids),
+            col(Membership.status) == MembershipStatus.VERIFIED,
+        )
+    )
+    return {user_id: bool(badge) for user_id, badge in rows.all()}
+
+
+async def set_like(
+    session: AsyncSession, *, actor: User, letter: Letter, standing: CommunityStanding, liked: bool
+) -> int:
+    """Like or unlike a letter; idempotent as a post's like. Returns the letter's like count."""
+    if not can_read_content(standing):
+        raise Forbidden()
+    assert actor.id is not None and letter.id is not None  # noqa: S101 -- loaded rows
+    if liked:
+        changed = await session.execute(
+            insert_for(session)(LetterLike)
+            .values(letter_id=letter.id, user_id=actor.id, created_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(col(LetterLike.id))
+        )
+    else:
+        changed = await session.execute(
+            delete(LetterLike)
+            .where(col(LetterLike.letter_id) == letter.id, col(LetterLike.user_id) == actor.id)
+            .returning(col(LetterLike.id))
+        )
+    if changed.first() is None:
+        return letter.like_count
+    count: int = (
+        await session.execute(
+            update(Letter)
+            .where(col(Letter.id) == letter.id)
+            .values(like_count=col(Letter.like_count) + (1 if liked else -1))
+            .returning(col(Letter.like_count))
+        )
+    ).scalar_one()
+    record_event(
+        session, letters_room(letter.community_id), LetterLiked(letter_id=letter.id, like_count=count).model_dump()
+    )
+    return count
+
+
+async def set_featured(
+    session: AsyncSession, *, actor: User, letter: Letter, standing: CommunityStanding, featured: bool
+) -> None:
+    """A secretary shows the letter on the community page, or stops showing it. Audited."""
+    if not can_moderate(standing):
+        raise Forbidden()
+    if (letter.featured_at is not None) == featured:
+        return
+    letter.featured_at = utcnow() if featured else None
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="letter.featured" if featured else "letter.unfeatured",
+        community_id=letter.community_id,
+        target_user_id=letter.author_id,
+    )
+
+
+async def set_hidden(session: AsyncSession, *, actor: User, letter: Letter, hidden: bool) -> None:
+    """A recipient takes the letter off their own profile, or puts it back. It stays on the thanks wall."""
+    result = await session.execute(
+        update(LetterRecipient)
+        .where(col(LetterRecipient.letter_id) == letter.id, col(LetterRecipient.user_id) == actor.id)
+        .values(hidden_at=utcnow() if hidden else None)
+        .returning(col(LetterRecipient.user_id))
+    )
+    if result.first() is None:
+        raise Forbidden(N_("Only someone this letter thanks can hide it from their profile."))
