@@ -1,5 +1,6 @@
 """Pictures in private messages: the same checks and re-encoding as in posts, stored with the message or not at
-all, shown and sent live to the participants, and served to nobody else. Both databases."""
+all, shown and sent live to the participants, and served to nobody else; a refused send explained as JSON to
+the page's script, and sending rate-limited. Both databases."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlmodel import col
 from forum.db import Database
 from forum.models import Community, Event, Message, MessageImage, Role
 from tests.factories import PASSWORD, make_community, make_district_admin, make_member, make_user
-from tests.helpers import login, multipart, post_form, post_multipart, text
+from tests.helpers import csrf_token, login, multipart, post_form, post_multipart, text
 from tests.test_images import photo_with_gps, png, stored_files
 
 _CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
@@ -178,3 +179,45 @@ async def test_the_api_sends_pictures_as_multipart_and_lists_them(app: Quart, db
     nothing = await client.post(path, json={"body": " ", "client_id": "api-picture-0004"}, headers=bearer)
     assert nothing.status_code == 422 and "body" in (await nothing.get_json())["fields"]
     assert await _counts(db) == (2, 1)
+
+
+async def test_a_refusal_asked_for_as_json_names_the_reason_for_the_page_script(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    sender = await _member(app, db, community, "js_sender")
+    await _member(app, db, community, "js_receiver")
+    conversation = await _conversation(sender, community, "js_receiver")
+    match = _CLIENT_ID.search(await text(await sender.get(conversation)))
+    assert match
+    fields = {"body": "", "client_id": match.group(1), "csrf_token": await csrf_token(sender, conversation)}
+    body, headers = multipart(fields, [("images", "notes.jpg", b"plain text")])
+    refused = await sender.post(conversation, data=body, headers={**headers, "Accept": "application/json"})
+    assert refused.status_code == 400 and refused.headers["Content-Type"].startswith("application/json")
+    answer = await refused.get_json()
+    assert answer["error"] == "invalid_input" and "notes.jpg" in answer["fields"]["images"]
+    assert await _counts(db) == (0, 0)
+
+
+async def test_sending_is_rate_limited_per_person_across_the_page_and_the_api(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    sender = await _member(app, db, community, "rl_sender")
+    await _member(app, db, community, "rl_receiver")
+    api = app.test_client()
+    token = (
+        await (await api.post("/api/v1/auth/tokens", json={"username": "rl_sender", "password": PASSWORD})).get_json()
+    )["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    started = await api.post(
+        f"/api/v1/communities/{community.slug}/conversations", json={"username": "rl_receiver"}, headers=bearer
+    )
+    path = f"/api/v1/conversations/{(await started.get_json())['id']}/messages"
+    statuses = [
+        (
+            await api.post(path, json={"body": f"第{n}条", "client_id": f"rate-limit-{n:04d}"}, headers=bearer)
+        ).status_code
+        for n in range(59)  # starting the conversation was the first of sixty
+    ]
+    assert set(statuses) == {201}
+    page = f"/messages/{(await started.get_json())['id']}"
+    refused = await _send(sender, page, "再来一条", [])
+    assert refused.status_code == 429
+    assert await _counts(db) == (59, 0)

@@ -36,7 +36,7 @@ from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
 from forum.validation import parse_id
-from forum.web.context import commit, db_session, login_required, notify, people_reading, require_user
+from forum.web.context import commit, db_session, login_required, notify, people_reading, require_user, wants_json
 from forum.web.ratelimits import MESSAGE_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
@@ -210,6 +210,8 @@ async def send(conversation_id: int) -> Any:
             reading=await people_reading(conversation_room(conversation_id)),
         )
     except InvalidInput as error:
+        if wants_json():  # static/js/messages.js: the reason, to show beside the message that was not sent
+            raise
         return await _conversation_page(
             conversation_id, form=form, errors=error.translated_fields(), status=error.status
         )

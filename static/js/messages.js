@@ -35,21 +35,38 @@
     item.classList.remove("failed");
     item.classList.add("sending");
     let ok = false;
+    let reason = "";
     try {
-      // manual: the answer is a redirect back to this page, which is not needed.
+      // manual: the answer is a redirect back to this page, which is not needed. A refusal comes as JSON.
       const response = await fetch(form.action, {
         method: "POST",
         body: data,
         redirect: "manual",
         credentials: "same-origin",
+        headers: { Accept: "application/json" },
       });
       ok = response.type === "opaqueredirect" || response.ok;
+      if (!ok) {
+        const answer = await response.json().catch(() => null);
+        if (answer && typeof answer.message === "string") {
+          const fields = answer.fields && typeof answer.fields === "object" ? Object.values(answer.fields) : [];
+          reason = fields.filter((text) => typeof text === "string").join(" ") || answer.message;
+        }
+      }
     } catch {
       ok = false;
     }
     item.classList.remove("sending");
     if (ok) return;
     item.classList.add("failed");
+    item.querySelector(".failed-reason")?.remove();
+    if (reason) {
+      const note = document.createElement("p");
+      note.className = "error failed-reason";
+      note.setAttribute("role", "alert");
+      note.textContent = reason; // as text: never markup
+      item.append(note);
+    }
     const retry = document.createElement("button");
     retry.type = "button";
     retry.className = "link failed-note";
