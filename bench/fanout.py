@@ -100,9 +100,7 @@ class Run:
         ordered, whole = sorted(self.latencies), sorted(self.end_to_end)
 
         def pick(fraction: float, values: list[float] = ordered) -> float:
-            if not values:
-                return math.nan
-            return values[min(len(values) - 1, max(0, math.ceil(fraction * len(values)) - 1))] * 1000
+            return percentile_ms(values, fraction)
 
         return {
             "clients": self.clients,
@@ -130,6 +128,13 @@ class Run:
             "window_s": self.window,
             "loadavg": self.loadavg,
         }
+
+
+def percentile_ms(ordered: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of sorted durations in seconds, in milliseconds."""
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))] * 1000
 
 
 # --- database --------------------------------------------------------------------------------------------------
@@ -188,41 +193,10 @@ async def seed(url: str, readers: int) -> Seeded:
                 session, actor=poster, board=board, standing=standing, title="周六清理花坛", body=BODY
             )
         assert thread.id is not None and poster.id is not None and community.id is not None
-        tokens = [secrets.token_urlsafe(32) for _ in range(readers)]
-        now = utcnow()
-        for start in range(0, readers, 1000):
-            async with db.unit_of_work() as session:
-                users = [
-                    User(username=f"reader{n}", display_name=f"邻居{n}", password_hash="!")
-                    for n in range(start, min(start + 1000, readers))
-                ]
-                session.add_all(users)
-                await session.flush()
-                user_ids = [user.id for user in users if user.id is not None]
-                session.add_all(
-                    Membership(
-                        user_id=user_id,
-                        community_id=community.id,
-                        status=MembershipStatus.VERIFIED,
-                        building=str(n % 30 + 1),
-                        room=str(n % 600 + 101),
-                        decided_at=now,
-                    )
-                    for n, user_id in enumerate(user_ids, start)
-                )
-                session.add_all(
-                    AuthSession(
-                        token_hash=hash_token(tokens[n]),
-                        user_id=user_id,
-                        kind=SessionKind.API,
-                        created_at=now,
-                        last_seen_at=now,
-                        expires_at=now + timedelta(days=1),
-                    )
-                    for n, user_id in enumerate(user_ids, start)
-                )
+        tokens, _user_ids = await add_members(db, community.id, readers)
     finally:
         await db.dispose()
+    now = utcnow()
     event = PostCreated(
         post_id=1_000_000,
         thread_id=thread.id,
@@ -238,14 +212,55 @@ async def seed(url: str, readers: int) -> Seeded:
     return Seeded(thread_id=thread.id, room=room, tokens=tokens, envelope=envelope)
 
 
-async def linli_payload_bytes(url: str) -> int:
-    """The size of one post.created envelope as Linli sent it, to show the floor's is the same size."""
+async def add_members(db: Database, community_id: int, count: int) -> tuple[list[str], list[int]]:
+    """`count` verified members `reader0`… with a day-long API session each: their tokens and user ids, in order.
+    In bulk (no password hashing for thousands)."""
+    tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    all_ids: list[int] = []
+    now = utcnow()
+    for start in range(0, count, 1000):
+        async with db.unit_of_work() as session:
+            users = [
+                User(username=f"reader{n}", display_name=f"邻居{n}", password_hash="!")
+                for n in range(start, min(start + 1000, count))
+            ]
+            session.add_all(users)
+            await session.flush()
+            user_ids = [user.id for user in users if user.id is not None]
+            all_ids.extend(user_ids)
+            session.add_all(
+                Membership(
+                    user_id=user_id,
+                    community_id=community_id,
+                    status=MembershipStatus.VERIFIED,
+                    building=str(n % 30 + 1),
+                    room=str(n % 600 + 101),
+                    decided_at=now,
+                )
+                for n, user_id in enumerate(user_ids, start)
+            )
+            session.add_all(
+                AuthSession(
+                    token_hash=hash_token(tokens[n]),
+                    user_id=user_id,
+                    kind=SessionKind.API,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+                for n, user_id in enumerate(user_ids, start)
+            )
+    return tokens, all_ids
+
+
+async def linli_payload_bytes(url: str, event_type: str = "post.created") -> int:
+    """The size of one envelope of this type as Linli sent it, to show the floor's is the same size."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
             row = (
                 await connection.execute(
-                    text("SELECT id, room, type, payload FROM event WHERE type = 'post.created' LIMIT 1")
+                    text("SELECT id, room, type, payload FROM event WHERE type = :type LIMIT 1"), {"type": event_type}
                 )
             ).one()
     finally:
@@ -255,6 +270,21 @@ async def linli_payload_bytes(url: str) -> int:
 
 
 # --- processes -------------------------------------------------------------------------------------------------
+
+LINLI_COMMAND = [sys.executable, "-m", "forum", "serve", "--no-access-log", "--log-level", "warning"]
+
+
+def linli_env(url: str, var: Path) -> dict[str, str]:
+    """`forum serve` on this database, one process, no Redis."""
+    return {
+        "DATABASE_URL": url,
+        "VAR_DIR": str(var),
+        "SECRET_KEY": SECRET,
+        "REDIS_URL": "",
+        # One poster at 20 replies/s is far over the per-user posting limit, which is not measured here (nor one
+        # member's messages in the messages bench).
+        "RATE_LIMITS_ENABLED": "false",
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -319,9 +349,22 @@ class Workers:
         self.results = [var / f"{name}-clients-{n}.json" for n in range(count)]
         self.processes: list[asyncio.subprocess.Process] = []
 
-    async def start(self, url: str, room: str, tokens: list[str], expect: int, deflate: bool) -> None:
+    async def start(
+        self,
+        url: str,
+        room: str | list[str],
+        tokens: list[str],
+        expect: int | list[int],
+        deflate: bool,
+        **match: Any,
+    ) -> None:
+        """Client n takes tokens[n] (and rooms[n], expect[n] when they are lists, one per token); `match` is
+        passed on to the clients (`event`, `key`, `watch`: see bench/fanout_client.py)."""
         shares = [tokens[n :: self.count] for n in range(self.count)]
-        for share, result in zip(shares, self.results, strict=True):
+        for n, (share, result) in enumerate(zip(shares, self.results, strict=True)):
+            job: dict[str, Any] = {"url": url, "tokens": share, "deflate": deflate, **match}
+            job["room" if isinstance(room, str) else "rooms"] = room if isinstance(room, str) else room[n :: self.count]
+            job["expect"] = expect if isinstance(expect, int) else expect[n :: self.count]
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -332,7 +375,6 @@ class Workers:
                 stdout=asyncio.subprocess.PIPE,
             )
             assert process.stdin is not None
-            job = {"url": url, "room": room, "tokens": share, "expect": expect, "deflate": deflate}
             process.stdin.write(json.dumps(job).encode() + b"\n")
             await process.stdin.drain()
             self.processes.append(process)
@@ -364,6 +406,12 @@ class Workers:
     async def _expect(self, process: asyncio.subprocess.Process, word: str) -> None:
         while (line := await self._line(process, wait=3600)) != word:
             print(f"client {process.pid}: {line}", file=sys.stderr)
+
+    def token_order(self, results: list[dict[str, Any]], key: str) -> list[Any]:
+        """A per-client list from every worker's results (`received`, `counted`), back in the order of the tokens
+        given to `start` (every client connected, or `start` raised)."""
+        shares = [result[key] for result in results]
+        return [shares[n % self.count][n // self.count] for n in range(sum(map(len, shares)))]
 
     def cpu(self) -> list[float]:
         return [cpu_seconds(process.pid) for process in self.processes]
@@ -516,17 +564,8 @@ async def bench(options: argparse.Namespace) -> dict[str, Any]:
                 ):
                     runs.append(await measure("floor", floor_url, pid, floor_poster(client), seeded, options, var))
             if "linli" in options.only:
-                env = {
-                    "DATABASE_URL": url,
-                    "VAR_DIR": str(var),
-                    "SECRET_KEY": SECRET,
-                    "REDIS_URL": "",
-                    # One poster at 20 replies/s is far over the per-user posting limit, which is not measured here.
-                    "RATE_LIMITS_ENABLED": "false",
-                }
-                command = [python, "-m", "forum", "serve", "--no-access-log", "--log-level", "warning"]
                 async with (
-                    serving("linli", command, env, var) as (linli_url, pid),
+                    serving("linli", LINLI_COMMAND, linli_env(url, var), var) as (linli_url, pid),
                     httpx.AsyncClient(base_url=linli_url, timeout=30) as client,
                 ):
                     post = await linli_poster(client, seeded.thread_id)

@@ -6,6 +6,9 @@ the envelope given in FANOUT_ENVELOPE (a real `post.created`, so the payload is 
 costs above this is the price of those.
 
     FANOUT_ENVELOPE='{...}' .venv/bin/python -m bench.fanout_floor --port 8970
+
+For bench/messages.py, `FANOUT_KEY=message_id` sets `data.message_id` instead, and `POST /emit?number=N&room=R`
+sends to room R (a conversation of two) instead of the envelope's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import socketio
 import uvicorn
@@ -27,6 +31,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ENVELOPE: dict[str, Any] = json.loads(os.environ.get("FANOUT_ENVELOPE", "{}"))
+KEY = os.environ.get("FANOUT_KEY", "number")
 
 sio = socketio.AsyncServer(
     async_mode="asgi", transports=["websocket"], cors_allowed_origins=None, logger=False, engineio_logger=False
@@ -51,17 +56,18 @@ async def _respond(send: Send, status: int, body: bytes) -> None:
 
 
 async def trigger(scope: Scope, receive: Receive, send: Send) -> None:
-    """POST /emit?number=N: one post.created to the envelope's room; GET /healthz: 200."""
+    """POST /emit?number=N[&room=R]: the envelope to its room (or R); GET /healthz: 200."""
     if scope["type"] != "http":
         return
     if scope["path"] == "/healthz":
         await _respond(send, 200, b"ok")
         return
-    query = dict(part.split("=", 1) for part in scope["query_string"].decode().split("&") if "=" in part)
+    query = dict(parse_qsl(scope["query_string"].decode()))
     if scope["path"] != "/emit" or scope["method"] != "POST" or not query.get("number", "").isdigit():
         await _respond(send, 404, b"POST /emit?number=N")
         return
-    envelope = {**ENVELOPE, "data": {**ENVELOPE["data"], "number": int(query["number"])}}
+    room = query.get("room", ENVELOPE["room"])
+    envelope = {**ENVELOPE, "room": room, "data": {**ENVELOPE["data"], KEY: int(query["number"])}}
     await sio.emit("event", envelope, room=envelope["room"])
     await _respond(send, 200, b"sent")
 
