@@ -142,7 +142,7 @@ async def _send(db: Database, actor: User, conversation_id: int, body: str, *, r
             member=member,
             standing=standing,
             body=body,
-            client_id=f"client-{body}-{actor.id}",
+            client_id=f"client-{body.encode().hex()[:40]}-{actor.id}",
             reading=reading,
         )
 
@@ -320,3 +320,32 @@ async def test_the_api_lists_notifications_and_marks_them_read(app: Quart, db: D
     bad = await client.post("/api/v1/notifications/read", json={"ids": ["x"]}, headers=bearer)
     assert bad.status_code == 400
     assert (await client.get("/api/v1/notifications?before=abc", headers=bearer)).status_code == 400
+
+
+async def test_someone_who_left_hears_nothing_more_about_the_community_but_still_about_their_messages(
+    db: Database,
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="lv_secretary")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    mover, neighbour = await _people(db, community, "lv_mover", "lv_neighbour")
+    thread = await make_thread(db, author=mover, community=community, title="搬家前的旧家具")
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, secretary, community)
+        conversation = await messages.start_direct(
+            session, actor=secretary, community=community, standing=standing, other=mover
+        )
+    async with db.unit_of_work() as session:
+        membership = (
+            await session.execute(
+                select(Membership).where(
+                    col(Membership.user_id) == mover.id, col(Membership.community_id) == community.id
+                )
+            )
+        ).scalar_one()
+        standing = await standing_in(session, secretary, community)
+        await memberships.remove_member(session, actor=secretary, membership=membership, standing=standing)
+    await make_reply(db, author=neighbour, thread=thread, body="@lv_mover 还在吗？")
+    assert await _mine(db, mover) == []
+    await _send(db, secretary, conversation.id or 0, "物业费的收据还要吗？", reading=set())
+    assert [n.kind for n in await _mine(db, mover)] == ["message"]

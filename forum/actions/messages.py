@@ -330,6 +330,7 @@ async def send_message(
         actor_id=actor.id,
         title=conversation.title,
         url=message_path(conversation.id, message.id),
+        members_only=False,  # a former member still reads their conversations
     )
     return message
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -70,21 +70,24 @@ async def notify(
     actor_id: int | None,
     title: str,
     url: str,
+    members_only: bool = True,
 ) -> list[int]:
-    """Notify `recipients` (not the actor, not those who turned `kind` off); returns who was notified."""
+    """Notify `recipients` (not the actor, not those who turned `kind` off, and with `members_only` only the
+    community's verified members: someone who left is not told about what they can no longer read); returns
+    who was notified."""
     targets = sorted({user_id for user_id in recipients if user_id != actor_id})
     if not targets:
         return []
-    muted = set(
-        (
-            await session.execute(
-                select(col(NotificationMute.user_id)).where(
-                    col(NotificationMute.user_id).in_(targets), col(NotificationMute.kind) == kind
-                )
-            )
-        ).scalars()
+    person = col(Membership.user_id) if members_only else col(User.id)
+    allowed = select(person).where(
+        person.in_(targets),
+        ~exists().where(col(NotificationMute.user_id) == person, col(NotificationMute.kind) == kind),
     )
-    targets = [user_id for user_id in targets if user_id not in muted]
+    if members_only:
+        allowed = allowed.where(
+            col(Membership.community_id) == community_id, col(Membership.status) == MembershipStatus.VERIFIED
+        )
+    targets = sorted(user_id for user_id in (await session.execute(allowed)).scalars() if user_id is not None)
     if not targets:
         return []
     await lock_people(session, targets)
