@@ -402,7 +402,8 @@ class Notification(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_notification_user_updated", "user_id", "updated_at"),
-        Index("ix_notification_user_unread", "user_id", "subject", "read_at"),
+        # The bell's count (user_id, read_at IS NULL) and finding the unread one to gather into (… subject).
+        Index("ix_notification_user_unread", "user_id", "read_at", "subject"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -432,7 +433,10 @@ class Letter(SQLModel, table=True):
     """A thank-you letter (感谢信): public to the community, on its thanks wall and on each recipient's profile.
     Addressed to one member, or to several under a group name ("12号楼的党员志愿者")."""
 
-    __table_args__ = (Index("ix_letter_community_id", "community_id", "id"),)
+    __table_args__ = (
+        Index("ix_letter_community_id", "community_id", "id"),
+        Index("ix_letter_featured", "community_id", "featured_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(sa_column=_fk("community.id", index=False))

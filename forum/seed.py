@@ -104,14 +104,13 @@ async def seed_demo(session: AsyncSession) -> bool:
 async def _seed_letter(session: AsyncSession, community: Community) -> None:
     """One thank-you letter on 月浦新村's wall, to its two party-member volunteers, so the wall is not empty."""
     writer = await accounts.find_user_by_username(session, "wang_fang")
-    volunteers = [await accounts.find_user_by_username(session, name) for name in ("zhang_wei", "liu_yang")]
-    assert writer is not None and all(volunteers)  # noqa: S101 -- created above
+    assert writer is not None  # noqa: S101 -- created above
     await letters.write_letter(
         session,
         actor=writer,
         community=community,
         standing=await standing_in(session, writer, community),
-        recipients=[user for user in volunteers if user is not None],
+        usernames="zhang_wei liu_yang",
         group_name="2号楼和7号楼的党员志愿者",
         title="感谢志愿者帮我们修好楼道灯",
         body="楼道灯坏了一个星期，张伟和刘洋周末自己买了灯泡装好了。老人晚上下楼再也不怕了，谢谢你们！",

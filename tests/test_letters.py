@@ -89,6 +89,7 @@ async def test_a_resident_thanks_a_neighbour_with_a_photo_who_is_told_and_shows_
     assert (await reader.get(f"/letters/images/{image.id}/full")).status_code == 200
     profile = await text(await reader.get("/u/lt_helper"))
     assert "1 封感谢信" in profile and "感谢帮我搬家" in profile
+    assert "<title>Lt_Helper · " in profile and profile.count(f'id="letter-{letter_id}"') == 1
     assert "从我的主页隐藏" not in profile  # only the recipient may hide it
     assert "您的感谢信已上墙" in await text(await writer.get(f"/letters/{letter_id}"))
     assert "从我的主页隐藏" in await text(await helper.get("/u/lt_helper"))
@@ -188,6 +189,14 @@ async def test_outsiders_and_waiting_members_cannot_read_or_write_letters(app: Q
         token_from=f"/c/{community.slug}",
     )
     assert tried.status_code == 403
+    # Someone with no place here learns nothing about who lives here: a member's name and a made-up one get
+    # the same answer.
+    answers = []
+    for name in ("out_helper", "nobody_here"):
+        fields = {"usernames": name, "title": "谢谢", "body": "谢谢"}
+        answer = await post_form(stranger, wall, fields, token_from="/")
+        answers.append((answer.status_code, name in await text(answer)))
+    assert answers == [(403, False), (403, False)]
     assert await _counts(db) == (1, 1, 1)
 
 

@@ -102,21 +102,31 @@ async def test_likes_on_one_post_gather_while_unread_and_start_again_once_read(d
     for liker in likers:
         await make_like(db, user=liker, post=opening)
     await make_like(db, user=likers[0], post=opening)  # a double tap changes nothing
+    for _ in range(3):  # liking and unliking over and over counts one person once
+        await _unlike(db, likers[1], opening, community)
+        await make_like(db, user=likers[1], post=opening)
     (gathered,) = await _mine(db, author)
-    assert (gathered.kind, gathered.count, gathered.actor_id) == ("like", 3, likers[2].id)
-    assert await _bell_events(db, author) == [1, 1, 1]
+    assert (gathered.kind, gathered.count, gathered.actor_id) == ("like", 3, likers[1].id)
+    assert await _bell_events(db, author) == [1, 1, 1, 1, 1, 1]
+    # The only liker taking it back takes the notification away.
+    other = await make_thread(db, author=author, community=community, title="第二个")
+    second = await _opening(db, other.id or 0)
+    await make_like(db, user=likers[0], post=second)
+    await _unlike(db, likers[0], second, community)
+    assert [n.subject for n in await _mine(db, author)] == [f"post:{opening.id}"]
+    assert (await _bell_events(db, author))[-2:] == [2, 1]
 
     async with db.read_only() as session:
         page = await notifications_page(session, author)
     assert [(row.actor.display_name if row.actor else None, row.notification.count) for row in page.rows] == [
-        ("Lk_C", 3)
+        ("Lk_B", 3)
     ]
     async with db.unit_of_work() as session:
         assert await notifications.mark_read(session, user=author) == 1
     await _unlike(db, likers[1], opening, community)
     await make_like(db, user=likers[1], post=opening)
     assert [(n.count, n.read_at is None) for n in await _mine(db, author)] == [(3, False), (1, True)]
-    assert await _bell_events(db, author) == [1, 1, 1, 0, 1]
+    assert (await _bell_events(db, author))[-2:] == [0, 1]
 
 
 async def _opening(db: Database, thread_id: int) -> Post:
@@ -317,8 +327,9 @@ async def test_the_api_lists_notifications_and_marks_them_read(app: Quart, db: D
     assert (await (await client.post("/api/v1/notifications/read", json={}, headers=bearer)).get_json()) == {
         "unread": 0
     }
-    bad = await client.post("/api/v1/notifications/read", json={"ids": ["x"]}, headers=bearer)
-    assert bad.status_code == 400
+    for ids in (["x"], [9223372036854775808], [0]):
+        bad = await client.post("/api/v1/notifications/read", json={"ids": ids}, headers=bearer)
+        assert bad.status_code == 400, ids
     assert (await client.get("/api/v1/notifications?before=abc", headers=bearer)).status_code == 400
 
 
@@ -349,3 +360,22 @@ async def test_someone_who_left_hears_nothing_more_about_the_community_but_still
     assert await _mine(db, mover) == []
     await _send(db, secretary, conversation.id or 0, "物业费的收据还要吗？", reading=set())
     assert [n.kind for n in await _mine(db, mover)] == ["message"]
+
+
+async def test_crossed_replies_at_once_never_deadlock(db: Database) -> None:
+    """C replies in A's thread mentioning B while D replies in B's thread mentioning A: each reply tells A and
+    B. Locking one kind's people at a time took them in opposite orders (a deadlock on PostgreSQL)."""
+    community = await make_community(db)
+    a, b, c, d = await _people(db, community, "dl_a", "dl_b", "dl_c", "dl_d")
+    threads_of = {
+        "a": await make_thread(db, author=a, community=community, title="A 的话题"),
+        "b": await make_thread(db, author=b, community=community, title="B 的话题"),
+    }
+    for round_number in range(15):
+        results = await asyncio.gather(
+            make_reply(db, author=c, thread=threads_of["a"], body=f"@dl_b 你看 {round_number}"),
+            make_reply(db, author=d, thread=threads_of["b"], body=f"@dl_a 你看 {round_number}"),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+    assert len(await _mine(db, a)) == len(await _mine(db, b)) == 30

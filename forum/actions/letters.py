@@ -35,6 +35,7 @@ from forum.models import (
 from forum.offload import text_work
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import CommunityStanding, can_moderate, can_read_content
+from forum.queries.messages import members_named
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import LetterCreated, LetterLiked, PersonData, letters_room
@@ -51,17 +52,18 @@ async def write_letter(
     actor: User,
     community: Community,
     standing: CommunityStanding,
-    recipients: Sequence[User],
+    usernames: object,
     title: object,
     body: object,
     group_name: object = "",
     images: Sequence[PreparedImage] = (),
 ) -> Letter:
-    """Publish a letter to `recipients`: verified members of the community (forum.queries.messages.members_named
-    finds them by name), not the writer. Several recipients need a group name. `images`: at most three, already
-    checked and re-encoded."""
+    """Publish a letter to the verified members of the community named in `usernames` ("@a b, c"), not the
+    writer. Several recipients need a group name. `images`: at most three, already checked and re-encoded.
+    Names are looked up only once the writer may write here: nobody else learns who is a member."""
     if not standing.is_verified_member:
         raise Forbidden(N_("Only verified members of this community can write thank-you letters here."))
+    recipients = await members_named(session, community, usernames)
     errors = FieldErrors()
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)

@@ -48,6 +48,10 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
         thread_room(post.thread_id),
         PostLiked(post_id=post.id, thread_id=post.thread_id, number=post.number, like_count=count).model_dump(),
     )
+    if not liked and post.author_id is not None:
+        await notifications.withdraw(
+            session, user_id=post.author_id, kind=NotificationKind.LIKE, subject=f"post:{post.id}"
+        )
     if liked and post.author_id is not None:
         thread = await session.get(Thread, post.thread_id)
         assert thread is not None and thread.id is not None  # noqa: S101 -- enforced by the foreign key

@@ -64,6 +64,11 @@ class NotReachable(Forbidden):
     default_message = N_("%(name)s does not take private messages from you.")
 
 
+def require_can_message(standing: CommunityStanding) -> None:
+    """For handlers, before they look up names: only verified members learn who is a member here."""
+    _require_verified(standing)
+
+
 def _require_verified(standing: CommunityStanding) -> None:
     if not standing.is_verified_member:
         raise Forbidden(N_("Only verified members of this community can send private messages here."))

@@ -143,6 +143,9 @@ async def notify_post(session: AsyncSession, *, actor: User, thread: Thread, pos
                 reasons.setdefault(ids[name], kind)
     if post.number > 1 and thread.author_id is not None:
         reasons.setdefault(thread.author_id, NotificationKind.REPLY)
+    # Everyone this post tells, locked at once in id order: locking each kind's people in turn could take two
+    # people in opposite orders in two concurrent replies, and deadlock on PostgreSQL.
+    await lock_people(session, reasons)
     for kind in (NotificationKind.QUOTE, NotificationKind.MENTION, NotificationKind.REPLY):
         await notify(
             session,
@@ -169,6 +172,26 @@ async def _member_ids(session: AsyncSession, *, community_id: int, usernames: Se
         )
     )
     return {username: user_id for username, user_id in rows.all() if user_id is not None}
+
+
+async def withdraw(session: AsyncSession, *, user_id: int, kind: NotificationKind, subject: str) -> None:
+    """Take one back from an unread gathered notification (someone unliked what they had just liked): its count
+    goes down, and at nought it is gone. Liking and unliking over and over therefore counts one person once."""
+    await lock_people(session, [user_id])
+    unread = (
+        col(Notification.user_id) == user_id,
+        col(Notification.kind) == kind,
+        col(Notification.subject) == subject,
+        col(Notification.read_at).is_(None),
+    )
+    await session.execute(update(Notification).where(*unread).values(count=col(Notification.count) - 1))
+    gone = (
+        await session.execute(
+            delete(Notification).where(*unread, col(Notification.count) <= 0).returning(col(Notification.id))
+        )
+    ).all()
+    if gone:
+        await _record_counts(session, [user_id])
 
 
 async def mark_read(session: AsyncSession, *, user: User, notification_ids: Sequence[int] | None = None) -> int:

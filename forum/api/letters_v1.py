@@ -14,7 +14,6 @@ from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
 from forum.paths import letter_image_path, letter_path
 from forum.queries.letters import LetterView, letter_view, thanks_wall
-from forum.queries.messages import members_named
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
@@ -129,7 +128,7 @@ async def write_letter(slug: str, data: LetterIn) -> tuple[LetterOut, int]:
         actor=user,
         community=community,
         standing=standing,
-        recipients=await members_named(db_session(), community, data.usernames),
+        usernames=data.usernames,
         title=data.title,
         body=data.body,
         group_name=data.group_name,

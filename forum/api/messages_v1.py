@@ -196,6 +196,7 @@ async def start_group(slug: str, data: StartGroupIn) -> tuple[ConversationOut, i
     """A new group conversation with these members (ten people at most, you included)."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
+    messages.require_can_message(standing)
     others = await members_named(db_session(), community, " ".join(name[:64] for name in data.usernames))
     conversation = await messages.start_group(
         db_session(), actor=user, community=community, standing=standing, others=others, title=data.title

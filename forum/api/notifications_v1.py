@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
@@ -37,7 +39,7 @@ class NotificationQuery(BaseModel):
 
 
 class ReadIn(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=200)  # None: all of them
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=200)  # None: all
 
 
 class UnreadOut(BaseModel):

@@ -15,7 +15,6 @@ from forum.i18n import N_
 from forum.models import Community
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.letters import letter_view, thanks_wall
-from forum.queries.messages import members_named
 from forum.queries.threads import latest_event_id
 from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user, safe_next
@@ -63,13 +62,12 @@ async def write(slug: str) -> Any:
     community, standing = await access_community(db_session(), user, slug)
     form = await request.form
     try:
-        recipients = await members_named(db_session(), community, form.get("usernames"))
         letter = await letters.write_letter(
             db_session(),
             actor=user,
             community=community,
             standing=standing,
-            recipients=recipients,
+            usernames=form.get("usernames"),
             title=form.get("title"),
             body=form.get("body"),
             group_name=form.get("group_name", ""),

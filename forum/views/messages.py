@@ -84,6 +84,7 @@ async def start_group(slug: str) -> Any:
     community, standing = await access_community(db_session(), user, slug)
     form = await request.form
     try:
+        messages.require_can_message(standing)
         others = await members_named(db_session(), community, form.get("usernames"))
         conversation = await messages.start_group(
             db_session(), actor=user, community=community, standing=standing, others=others, title=form.get("title")

@@ -48,7 +48,7 @@ def upgrade() -> None:
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_community_id'), ['community_id'], unique=False)
-        batch_op.create_index('ix_notification_user_unread', ['user_id', 'subject', 'read_at'], unique=False)
+        batch_op.create_index('ix_notification_user_unread', ['user_id', 'read_at', 'subject'], unique=False)
         batch_op.create_index('ix_notification_user_updated', ['user_id', 'updated_at'], unique=False)
 
     # ### end Alembic commands ###

@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table('letter', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_letter_author_id'), ['author_id'], unique=False)
         batch_op.create_index('ix_letter_community_id', ['community_id', 'id'], unique=False)
+        batch_op.create_index('ix_letter_featured', ['community_id', 'featured_at'], unique=False)
 
     op.create_table('letter_image',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -97,6 +98,7 @@ def downgrade() -> None:
     op.drop_table('letter_like')
     op.drop_table('letter_image')
     with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.drop_index('ix_letter_featured')
         batch_op.drop_index('ix_letter_community_id')
         batch_op.drop_index(batch_op.f('ix_letter_author_id'))
 
