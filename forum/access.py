@@ -296,12 +296,27 @@ _MESSAGE_IMAGE = (
 )
 
 
+_REPORTED_IMAGE = (
+    _with_standing()
+    .add_columns(MessageImage)
+    .join(MessageReport, col(MessageReport.community_id) == col(Community.id))
+    .join(MessageImage, col(MessageImage.message_id) == col(MessageReport.message_id))
+    .where(col(MessageImage.id) == bindparam("image_id"), col(MessageReport.resolved_at).is_(None))
+    .limit(1)
+)
+
+
 async def access_message_image(session: AsyncSession, user: User, image_id: int) -> MessageImage:
-    """A picture in a private message, for the conversation's participants only (as its text)."""
-    image = (await session.execute(_MESSAGE_IMAGE, {"viewer_id": user.id, "image_id": image_id})).scalar_one_or_none()
-    if image is None:
+    """A picture in a private message, for the conversation's participants only (as its text), and for the
+    secretaries reviewing a report of that one message while the report is open (as its text)."""
+    params = {"viewer_id": user.id, "image_id": image_id}
+    image = (await session.execute(_MESSAGE_IMAGE, params)).scalar_one_or_none()
+    if image is not None:
+        return image
+    reported = (await session.execute(_REPORTED_IMAGE, params)).first()
+    if reported is None or not can_moderate(_standing(reported)):
         raise NotFound()
-    return image
+    return reported[3]
 
 
 _LETTER = _with_standing().add_columns(Letter).join(Letter, col(Letter.community_id) == col(Community.id))

@@ -221,3 +221,41 @@ async def test_sending_is_rate_limited_per_person_across_the_page_and_the_api(ap
     refused = await _send(sender, page, "再来一条", [])
     assert refused.status_code == 429
     assert await _counts(db) == (59, 0)
+
+
+async def test_a_reported_picture_is_shown_to_the_secretaries_until_the_report_is_reviewed(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    sender = await _member(app, db, community, "rp_sender")
+    receiver = await _member(app, db, community, "rp_receiver")
+    secretary = await _member(app, db, community, "rp_secretary", Role.SECRETARY)
+    neighbour = await _member(app, db, community, "rp_neighbour")
+    elsewhere = await make_community(db)
+    other_secretary = await _member(app, db, elsewhere, "rp_other_secretary", Role.SECRETARY)
+    conversation = await _conversation(sender, community, "rp_receiver")
+    sent = await _send(sender, conversation, "", [("images", "rude.png", png())])
+    assert sent.status_code == 302
+    async with db.read_only() as session:
+        image = (await session.execute(select(MessageImage))).scalar_one()
+        message_id = image.message_id
+    picture = f"/messages/images/{image.id}/thumb"
+    assert (await secretary.get(picture)).status_code == 404  # nothing reported: not theirs to see
+
+    reported = await post_form(
+        receiver, f"{conversation}/report", {"message_id": str(message_id)}, token_from=conversation
+    )
+    assert reported.status_code == 302
+    queue = f"/c/{community.slug}/message-reports"
+    page = await text(await secretary.get(queue))
+    assert f'src="{picture}"' in page
+    assert (await secretary.get(picture)).status_code == 200
+    for outsider in (neighbour, other_secretary):
+        assert (await outsider.get(picture)).status_code == 404
+
+    report_id = re.search(r'id="report-(\d+)"', page)
+    assert report_id
+    resolved = await post_form(secretary, f"/message-reports/{report_id.group(1)}/resolve", token_from=queue)
+    assert resolved.status_code == 302
+    assert (await secretary.get(picture)).status_code == 404
+    assert (await receiver.get(picture)).status_code == 200

@@ -76,9 +76,7 @@ async def write_letter(
     elif len(people) > 1 and not clean_group:
         errors.add("group_name", N_("Several people together need a name, such as “the volunteers of building 12”."))
     if len(images) > MAX_IMAGES:
-        errors.add(
-            "images", N_("At most %(max)d pictures per letter; you chose %(count)d."), max=MAX_IMAGES, count=len(images)
-        )
+        errors.add("images", TOO_MANY_FOR_LETTER, max=MAX_IMAGES, count=len(images))
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and community.id is not None  # noqa: S101 -- checked
     await _require_verified_members(session, community_id=community.id, users=people)

@@ -288,12 +288,13 @@ class ReportRow:
     message: Message
     sender: Person | None
     reporter: Person | None
+    pictures: list[MessageImage]
 
 
 async def open_reports(session: AsyncSession, community: Community, *, viewer: User) -> list[ReportRow]:
     """Reported private messages awaiting review in a community, oldest first: each message alone, never its
     conversation. Reports about the viewer's own messages are left to the others (no one reviews themselves).
-    Two statements."""
+    Three statements."""
     rows = (
         await session.execute(
             select(MessageReport, Message)
@@ -318,12 +319,14 @@ async def open_reports(session: AsyncSession, community: Community, *, viewer: U
             .where(col(User.id).in_(ids))
         )
         people = {user.id or 0: Person.of(user, membership) for user, membership in found}
+    pictures = await pictures_of(session, [message.id for _report, message in rows if message.id])
     return [
         ReportRow(
             report,
             message,
             people.get(message.sender_id or 0),
             people.get(report.reporter_id or 0),
+            pictures.get(message.id or 0, []),
         )
         for report, message in rows
     ]
