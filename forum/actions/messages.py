@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -124,6 +124,31 @@ async def _require_reachable(
     for other in guarded:
         if other.id in blocked_by or (other.message_policy == MessagePolicy.CONTACTS and other.id not in contacts):
             raise NotReachable(name=other.display_name)
+
+
+# A conversation's participants, each with their role if they are still a verified member of its community and
+# whether they blocked the sender (built once: it runs on every message).
+_SEND_TO = (
+    select(
+        col(ConversationMember.user_id),
+        col(User.display_name),
+        col(Membership.role),
+        exists().where(
+            col(UserBlock.blocker_id) == col(ConversationMember.user_id),
+            col(UserBlock.blocked_id) == bindparam("actor_id"),
+        ),
+    )
+    .join(User, col(User.id) == col(ConversationMember.user_id))
+    .outerjoin(
+        Membership,
+        and_(
+            col(Membership.user_id) == col(ConversationMember.user_id),
+            col(Membership.community_id) == bindparam("community_id"),
+            col(Membership.status) == MembershipStatus.VERIFIED,
+        ),
+    )
+    .where(col(ConversationMember.conversation_id) == bindparam("conversation_id"))
+)
 
 
 def _pair_key(first: int, second: int) -> str:
@@ -254,21 +279,24 @@ async def send_message(
     stored: Message | None = await _stored_message(session, conversation.id, actor.id, client_id, required=False)
     if stored is not None:
         return stored
+    # Who is in it, and (for two people) whether the other may still be written to: one statement, before the
+    # first write (on SQLite that write takes the database's lock until commit).
+    people = (
+        await session.execute(
+            _SEND_TO,
+            {"conversation_id": conversation.id, "community_id": conversation.community_id, "actor_id": actor.id},
+        )
+    ).all()
+    participant_ids = [user_id for user_id, _name, _role, _blocked in people]
     if conversation.pair_key is not None and not standing.is_secretary:
-        others = (
-            (
-                await session.execute(
-                    select(User)
-                    .join(ConversationMember, col(ConversationMember.user_id) == col(User.id))
-                    .where(col(ConversationMember.conversation_id) == conversation.id, col(User.id) != actor.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        await _require_reachable(
-            session, community_id=conversation.community_id, actor=actor, standing=standing, others=others
-        )
+        for user_id, name, role, blocked in people:
+            # They share this conversation, so "contacts only" lets them through; a block does not.
+            if user_id == actor.id:
+                continue
+            if role is None:
+                raise field_error("recipients", N_("You can only message verified members of this community."))
+            if role != Role.SECRETARY and blocked:
+                raise NotReachable(name=name)
     body_html = await text_work(len(clean_body), render_markdown, clean_body) if clean_body else ""
     now = utcnow()
     # A retry that overlaps the first send (a double tap, a lost answer) waits for it and stores nothing.
@@ -315,15 +343,6 @@ async def send_message(
             created_at=now.isoformat(),
             url=message_path(conversation.id, message.id),
         ).model_dump(),
-    )
-    participant_ids = list(
-        (
-            await session.execute(
-                select(col(ConversationMember.user_id)).where(
-                    col(ConversationMember.conversation_id) == conversation.id
-                )
-            )
-        ).scalars()
     )
     await _record_unread(session, participant_ids)
     await notifications.notify(
