@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, notifications
+from forum.actions import audit, likes, notifications
 from forum.actions.images import attach_images
 from forum.actions.threads import author_data, image_data
-from forum.db import insert_for, record_event
-from forum.errors import Forbidden, field_error
+from forum.db import record_event
+from forum.errors import Forbidden
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, render_markdown
@@ -79,7 +79,6 @@ async def write_letter(
         errors.add("images", TOO_MANY_FOR_LETTER, max=MAX_IMAGES, count=len(images))
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and community.id is not None  # noqa: S101 -- checked
-    await _require_verified_members(session, community_id=community.id, users=people)
     body_html = await text_work(len(clean_body), render_markdown, clean_body)
     now = utcnow()
     letter = Letter(
@@ -137,13 +136,6 @@ async def write_letter(
     return letter
 
 
-async def _require_verified_members(session: AsyncSession, *, community_id: int, users: Sequence[User]) -> None:
-    badges = await _badges(session, community_id=community_id, user_ids=[user.id or 0 for user in users])
-    for user in users:
-        if user.id not in badges:
-            raise field_error("usernames", N_("No verified member here is called %(name)s."), name=user.username)
-
-
 async def _badges(session: AsyncSession, *, community_id: int, user_ids: Sequence[int]) -> dict[int, bool]:
     """Verified members among `user_ids`, with whether each wears the party badge here."""
     rows = await session.execute(
@@ -163,20 +155,7 @@ async def set_like(
     if not can_read_content(standing):
         raise Forbidden()
     assert actor.id is not None and letter.id is not None  # noqa: S101 -- loaded rows
-    if liked:
-        changed = await session.execute(
-            insert_for(session)(LetterLike)
-            .values(letter_id=letter.id, user_id=actor.id, created_at=utcnow())
-            .on_conflict_do_nothing()
-            .returning(col(LetterLike.id))
-        )
-    else:
-        changed = await session.execute(
-            delete(LetterLike)
-            .where(col(LetterLike.letter_id) == letter.id, col(LetterLike.user_id) == actor.id)
-            .returning(col(LetterLike.id))
-        )
-    if changed.first() is None:
+    if not await likes.toggle(session, model=LetterLike, owner={"letter_id": letter.id}, user_id=actor.id, liked=liked):
         return letter.like_count
     count: int = (
         await session.execute(

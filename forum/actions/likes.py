@@ -9,10 +9,32 @@ from sqlmodel import col
 from forum.actions import notifications
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden
-from forum.models import Like, NotificationKind, Post, Thread, User
+from forum.models import LetterLike, Like, NotificationKind, Post, Thread, User
 from forum.paths import post_path
 from forum.permissions import CommunityStanding, can_read_content
+from forum.timeutil import utcnow
 from realtime.events import PostLiked, thread_room
+
+
+async def toggle(
+    session: AsyncSession, *, model: type[Like] | type[LetterLike], owner: dict[str, int], user_id: int, liked: bool
+) -> bool:
+    """Add (liked) or remove one person's like row of a post or letter (`owner`: {"post_id": 7}); whether a row
+    changed. A like that is there already, or an unlike of nothing, changes nothing (ON CONFLICT DO NOTHING):
+    a double tap from two tabs counts once."""
+    if liked:
+        changed = await session.execute(
+            insert_for(session)(model)
+            .values(**owner, user_id=user_id, created_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(col(model.id))
+        )
+    else:
+        mine = [getattr(model, column) == value for column, value in owner.items()]
+        changed = await session.execute(
+            delete(model).where(*mine, col(model.user_id) == user_id).returning(col(model.id))
+        )
+    return changed.first() is not None
 
 
 async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding, liked: bool) -> int:
@@ -21,18 +43,7 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
     if not can_read_content(standing) or post.deleted_at is not None:
         raise Forbidden()
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
-    if liked:
-        changed = await session.execute(
-            insert_for(session)(Like)
-            .values(post_id=post.id, user_id=actor.id)
-            .on_conflict_do_nothing()
-            .returning(col(Like.id))
-        )
-    else:
-        changed = await session.execute(
-            delete(Like).where(col(Like.post_id) == post.id, col(Like.user_id) == actor.id).returning(col(Like.id))
-        )
-    if changed.first() is None:
+    if not await toggle(session, model=Like, owner={"post_id": post.id}, user_id=actor.id, liked=liked):
         return post.like_count
     step = 1 if liked else -1
     count: int = (
