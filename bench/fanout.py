@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
+from bench import common
 from forum.access import standing_in
 from forum.actions import accounts, communities, memberships, threads
 from forum.actions.sessions import hash_token
@@ -498,22 +499,20 @@ async def post_at_rate(post: Post, replies: int, rate: float, run: Run) -> None:
     await asyncio.gather(*(one(sequence) for sequence in range(replies)))
 
 
-# --- one measurement -------------------------------------------------------------------------------------------
-
-
-async def measure(
-    name: str, url: str, server_pid: int, post: Post, seeded: Seeded, options: argparse.Namespace, var: Path
-) -> Run:
-    run = Run(name=name, clients=options.clients, replies=options.replies)
-    workers = Workers(options.client_processes, var, name)
+async def drive(
+    run: Run, workers: Workers, connect: Awaitable[None], server_pid: int, post: Post, options: argparse.Namespace
+) -> tuple[list[dict[str, Any]], float]:
+    """Connect the clients (`connect`: `workers.start(...)`), post `run.replies` at --rate, wait up to --drain for
+    every delivery and stop the clients; the server's and the clients' CPU and the load average go into `run`.
+    The clients' results, and the moment posting started."""
     try:
         began = time.monotonic()
-        await workers.start(url, seeded.room, seeded.tokens, options.replies, options.deflate)
-        print(f"{name}: {options.clients} clients subscribed in {time.monotonic() - began:.1f}s", file=sys.stderr)
+        await connect
+        print(f"{run.name}: {run.clients} clients subscribed in {time.monotonic() - began:.1f}s", file=sys.stderr)
         await asyncio.sleep(1)  # let the connection burst's garbage settle
         load_before = _loadavg()
         server_before, clients_before, started = cpu_seconds(server_pid), workers.cpu(), time.monotonic()
-        await post_at_rate(post, options.replies, options.rate, run)
+        await post_at_rate(post, run.replies, options.rate, run)
         complete = await workers.all_complete(wait=options.drain)
         server_after, clients_after = cpu_seconds(server_pid), workers.cpu()
         if complete:
@@ -524,6 +523,19 @@ async def measure(
     run.server_cpu = server_after - server_before
     run.client_cpu = [after - before for before, after in zip(clients_before, clients_after, strict=True)]
     run.loadavg = f"{load_before} -> {_loadavg()}"
+    return results, started
+
+
+# --- one measurement -------------------------------------------------------------------------------------------
+
+
+async def measure(
+    name: str, url: str, server_pid: int, post: Post, seeded: Seeded, options: argparse.Namespace, var: Path
+) -> Run:
+    run = Run(name=name, clients=options.clients, replies=options.replies)
+    workers = Workers(options.client_processes, var, name)
+    connect = workers.start(url, seeded.room, seeded.tokens, options.replies, options.deflate)
+    results, started = await drive(run, workers, connect, server_pid, post, options)
     last = started
     for result in results:
         run.lost_connections += result["lost"]
@@ -573,42 +585,30 @@ async def bench(options: argparse.Namespace) -> dict[str, Any]:
                 payload = await linli_payload_bytes(url)
             else:
                 payload = 0
-    report: dict[str, Any] = {
-        "database": "postgresql" if options.database_url else "sqlite",
-        "rate": options.rate,
-        "client_processes": options.client_processes,
-        "payload_bytes": {"linli": payload, "floor": len(json.dumps(seeded.envelope).encode())},
-        "runs": {run.name: run.summary() for run in runs},
-    }
-    if len(runs) == 2:
-        floor, linli = report["runs"]["floor"], report["runs"]["linli"]
-        report["ratio"] = {key: linli[key] / floor[key] if floor[key] else math.nan for key in RATIO_KEYS}
-    return report
+    return common.make_report(options, runs, payload, seeded.envelope, RATIO_KEYS)
+
+
+TABLE: list[common.Column] = [
+    ("clients", 7, "", "clients"),
+    ("posts", 5, "", "replies"),
+    ("failed", 6, "", "failed_posts"),
+    ("delivered", 9, "", "delivered"),
+    ("missing", 7, "", "missing"),
+    ("dup", 3, "", "duplicated"),
+    ("resp p50", 8, ".1f", "p50_ms"),
+    ("resp p99", 8, ".1f", "p99_ms"),
+    ("resp max", 8, ".1f", "max_ms"),
+    ("send p50", 8, ".1f", "send_p50_ms"),
+    ("send p99", 8, ".1f", "send_p99_ms"),
+    ("send max", 8, ".1f", "send_max_ms"),
+    ("HTTP p50", 8, ".1f", "http_p50_ms"),
+    ("CPU us/ev", 9, ".1f", "server_cpu_us_per_event"),
+]
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(
-        f"database {report['database']}, {report['rate']} replies/s, {report['client_processes']} client processes, "
-        f"payload bytes {report['payload_bytes']}"
-    )
-    print("latency in ms: 'response' = from the poster's HTTP response, 'send' = from sending the HTTP request")
-    header = (
-        f"{'run':<6} {'clients':>7} {'posts':>5} {'failed':>6} {'delivered':>9} {'missing':>7} {'dup':>3} "
-        f"{'resp p50':>8} {'resp p99':>8} {'resp max':>8} {'send p50':>8} {'send p99':>8} {'send max':>8} "
-        f"{'HTTP p50':>8} {'CPU us/ev':>9} {'srv CPU':>7} {'clientCPU':>9}  load"
-    )
-    print(header)
-    for name, row in report["runs"].items():
-        print(
-            f"{name:<6} {row['clients']:>7} {row['replies']:>5} {row['failed_posts']:>6} {row['delivered']:>9} "
-            f"{row['missing']:>7} {row['duplicated']:>3} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-            f"{row['max_ms']:>8.1f} {row['send_p50_ms']:>8.1f} {row['send_p99_ms']:>8.1f} {row['send_max_ms']:>8.1f} "
-            f"{row['http_p50_ms']:>8.1f} {row['server_cpu_us_per_event']:>9.1f} {row['server_cpu_pct']:>6.0f}% "
-            f"{row['client_cpu_max_pct']:>8.0f}%  "
-            f"{row['loadavg']}"
-        )
-    if "ratio" in report:
-        print("linli/floor: " + ", ".join(f"{key} {value:.2f}x" for key, value in report["ratio"].items()))
+    note = "latency in ms: 'response' = from the poster's HTTP response, 'send' = from sending the HTTP request"
+    common.print_table(report, "replies", note, TABLE)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -616,29 +616,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--replies", type=int, default=100)
     parser.add_argument("--rate", type=float, default=20.0, help="replies per second (default 20)")
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres: a throwaway "
-        "database is created on it and dropped afterwards (default: SQLite in a temp dir)",
-    )
-    parser.add_argument("--client-processes", type=int, help="default: one per 250 clients, at most 4")
+    common.add_server_options(parser)
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate, as browsers do")
-    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for deliveries after posting")
-    parser.add_argument("--only", choices=["floor", "linli"], nargs="+", default=["floor", "linli"])
-    parser.add_argument("--json", action="store_true", help="print the report as JSON after the table")
-    options = parser.parse_args(argv)
-    if options.client_processes is None:
-        options.client_processes = max(1, min(4, math.ceil(options.clients / 250)))
-    return options
-
-
-def main() -> None:
-    options = parse()
-    report = asyncio.run(bench(options))
-    print_table(report)
-    if options.json:
-        print(json.dumps(report))
+    common.add_run_options(parser, sending="posting")
+    return common.parse_options(parser, argv)
 
 
 if __name__ == "__main__":
-    main()
+    common.run_cli(parse, bench, print_table)

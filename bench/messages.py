@@ -26,7 +26,6 @@ to that room of two. It sends no `unread.changed` (Linli sends two per message, 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import random
@@ -44,19 +43,18 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
+from bench import common
 from bench.fanout import (
     LINLI_COMMAND,
     Post,
     Run,
     Workers,
-    _loadavg,
     add_members,
-    cpu_seconds,
     database,
+    drive,
     linli_env,
     linli_payload_bytes,
     percentile_ms,
-    post_at_rate,
     serving,
 )
 from forum.access import standing_in
@@ -264,33 +262,17 @@ async def measure(
     workers = Workers(options.client_processes, var, name)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         send = sender(client, seeded, run)
-        try:
-            began = time.monotonic()
-            await workers.start(
-                url,
-                rooms,
-                seeded.tokens,
-                expect,
-                False,
-                event="message.created",
-                key="message_id",
-                watch=["unread.changed"],
-            )
-            print(f"{name}: {options.clients} clients subscribed in {time.monotonic() - began:.1f}s", file=sys.stderr)
-            await asyncio.sleep(1)  # let the connection burst's garbage settle
-            load_before = _loadavg()
-            server_before, clients_before, started = cpu_seconds(server_pid), workers.cpu(), time.monotonic()
-            await post_at_rate(send, options.messages, options.rate, run)
-            complete = await workers.all_complete(wait=options.drain)
-            server_after, clients_after = cpu_seconds(server_pid), workers.cpu()
-            if complete:
-                await asyncio.sleep(0.5)  # a duplicate would arrive about now
-            results = await workers.stop()
-        finally:
-            await workers.kill()
-    run.server_cpu = server_after - server_before
-    run.client_cpu = [after - before for before, after in zip(clients_before, clients_after, strict=True)]
-    run.loadavg = f"{load_before} -> {_loadavg()}"
+        connect = workers.start(
+            url,
+            rooms,
+            seeded.tokens,
+            expect,
+            False,
+            event="message.created",
+            key="message_id",
+            watch=["unread.changed"],
+        )
+        results, started = await drive(run, workers, connect, server_pid, send, options)
     run.lost_connections = sum(result["lost"] for result in results)
     tally(run, workers.token_order(results, "received"), workers.token_order(results, "counted"), started)
     for failure in run.failed_posts[:3]:
@@ -358,41 +340,32 @@ async def bench(options: argparse.Namespace) -> dict[str, Any]:
                 async with serving("linli", LINLI_COMMAND, linli_env(url, var), var) as (linli_url, pid):
                     runs.append(await measure("linli", linli_url, pid, linli_sender, seeded, options, var))
                 payload = await linli_payload_bytes(url, "message.created")
-    report: dict[str, Any] = {
-        "database": "postgresql" if options.database_url else "sqlite",
-        "rate": options.rate,
-        "client_processes": options.client_processes,
-        "payload_bytes": {"linli": payload, "floor": len(json.dumps(seeded.envelope).encode())},
-        "runs": {run.name: run.summary() for run in runs},
-    }
-    if len(runs) == 2:
-        floor, linli = report["runs"]["floor"], report["runs"]["linli"]
-        report["ratio"] = {key: linli[key] / floor[key] if floor[key] else math.nan for key in RATIO_KEYS}
-    return report
+    return common.make_report(options, runs, payload, seeded.envelope, RATIO_KEYS)
+
+
+TABLE: list[common.Column] = [
+    ("clients", 7, "", "clients"),
+    ("sent", 5, "", "sent"),
+    ("failed", 6, "", "failed_sends"),
+    ("delivered", 9, "", "delivered"),
+    ("missing", 7, "", "missing"),
+    ("dup", 3, "", "duplicated"),
+    ("wrong", 5, "", lambda row: row["misdelivered"] + row["unexpected"]),
+    ("echoes", 6, "", "echoes"),
+    ("unread", 6, "", "unread_changed"),
+    ("p50", 6, ".1f", "p50_ms"),
+    ("p99", 6, ".1f", "p99_ms"),
+    ("max", 6, ".1f", "max_ms"),
+    ("send p99", 8, ".1f", "send_p99_ms"),
+    ("HTTP p50", 8, ".1f", "http_p50_ms"),
+    ("HTTP p99", 8, ".1f", "http_p99_ms"),
+    ("CPU ms/msg", 10, ".2f", "server_cpu_ms_per_message"),
+]
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(
-        f"database {report['database']}, {report['rate']} messages/s, {report['client_processes']} client "
-        f"processes, payload bytes {report['payload_bytes']}"
-    )
-    print("latency in ms from the sender's HTTP response to the other participant's receipt; 'send' from the request")
-    print(
-        f"{'run':<6} {'clients':>7} {'sent':>5} {'failed':>6} {'delivered':>9} {'missing':>7} {'dup':>3} "
-        f"{'wrong':>5} {'echoes':>6} {'unread':>6} {'p50':>6} {'p99':>6} {'max':>6} {'send p99':>8} "
-        f"{'HTTP p50':>8} {'HTTP p99':>8} {'CPU ms/msg':>10} {'srv CPU':>7} {'clientCPU':>9}  load"
-    )
-    for name, row in report["runs"].items():
-        print(
-            f"{name:<6} {row['clients']:>7} {row['sent']:>5} {row['failed_sends']:>6} {row['delivered']:>9} "
-            f"{row['missing']:>7} {row['duplicated']:>3} {row['misdelivered'] + row['unexpected']:>5} "
-            f"{row['echoes']:>6} {row['unread_changed']:>6} {row['p50_ms']:>6.1f} {row['p99_ms']:>6.1f} "
-            f"{row['max_ms']:>6.1f} {row['send_p99_ms']:>8.1f} {row['http_p50_ms']:>8.1f} {row['http_p99_ms']:>8.1f} "
-            f"{row['server_cpu_ms_per_message']:>10.2f} {row['server_cpu_pct']:>6.0f}% "
-            f"{row['client_cpu_max_pct']:>8.0f}%  {row['loadavg']}"
-        )
-    if "ratio" in report:
-        print("linli/floor: " + ", ".join(f"{key} {value:.2f}x" for key, value in report["ratio"].items()))
+    note = "latency in ms from the sender's HTTP response to the other participant's receipt; 'send' from the request"
+    common.print_table(report, "messages", note, TABLE)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -400,30 +373,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=1000, help="members, two per conversation (default 1000)")
     parser.add_argument("--messages", type=int, default=1500, help="messages in all (default 1500)")
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second in all (default 50)")
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres: a throwaway "
-        "database is created on it and dropped afterwards (default: SQLite in a temp dir)",
-    )
-    parser.add_argument("--client-processes", type=int, help="default: one per 250 clients, at most 4")
-    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for deliveries after sending")
-    parser.add_argument("--only", choices=["floor", "linli"], nargs="+", default=["floor", "linli"])
-    parser.add_argument("--json", action="store_true", help="print the report as JSON after the table")
-    options = parser.parse_args(argv)
+    common.add_server_options(parser)
+    common.add_run_options(parser, sending="sending")
+    options = common.parse_options(parser, argv)
     if options.clients < 2 or options.clients % 2:
         parser.error("--clients must be an even number, at least 2")
-    if options.client_processes is None:
-        options.client_processes = max(1, min(4, math.ceil(options.clients / 250)))
     return options
 
 
-def main() -> None:
-    options = parse()
-    report = asyncio.run(bench(options))
-    print_table(report)
-    if options.json:
-        print(json.dumps(report))
-
-
 if __name__ == "__main__":
-    main()
+    common.run_cli(parse, bench, print_table)
