@@ -379,3 +379,17 @@ async def test_crossed_replies_at_once_never_deadlock(db: Database) -> None:
         )
         assert [r for r in results if isinstance(r, BaseException)] == []
     assert len(await _mine(db, a)) == len(await _mine(db, b)) == 30
+
+
+async def test_a_deleted_post_takes_its_notifications_with_it(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author, replier = await _people(db, community, "del_author", "del_replier")
+    thread = await make_thread(db, author=author, community=community, title="旧话题")
+    reply = await make_reply(db, author=replier, thread=thread, body="@del_author 说错了，我删掉")
+    assert [n.kind for n in await _mine(db, author)] == ["mention"]
+    client = app.test_client()
+    await login(client, "del_replier")
+    deleted = await post_form(client, f"/posts/{reply.id}/delete", {"confirm": "1"}, token_from=f"/t/{thread.id}")
+    assert deleted.status_code == 302
+    assert await _mine(db, author) == []
+    assert (await _bell_events(db, author))[-1] == 0

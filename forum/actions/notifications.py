@@ -194,6 +194,17 @@ async def withdraw(session: AsyncSession, *, user_id: int, kind: NotificationKin
         await _record_counts(session, [user_id])
 
 
+async def forget_subject(session: AsyncSession, *, subject: str) -> None:
+    """What the notifications were about is gone (a deleted post): they go too, and the bell counts of those
+    who had not read them are sent again."""
+    about = select(col(Notification.user_id)).where(col(Notification.subject) == subject)
+    unread = sorted(set((await session.execute(about.where(col(Notification.read_at).is_(None)))).scalars()))
+    await lock_people(session, unread)
+    await session.execute(delete(Notification).where(col(Notification.subject) == subject))
+    if unread:
+        await _record_counts(session, unread)
+
+
 async def mark_read(session: AsyncSession, *, user: User, notification_ids: Sequence[int] | None = None) -> int:
     """Mark some of the user's notifications read (None: all of them); returns how many changed. Ids that are
     not the user's are passed over."""

@@ -241,7 +241,8 @@ async def edit_post(
 
 async def delete_post(session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding) -> Post:
     """Delete one's own post: its text and pictures disappear for everyone (the picture files are removed after
-    the commit); the place in the thread stays, so numbers and links to later replies do not move."""
+    the commit), and so do the notifications about it; the place in the thread stays, so numbers and links to
+    later replies do not move."""
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
     if not can_edit_post(standing, post, actor.id):
         raise Forbidden()
@@ -249,6 +250,7 @@ async def delete_post(session: AsyncSession, *, actor: User, post: Post, standin
     await session.flush()
     await remove_images(session, post=post)
     await search.unindex_post(session, post_id=post.id)
+    await notifications.forget_subject(session, subject=f"post:{post.id}")
     record_event(
         session,
         thread_room(post.thread_id),
