@@ -6,6 +6,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
@@ -198,6 +199,22 @@ def test_only_allowed_tags_and_attributes_come_out() -> None:
         assert set(attrs) <= ({"href", "rel"} if tag == "a" else set())
 
 
+def fastest_of(work: Callable[[], object], within: float, tries: int = 3) -> float:
+    """The shortest of up to `tries` timed runs of `work`, stopping at the first within the bound.
+
+    A single run on a loaded CI machine can stall (a full garbage collection late in the session,
+    a neighbouring server process starting); a slow algorithm is slow every time.
+    """
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+        if best < within:
+            break
+    return best
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -213,11 +230,12 @@ def test_only_allowed_tags_and_attributes_come_out() -> None:
     ids=["quote-run", "quote-spaced", "list-run", "indented-list", "mixed", "stars", "brackets", "emphasis"],
 )
 def test_deeply_nested_input_renders_quickly(text: str) -> None:
-    started = time.perf_counter()
-    html = render_markdown(text)
-    plain_text(text)
-    assert time.perf_counter() - started < 1.0
-    assert isinstance(html, str)
+    def render() -> None:
+        assert isinstance(render_markdown(text), str)
+        plain_text(text)
+
+    # Typically under 0.2 s; a quadratic blow-up takes many seconds.
+    assert fastest_of(render, within=1.0) < 1.0
 
 
 @pytest.mark.parametrize(
@@ -226,10 +244,8 @@ def test_deeply_nested_input_renders_quickly(text: str) -> None:
 )
 def test_pathological_bodies_of_the_maximum_length_render_in_reasonable_time(unit: str) -> None:
     text = unit * (MAX_BODY_CHARS // len(unit))
-    started = time.perf_counter()
-    render_markdown(text)
     # Typically well under half a second; the margin is for a busy CI machine.
-    assert time.perf_counter() - started < 2.0
+    assert fastest_of(lambda: render_markdown(text), within=2.0) < 2.0
 
 
 def test_render_never_raises_on_garbage() -> None:
