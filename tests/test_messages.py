@@ -64,7 +64,7 @@ async def _start(db: Database, actor: User, community: Community, *others: User,
 async def _send(db: Database, actor: User, conversation_id: int, body: object, client_id: object) -> Message:
     async with db.unit_of_work() as session:
         conversation, member, standing = await access_conversation(session, actor, conversation_id)
-        return await messages.send_message(
+        sent = await messages.send_message(
             session,
             actor=actor,
             conversation=conversation,
@@ -73,6 +73,7 @@ async def _send(db: Database, actor: User, conversation_id: int, body: object, c
             body=body,
             client_id=client_id,
         )
+        return sent.message
 
 
 async def _set_policy(db: Database, user: User, policy: str) -> None:

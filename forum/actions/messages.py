@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, func, select, update
@@ -48,7 +49,7 @@ from forum.models import (
 from forum.offload import text_work
 from forum.paths import message_image_path, message_path
 from forum.permissions import CommunityStanding
-from forum.queries.messages import unread_totals
+from forum.queries.messages import pictures_of, unread_totals
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import MessageCreated, MessagesRead, UnreadChanged, conversation_room, user_room
@@ -262,11 +263,14 @@ async def send_message(
     client_id: object,
     images: Sequence[PreparedImage] = (),
     reading: Collection[int] = (),
-) -> Message:
+) -> SentMessage:
     """Add a message (Markdown, as in posts) with pictures, already checked and re-encoded (text, pictures or
     both). `member` is the actor's participation, from the access check. A message with this sender's
     `client_id` already in the conversation is returned as stored, whatever this attempt carries. The others
-    are notified unless they are in `reading` (the people who have the conversation open right now)."""
+    are notified unless they are in `reading` (the people who have the conversation open right now).
+
+    Seven statements for a first send on PostgreSQL besides the notification's: the participants, the insert,
+    the conversation's newest message, the read mark, the people's locks, their unread counts, the events."""
     _require_verified(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
@@ -276,9 +280,6 @@ async def send_message(
     if not clean_body and not images:
         raise field_error("body", N_("Write a message or choose a picture."))
     assert conversation.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
-    stored: Message | None = await _stored_message(session, conversation.id, actor.id, client_id, required=False)
-    if stored is not None:
-        return stored
     # Who is in it, and (for two people) whether the other may still be written to: one statement, before the
     # first write (on SQLite that write takes the database's lock until commit).
     people = (
@@ -315,11 +316,19 @@ async def send_message(
             .returning(col(Message.id))
         )
     ).scalar_one_or_none()
-    if new_id is None:
+    if new_id is None:  # a retry: what the first attempt stored
         found: Message = await _stored_message(session, conversation.id, actor.id, client_id)
-        return found
-    message = await session.get(Message, new_id)
-    assert message is not None and message.id is not None  # noqa: S101 -- just inserted
+        assert found.id is not None  # noqa: S101 -- a stored row
+        return SentMessage(found, (await pictures_of(session, [found.id])).get(found.id, []), retry=True)
+    message = Message(
+        id=new_id,
+        conversation_id=conversation.id,
+        sender_id=actor.id,
+        client_id=client_id,
+        body=clean_body,
+        body_html=body_html,
+        created_at=now,
+    )
     # The newest message and the sender's read mark ("one has read what one wrote") only move forward,
     # whatever order concurrent sends commit in.
     await session.execute(
@@ -334,14 +343,14 @@ async def send_message(
         session,
         conversation_room(conversation.id),
         MessageCreated(
-            message_id=message.id,
+            message_id=new_id,
             conversation_id=conversation.id,
             client_id=client_id,
             sender=sender,
             body_html=body_html,
             images=[image_data(picture, message_image_path) for picture in pictures],
             created_at=now.isoformat(),
-            url=message_path(conversation.id, message.id),
+            url=message_path(conversation.id, new_id),
         ).model_dump(),
     )
     await _record_unread(session, participant_ids)
@@ -353,10 +362,20 @@ async def send_message(
         subject=conversation_room(conversation.id),
         actor_id=actor.id,
         title=conversation.title,
-        url=message_path(conversation.id, message.id),
+        url=message_path(conversation.id, new_id),
         members_only=False,  # a former member still reads their conversations
+        people_locked=True,  # by _record_unread: all the participants
     )
-    return message
+    return SentMessage(message, pictures, retry=False)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message as sent: the stored row, its pictures, and whether it was already there (a retry)."""
+
+    message: Message
+    pictures: list[MessageImage]
+    retry: bool
 
 
 async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None:

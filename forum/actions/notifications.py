@@ -71,10 +71,11 @@ async def notify(
     title: str,
     url: str,
     members_only: bool = True,
+    people_locked: bool = False,
 ) -> list[int]:
     """Notify `recipients` (not the actor, not those who turned `kind` off, and with `members_only` only the
     community's verified members: someone who left is not told about what they can no longer read); returns
-    who was notified."""
+    who was notified. `people_locked`: the caller has already locked all the recipients (lock_people)."""
     targets = sorted({user_id for user_id in recipients if user_id != actor_id})
     if not targets:
         return []
@@ -90,7 +91,8 @@ async def notify(
     targets = sorted(user_id for user_id in (await session.execute(allowed)).scalars() if user_id is not None)
     if not targets:
         return []
-    await lock_people(session, targets)
+    if not people_locked:
+        await lock_people(session, targets)
     now = utcnow()
     gathered: dict[int, Notification] = {}
     if kind in GATHERED:

@@ -22,7 +22,6 @@ from forum.queries.messages import (
     members_named,
     messages_page,
     participants,
-    pictures_of,
     read_marks,
     unread_total,
 )
@@ -239,7 +238,7 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
     `client_id` again returns the stored message."""
     user = require_user()
     conversation, member, standing = await access_conversation(db_session(), user, conversation_id)
-    message = await messages.send_message(
+    sent = await messages.send_message(
         db_session(),
         actor=user,
         conversation=conversation,
@@ -251,8 +250,7 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
         reading=await people_reading(conversation_room(conversation_id)),
     )
     await commit()
-    pictures = await pictures_of(db_session(), [message.id or 0])
-    return _message_out(message, pictures.get(message.id or 0, [])), 201
+    return _message_out(sent.message, sent.pictures), 201
 
 
 @blueprint.post("/conversations/<id:conversation_id>/read")

@@ -199,7 +199,7 @@ async def send(conversation_id: int) -> Any:
     conversation, member, standing = await access_conversation(db_session(), user, conversation_id)
     form = await request.form
     try:
-        message = await messages.send_message(
+        sent = await messages.send_message(
             db_session(),
             actor=user,
             conversation=conversation,
@@ -217,7 +217,7 @@ async def send(conversation_id: int) -> Any:
             conversation_id, form=form, errors=error.translated_fields(), status=error.status
         )
     await commit()
-    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message.id}"))
+    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{sent.message.id}"))
 
 
 @blueprint.post("/messages/<id:conversation_id>/report")
