@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
@@ -256,3 +260,20 @@ async def test_registering_one_username_over_and_over_is_rate_limited(client: Cl
     form = {"username": "wanted_name", "password": "a-long-password", "display_name": "抢注"}
     statuses = [(await post_form(client, "/register", form)).status_code for _ in range(6)]
     assert statuses == [302] + [409] * 4 + [429]
+
+
+def test_passwords_are_hashed_cheaply_only_when_the_test_suite_asks() -> None:
+    probe = "from forum.passwords import _hasher; print(_hasher.memory_cost, _hasher.time_cost)"
+    environment = {name: value for name, value in os.environ.items() if name != "LINLI_TEST_FAST_PASSWORD_HASHING"}
+    production = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    ).stdout.split()
+    tests = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**environment, "LINLI_TEST_FAST_PASSWORD_HASHING": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert production == ["65536", "3"]  # RFC 9106's second recommendation: 64 MiB, three passes
+    assert tests == ["8", "1"]
