@@ -156,7 +156,7 @@ async def seed(url: str, members: int) -> Seeded:
             for first in range(0, members - 1, 2):
                 actor, other = users[user_ids[first]], users[user_ids[first + 1]]
                 standing = await standing_in(session, actor, here)
-                conversation = await messages.start_direct(
+                conversation, _new = await messages.start_direct(
                     session, actor=actor, community=here, standing=standing, other=other
                 )
                 assert conversation.id is not None

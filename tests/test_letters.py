@@ -22,6 +22,7 @@ from forum.models import (
     LetterRecipient,
     Notification,
     Role,
+    User,
 )
 from tests.factories import PASSWORD, make_community, make_member, make_pending, make_user
 from tests.helpers import login, multipart, post_form, post_multipart, text
@@ -104,6 +105,44 @@ async def test_a_resident_thanks_a_neighbour_with_a_photo_who_is_told_and_shows_
     assert stored is not None and stored.like_count == 1
     assert [json.loads(e.payload)["like_count"] for e in likes] == [1]
     assert "取消点赞" in await text(await reader.get(f"/letters/{letter_id}"))
+
+
+async def test_a_letter_links_the_members_it_mentions_and_tells_them_once(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    writer = await _member(app, db, community, "lm_writer")
+    await _member(app, db, community, "lm_helper")
+    await _member(app, db, community, "lm_also")
+    await _member(app, db, community, "lm_quoted")
+    stranger = await make_user(db, username="lm_stranger")
+    await make_member(db, user=stranger, community=await make_community(db, name="别的小区"))
+    wall = f"/c/{community.slug}/thanks"
+
+    body = "谢谢 @lm_helper 和 @lm_also 帮忙，@lm_helper 还修了门。@lm_stranger 也在\n\n> @lm_quoted 说过：小事"
+    written = await post_form(
+        writer, wall, {"usernames": "lm_helper", "title": "谢谢热心邻居", "body": body}, token_from=wall
+    )
+    assert written.status_code == 302, await text(written)
+    letter_id = _letter_id(written.headers["Location"])
+    async with db.read_only() as session:
+        letter = await session.get(Letter, letter_id)
+        told = (
+            await session.execute(
+                select(User.username, Notification.kind, Notification.url)
+                .join(User, col(User.id) == col(Notification.user_id))
+                .order_by(col(User.username))
+            )
+        ).all()
+
+    assert letter is not None
+    # Members are linked wherever they are named, quotes included; someone from elsewhere is not.
+    links = re.findall(r'<a href="/u/(\w+)" class="mention"[^>]*>@(\w+)</a>', letter.body_html)
+    assert [name for name, shown in links if name == shown] == ["lm_helper", "lm_also", "lm_helper", "lm_quoted"]
+    assert "/u/lm_stranger" not in letter.body_html
+    # The recipient is told of the letter only; a member mentioned outside a quote, of the mention.
+    assert [tuple(row) for row in told] == [
+        ("lm_also", "mention", f"/letters/{letter_id}"),
+        ("lm_helper", "letter", f"/letters/{letter_id}"),
+    ]
 
 
 async def test_a_group_letter_needs_a_name_and_mistakes_are_named_and_store_nothing(

@@ -53,9 +53,10 @@ async def _start(db: Database, actor: User, community: Community, *others: User,
     async with db.unit_of_work() as session:
         standing = await standing_in(session, actor, community)
         if len(others) == 1 and not title:
-            return await messages.start_direct(
+            conversation, _new = await messages.start_direct(
                 session, actor=actor, community=community, standing=standing, other=others[0]
             )
+            return conversation
         return await messages.start_group(
             session, actor=actor, community=community, standing=standing, others=others, title=title
         )

@@ -27,6 +27,10 @@ async def test_an_app_starts_a_conversation_sends_retries_reads_and_lists(app: Q
     )
     assert started.status_code == 201
     conversation = await started.get_json()
+    again = await client.post(
+        f"/api/v1/communities/{community.slug}/conversations", json={"username": "zhangwei"}, headers=secretary
+    )
+    assert again.status_code == 200 and (await again.get_json())["id"] == conversation["id"]  # the same one
     assert conversation["others"][0]["username"] == "secretary_li" and not conversation["is_group"]
     path = f"/api/v1/conversations/{conversation['id']}"
     assert conversation["room"] == f"conversation:{conversation['id']}"

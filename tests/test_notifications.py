@@ -164,7 +164,7 @@ async def test_messages_notify_those_not_reading_gathered_per_conversation_and_r
     zhang, wang = await _people(db, community, "pm_zhang", "pm_wang")
     async with db.unit_of_work() as session:
         standing = await standing_in(session, zhang, community)
-        conversation = await messages.start_direct(
+        conversation, _new = await messages.start_direct(
             session, actor=zhang, community=community, standing=standing, other=wang
         )
     conversation_id = conversation.id or 0
@@ -343,7 +343,7 @@ async def test_someone_who_left_hears_nothing_more_about_the_community_but_still
     thread = await make_thread(db, author=mover, community=community, title="搬家前的旧家具")
     async with db.unit_of_work() as session:
         standing = await standing_in(session, secretary, community)
-        conversation = await messages.start_direct(
+        conversation, _new = await messages.start_direct(
             session, actor=secretary, community=community, standing=standing, other=mover
         )
     async with db.unit_of_work() as session:

@@ -15,12 +15,12 @@ from sqlmodel import col
 
 from forum.actions import audit, likes, notifications
 from forum.actions.images import attach_images
-from forum.actions.threads import author_data, image_data
+from forum.actions.threads import author_data, image_data, render_body
 from forum.db import record_event
 from forum.errors import Forbidden
 from forum.i18n import N_
 from forum.images import PreparedImage
-from forum.markup import MAX_BODY_CHARS, render_markdown
+from forum.markup import MAX_BODY_CHARS
 from forum.models import (
     Community,
     Letter,
@@ -29,10 +29,8 @@ from forum.models import (
     LetterRecipient,
     Membership,
     MembershipStatus,
-    NotificationKind,
     User,
 )
-from forum.offload import text_work
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import CommunityStanding, can_moderate, can_read_content
 from forum.queries.messages import members_named
@@ -79,7 +77,7 @@ async def write_letter(
         errors.add("images", TOO_MANY_FOR_LETTER, max=MAX_IMAGES, count=len(images))
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and community.id is not None  # noqa: S101 -- checked
-    body_html = await text_work(len(clean_body), render_markdown, clean_body)
+    body_html = await render_body(session, community_id=community.id, body=clean_body)
     now = utcnow()
     letter = Letter(
         community_id=community.id,
@@ -123,16 +121,7 @@ async def write_letter(
             url=letter_path(letter.id),
         ).model_dump(),
     )
-    await notifications.notify(
-        session,
-        recipients=[user.id or 0 for user in people],
-        kind=NotificationKind.LETTER,
-        community_id=community.id,
-        subject=f"letter:{letter.id}",
-        actor_id=actor.id,
-        title=letter.title,
-        url=letter_path(letter.id),
-    )
+    await notifications.notify_letter(session, actor=actor, letter=letter, recipients=[user.id or 0 for user in people])
     return letter
 
 

@@ -207,8 +207,9 @@ async def _create(
 
 async def start_direct(
     session: AsyncSession, *, actor: User, community: Community, standing: CommunityStanding, other: User
-) -> Conversation:
-    """The conversation of `actor` and `other` in this community: the one they already have, else a new one."""
+) -> tuple[Conversation, bool]:
+    """The conversation of `actor` and `other` in this community: the one they already have, else a new one;
+    and whether it is new."""
     _require_verified(standing)
     assert actor.id is not None and other.id is not None  # noqa: S101 -- loaded rows
     if other.id == actor.id:
@@ -222,10 +223,11 @@ async def start_direct(
         )
     ).scalar_one_or_none()
     if existing is not None:
-        return existing
+        return existing, False
     assert community.id is not None  # noqa: S101 -- a loaded row
     await _require_reachable(session, community_id=community.id, actor=actor, standing=standing, others=[other])
-    return await _create(session, community=community, actor=actor, people=[actor, other], pair_key=pair_key, title="")
+    people = [actor, other]
+    return await _create(session, community=community, actor=actor, people=people, pair_key=pair_key, title=""), True
 
 
 async def start_group(

@@ -24,6 +24,7 @@ from forum.errors import field_error
 from forum.i18n import N_
 from forum.markup import mentioned_usernames
 from forum.models import (
+    Letter,
     Membership,
     MembershipStatus,
     Notification,
@@ -33,8 +34,9 @@ from forum.models import (
     Thread,
     User,
 )
-from forum.paths import post_path
+from forum.paths import letter_path, post_path
 from forum.queries.notifications import unread_notification_totals
+from forum.queries.people import member_ids_by_username
 from forum.timeutil import utcnow
 from realtime.events import NotificationsChanged, user_room
 
@@ -129,15 +131,42 @@ async def notify(
     return targets
 
 
+def _mentioned_outside_quotes(body: str) -> list[str]:
+    unquoted = "\n".join(line for line in body.split("\n") if not line.lstrip().startswith(">"))
+    return mentioned_usernames(unquoted)
+
+
+async def notify_letter(session: AsyncSession, *, actor: User, letter: Letter, recipients: Sequence[int]) -> None:
+    """A new thank-you letter: its recipients, then the verified members it mentions (outside quotes) who are not
+    among them ("@li_na helped too"); each person once."""
+    assert letter.id is not None  # noqa: S101 -- flushed
+    names = await member_ids_by_username(
+        session, community_id=letter.community_id, usernames=_mentioned_outside_quotes(letter.body)
+    )
+    mentioned = [user_id for user_id in names.values() if user_id not in recipients]
+    await lock_people(session, [*recipients, *mentioned])  # all at once, in id order (see notify_post)
+    for people, kind in ((recipients, NotificationKind.LETTER), (mentioned, NotificationKind.MENTION)):
+        await notify(
+            session,
+            recipients=people,
+            kind=kind,
+            community_id=letter.community_id,
+            subject=f"letter:{letter.id}",
+            actor_id=actor.id,
+            title=letter.title,
+            url=letter_path(letter.id),
+            people_locked=True,
+        )
+
+
 async def notify_post(session: AsyncSession, *, actor: User, thread: Thread, post: Post) -> None:
     """A new post: the people it quotes, then those it mentions (outside quotes), then the thread's author for a
     reply; each person once, for the most particular reason. Only verified members of the community."""
     assert post.id is not None  # noqa: S101 -- flushed
     body = post.body
     quoted = [name.lower() for name in _QUOTE_HEADER.findall(body)]
-    unquoted = "\n".join(line for line in body.split("\n") if not line.lstrip().startswith(">"))
-    mentioned = mentioned_usernames(unquoted)
-    ids = await _member_ids(session, community_id=thread.community_id, usernames=[*quoted, *mentioned])
+    mentioned = _mentioned_outside_quotes(body)
+    ids = await member_ids_by_username(session, community_id=thread.community_id, usernames=[*quoted, *mentioned])
     reasons: dict[int, NotificationKind] = {}
     for names, kind in ((quoted, NotificationKind.QUOTE), (mentioned, NotificationKind.MENTION)):
         for name in names:
@@ -159,21 +188,6 @@ async def notify_post(session: AsyncSession, *, actor: User, thread: Thread, pos
             title=thread.title,
             url=post_path(thread.id or 0, post.number),
         )
-
-
-async def _member_ids(session: AsyncSession, *, community_id: int, usernames: Sequence[str]) -> dict[str, int]:
-    if not usernames:
-        return {}
-    rows = await session.execute(
-        select(col(User.username), col(User.id))
-        .join(Membership, col(Membership.user_id) == col(User.id))
-        .where(
-            col(Membership.community_id) == community_id,
-            col(Membership.status) == MembershipStatus.VERIFIED,
-            col(User.username).in_(set(usernames)),
-        )
-    )
-    return {username: user_id for username, user_id in rows.all() if user_id is not None}
 
 
 async def withdraw(session: AsyncSession, *, user_id: int, kind: NotificationKind, subject: str) -> None:

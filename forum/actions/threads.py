@@ -20,7 +20,7 @@ from forum.models import Board, BoardKind, Post, PostImage, PostRevision, Stored
 from forum.offload import text_work
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
-from forum.queries.people import mentionable
+from forum.queries.people import member_ids_by_username
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import (
@@ -39,11 +39,12 @@ from realtime.events import (
 TITLE_MAX = 120
 
 
-async def _render(session: AsyncSession, *, community_id: int, body: str) -> str:
-    """Sanitised HTML of a post, "@name" linked for the community's members. Called before the action's first
-    write: on SQLite that write takes the database's write lock, which should not be held over CPU work."""
-    known = await mentionable(session, community_id=community_id, usernames=mentioned_usernames(body))
-    return await text_work(len(body), render_markdown, body, known)
+async def render_body(session: AsyncSession, *, community_id: int, body: str) -> str:
+    """Sanitised HTML of a post or letter, "@name" linked for the community's members. Called before the
+    action's first write: on SQLite that write takes the database's write lock, which should not be held over
+    CPU work."""
+    names = await member_ids_by_username(session, community_id=community_id, usernames=mentioned_usernames(body))
+    return await text_work(len(body), render_markdown, body, frozenset(names))
 
 
 def author_data(actor: User, standing: CommunityStanding) -> PersonData:
@@ -89,7 +90,7 @@ async def create_thread(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and board.id is not None  # noqa: S101 -- checked
-    body_html = await _render(session, community_id=board.community_id, body=clean_body)
+    body_html = await render_body(session, community_id=board.community_id, body=clean_body)
     indexed = await search.document_of(clean_title, clean_body)
     now = utcnow()
     thread = Thread(
@@ -160,7 +161,7 @@ async def reply(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_body is not None and thread.id is not None  # noqa: S101 -- checked
-    body_html = await _render(session, community_id=thread.community_id, body=clean_body)
+    body_html = await render_body(session, community_id=thread.community_id, body=clean_body)
     indexed = await search.document_of(None, clean_body)
     now = utcnow()
     number = (
@@ -214,7 +215,7 @@ async def edit_post(
         return post
     thread = await session.get(Thread, post.thread_id)  # in the identity map already: the access check loaded it
     assert thread is not None  # noqa: S101 -- a post's thread
-    body_html = await _render(session, community_id=thread.community_id, body=clean_body)
+    body_html = await render_body(session, community_id=thread.community_id, body=clean_body)
     indexed = await search.document_of(thread.title if post.number == 1 else None, clean_body)
     now = utcnow()
     session.add(

@@ -170,20 +170,22 @@ async def list_conversations(slug: str) -> ConversationListOut:
 @tag(["messages"])
 @rate_limit(limits=MESSAGE_LIMITS)
 @validate_request(StartConversationIn)
+@validate_response(ConversationOut, 200)
 @validate_response(ConversationOut, 201)
 async def start_conversation(slug: str, data: StartConversationIn) -> tuple[ConversationOut, int]:
-    """The conversation with a member of the community: the existing one, or a new one."""
+    """The conversation with a member of the community: the existing one (200), or a new one (201)."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
     other = await accounts.find_user_by_username(db_session(), data.username)
     if other is None:
         raise NotFound()
-    conversation = await messages.start_direct(
+    conversation, new = await messages.start_direct(
         db_session(), actor=user, community=community, standing=standing, other=other
     )
     await commit()
     people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)
-    return _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None), 201
+    out = _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None)
+    return out, 201 if new else 200
 
 
 @blueprint.post("/communities/<slug>/groups")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from sqlalchemy import exists, or_, select
@@ -68,21 +69,23 @@ async def member_person(session: AsyncSession, membership: Membership) -> Person
     return Person.of(user, membership)
 
 
-async def mentionable(session: AsyncSession, *, community_id: int, usernames: list[str]) -> frozenset[str]:
-    """Which of these usernames belong to verified members of the community: the names a post there may
-    mention (a link to someone who cannot read the thread would point at nobody in it)."""
+async def member_ids_by_username(
+    session: AsyncSession, *, community_id: int, usernames: Collection[str]
+) -> dict[str, int]:
+    """The verified members of the community among these (lower-case) usernames, by username: the names a post
+    or letter there may mention and notify (a link to someone who cannot read it would point at nobody)."""
     if not usernames:
-        return frozenset()
+        return {}
     rows = await session.execute(
-        select(col(User.username))
+        select(col(User.username), col(User.id))
         .join(Membership, col(Membership.user_id) == col(User.id))
         .where(
             col(Membership.community_id) == community_id,
             col(Membership.status) == MembershipStatus.VERIFIED,
-            col(User.username).in_(usernames),
+            col(User.username).in_(set(usernames)),
         )
     )
-    return frozenset(rows.scalars())
+    return {username: user_id for username, user_id in rows.all() if user_id is not None}
 
 
 async def mention_candidates(session: AsyncSession, *, community_id: int, typed: str, limit: int = 8) -> list[Person]:

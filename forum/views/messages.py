@@ -115,7 +115,7 @@ async def start(slug: str, username: str) -> Any:
     other = await accounts.find_user_by_username(db_session(), username)
     if other is None:
         raise NotFound()
-    conversation = await messages.start_direct(
+    conversation, _new = await messages.start_direct(
         db_session(), actor=user, community=community, standing=standing, other=other
     )
     await commit()
