@@ -18,6 +18,7 @@ from werkzeug.routing import Rule
 
 from forum import i18n, search
 from forum.actions.events import prune_events
+from forum.actions.notifications import prune_read
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import load_config
 from forum.db import Database
@@ -124,12 +125,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
 
 async def _prune_periodically(app: Quart) -> None:
-    """Keep the event log to its retention window; every process does it, which is harmless."""
-    hours = app.config["EVENT_RETENTION_HOURS"]
+    """Keep the event log and read notifications to their retention windows; every process does it, which is
+    harmless."""
+    hours, days = app.config["EVENT_RETENTION_HOURS"], app.config["NOTIFICATION_RETENTION_DAYS"]
     while True:
         try:
             async with app.extensions["linli.db"].unit_of_work() as session:
                 await prune_events(session, before=utcnow() - timedelta(hours=hours))
+                await prune_read(session, before=utcnow() - timedelta(days=days))
         except Exception:  # a failed prune is retried next time; it must never stop the server
             logging.getLogger(__name__).exception("pruning the event log failed")
         await asyncio.sleep(3600)

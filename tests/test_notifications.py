@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from quart import Quart
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from forum.markup import quote_markdown
 from forum.models import Community, Event, Membership, Notification, NotificationKind, Post, Role, User
 from forum.paths import post_path
 from forum.queries.notifications import notifications_page, unread_notification_totals
+from forum.timeutil import utcnow
 from tests.factories import (
     PASSWORD,
     make_community,
@@ -393,3 +395,28 @@ async def test_a_deleted_post_takes_its_notifications_with_it(app: Quart, db: Da
     assert deleted.status_code == 302
     assert await _mine(db, author) == []
     assert (await _bell_events(db, author))[-1] == 0
+
+
+async def test_read_notifications_are_pruned_after_the_retention_window_and_unread_ones_kept(db: Database) -> None:
+    community = await make_community(db)
+    (neighbour,) = await _people(db, community, "pr_neighbour")
+    now = utcnow()
+    ages = {"read long ago": 91, "read lately": 89, "unread, old": None}
+    async with db.unit_of_work() as session:
+        for title, days in ages.items():
+            session.add(
+                Notification(
+                    user_id=neighbour.id or 0,
+                    community_id=community.id or 0,
+                    kind=NotificationKind.REPLY,
+                    subject=title,
+                    title=title,
+                    url="/",
+                    created_at=now - timedelta(days=200),
+                    updated_at=now - timedelta(days=200),
+                    read_at=None if days is None else now - timedelta(days=days),
+                )
+            )
+    async with db.unit_of_work() as session:
+        assert await notifications.prune_read(session, before=now - timedelta(days=90)) == 1
+    assert sorted(n.title for n in await _mine(db, neighbour)) == ["read lately", "unread, old"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,6 +130,13 @@ async def notify(
     await session.flush()
     await _record_counts(session, targets)
     return targets
+
+
+async def prune_read(session: AsyncSession, *, before: datetime) -> int:
+    """Delete the notifications read before `before` (the page keeps a season of history); unread ones stay
+    until they are read. Returns how many went."""
+    result = await session.execute(delete(Notification).where(col(Notification.read_at) < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _mentioned_outside_quotes(body: str) -> list[str]:
