@@ -20,13 +20,22 @@ community's threads) runs inside `long_reads()`, which sends it to the connectio
 serving meanwhile. Writes, and every statement of a transaction that has written, always go to the
 connection's thread: only they can wait for SQLite's write lock (busy_timeout). So does every statement of a
 connection whose database is not in WAL mode, where a reader may wait for the writer (`forum.db` checks).
+
+Writers take turns. SQLite has one write lock, and a connection that finds it taken polls for it, sleeping a
+little longer each time (1 ms up to 100 ms, for busy_timeout in all): a writer that has just committed leaves
+the lock idle until some poller wakes, and a poller can lose to newer writers again and again until its
+timeout ends in "database is locked". So within a process a transaction's first write waits for a first-come,
+first-served `asyncio.Lock` per database file (`_write_gate`), held until its commit or rollback: the next
+writer starts the moment the last one ends. Writers of other processes still meet at SQLite's lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import sqlite3
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,6 +53,27 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 _LONG_READS: ContextVar[bool] = ContextVar("linli_sqlite_long_reads", default=False)
+# How long a write waits for its turn in this process, as SQLite's busy_timeout (forum.db) waits for others.
+GATE_TIMEOUT_SECONDS = 5.0
+# The statements before which sqlite3 opens a transaction (its "DML" test: the first keyword).
+_OPENS_TRANSACTION = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
+
+
+# One first-come, first-served lock per event loop and database file: see the module's docstring.
+_WRITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_gate(database: str) -> asyncio.Lock:
+    return _WRITE_GATES.setdefault(asyncio.get_running_loop(), {}).setdefault(database, asyncio.Lock())
+
+
+async def _take_turn(gate: asyncio.Lock) -> None:
+    try:
+        await asyncio.wait_for(gate.acquire(), GATE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise sqlite3.OperationalError("database is locked") from None
 
 
 @contextmanager
@@ -144,19 +174,27 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._adapt_connection._handle_exception(error)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         try:
             if self._reads_here(operation):
                 await_(self._read_here(operation, parameters))
             else:
+                adapted.wait_turn(operation)
                 await_(self._trip(operation, parameters, False))
         except Exception as error:
             self._failed(error)
+        finally:
+            adapted.end_turn_unless_writing()
 
     def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         try:
+            adapted.wait_turn(operation)
             await_(self._trip(operation, seq_of_parameters, True))
         except Exception as error:
             self._failed(error)
+        finally:
+            adapted.end_turn_unless_writing()
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
@@ -164,15 +202,39 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     write (SELECTs run outside one), so a page that only read ends without a trip to the connection's thread.
     Every statement runs through OneTripCursor, which notes whether a transaction is open after it."""
 
-    __slots__ = ("_in_transaction", "reads_on_loop")
+    __slots__ = ("_gate", "_gate_held", "_in_transaction", "reads_on_loop")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of the declared one; mypy disagrees
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: Any, connection: Any, database: str) -> None:
         super().__init__(dbapi, connection)
         self._in_transaction = False
         # Only in WAL mode does a reader never wait for the writer: `forum.db` turns this off for a connection
         # whose database did not take WAL (an in-memory one, a file system without shared memory).
         self.reads_on_loop = True
+        # An in-memory database is this connection's own: nobody to take turns with.
+        self._gate = None if database in ("", ":memory:") else _write_gate(database)
+        self._gate_held = False
+
+    def wait_turn(self, operation: str) -> None:
+        """Before a statement that opens a transaction (sqlite3 opens one before an INSERT, UPDATE, DELETE or
+        REPLACE outside one): this process's other writers first (see the module's docstring). Anything else
+        outside a transaction (a PRAGMA as a connection opens, DDL) runs in autocommit as before."""
+        if self._gate is None or self._gate_held or self._in_transaction:
+            return
+        if operation.lstrip()[:7].upper().rstrip() not in _OPENS_TRANSACTION:
+            return
+        await_(_take_turn(self._gate))
+        self._gate_held = True
+
+    def end_turn_unless_writing(self) -> None:
+        """After a statement: the turn ends unless a transaction is now open (it ends at commit or rollback)."""
+        if self._gate_held and not self._in_transaction:
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        if self._gate_held and self._gate is not None:
+            self._gate_held = False
+            self._gate.release()
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:  # SQLAlchemy's own streaming cursor, which does not report: assume a transaction
@@ -180,14 +242,24 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return super().cursor(server_side)
 
     def rollback(self) -> None:
-        if self._in_transaction:
-            super().rollback()
-            self._in_transaction = False
+        try:
+            if self._in_transaction:
+                super().rollback()
+                self._in_transaction = False
+        finally:
+            self._end_turn()
 
     def commit(self) -> None:
         if self._in_transaction:
-            super().commit()
+            super().commit()  # a failed commit leaves the transaction open: the rollback that follows ends the turn
             self._in_transaction = False
+        self._end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_turn()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -197,7 +269,8 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         # were a connection shared against that rule, SQLite, built serialized, still guards its own state.
         kw.setdefault("check_same_thread", False)
         adapted = super().connect(*arg, **kw)
-        return OneTripConnection(self, adapted._connection)
+        database = str(arg[0] if arg else kw.get("database", ""))
+        return OneTripConnection(self, adapted._connection, database)
 
 
 DBAPI = OneTripDBAPI(aiosqlite, sqlite3)

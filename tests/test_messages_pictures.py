@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -210,17 +211,21 @@ async def test_sending_is_rate_limited_per_person_across_the_page_and_the_api(ap
         f"/api/v1/communities/{community.slug}/conversations", json={"username": "rl_receiver"}, headers=bearer
     )
     path = f"/api/v1/conversations/{(await started.get_json())['id']}/messages"
-    statuses = [
-        (
-            await api.post(path, json={"body": f"第{n}条", "client_id": f"rate-limit-{n:04d}"}, headers=bearer)
-        ).status_code
-        for n in range(59)  # starting the conversation was the first of sixty
-    ]
-    assert set(statuses) == {201}
+    # Sixty per five minutes, given back one every five seconds (GCRA): a slow run gets a few more through.
+    # Spend it through the API until a refusal that is seconds away from the next one given back.
+    statuses = []
+    for n in range(100):
+        sent = await api.post(path, json={"body": f"第{n}条", "client_id": f"rate-limit-{n:04d}"}, headers=bearer)
+        statuses.append(sent.status_code)
+        if sent.status_code == 429 and int(sent.headers["Retry-After"]) >= 3:
+            break
+    refused_at = time.monotonic()
+    assert statuses[:59] == [201] * 59  # starting the conversation was the first of sixty
+    assert statuses[-1] == 429 and set(statuses) == {201, 429}
     page = f"/messages/{(await started.get_json())['id']}"
     refused = await _send(sender, page, "再来一条", [])
-    assert refused.status_code == 429
-    assert await _counts(db) == (59, 0)
+    assert refused.status_code == 429 or time.monotonic() - refused_at >= 2, "the page has a budget of its own"
+    assert await _counts(db) == (statuses.count(201), 0)
 
 
 async def test_a_reported_picture_is_shown_to_the_secretaries_until_the_report_is_reviewed(

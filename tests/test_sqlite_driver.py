@@ -15,6 +15,7 @@ from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import col
 
+from forum import sqlite_driver
 from forum.db import Database, create_engine, is_sqlite
 from forum.models import District
 from forum.sqlite_driver import OneTripConnection, long_reads
@@ -192,5 +193,56 @@ async def test_a_connection_closed_underneath_is_reported_as_a_disconnect(tmp_pa
                 assert connection.invalidated  # the pool drops it instead of handing it out again
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_writers_in_one_process_take_turns_in_the_order_they_came(tmp_path: Path) -> None:
+    """SQLite's own busy handler lets waiting writers poll for the lock at growing intervals, in no order: under
+    load one can lose again and again until "database is locked". Within a process they queue instead."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        finished: list[int] = []
+
+        async def write(n: int) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.01)  # work inside the transaction, on the event loop
+            finished.append(n)
+
+        async with engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES (-1)"))  # holds the write lock until it commits
+            writers = []
+            for n in range(8):
+                writers.append(asyncio.create_task(write(n)))
+                await asyncio.sleep(0.03)  # each has reached the queue before the next starts
+            assert finished == []
+            await holder.commit()
+        await asyncio.wait_for(asyncio.gather(*writers), timeout=10)
+        assert finished == list(range(8))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_that_waits_too_long_for_its_turn_is_told_the_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "GATE_TIMEOUT_SECONDS", 0.2)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'timeout.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        async with engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES (1)"))
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with engine.begin() as late:
+                    await late.execute(text("INSERT INTO t VALUES (2)"))
+            await holder.commit()
+        async with engine.begin() as after:  # the turn that timed out took nothing with it
+            await after.execute(text("INSERT INTO t VALUES (3)"))
+        async with engine.connect() as reader:
+            assert (await reader.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all() == [1, 3]
     finally:
         await engine.dispose()
