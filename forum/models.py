@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from forum.timeutil import UTCDateTime, utcnow
@@ -482,3 +482,85 @@ class LetterLike(SQLModel, table=True):
     letter_id: int = Field(sa_column=_fk("letter.id", index=False))
     user_id: int = Field(sa_column=_fk("user.id"))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class SaleStatus(StrEnum):
+    OPEN = "open"  # items can be donated and reserved
+    CLOSED = "closed"  # the sale is over: what was reserved can still be paid for and handed over
+
+
+class CharitySale(SQLModel, table=True):
+    """A charity sale (义卖): neighbours donate items, others reserve and pay for them at the pickup; the money
+    goes to `cause`. No money moves online: the organiser records what was paid, and the sale shows the total."""
+
+    __tablename__ = "charity_sale"
+    __table_args__ = (
+        Index("ix_charity_sale_community_id", "community_id", "id"),
+        CheckConstraint("raised_cents >= 0", name="raised_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    organiser_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    title: str = Field(max_length=100)
+    cause: str = Field(max_length=200)  # what the money raised goes to
+    pickup: str = Field(max_length=200)  # where and when items are paid for and picked up
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    target_cents: int | None = Field(default=None)  # in fen; none: no target shown
+    hold_hours: int = Field(default=24)  # how long a reservation holds an item before it lapses
+    raised_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # paid so far, in fen
+    status: str = Field(default=SaleStatus.OPEN, max_length=16)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SaleItem(SQLModel, table=True):
+    """Something donated to a sale, `quantity` of it: each unit is available, held by a reservation, or sold.
+    The check constraint is the last word on overselling, whatever the code above it does."""
+
+    __tablename__ = "sale_item"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("reserved >= 0 AND sold >= 0 AND reserved + sold <= quantity", name="units_add_up"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sale_id: int = Field(sa_column=_fk("charity_sale.id"))
+    donor_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    title: str = Field(max_length=100)
+    description: str = Field(default="", sa_type=Text)
+    price_cents: int  # in fen, per unit
+    quantity: int
+    reserved: int = Field(default=0)  # units held by reservations not yet paid
+    sold: int = Field(default=0)  # units paid for
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class ReservationStatus(StrEnum):
+    HELD = "held"  # the units are kept for the buyer until `expires_at`
+    PAID = "paid"  # the organiser recorded the payment
+    HANDED_OVER = "handed_over"  # and the buyer has the item
+    LAPSED = "lapsed"  # not paid in time: the units are available again
+    CANCELLED = "cancelled"  # by the buyer or the organiser before payment
+
+
+class SaleReservation(SQLModel, table=True):
+    """Some units of an item held for a buyer, then paid for and handed over, or given back."""
+
+    __tablename__ = "sale_reservation"
+    __table_args__ = (
+        Index("ix_sale_reservation_status_expires_at", "status", "expires_at"),  # the lapse job's scan
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(sa_column=_fk("sale_item.id"))
+    buyer_id: int = Field(sa_column=_fk("user.id"))
+    quantity: int
+    status: str = Field(default=ReservationStatus.HELD, max_length=16)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # handed over, lapsed or cancelled

@@ -1,0 +1,288 @@
+"""Charity sales: the state machine of sales, items and reservations, every refused transition, bad input, and
+the races (the last unit, a lapse against a payment). Both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.access import standing_in
+from forum.actions import sales
+from forum.db import Database
+from forum.errors import DomainError, Forbidden, InvalidInput
+from forum.models import (
+    AuditEntry,
+    CharitySale,
+    Community,
+    ReservationStatus,
+    Role,
+    SaleItem,
+    SaleReservation,
+    User,
+)
+from forum.timeutil import utcnow
+from tests.factories import make_community, make_member, make_pending, make_user
+
+
+async def _people(db: Database, community: Community, *names: str, role: Role = Role.RESIDENT) -> list[User]:
+    people = []
+    for name in names:
+        user = await make_user(db, username=name)
+        await make_member(db, user=user, community=community, role=role)
+        people.append(user)
+    return people
+
+
+async def _sale(db: Database, organiser: User, community: Community, **fields: object) -> CharitySale:
+    now = utcnow()
+    values: dict[str, object] = {
+        "title": "爱心义卖",
+        "cause": "为社区困难家庭筹款",
+        "pickup": "居委会门口，周六上午九点到十一点",
+        "starts_at": now,
+        "ends_at": now + timedelta(days=2),
+        "target": "500",
+        **fields,
+    }
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, organiser, community)
+        return await sales.create_sale(session, actor=organiser, community=community, standing=standing, **values)  # type: ignore[arg-type]
+
+
+async def _item(
+    db: Database, donor: User, community: Community, sale: CharitySale, price: object = "12.50", quantity: object = 3
+) -> SaleItem:
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, donor, community)
+        return await sales.donate_item(
+            session,
+            actor=donor,
+            sale=sale,
+            standing=standing,
+            title="手工编织围巾",
+            description="全新，羊毛",
+            price=price,
+            quantity=quantity,
+        )
+
+
+async def _reserve(
+    db: Database, buyer: User, community: Community, sale_id: int, item_id: int, quantity: object = 1
+) -> SaleReservation:
+    async with db.unit_of_work() as session:
+        sale, item = await session.get(CharitySale, sale_id), await session.get(SaleItem, item_id)
+        assert sale is not None and item is not None
+        standing = await standing_in(session, buyer, community)
+        return await sales.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=quantity)
+
+
+async def _as(db: Database, actor: User, community: Community, action: str, reservation_id: int) -> None:
+    async with db.unit_of_work() as session:
+        reservation = await session.get(SaleReservation, reservation_id)
+        assert reservation is not None
+        item = await session.get(SaleItem, reservation.item_id)
+        assert item is not None
+        sale = await session.get(CharitySale, item.sale_id)
+        assert sale is not None
+        standing = await standing_in(session, actor, community)
+        if action == "cancel":
+            await sales.cancel_reservation(session, actor=actor, sale=sale, reservation=reservation, standing=standing)
+        elif action == "pay":
+            await sales.mark_paid(
+                session, actor=actor, sale=sale, item=item, reservation=reservation, standing=standing
+            )
+        elif action == "hand_over":
+            await sales.hand_over(session, actor=actor, sale=sale, reservation=reservation, standing=standing)
+        else:
+            raise AssertionError(action)
+
+
+async def _state(db: Database, sale_id: int, item_id: int) -> tuple[int, int, int]:
+    async with db.read_only() as session:
+        item, sale = await session.get(SaleItem, item_id), await session.get(CharitySale, sale_id)
+        assert item is not None and sale is not None
+        return item.reserved, item.sold, sale.raised_cents
+
+
+async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_step(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer, other = await _people(db, community, "s_org", "s_donor", "s_buyer", "s_other")
+    (secretary,) = await _people(db, community, "s_secretary", role=Role.SECRETARY)
+    sale = await _sale(db, organiser, community)
+    assert sale.target_cents == 50_000 and sale.hold_hours == 24
+    item = await _item(db, donor, community, sale)
+    assert (item.price_cents, item.quantity) == (1250, 3)
+    sale_id, item_id = sale.id or 0, item.id or 0
+
+    first = await _reserve(db, buyer, community, sale_id, item_id, quantity="2")
+    assert first.status == ReservationStatus.HELD and first.expires_at > utcnow() + timedelta(hours=23)
+    with pytest.raises(InvalidInput) as too_many:
+        await _reserve(db, other, community, sale_id, item_id, quantity=2)
+    assert too_many.value.status == 409
+    second = await _reserve(db, other, community, sale_id, item_id)
+    assert await _state(db, sale_id, item_id) == (3, 0, 0)
+
+    # Cancelling: the buyer or the organiser, not a neighbour; once.
+    with pytest.raises(Forbidden):
+        await _as(db, buyer, community, "cancel", second.id or 0)
+    await _as(db, other, community, "cancel", second.id or 0)
+    with pytest.raises(InvalidInput):
+        await _as(db, other, community, "cancel", second.id or 0)
+    assert await _state(db, sale_id, item_id) == (2, 0, 0)
+
+    # Payment: the organiser (or a secretary), once; then the hand-over, once.
+    for outsider in (buyer, donor):
+        with pytest.raises(Forbidden):
+            await _as(db, outsider, community, "pay", first.id or 0)
+    with pytest.raises(InvalidInput) as not_paid:
+        await _as(db, organiser, community, "hand_over", first.id or 0)
+    assert not_paid.value.status == 409
+    await _as(db, organiser, community, "pay", first.id or 0)
+    assert await _state(db, sale_id, item_id) == (0, 2, 2500)
+    for action in ("pay", "cancel"):
+        with pytest.raises(InvalidInput):
+            await _as(db, organiser, community, action, first.id or 0)
+    await _as(db, secretary, community, "hand_over", first.id or 0)
+    with pytest.raises(InvalidInput):
+        await _as(db, organiser, community, "hand_over", first.id or 0)
+    async with db.read_only() as session:
+        done = await session.get(SaleReservation, first.id)
+        audit = (await session.execute(select(AuditEntry.action))).scalars().all()
+    assert done is not None and done.status == ReservationStatus.HANDED_OVER and done.ended_at is not None
+    assert audit == ["sale.paid"]
+
+    # Closed: nothing more donated or reserved; what is reserved can still be paid for.
+    third = await _reserve(db, buyer, community, sale_id, item_id)
+    async with db.unit_of_work() as session:
+        loaded = await session.get(CharitySale, sale_id)
+        assert loaded is not None
+        with pytest.raises(Forbidden):
+            await sales.close_sale(
+                session, actor=buyer, sale=loaded, standing=await standing_in(session, buyer, community)
+            )
+        await sales.close_sale(
+            session, actor=organiser, sale=loaded, standing=await standing_in(session, organiser, community)
+        )
+    with pytest.raises(InvalidInput) as over:
+        await _reserve(db, other, community, sale_id, item_id)
+    assert over.value.status == 409 and set(over.value.fields) == {"sale"}
+    async with db.read_only() as session:
+        closed = await session.get(CharitySale, sale_id)
+    assert closed is not None
+    with pytest.raises(InvalidInput):
+        await _item(db, donor, community, closed)
+    await _as(db, organiser, community, "pay", third.id or 0)
+    assert await _state(db, sale_id, item_id) == (0, 3, 3750)
+
+
+async def test_only_verified_members_take_part_and_bad_input_is_named_and_stores_nothing(db: Database) -> None:
+    community = await make_community(db)
+    (organiser,) = await _people(db, community, "b_org")
+    waiting = await make_user(db, username="b_waiting")
+    await make_pending(db, user=waiting, community=community)
+    outsider = await make_user(db, username="b_outsider")
+    await make_member(db, user=outsider, community=await make_community(db))
+    for stranger in (waiting, outsider):
+        with pytest.raises(Forbidden):
+            await _sale(db, stranger, community)
+
+    now = utcnow()
+    with pytest.raises(InvalidInput) as bad_sale:
+        await _sale(db, organiser, community, title="", ends_at=now - timedelta(hours=1), target="-5", hold_hours=0)
+    assert set(bad_sale.value.fields) == {"title", "ends_at", "target", "hold_hours"}
+    with pytest.raises(InvalidInput) as backwards:
+        await _sale(db, organiser, community, starts_at=now + timedelta(days=3))
+    assert set(backwards.value.fields) == {"ends_at"}
+
+    sale = await _sale(db, organiser, community, target="")
+    assert sale.target_cents is None
+    for price, quantity, fields in (
+        ("-1", 1, {"price"}),
+        ("12.345", 1, {"price"}),
+        ("十元", 1, {"price"}),
+        ("1000001", 1, {"price"}),
+        ("5", 0, {"quantity"}),
+        ("5", "-2", {"quantity"}),
+        ("5", 1000, {"quantity"}),
+        ("5", "两个", {"quantity"}),
+        (None, None, {"price", "quantity"}),
+    ):
+        with pytest.raises(InvalidInput) as bad_item:
+            await _item(db, organiser, community, sale, price=price, quantity=quantity)
+        assert set(bad_item.value.fields) == fields, (price, quantity)
+    free = await _item(db, organiser, community, sale, price="¥0", quantity="1")
+    assert free.price_cents == 0
+    for waiting_or_outsider in (waiting, outsider):
+        with pytest.raises(Forbidden):
+            await _reserve(db, waiting_or_outsider, community, sale.id or 0, free.id or 0)
+    with pytest.raises(InvalidInput):
+        await _reserve(db, organiser, community, sale.id or 0, free.id or 0, quantity=0)
+    async with db.read_only() as session:
+        counts = [
+            (await session.execute(select(func.count()).select_from(model))).scalar_one()
+            for model in (CharitySale, SaleItem, SaleReservation)
+        ]
+    assert counts == [1, 1, 0]
+
+
+async def test_fifty_neighbours_reserving_the_last_unit_at_once_leave_one_reservation(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor = await _people(db, community, "r_org", "r_donor")
+    buyers = await _people(db, community, *(f"r_buyer{n}" for n in range(50)))
+    sale = await _sale(db, organiser, community)
+    item = await _item(db, donor, community, sale, quantity=1)
+
+    outcomes = await asyncio.gather(
+        *(_reserve(db, buyer, community, sale.id or 0, item.id or 0) for buyer in buyers), return_exceptions=True
+    )
+
+    won = [outcome for outcome in outcomes if isinstance(outcome, SaleReservation)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, DomainError)]
+    assert len(won) == 1 and len(refused) == 49, [
+        o for o in outcomes if not isinstance(o, SaleReservation | DomainError)
+    ]
+    assert {error.status for error in refused} == {409}
+    assert all(set(error.fields) == {"quantity"} for error in refused if isinstance(error, InvalidInput))
+    assert await _state(db, sale.id or 0, item.id or 0) == (1, 0, 0)
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(SaleReservation))).scalar_one() == 1
+
+
+async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_payment(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer = await _people(db, community, "l_org", "l_donor", "l_buyer")
+    sale = await _sale(db, organiser, community, hold_hours=1)
+    item = await _item(db, donor, community, sale, price="10", quantity=5)
+    sale_id, item_id = sale.id or 0, item.id or 0
+
+    fresh = await _reserve(db, buyer, community, sale_id, item_id)
+    async with db.unit_of_work() as session:
+        assert not await sales.lapse(session, fresh, now=utcnow())  # not run out yet
+    async with db.unit_of_work() as session:
+        assert await sales.lapse(session, fresh, now=utcnow() + timedelta(hours=2))
+    async with db.unit_of_work() as session:
+        assert not await sales.lapse(session, fresh, now=utcnow() + timedelta(hours=2))  # once
+    assert await _state(db, sale_id, item_id) == (0, 0, 0)
+
+    # An overdue reservation paid at the moment the job lapses it: exactly one of the two happens.
+    for _ in range(5):
+        overdue = await _reserve(db, buyer, community, sale_id, item_id)
+
+        async def lapse_it(reservation: SaleReservation = overdue) -> bool:
+            async with db.unit_of_work() as session:
+                return await sales.lapse(session, reservation, now=utcnow() + timedelta(hours=2))
+
+        async def pay_it(reservation: SaleReservation = overdue) -> bool:
+            try:
+                await _as(db, organiser, community, "pay", reservation.id or 0)
+            except InvalidInput:
+                return False
+            return True
+
+        lapsed, paid = await asyncio.gather(lapse_it(), pay_it())
+        assert lapsed != paid
+    reserved, sold, raised = await _state(db, sale_id, item_id)
+    assert reserved == 0 and raised == sold * 1000 and 0 <= sold <= 5
