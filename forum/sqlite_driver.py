@@ -202,7 +202,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     write (SELECTs run outside one), so a page that only read ends without a trip to the connection's thread.
     Every statement runs through OneTripCursor, which notes whether a transaction is open after it."""
 
-    __slots__ = ("_gate", "_gate_held", "_in_transaction", "reads_on_loop")
+    __slots__ = ("_gate", "_gate_held", "_in_transaction", "_loop", "reads_on_loop")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of the declared one; mypy disagrees
 
     def __init__(self, dbapi: Any, connection: Any, database: str) -> None:
@@ -214,6 +214,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # An in-memory database is this connection's own: nobody to take turns with.
         self._gate = None if database in ("", ":memory:") else _write_gate(database)
         self._gate_held = False
+        self._loop = asyncio.get_running_loop()  # the gate's
 
     def wait_turn(self, operation: str) -> None:
         """Before a statement that opens a transaction (sqlite3 opens one before an INSERT, UPDATE, DELETE or
@@ -232,9 +233,17 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self._end_turn()
 
     def _end_turn(self) -> None:
-        if self._gate_held and self._gate is not None:
-            self._gate_held = False
+        if not self._gate_held or self._gate is None:
+            return
+        self._gate_held = False
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:  # no loop in this thread: a connection collected as garbage
+            on_loop = False
+        if on_loop:
             self._gate.release()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._gate.release)
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:  # SQLAlchemy's own streaming cursor, which does not report: assume a transaction
@@ -258,6 +267,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def close(self) -> None:
         try:
             super().close()
+        finally:
+            self._end_turn()
+
+    def terminate(self) -> None:
+        """SQLAlchemy's way out for a connection it no longer trusts (a statement cancelled halfway, a
+        disconnect, garbage collection): the turn ends with it, or every other writer would wait it out."""
+        try:
+            super().terminate()
         finally:
             self._end_turn()
 

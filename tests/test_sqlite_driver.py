@@ -246,3 +246,24 @@ async def test_a_writer_that_waits_too_long_for_its_turn_is_told_the_database_is
             assert (await reader.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all() == [1, 3]
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_given_up_halfway_through_a_write_leaves_the_turn_to_the_next_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy terminates a connection it no longer trusts (a statement cancelled halfway, as when a client
+    goes away mid-request) instead of rolling it back: its turn must end with it."""
+    monkeypatch.setattr(sqlite_driver, "GATE_TIMEOUT_SECONDS", 1.0)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'terminated.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        async with engine.connect() as abandoned:
+            await abandoned.execute(text("INSERT INTO t VALUES (1)"))
+            await abandoned.invalidate()  # terminates the DBAPI connection
+        async with engine.begin() as after:
+            await after.execute(text("INSERT INTO t VALUES (2)"))
+        async with engine.connect() as reader:
+            assert (await reader.execute(text("SELECT n FROM t"))).scalars().all() == [2]
+    finally:
+        await engine.dispose()
