@@ -268,11 +268,9 @@ async def send_message(
 ) -> SentMessage:
     """Add a message (Markdown, as in posts) with pictures, already checked and re-encoded (text, pictures or
     both). `member` is the actor's participation, from the access check. A message with this sender's
-    `client_id` already in the conversation is returned as stored, whatever this attempt carries. The others
-    are notified unless they are in `reading` (the people who have the conversation open right now).
-
-    Seven statements for a first send on PostgreSQL besides the notification's: the participants, the insert,
-    the conversation's newest message, the read mark, the people's locks, their unread counts, the events."""
+    `client_id` already in the conversation is returned as stored (after the same checks as a new one),
+    whatever this attempt carries. The others are notified unless they are in `reading` (the people who have
+    the conversation open right now). tests/test_statements.py counts the statements of a send."""
     _require_verified(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
