@@ -171,9 +171,11 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
     assert over.value.status == 409 and set(over.value.fields) == {"sale"}
     async with db.read_only() as session:
         closed = await session.get(CharitySale, sale_id)
-    assert closed is not None
-    with pytest.raises(InvalidInput):
-        await _item(db, donor, community, closed)
+    assert closed is not None and sale.status == "open"  # `sale` was loaded before the close
+    for stale_or_fresh in (sale, closed):
+        with pytest.raises(InvalidInput) as late:
+            await _item(db, donor, community, stale_or_fresh)
+        assert late.value.status == 409 and set(late.value.fields) == {"sale"}
     await _as(db, organiser, community, "pay", third.id or 0)
     assert await _state(db, sale_id, item_id) == (0, 3, 3750)
 

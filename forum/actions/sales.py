@@ -182,6 +182,13 @@ async def donate_item(
     )
     session.add(item)
     await session.flush()
+    # Still open, now that this transaction writes: on SQLite it holds the write lock, so a close commits
+    # before or after it; on PostgreSQL the share lock makes a close wait for this donation to commit.
+    status = select(col(CharitySale.status)).where(col(CharitySale.id) == sale.id)
+    if session.get_bind().dialect.name == "postgresql":
+        status = status.with_for_update(read=True)
+    if (await session.execute(status)).scalar_one() != SaleStatus.OPEN:
+        raise field_error("sale", N_("This sale is over."), status=409)  # the unit of work rolls the item back
     return item
 
 
