@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from forum.access import standing_in
 from forum.actions import sales
 from forum.db import Database
-from forum.errors import DomainError, Forbidden, InvalidInput
+from forum.errors import DomainError, Forbidden, InvalidInput, NotFound
 from forum.models import (
     AuditEntry,
     CharitySale,
@@ -117,6 +117,9 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
     assert (item.price_cents, item.quantity) == (1250, 3)
     sale_id, item_id = sale.id or 0, item.id or 0
 
+    elsewhere = await _sale(db, organiser, community, title="另一场义卖")
+    with pytest.raises(NotFound):  # an item of one sale reserved through another
+        await _reserve(db, buyer, community, elsewhere.id or 0, item_id)
     first = await _reserve(db, buyer, community, sale_id, item_id, quantity="2")
     assert first.status == ReservationStatus.HELD and first.expires_at > utcnow() + timedelta(hours=23)
     with pytest.raises(InvalidInput) as too_many:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit
-from forum.errors import Forbidden, field_error
+from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.models import (
     CharitySale,
@@ -92,6 +92,13 @@ def _require_member(standing: CommunityStanding) -> None:
 def _require_open(sale: CharitySale) -> None:
     if sale.status != SaleStatus.OPEN:
         raise field_error("sale", N_("This sale is over."), status=409)
+
+
+def _require_same_sale(sale: CharitySale, item: SaleItem, reservation: SaleReservation | None = None) -> None:
+    """The rows an action is given belong together (the access checks load them that way; a mismatch is a bug
+    or a forged id, and is answered as a row that does not exist)."""
+    if item.sale_id != sale.id or (reservation is not None and reservation.item_id != item.id):
+        raise NotFound()
 
 
 def _may_run(actor: User, sale: CharitySale, standing: CommunityStanding) -> bool:
@@ -204,6 +211,7 @@ async def reserve(
     """Hold `quantity` units of the item for the actor until the sale's hold time runs out. Of any number of
     neighbours reserving the last unit at once, exactly one gets it; the others are told it is taken (409)."""
     _require_member(standing)
+    _require_same_sale(sale, item)
     _require_open(sale)
     units = parse_count(quantity, "quantity", most=MAX_QUANTITY)
     assert item.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
@@ -295,6 +303,7 @@ async def mark_paid(
 ) -> None:
     """The organiser records that the buyer paid: the units are sold and the total raised grows. Also after
     the sale has closed (people pay at the pickup)."""
+    _require_same_sale(sale, item, reservation)
     if not _may_run(actor, sale, standing):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record payments."))
     now = utcnow()
