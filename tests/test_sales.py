@@ -88,16 +88,8 @@ async def _as(db: Database, actor: User, community: Community, action: str, rese
         sale = await session.get(CharitySale, item.sale_id)
         assert sale is not None
         standing = await standing_in(session, actor, community)
-        if action == "cancel":
-            await sales.cancel_reservation(session, actor=actor, sale=sale, reservation=reservation, standing=standing)
-        elif action == "pay":
-            await sales.mark_paid(
-                session, actor=actor, sale=sale, item=item, reservation=reservation, standing=standing
-            )
-        elif action == "hand_over":
-            await sales.hand_over(session, actor=actor, sale=sale, reservation=reservation, standing=standing)
-        else:
-            raise AssertionError(action)
+        step = {"cancel": sales.cancel_reservation, "pay": sales.mark_paid, "hand_over": sales.hand_over}[action]
+        await step(session, actor=actor, sale=sale, item=item, reservation=reservation, standing=standing)
 
 
 async def _state(db: Database, sale_id: int, item_id: int) -> tuple[int, int, int]:
@@ -121,6 +113,11 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
     with pytest.raises(NotFound):  # an item of one sale reserved through another
         await _reserve(db, buyer, community, elsewhere.id or 0, item_id)
     first = await _reserve(db, buyer, community, sale_id, item_id, quantity="2")
+    async with db.unit_of_work() as session:  # nor is a reservation of this sale ended through another
+        standing = await standing_in(session, organiser, community)
+        for step in (sales.cancel_reservation, sales.mark_paid, sales.hand_over):
+            with pytest.raises(NotFound):
+                await step(session, actor=organiser, sale=elsewhere, item=item, reservation=first, standing=standing)
     assert first.status == ReservationStatus.HELD and first.expires_at > utcnow() + timedelta(hours=23)
     with pytest.raises(InvalidInput) as too_many:
         await _reserve(db, other, community, sale_id, item_id, quantity=2)

@@ -245,6 +245,37 @@ async def reserve(
     return reservation
 
 
+async def _move(
+    session: AsyncSession,
+    reservation: SaleReservation,
+    *,
+    source: ReservationStatus,
+    to: ReservationStatus,
+    expired_before: datetime | None = None,
+    **stamps: datetime,
+) -> int | None:
+    """One conditional UPDATE: the reservation from `source` to `to`, with the given times stamped, if it is
+    still in `source` (and, given `expired_before`, past its time). Its quantity, or None if someone else moved
+    it first: whoever tries at the same moment, it happens once."""
+    conditions = [col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == source]
+    if expired_before is not None:
+        conditions.append(col(SaleReservation.expires_at) < expired_before)
+    moved = (
+        await session.execute(
+            update(SaleReservation)
+            .where(*conditions)
+            .values(status=to, **stamps)
+            .returning(col(SaleReservation.quantity))
+        )
+    ).first()
+    if moved is None:
+        return None
+    reservation.status = to
+    for name, value in stamps.items():
+        setattr(reservation, name, value)
+    return int(moved.quantity)
+
+
 async def _end(
     session: AsyncSession,
     reservation: SaleReservation,
@@ -252,28 +283,15 @@ async def _end(
     to: ReservationStatus,
     expired_before: datetime | None = None,
 ) -> bool:
-    """Move a held reservation to `to` and give its units back, if it is still held (and, for a lapse, still
-    past its time): one conditional UPDATE, so it happens once whoever else tries at the same moment."""
-    conditions = [col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == ReservationStatus.HELD]
-    if expired_before is not None:
-        conditions.append(col(SaleReservation.expires_at) < expired_before)
-    now = utcnow()
-    ended = (
-        await session.execute(
-            update(SaleReservation)
-            .where(*conditions)
-            .values(status=to, ended_at=now)
-            .returning(col(SaleReservation.quantity))
-        )
-    ).first()
-    if ended is None:
+    """End a held reservation (cancelled or lapsed) and give its units back, if it is still held."""
+    units = await _move(
+        session, reservation, source=ReservationStatus.HELD, to=to, expired_before=expired_before, ended_at=utcnow()
+    )
+    if units is None:
         return False
     await session.execute(
-        update(SaleItem)
-        .where(col(SaleItem.id) == reservation.item_id)
-        .values(reserved=col(SaleItem.reserved) - ended.quantity)
+        update(SaleItem).where(col(SaleItem.id) == reservation.item_id).values(reserved=col(SaleItem.reserved) - units)
     )
-    reservation.status, reservation.ended_at = to, now
     return True
 
 
@@ -282,10 +300,12 @@ async def cancel_reservation(
     *,
     actor: User,
     sale: CharitySale,
+    item: SaleItem,
     reservation: SaleReservation,
     standing: CommunityStanding,
 ) -> None:
     """The buyer changes their mind, or the organiser lets the units go, before payment."""
+    _require_same_sale(sale, item, reservation)
     if reservation.buyer_id != actor.id and not _may_run(actor, sale, standing):
         raise Forbidden()
     if not await _end(session, reservation, to=ReservationStatus.CANCELLED):
@@ -306,35 +326,28 @@ async def mark_paid(
     _require_same_sale(sale, item, reservation)
     if not _may_run(actor, sale, standing):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record payments."))
-    now = utcnow()
-    paid = (
-        await session.execute(
-            update(SaleReservation)
-            .where(col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == ReservationStatus.HELD)
-            .values(status=ReservationStatus.PAID, paid_at=now)
-            .returning(col(SaleReservation.quantity))
-        )
-    ).first()
-    if paid is None:
+    units = await _move(
+        session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.PAID, paid_at=utcnow()
+    )
+    if units is None:
         raise field_error("reservation", N_("This reservation is no longer held."), status=409)
     await session.execute(
         update(SaleItem)
         .where(col(SaleItem.id) == item.id)
-        .values(reserved=col(SaleItem.reserved) - paid.quantity, sold=col(SaleItem.sold) + paid.quantity)
+        .values(reserved=col(SaleItem.reserved) - units, sold=col(SaleItem.sold) + units)
     )
     await session.execute(
         update(CharitySale)
         .where(col(CharitySale.id) == sale.id)
-        .values(raised_cents=col(CharitySale.raised_cents) + paid.quantity * item.price_cents)
+        .values(raised_cents=col(CharitySale.raised_cents) + units * item.price_cents)
     )
-    reservation.status, reservation.paid_at = ReservationStatus.PAID, now
     await audit.record(
         session,
         actor=actor,
         action="sale.paid",
         community_id=sale.community_id,
         target_user_id=reservation.buyer_id,
-        detail=f"reservation {reservation.id}: {paid.quantity} × {item.title} ({paid.quantity * item.price_cents} fen)",
+        detail=f"reservation {reservation.id}: {units} × {item.title} ({units * item.price_cents} fen)",
     )
 
 
@@ -343,24 +356,19 @@ async def hand_over(
     *,
     actor: User,
     sale: CharitySale,
+    item: SaleItem,
     reservation: SaleReservation,
     standing: CommunityStanding,
 ) -> None:
     """The organiser records that the buyer has the item (after payment)."""
+    _require_same_sale(sale, item, reservation)
     if not _may_run(actor, sale, standing):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record hand-overs."))
-    now = utcnow()
-    done = (
-        await session.execute(
-            update(SaleReservation)
-            .where(col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == ReservationStatus.PAID)
-            .values(status=ReservationStatus.HANDED_OVER, ended_at=now)
-            .returning(col(SaleReservation.id))
-        )
-    ).first()
-    if done is None:
+    handed = await _move(
+        session, reservation, source=ReservationStatus.PAID, to=ReservationStatus.HANDED_OVER, ended_at=utcnow()
+    )
+    if handed is None:
         raise field_error("reservation", N_("Only a paid reservation can be handed over."), status=409)
-    reservation.status, reservation.ended_at = ReservationStatus.HANDED_OVER, now
 
 
 async def lapse(session: AsyncSession, reservation: SaleReservation, *, now: datetime) -> bool:
