@@ -19,6 +19,7 @@ from werkzeug.routing import Rule
 from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.notifications import prune_read
+from forum.actions.sales import lapse_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import load_config
 from forum.db import Database
@@ -105,15 +106,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         await asyncio.to_thread(search.initialize)
 
     @app.before_serving
-    async def start_pruning() -> None:
-        app.extensions["linli.pruner"] = asyncio.create_task(_prune_periodically(app))
+    async def start_periodic_jobs() -> None:
+        app.extensions["linli.jobs"] = [
+            asyncio.create_task(_prune_periodically(app)),
+            asyncio.create_task(_lapse_periodically(app)),
+        ]
 
     @app.after_serving
     async def close_database() -> None:
-        pruner: asyncio.Task[None] = app.extensions.pop("linli.pruner")
-        pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruner
+        jobs: list[asyncio.Task[None]] = app.extensions.pop("linli.jobs")
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
         await app.extensions.pop("linli.db").dispose()
 
     sio = create_socket_server(app)
@@ -136,6 +142,18 @@ async def _prune_periodically(app: Quart) -> None:
         except Exception:  # a failed prune is retried next time; it must never stop the server
             logging.getLogger(__name__).exception("pruning the event log failed")
         await asyncio.sleep(3600)
+
+
+async def _lapse_periodically(app: Quart) -> None:
+    """Give back the units of charity-sale reservations not paid in time; every process does it, which is
+    harmless (each reservation lapses once)."""
+    while True:
+        await asyncio.sleep(app.config["SALE_LAPSE_SECONDS"])
+        try:
+            async with app.extensions["linli.db"].unit_of_work() as session:
+                await lapse_due(session, now=utcnow())
+        except Exception:  # retried next time; it must never stop the server
+            logging.getLogger(__name__).exception("lapsing overdue sale reservations failed")
 
 
 def _register_blueprints(app: Quart) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from forum.access import standing_in
 from forum.actions import sales
+from forum.app import create_app
 from forum.db import Database
 from forum.errors import DomainError, Forbidden, InvalidInput, NotFound
 from forum.models import (
@@ -24,6 +27,7 @@ from forum.models import (
     User,
 )
 from forum.timeutil import utcnow
+from tests.conftest import app_config
 from tests.factories import make_community, make_member, make_pending, make_user
 
 
@@ -288,3 +292,36 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
         assert lapsed != paid
     reserved, sold, raised = await _state(db, sale_id, item_id)
     assert reserved == 0 and raised == sold * 1000 and 0 <= sold <= 5
+
+
+async def test_each_process_gives_back_reservations_not_paid_in_time(db: Database, db_url: str, tmp_path: Path) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer = await _people(db, community, "j_org", "j_donor", "j_buyer")
+    sale = await _sale(db, organiser, community, hold_hours=1)
+    item = await _item(db, donor, community, sale, price="8", quantity=4)
+    overdue, paid, fresh = [await _reserve(db, buyer, community, sale.id or 0, item.id or 0) for _ in range(3)]
+    await _as(db, organiser, community, "pay", paid.id or 0)
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(SaleReservation)
+            .where(col(SaleReservation.id).in_([overdue.id, paid.id]))
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+
+    app = create_app(app_config(db_url, tmp_path, SALE_LAPSE_SECONDS=0.05))
+    async with app.test_app():
+        for _ in range(100):  # the job's first round comes after one interval
+            async with db.read_only() as session:
+                stored = await session.get(SaleReservation, overdue.id)
+            if stored is not None and stored.status == ReservationStatus.LAPSED:
+                break
+            await asyncio.sleep(0.05)
+    async with db.read_only() as session:
+        statuses = [
+            (await session.get(SaleReservation, reservation.id)).status  # type: ignore[union-attr]
+            for reservation in (overdue, paid, fresh)
+        ]
+    assert statuses == [ReservationStatus.LAPSED, ReservationStatus.PAID, ReservationStatus.HELD]
+    assert await _state(db, sale.id or 0, item.id or 0) == (1, 1, 800)
+    async with db.unit_of_work() as session:
+        assert await sales.lapse_due(session, now=utcnow()) == 0  # nothing else is due

@@ -377,6 +377,20 @@ async def lapse(session: AsyncSession, reservation: SaleReservation, *, now: dat
     return await _end(session, reservation, to=ReservationStatus.LAPSED, expired_before=now)
 
 
+async def lapse_due(session: AsyncSession, *, now: datetime, most: int = 200) -> int:
+    """Lapse up to `most` held reservations past their time, oldest first (the periodic job in forum.app);
+    returns how many lapsed. Several processes may run it at once: each reservation lapses once."""
+    due = (
+        await session.execute(
+            select(SaleReservation)
+            .where(col(SaleReservation.status) == ReservationStatus.HELD, col(SaleReservation.expires_at) < now)
+            .order_by(col(SaleReservation.expires_at))
+            .limit(most)
+        )
+    ).scalars()
+    return sum([await lapse(session, reservation, now=now) for reservation in list(due)])
+
+
 async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, standing: CommunityStanding) -> None:
     """No more donations or reservations; what is reserved can still be paid for and handed over."""
     if not _may_run(actor, sale, standing):
