@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from forum.timeutil import UTCDateTime, utcnow
@@ -509,7 +520,8 @@ class CharitySale(SQLModel, table=True):
     ends_at: datetime = Field(sa_type=UTCDateTime)
     target_cents: int | None = Field(default=None)  # in fen; none: no target shown
     hold_hours: int = Field(default=24)  # how long a reservation holds an item before it lapses
-    raised_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # paid so far, in fen
+    # Paid so far, in fen: 64 bits, as 999 units at the highest price already pass 2^31.
+    raised_cents: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     status: str = Field(default=SaleStatus.OPEN, max_length=16)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -325,3 +325,13 @@ async def test_each_process_gives_back_reservations_not_paid_in_time(db: Databas
     assert await _state(db, sale.id or 0, item.id or 0) == (1, 1, 800)
     async with db.unit_of_work() as session:
         assert await sales.lapse_due(session, now=utcnow()) == 0  # nothing else is due
+
+
+async def test_the_total_raised_holds_amounts_past_32_bits(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer = await _people(db, community, "t_org", "t_donor", "t_buyer")
+    sale = await _sale(db, organiser, community)
+    item = await _item(db, donor, community, sale, price="100000", quantity="999")  # the highest price and count
+    reservation = await _reserve(db, buyer, community, sale.id or 0, item.id or 0, quantity=999)
+    await _as(db, organiser, community, "pay", reservation.id or 0)
+    assert await _state(db, sale.id or 0, item.id or 0) == (0, 999, 9_990_000_000)  # fen: over 2^31

@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('ends_at', forum.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('target_cents', sa.Integer(), nullable=True),
     sa.Column('hold_hours', sa.Integer(), nullable=False),
-    sa.Column('raised_cents', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('raised_cents', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('created_at', forum.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', forum.timeutil.UTCDateTime(timezone=True), nullable=True),
