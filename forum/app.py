@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -107,19 +108,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     @app.before_serving
     async def start_periodic_jobs() -> None:
-        app.extensions["linli.jobs"] = [
-            asyncio.create_task(_prune_periodically(app)),
-            asyncio.create_task(_lapse_periodically(app)),
-        ]
+        stopping = asyncio.Event()
+        app.extensions["linli.jobs"] = (
+            stopping,
+            [
+                asyncio.create_task(_every(3600, _prune, app, stopping, at_once=True)),
+                asyncio.create_task(_every(app.config["SALE_LAPSE_SECONDS"], _lapse, app, stopping, at_once=False)),
+            ],
+        )
 
     @app.after_serving
     async def close_database() -> None:
-        jobs: list[asyncio.Task[None]] = app.extensions.pop("linli.jobs")
-        for job in jobs:
-            job.cancel()
-        for job in jobs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+        # The jobs finish the round they are in (a few statements) rather than being cancelled in the middle of
+        # a transaction, which makes SQLAlchemy throw the connection away while its statement still runs.
+        stopping, jobs = app.extensions.pop("linli.jobs")
+        stopping.set()
+        await asyncio.gather(*jobs)
         await app.extensions.pop("linli.db").dispose()
 
     sio = create_socket_server(app)
@@ -130,30 +134,41 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     return app
 
 
-async def _prune_periodically(app: Quart) -> None:
-    """Keep the event log and read notifications to their retention windows; every process does it, which is
-    harmless."""
+async def _every(
+    seconds: float,
+    work: Callable[[Quart], Awaitable[None]],
+    app: Quart,
+    stopping: asyncio.Event,
+    *,
+    at_once: bool,
+) -> None:
+    """Run `work` every `seconds` until `stopping` is set (first straight away if `at_once`). Every process
+    runs the jobs, which is harmless: each is safe to run twice at once. A failed round is retried next time;
+    it must never stop the server."""
+    if not at_once:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
+    while not stopping.is_set():
+        try:
+            await work(app)
+        except Exception:
+            logging.getLogger(__name__).exception("the periodic job %s failed", work.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
+
+
+async def _prune(app: Quart) -> None:
+    """Keep the event log and read notifications to their retention windows."""
     hours, days = app.config["EVENT_RETENTION_HOURS"], app.config["NOTIFICATION_RETENTION_DAYS"]
-    while True:
-        try:
-            async with app.extensions["linli.db"].unit_of_work() as session:
-                await prune_events(session, before=utcnow() - timedelta(hours=hours))
-                await prune_read(session, before=utcnow() - timedelta(days=days))
-        except Exception:  # a failed prune is retried next time; it must never stop the server
-            logging.getLogger(__name__).exception("pruning the event log failed")
-        await asyncio.sleep(3600)
+    async with app.extensions["linli.db"].unit_of_work() as session:
+        await prune_events(session, before=utcnow() - timedelta(hours=hours))
+        await prune_read(session, before=utcnow() - timedelta(days=days))
 
 
-async def _lapse_periodically(app: Quart) -> None:
-    """Give back the units of charity-sale reservations not paid in time; every process does it, which is
-    harmless (each reservation lapses once)."""
-    while True:
-        await asyncio.sleep(app.config["SALE_LAPSE_SECONDS"])
-        try:
-            async with app.extensions["linli.db"].unit_of_work() as session:
-                await lapse_due(session, now=utcnow())
-        except Exception:  # retried next time; it must never stop the server
-            logging.getLogger(__name__).exception("lapsing overdue sale reservations failed")
+async def _lapse(app: Quart) -> None:
+    """Give back the units of charity-sale reservations not paid in time (each lapses once)."""
+    async with app.extensions["linli.db"].unit_of_work() as session:
+        await lapse_due(session, now=utcnow())
 
 
 def _register_blueprints(app: Quart) -> None:
