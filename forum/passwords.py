@@ -9,7 +9,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 # The test suite creates thousands of accounts and signs in as many times: with LINLI_TEST_FAST_PASSWORD_HASHING=1
-# (tests/conftest.py sets it) hashing uses argon2-cffi's profile made for tests, a thousand times cheaper. Never in
+# (tests/__init__.py sets it) hashing uses argon2-cffi's profile made for tests, a thousand times cheaper. Never in
 # production: such hashes are easy to crack. A hash made that way is replaced at the next sign-in without it.
 _FAST_FOR_TESTS = os.environ.get("LINLI_TEST_FAST_PASSWORD_HASHING") == "1"
 _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST) if _FAST_FOR_TESTS else PasswordHasher()

@@ -264,22 +264,24 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
     item = await _item(db, donor, community, sale, price="10", quantity=5)
     sale_id, item_id = sale.id or 0, item.id or 0
 
-    fresh = await _reserve(db, buyer, community, sale_id, item_id)
+    for quantity in (1, 2):
+        await _reserve(db, buyer, community, sale_id, item_id, quantity=quantity)
     async with db.unit_of_work() as session:
-        assert not await sales.lapse(session, fresh, now=utcnow())  # not run out yet
+        assert await sales.lapse_due(session, now=utcnow()) == 0  # not run out yet
+    assert await _state(db, sale_id, item_id) == (3, 0, 0)
     async with db.unit_of_work() as session:
-        assert await sales.lapse(session, fresh, now=utcnow() + timedelta(hours=2))
+        assert await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 2  # both, units summed
     async with db.unit_of_work() as session:
-        assert not await sales.lapse(session, fresh, now=utcnow() + timedelta(hours=2))  # once
+        assert await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 0  # once
     assert await _state(db, sale_id, item_id) == (0, 0, 0)
 
-    # An overdue reservation paid at the moment the job lapses it: exactly one of the two happens.
+    # An overdue reservation paid at the moment the job runs: exactly one of the two happens.
     for _ in range(5):
         overdue = await _reserve(db, buyer, community, sale_id, item_id)
 
-        async def lapse_it(reservation: SaleReservation = overdue) -> bool:
+        async def lapse_it() -> bool:
             async with db.unit_of_work() as session:
-                return await sales.lapse(session, reservation, now=utcnow() + timedelta(hours=2))
+                return await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 1
 
         async def pay_it(reservation: SaleReservation = overdue) -> bool:
             try:

@@ -319,7 +319,7 @@ async def send_message(
     if new_id is None:  # a retry: what the first attempt stored
         found: Message = await _stored_message(session, conversation.id, actor.id, client_id)
         assert found.id is not None  # noqa: S101 -- a stored row
-        return SentMessage(found, (await pictures_of(session, [found.id])).get(found.id, []), retry=True)
+        return SentMessage(found, (await pictures_of(session, [found.id])).get(found.id, []))
     message = Message(
         id=new_id,
         conversation_id=conversation.id,
@@ -366,16 +366,15 @@ async def send_message(
         members_only=False,  # a former member still reads their conversations
         people_locked=True,  # by _record_unread: all the participants
     )
-    return SentMessage(message, pictures, retry=False)
+    return SentMessage(message, pictures)
 
 
 @dataclass(frozen=True)
 class SentMessage:
-    """A message as sent: the stored row, its pictures, and whether it was already there (a retry)."""
+    """A message as sent (or as the first attempt stored it, for a retry), with its pictures."""
 
     message: Message
     pictures: list[MessageImage]
-    retry: bool
 
 
 async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None:

@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -31,6 +31,7 @@ from forum.models import (
     SaleReservation,
     SaleStatus,
     User,
+    metadata,
 )
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
@@ -251,19 +252,15 @@ async def _move(
     *,
     source: ReservationStatus,
     to: ReservationStatus,
-    expired_before: datetime | None = None,
     **stamps: datetime,
 ) -> int | None:
     """One conditional UPDATE: the reservation from `source` to `to`, with the given times stamped, if it is
-    still in `source` (and, given `expired_before`, past its time). Its quantity, or None if someone else moved
-    it first: whoever tries at the same moment, it happens once."""
-    conditions = [col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == source]
-    if expired_before is not None:
-        conditions.append(col(SaleReservation.expires_at) < expired_before)
+    still in `source`. Its quantity, or None if someone else moved it first: whoever tries at the same moment,
+    it happens once."""
     moved = (
         await session.execute(
             update(SaleReservation)
-            .where(*conditions)
+            .where(col(SaleReservation.id) == reservation.id, col(SaleReservation.status) == source)
             .values(status=to, **stamps)
             .returning(col(SaleReservation.quantity))
         )
@@ -274,25 +271,6 @@ async def _move(
     for name, value in stamps.items():
         setattr(reservation, name, value)
     return int(moved.quantity)
-
-
-async def _end(
-    session: AsyncSession,
-    reservation: SaleReservation,
-    *,
-    to: ReservationStatus,
-    expired_before: datetime | None = None,
-) -> bool:
-    """End a held reservation (cancelled or lapsed) and give its units back, if it is still held."""
-    units = await _move(
-        session, reservation, source=ReservationStatus.HELD, to=to, expired_before=expired_before, ended_at=utcnow()
-    )
-    if units is None:
-        return False
-    await session.execute(
-        update(SaleItem).where(col(SaleItem.id) == reservation.item_id).values(reserved=col(SaleItem.reserved) - units)
-    )
-    return True
 
 
 async def cancel_reservation(
@@ -308,8 +286,14 @@ async def cancel_reservation(
     _require_same_sale(sale, item, reservation)
     if reservation.buyer_id != actor.id and not _may_run(actor, sale, standing):
         raise Forbidden()
-    if not await _end(session, reservation, to=ReservationStatus.CANCELLED):
+    units = await _move(
+        session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.CANCELLED, ended_at=utcnow()
+    )
+    if units is None:
         raise field_error("reservation", N_("This reservation is no longer held."), status=409)
+    await session.execute(
+        update(SaleItem).where(col(SaleItem.id) == item.id).values(reserved=col(SaleItem.reserved) - units)
+    )
 
 
 async def mark_paid(
@@ -371,24 +355,36 @@ async def hand_over(
         raise field_error("reservation", N_("Only a paid reservation can be handed over."), status=409)
 
 
-async def lapse(session: AsyncSession, reservation: SaleReservation, *, now: datetime) -> bool:
-    """Give back the units of a reservation whose time ran out unpaid. False if it was paid, cancelled or
-    renewed meanwhile, or has not run out: the job never takes what someone has just reserved or paid for."""
-    return await _end(session, reservation, to=ReservationStatus.LAPSED, expired_before=now)
-
-
 async def lapse_due(session: AsyncSession, *, now: datetime, most: int = 200) -> int:
-    """Lapse up to `most` held reservations past their time, oldest first (the periodic job in forum.app);
-    returns how many lapsed. Several processes may run it at once: each reservation lapses once."""
+    """Give back the units of up to `most` held reservations past their time, oldest first (the periodic job in
+    forum.app); returns how many lapsed. One UPDATE moves them all from held, so a reservation paid or
+    cancelled meanwhile, or made a moment ago, is never taken, and processes running the job at once each
+    lapse a reservation at most once between them. Then one statement per item gives the units back."""
     due = (
+        select(col(SaleReservation.id))
+        .where(col(SaleReservation.status) == ReservationStatus.HELD, col(SaleReservation.expires_at) < now)
+        .order_by(col(SaleReservation.expires_at))
+        .limit(most)
+        .scalar_subquery()
+    )
+    lapsed = (
         await session.execute(
-            select(SaleReservation)
-            .where(col(SaleReservation.status) == ReservationStatus.HELD, col(SaleReservation.expires_at) < now)
-            .order_by(col(SaleReservation.expires_at))
-            .limit(most)
+            update(SaleReservation)
+            .where(col(SaleReservation.id).in_(due), col(SaleReservation.status) == ReservationStatus.HELD)
+            .values(status=ReservationStatus.LAPSED, ended_at=now)
+            .returning(col(SaleReservation.item_id), col(SaleReservation.quantity))
         )
-    ).scalars()
-    return sum([await lapse(session, reservation, now=now) for reservation in list(due)])
+    ).all()
+    units: dict[int, int] = {}
+    for item_id, quantity in lapsed:
+        units[item_id] = units.get(item_id, 0) + quantity
+    if units:
+        items = metadata.tables[SaleItem.__tablename__]  # Core, for an executemany: one statement for all the items
+        await session.execute(
+            update(items).where(items.c.id == bindparam("item")).values(reserved=items.c.reserved - bindparam("units")),
+            [{"item": item_id, "units": count} for item_id, count in units.items()],
+        )
+    return len(lapsed)
 
 
 async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, standing: CommunityStanding) -> None:
