@@ -13,6 +13,7 @@ from forum.errors import Forbidden, NotFound
 from forum.i18n import N_
 from forum.models import (
     Board,
+    CharitySale,
     Community,
     Conversation,
     ConversationMember,
@@ -26,6 +27,9 @@ from forum.models import (
     Notification,
     Post,
     PostImage,
+    SaleItem,
+    SaleItemImage,
+    SaleReservation,
     Thread,
     User,
 )
@@ -223,9 +227,12 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
     if kind == "conversation":
         await access_conversation(session, user, room_id)
         return
+    if kind == "sale":
+        await access_sale(session, user, room_id)
+        return
     if kind == "board":
         row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
-    elif kind in ("community", "letters"):  # letters:<community_id>, the thanks wall
+    elif kind in ("community", "letters", "market"):  # the thanks wall and the market are <kind>:<community_id>
         row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": room_id})).first()
     else:
         raise NotFound()
@@ -372,3 +379,84 @@ async def access_message_report(
     if not can_moderate(standing):
         raise NotFound()
     return report, row[0], standing
+
+
+_SALE = (
+    _with_standing()
+    .add_columns(CharitySale)
+    .join(CharitySale, col(CharitySale.community_id) == col(Community.id))
+    .where(col(CharitySale.id) == bindparam("sale_id"))
+)
+_SALE_ITEM = (
+    _with_standing()
+    .add_columns(CharitySale, SaleItem)
+    .join(CharitySale, col(CharitySale.community_id) == col(Community.id))
+    .join(SaleItem, col(SaleItem.sale_id) == col(CharitySale.id))
+    .where(col(SaleItem.id) == bindparam("item_id"))
+)
+_RESERVATION = (
+    _with_standing()
+    .add_columns(CharitySale, SaleItem, SaleReservation)
+    .join(CharitySale, col(CharitySale.community_id) == col(Community.id))
+    .join(SaleItem, col(SaleItem.sale_id) == col(CharitySale.id))
+    .join(SaleReservation, col(SaleReservation.item_id) == col(SaleItem.id))
+    .where(col(SaleReservation.id) == bindparam("reservation_id"))
+)
+_SALE_ITEM_IMAGE = (
+    _with_standing()
+    .add_columns(SaleItemImage)
+    .join(CharitySale, col(CharitySale.community_id) == col(Community.id))
+    .join(SaleItem, col(SaleItem.sale_id) == col(CharitySale.id))
+    .join(SaleItemImage, col(SaleItemImage.item_id) == col(SaleItem.id))
+    .where(col(SaleItemImage.id) == bindparam("image_id"))
+)
+
+
+async def access_sale(
+    session: AsyncSession, user: User, sale_id: int
+) -> tuple[CharitySale, Community, CommunityStanding]:
+    """A charity sale, for whoever may read its community's boards."""
+    row = (await session.execute(_SALE, {"viewer_id": user.id, "sale_id": sale_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    _require_reader(standing)
+    return row[3], row[0], standing
+
+
+async def access_sale_item(
+    session: AsyncSession, user: User, item_id: int
+) -> tuple[SaleItem, CharitySale, Community, CommunityStanding]:
+    """An item of a charity sale, under the sale's rule, with its sale (so they always belong together)."""
+    row = (await session.execute(_SALE_ITEM, {"viewer_id": user.id, "item_id": item_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    _require_reader(standing)
+    return row[4], row[3], row[0], standing
+
+
+async def access_reservation(
+    session: AsyncSession, user: User, reservation_id: int
+) -> tuple[SaleReservation, SaleItem, CharitySale, Community, CommunityStanding]:
+    """A reservation, for its buyer, the sale's organiser and the community's secretaries: to anyone else
+    (who reserved what is between them) it does not exist."""
+    row = (await session.execute(_RESERVATION, {"viewer_id": user.id, "reservation_id": reservation_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    sale, item, reservation = row[3], row[4], row[5]
+    if not can_read_content(standing) or (
+        reservation.buyer_id != user.id and sale.organiser_id != user.id and not can_moderate(standing)
+    ):
+        raise NotFound()
+    return reservation, item, sale, row[0], standing
+
+
+async def access_sale_item_image(session: AsyncSession, user: User, image_id: int) -> SaleItemImage:
+    """A photo of a donated item, under the sale's rule."""
+    row = (await session.execute(_SALE_ITEM_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
+    if row is None:
+        raise NotFound()
+    _require_reader(_standing(row))
+    return row[3]

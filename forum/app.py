@@ -20,7 +20,7 @@ from werkzeug.routing import Rule
 from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.notifications import prune_read
-from forum.actions.sales import lapse_due
+from forum.actions.sales import close_ended, lapse_due, remind_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import load_config
 from forum.db import Database
@@ -166,9 +166,13 @@ async def _prune(app: Quart) -> None:
 
 
 async def _lapse(app: Quart) -> None:
-    """Give back the units of charity-sale reservations not paid in time (each lapses once)."""
+    """Charity sales' clock: give back the units of reservations not paid in time (each lapses once), remind
+    buyers whose reservations lapse soon, close sales whose end has passed."""
     async with app.extensions["linli.db"].unit_of_work() as session:
-        await lapse_due(session, now=utcnow())
+        now = utcnow()
+        await lapse_due(session, now=now)
+        await remind_due(session, now=now)
+        await close_ended(session, now=now)
 
 
 def _register_blueprints(app: Quart) -> None:
@@ -176,7 +180,8 @@ def _register_blueprints(app: Quart) -> None:
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
     import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
     import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
-    import forum.api.notifications_v1  # noqa: F401 -- adds the notification routes to the v1 blueprint
+    import forum.api.notifications_v1  # adds the notification routes to the v1 blueprint
+    import forum.api.sales_v1  # noqa: F401 -- adds the charity sale routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
     from forum.views import (
         auth,
@@ -189,6 +194,7 @@ def _register_blueprints(app: Quart) -> None:
         messages,
         notifications,
         profile,
+        sales,
         settings,
         threads,
     )
@@ -206,6 +212,7 @@ def _register_blueprints(app: Quart) -> None:
         messages,
         notifications,
         letters,
+        sales,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

@@ -405,6 +405,8 @@ class NotificationKind(StrEnum):
     MESSAGE = "message"  # private messages while I was not reading the conversation, one per conversation
     LETTER = "letter"  # a thank-you letter to me
     VERIFIED = "verified"  # a secretary verified my membership
+    RESERVATION = "reservation"  # reservations in a sale I organise, one notification per sale while unread
+    LAPSING = "lapsing"  # my reservation will lapse soon unless I pay
 
 
 class Notification(SQLModel, table=True):
@@ -525,6 +527,10 @@ class CharitySale(SQLModel, table=True):
     status: str = Field(default=SaleStatus.OPEN, max_length=16)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The sale's discussion: a thread in the community's charity-sales board, started with the sale.
+    thread_id: int | None = Field(default=None, sa_column=_fk("thread.id", nullable=True, ondelete="SET NULL"))
+    summary: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})  # where the money went
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the summary, to the community
 
 
 class SaleItem(SQLModel, table=True):
@@ -550,6 +556,15 @@ class SaleItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
 
 
+class SaleItemImage(StoredImage, table=True):
+    """A photo of an item donated to a charity sale (at most four)."""
+
+    __tablename__ = "sale_item_image"
+    __table_args__ = (UniqueConstraint("item_id", "position", name="uq_sale_item_image_item_position"),)
+
+    item_id: int = Field(sa_column=_fk("sale_item.id", index=False))
+
+
 class ReservationStatus(StrEnum):
     HELD = "held"  # the units are kept for the buyer until `expires_at`
     PAID = "paid"  # the organiser recorded the payment
@@ -564,6 +579,7 @@ class SaleReservation(SQLModel, table=True):
     __tablename__ = "sale_reservation"
     __table_args__ = (
         Index("ix_sale_reservation_status_expires_at", "status", "expires_at"),  # the lapse job's scan
+        Index("ix_sale_reservation_remind_at", "remind_at"),  # the reminder job's scan (null once reminded)
         CheckConstraint("quantity >= 1", name="quantity_positive"),
     )
 
@@ -576,3 +592,5 @@ class SaleReservation(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # handed over, lapsed or cancelled
+    # When to tell the buyer it will lapse soon; cleared once told (or when it stops being held).
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -44,6 +44,15 @@ def letter_image_path(image_id: int, variant: str = "full") -> str:
     return f"/letters/images/{image_id}/{variant}"
 
 
+def sale_path(sale_id: int) -> str:
+    return f"/sales/{sale_id}"
+
+
+def sale_item_image_path(image_id: int, variant: str = "full") -> str:
+    """A photo of an item in a charity sale; served by forum.views.images under the sale's access check."""
+    return f"/sales/images/{image_id}/{variant}"
+
+
 def post_action_path(post_id: int, action: str) -> str:
     """/posts/<id>/like, /likes, /edit, /history: built without url_for, which costs 20 µs a link and a thread
     page has four links a post. tests/test_threads.py checks they agree with the routes."""

@@ -83,6 +83,9 @@ class FieldErrors:
             self._keep_status(error.status)
             return None
 
+    def __contains__(self, field: str) -> bool:
+        return field in self._fields
+
     def add(self, field: str, message: str, *, status: int = 422, **params: object) -> None:
         self._fields[field] = (message, params)
         self._keep_status(status)

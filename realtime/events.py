@@ -222,6 +222,63 @@ class NotificationsChanged(Event):
     unread: int
 
 
+class SaleCreated(Event):
+    """A charity sale was started in the community: the community's list of sales shows it at the top.
+    Amounts are in fen; `target_cents` is null when the sale has no target."""
+
+    type: Literal["sale.created"] = "sale.created"
+    sale_id: int
+    community_id: int
+    title: str
+    cause: str
+    organiser: PersonData
+    starts_at: str
+    ends_at: str
+    target_cents: int | None
+    url: str
+
+
+class SaleItemAdded(Event):
+    """An item was donated to the sale. `description` is plain text (show it as text, keeping its line
+    breaks); `price_cents` is per unit, in fen."""
+
+    type: Literal["sale.item_added"] = "sale.item_added"
+    sale_id: int
+    item_id: int
+    title: str
+    description: str
+    price_cents: int
+    quantity: int
+    donor: PersonData
+    images: list[ImageData]
+    url: str
+
+
+class SaleItemChanged(Event):
+    """Units of an item were reserved, given back (cancelled or lapsed) or sold. Carries the full counts
+    (`available` = quantity − reserved − sold), so one lost event heals with the next."""
+
+    type: Literal["sale.item_changed"] = "sale.item_changed"
+    sale_id: int
+    item_id: int
+    quantity: int
+    reserved: int
+    sold: int
+    available: int
+
+
+class SaleChanged(Event):
+    """The sale's total raised (in fen, against its target) or its status changed: a payment was recorded, the
+    sale closed, or its summary was published. The full state, so one lost event heals with the next."""
+
+    type: Literal["sale.changed"] = "sale.changed"
+    sale_id: int
+    status: Literal["open", "closed"]
+    raised_cents: int
+    target_cents: int | None
+    published: bool
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -258,6 +315,10 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
         "`user:<user_id>`",
         "The person's count of unread notifications.",
     ),
+    "sale.created": (SaleCreated, "`market:<community_id>`", "A charity sale was started."),
+    "sale.item_added": (SaleItemAdded, "`sale:<sale_id>`", "An item was donated to the sale."),
+    "sale.item_changed": (SaleItemChanged, "`sale:<sale_id>`", "An item's units were reserved, given back or sold."),
+    "sale.changed": (SaleChanged, "`sale:<sale_id>`", "The sale's total raised or its status changed."),
 }
 
 
@@ -275,6 +336,15 @@ class AccessChanged(Event):
 
     type: Literal["access.changed"] = "access.changed"
     user_ids: list[int]
+
+
+def market_room(community_id: int) -> str:
+    """The community's market pages: new sales (and, later, listings)."""
+    return f"market:{community_id}"
+
+
+def sale_room(sale_id: int) -> str:
+    return f"sale:{sale_id}"
 
 
 def letters_room(community_id: int) -> str:

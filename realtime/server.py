@@ -52,6 +52,8 @@ FOLLOWED_PREFIXES = (
     "community:",
     "conversation:",
     "letters:",
+    "market:",
+    "sale:",
 )  # rooms joined through an access check
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@ the races (the last unit, a lapse against a payment). Both databases."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from forum.models import (
     AuditEntry,
     CharitySale,
     Community,
+    Event,
+    Notification,
+    NotificationKind,
     ReservationStatus,
     Role,
     SaleItem,
@@ -337,3 +341,51 @@ async def test_the_total_raised_holds_amounts_past_32_bits(db: Database) -> None
     reservation = await _reserve(db, buyer, community, sale.id or 0, item.id or 0, quantity=999)
     await _as(db, organiser, community, "pay", reservation.id or 0)
     assert await _state(db, sale.id or 0, item.id or 0) == (0, 999, 9_990_000_000)  # fen: over 2^31
+
+
+async def test_a_buyer_is_reminded_once_before_the_reservation_lapses_and_a_paid_one_never(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer = await _people(db, community, "r_org", "r_donor", "r_buyer")
+    sale = await _sale(db, organiser, community, hold_hours=1)
+    item = await _item(db, donor, community, sale, price="5", quantity=3)
+    due, paid = [await _reserve(db, buyer, community, sale.id or 0, item.id or 0) for _ in range(2)]
+    assert due.remind_at is not None and due.expires_at - due.remind_at == timedelta(minutes=15)  # a quarter of 1 h
+    await _as(db, organiser, community, "pay", paid.id or 0)
+    async with db.unit_of_work() as session:
+        assert await sales.remind_due(session, now=utcnow()) == 0  # not yet
+    async with db.unit_of_work() as session:  # both reach their reminder time; the paid one was cleared
+        await session.execute(
+            update(SaleReservation)
+            .where(col(SaleReservation.id).in_([due.id, paid.id]))
+            .values(remind_at=utcnow() - timedelta(seconds=1))
+        )
+    for _ in range(2):
+        async with db.unit_of_work() as session:
+            await sales.remind_due(session, now=utcnow())
+    async with db.read_only() as session:
+        told = (
+            await session.execute(
+                select(Notification.user_id, Notification.subject).where(
+                    col(Notification.kind) == NotificationKind.LAPSING
+                )
+            )
+        ).all()
+    assert told == [(buyer.id, f"reservation:{due.id}")]
+
+
+async def test_a_sale_closes_on_its_own_when_its_end_has_passed(db: Database) -> None:
+    community = await make_community(db)
+    (organiser,) = await _people(db, community, "e_org")
+    ended, running = await _sale(db, organiser, community), await _sale(db, organiser, community)
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(CharitySale).where(col(CharitySale.id) == ended.id).values(ends_at=utcnow() - timedelta(seconds=1))
+        )
+    async with db.unit_of_work() as session:
+        assert await sales.close_ended(session, now=utcnow()) == 1
+    async with db.read_only() as session:
+        statuses = [(await session.get(CharitySale, sale.id)).status for sale in (ended, running)]  # type: ignore[union-attr]
+        changed = (await session.execute(select(Event).where(col(Event.room) == f"sale:{ended.id}"))).scalars().all()
+    assert statuses == ["closed", "open"]
+    assert [event.type for event in changed] == ["sale.changed"]
+    assert json.loads(changed[0].payload)["status"] == "closed"

@@ -13,29 +13,49 @@ why. The table's check constraint (`units_add_up`) stands behind that.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit
+from forum.actions import audit, notifications, threads
+from forum.actions.images import attach_images
+from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
+from forum.images import PreparedImage
 from forum.models import (
+    Board,
+    BoardKind,
     CharitySale,
     Community,
+    NotificationKind,
     ReservationStatus,
     SaleItem,
+    SaleItemImage,
     SaleReservation,
     SaleStatus,
+    Thread,
     User,
     metadata,
 )
+from forum.paths import sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
+from realtime.events import (
+    SaleChanged,
+    SaleCreated,
+    SaleItemAdded,
+    SaleItemChanged,
+    market_room,
+    sale_room,
+)
 
 TITLE_MAX = 100
 CAUSE_MAX = 200
@@ -45,6 +65,11 @@ MAX_PRICE_CENTS = 100_000 * 100  # ¥100,000 for one unit
 MAX_TARGET_CENTS = 10_000_000 * 100
 MAX_QUANTITY = 999
 HOLD_HOURS = (1, 168)  # a reservation holds for an hour at least, a week at most
+SUMMARY_MAX = 2000
+MAX_IMAGES = 4
+TOO_MANY_FOR_ITEM = N_("At most %(max)d photos per item; you chose %(count)d.")
+REMIND_BEFORE = timedelta(hours=2)  # a buyer is told this long before their reservation lapses …
+REMIND_SHARE = 4  # … or, for a short hold, when a quarter of it is left
 _MONEY = re.compile(r"\d{1,9}(\.\d{1,2})?")
 
 
@@ -85,6 +110,26 @@ def parse_count(value: object, field: str, *, most: int) -> int:
     return value
 
 
+def parse_when(value: object, field: str, *, zone: str) -> datetime | None:
+    """A moment as a form or the API gives it: an aware datetime, or ISO 8601 text ("2026-12-05T09:00", as a
+    datetime-local input sends it, or with an offset). Without an offset it is a time in `zone`, the
+    community's clock. None for nothing given; an error for anything else."""
+    if isinstance(value, datetime):
+        moment = value
+    elif value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00.")) from None
+    else:
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00."))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
+
+
 def _require_member(standing: CommunityStanding) -> None:
     if not standing.is_verified_member:
         raise Forbidden(N_("Only verified members of this community can take part in its charity sales."))
@@ -93,6 +138,46 @@ def _require_member(standing: CommunityStanding) -> None:
 def _require_open(sale: CharitySale) -> None:
     if sale.status != SaleStatus.OPEN:
         raise field_error("sale", N_("This sale is over."), status=409)
+
+
+def _require_running(sale: CharitySale, now: datetime) -> None:
+    """Reservations are taken from the sale's start to its end (donations are welcome before it starts)."""
+    _require_open(sale)
+    if now < sale.starts_at:
+        raise field_error("sale", N_("This sale has not started yet: reservations open when it starts."), status=409)
+    if now >= sale.ends_at:
+        raise field_error("sale", N_("This sale is over."), status=409)
+
+
+def item_changed(item_id: int, sale_id: int, quantity: int, reserved: int, sold: int) -> SaleItemChanged:
+    return SaleItemChanged(
+        sale_id=sale_id,
+        item_id=item_id,
+        quantity=quantity,
+        reserved=reserved,
+        sold=sold,
+        available=quantity - reserved - sold,
+    )
+
+
+def sale_changed(sale: CharitySale) -> SaleChanged:
+    assert sale.id is not None  # noqa: S101 -- a loaded row
+    return SaleChanged(
+        sale_id=sale.id,
+        status=SaleStatus(sale.status).value,
+        raised_cents=sale.raised_cents,
+        target_cents=sale.target_cents,
+        published=sale.published_at is not None,
+    )
+
+
+_UNITS = (col(SaleItem.id), col(SaleItem.sale_id), col(SaleItem.quantity), col(SaleItem.reserved), col(SaleItem.sold))
+
+
+def _record_units(session: AsyncSession, row: Any) -> None:
+    """Tell the sale's open pages an item's units changed; `row` is (id, sale_id, quantity, reserved, sold)."""
+    item_id, sale_id, quantity, reserved, sold = row
+    record_event(session, sale_room(sale_id), item_changed(item_id, sale_id, quantity, reserved, sold).model_dump())
 
 
 def _require_same_sale(sale: CharitySale, item: SaleItem, reservation: SaleReservation | None = None) -> None:
@@ -116,43 +201,84 @@ async def create_sale(
     title: object,
     cause: object,
     pickup: object,
-    starts_at: datetime | None,
-    ends_at: datetime | None,
+    starts_at: object,
+    ends_at: object,
     target: object = None,
     hold_hours: object = 24,
+    zone: str = "Asia/Shanghai",
 ) -> CharitySale:
-    """A new open sale, organised by `actor` (a verified member or a secretary of the community)."""
+    """A new open sale, organised by `actor` (a verified member or a secretary of the community), with its
+    discussion thread in the community's charity-sales board. Times without an offset are in `zone`."""
     _require_member(standing)
     errors = FieldErrors()
+    starts = errors.check(parse_when, starts_at, "starts_at", zone=zone)
+    ends = errors.check(parse_when, ends_at, "ends_at", zone=zone)
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
     clean_cause = errors.check(clean_text, cause, "cause", max_length=CAUSE_MAX, min_length=2)
     clean_pickup = errors.check(clean_text, pickup, "pickup", max_length=PICKUP_MAX, min_length=2)
     target_cents = errors.check(parse_yuan, target, "target", most_cents=MAX_TARGET_CENTS, required=False)
     hours = errors.check(parse_count, hold_hours, "hold_hours", most=HOLD_HOURS[1])
-    if starts_at is None:
+    if starts is None and "starts_at" not in errors:
         errors.add("starts_at", N_("Give the day and time the sale starts."))
-    if ends_at is None:
-        errors.add("ends_at", N_("Give the day and time the sale ends."))
-    elif starts_at is not None and ends_at <= starts_at:
+    if ends is None:
+        if "ends_at" not in errors:
+            errors.add("ends_at", N_("Give the day and time the sale ends."))
+    elif starts is not None and ends <= starts:
         errors.add("ends_at", N_("The sale must end after it starts."))
-    elif ends_at <= utcnow():
+    elif ends <= utcnow():
         errors.add("ends_at", N_("The sale must end in the future."))
     errors.raise_if_any()
-    assert clean_title and clean_cause and clean_pickup and hours and starts_at and ends_at  # noqa: S101 -- checked
-    assert community.id is not None  # noqa: S101 -- a loaded row
+    assert clean_title and clean_cause and clean_pickup and hours and starts and ends  # noqa: S101 -- checked
+    assert community.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
     sale = CharitySale(
         community_id=community.id,
         organiser_id=actor.id,
         title=clean_title,
         cause=clean_cause,
         pickup=clean_pickup,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        starts_at=starts,
+        ends_at=ends,
         target_cents=target_cents,
         hold_hours=hours,
     )
     session.add(sale)
     await session.flush()
+    assert sale.id is not None  # noqa: S101 -- flushed
+    board = (
+        await session.execute(
+            select(Board)
+            .where(col(Board.community_id) == community.id, col(Board.kind) == BoardKind.SALE)
+            .order_by(col(Board.is_archived), col(Board.id))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if board is not None and not board.is_archived:
+        # Questions and answers about the sale: a thread like any other, live, searchable, linking back.
+        thread = await threads.create_thread(
+            session,
+            actor=actor,
+            board=board,
+            standing=standing,
+            title=clean_title,
+            body=f"{clean_cause}\n\n📍 {clean_pickup}\n\n→ [{clean_title}]({sale_path(sale.id)})",
+        )
+        sale.thread_id = thread.id
+        await session.flush()
+    record_event(
+        session,
+        market_room(community.id),
+        SaleCreated(
+            sale_id=sale.id,
+            community_id=community.id,
+            title=sale.title,
+            cause=sale.cause,
+            organiser=threads.author_data(actor, standing),
+            starts_at=starts.isoformat(),
+            ends_at=ends.isoformat(),
+            target_cents=target_cents,
+            url=sale_path(sale.id),
+        ).model_dump(),
+    )
     return sale
 
 
@@ -166,8 +292,10 @@ async def donate_item(
     description: object,
     price: object,
     quantity: object,
+    images: Sequence[PreparedImage] = (),
 ) -> SaleItem:
-    """Give something to an open sale: a title, a description, a price per unit and how many there are."""
+    """Give something to an open sale: a title, a description, a price per unit, how many there are and up to
+    four photos (already checked and re-encoded)."""
     _require_member(standing)
     _require_open(sale)
     errors = FieldErrors()
@@ -177,6 +305,8 @@ async def donate_item(
     )
     price_cents = errors.check(parse_yuan, price, "price", most_cents=MAX_PRICE_CENTS)
     units = errors.check(parse_count, quantity, "quantity", most=MAX_QUANTITY)
+    if len(images) > MAX_IMAGES:
+        errors.add("images", TOO_MANY_FOR_ITEM, max=MAX_IMAGES, count=len(images))
     errors.raise_if_any()
     assert clean_title is not None and price_cents is not None and units is not None  # noqa: S101 -- checked
     assert sale.id is not None  # noqa: S101 -- a loaded row
@@ -197,6 +327,23 @@ async def donate_item(
         status = status.with_for_update(read=True)
     if (await session.execute(status)).scalar_one() != SaleStatus.OPEN:
         raise field_error("sale", N_("This sale is over."), status=409)  # the unit of work rolls the item back
+    assert item.id is not None  # noqa: S101 -- flushed
+    pictures = await attach_images(session, model=SaleItemImage, owner={"item_id": item.id}, images=images)
+    record_event(
+        session,
+        sale_room(sale.id),
+        SaleItemAdded(
+            sale_id=sale.id,
+            item_id=item.id,
+            title=item.title,
+            description=item.description,
+            price_cents=item.price_cents,
+            quantity=item.quantity,
+            donor=threads.author_data(actor, standing),
+            images=[threads.image_data(picture, sale_item_image_path) for picture in pictures],
+            url=f"{sale_path(sale.id)}#item-{item.id}",
+        ).model_dump(),
+    )
     return item
 
 
@@ -213,7 +360,8 @@ async def reserve(
     neighbours reserving the last unit at once, exactly one gets it; the others are told it is taken (409)."""
     _require_member(standing)
     _require_same_sale(sale, item)
-    _require_open(sale)
+    now = utcnow()
+    _require_running(sale, now)
     units = parse_count(quantity, "quantity", most=MAX_QUANTITY)
     assert item.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
     still_open = exists().where(col(CharitySale.id) == item.sale_id, col(CharitySale.status) == SaleStatus.OPEN)
@@ -226,23 +374,36 @@ async def reserve(
                 still_open,  # closed a moment ago by the organiser: nothing more is reserved
             )
             .values(reserved=col(SaleItem.reserved) + units)
-            .returning(col(SaleItem.reserved))
+            .returning(*_UNITS)
         )
     ).first()
     if taken is None:
         if not (await session.execute(select(still_open))).scalar():
             raise field_error("sale", N_("This sale is over."), status=409)
         raise field_error("quantity", N_("Already reserved: not that many are left."), status=409)
-    now = utcnow()
+    hold = timedelta(hours=sale.hold_hours)
     reservation = SaleReservation(
         item_id=item.id,
         buyer_id=actor.id,
         quantity=units,
         created_at=now,
-        expires_at=now + timedelta(hours=sale.hold_hours),
+        expires_at=now + hold,
+        remind_at=now + hold - min(REMIND_BEFORE, hold / REMIND_SHARE),
     )
     session.add(reservation)
     await session.flush()
+    _record_units(session, taken)
+    if sale.organiser_id is not None:
+        await notifications.notify(
+            session,
+            recipients=[sale.organiser_id],
+            kind=NotificationKind.RESERVATION,
+            community_id=sale.community_id,
+            subject=f"sale:{sale.id}",
+            actor_id=actor.id,
+            title=sale.title,
+            url=sale_path(item.sale_id),
+        )
     return reservation
 
 
@@ -252,7 +413,7 @@ async def _move(
     *,
     source: ReservationStatus,
     to: ReservationStatus,
-    **stamps: datetime,
+    **stamps: datetime | None,
 ) -> int | None:
     """One conditional UPDATE: the reservation from `source` to `to`, with the given times stamped, if it is
     still in `source`. Its quantity, or None if someone else moved it first: whoever tries at the same moment,
@@ -287,13 +448,22 @@ async def cancel_reservation(
     if reservation.buyer_id != actor.id and not _may_run(actor, sale, standing):
         raise Forbidden()
     units = await _move(
-        session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.CANCELLED, ended_at=utcnow()
+        session,
+        reservation,
+        source=ReservationStatus.HELD,
+        to=ReservationStatus.CANCELLED,
+        ended_at=utcnow(),
+        remind_at=None,
     )
     if units is None:
         raise field_error("reservation", N_("This reservation is no longer held."), status=409)
-    await session.execute(
-        update(SaleItem).where(col(SaleItem.id) == item.id).values(reserved=col(SaleItem.reserved) - units)
+    given_back = await session.execute(
+        update(SaleItem)
+        .where(col(SaleItem.id) == item.id)
+        .values(reserved=col(SaleItem.reserved) - units)
+        .returning(*_UNITS)
     )
+    _record_units(session, given_back.one())
 
 
 async def mark_paid(
@@ -311,20 +481,26 @@ async def mark_paid(
     if not _may_run(actor, sale, standing):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record payments."))
     units = await _move(
-        session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.PAID, paid_at=utcnow()
+        session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.PAID, paid_at=utcnow(), remind_at=None
     )
     if units is None:
         raise field_error("reservation", N_("This reservation is no longer held."), status=409)
-    await session.execute(
+    sold = await session.execute(
         update(SaleItem)
         .where(col(SaleItem.id) == item.id)
         .values(reserved=col(SaleItem.reserved) - units, sold=col(SaleItem.sold) + units)
+        .returning(*_UNITS)
     )
-    await session.execute(
-        update(CharitySale)
-        .where(col(CharitySale.id) == sale.id)
-        .values(raised_cents=col(CharitySale.raised_cents) + units * item.price_cents)
-    )
+    _record_units(session, sold.one())
+    sale.raised_cents = (
+        await session.execute(
+            update(CharitySale)
+            .where(col(CharitySale.id) == sale.id)
+            .values(raised_cents=col(CharitySale.raised_cents) + units * item.price_cents)
+            .returning(col(CharitySale.raised_cents))
+        )
+    ).scalar_one()
+    record_event(session, sale_room(item.sale_id), sale_changed(sale).model_dump())
     await audit.record(
         session,
         actor=actor,
@@ -371,7 +547,7 @@ async def lapse_due(session: AsyncSession, *, now: datetime, most: int = 200) ->
         await session.execute(
             update(SaleReservation)
             .where(col(SaleReservation.id).in_(due), col(SaleReservation.status) == ReservationStatus.HELD)
-            .values(status=ReservationStatus.LAPSED, ended_at=now)
+            .values(status=ReservationStatus.LAPSED, ended_at=now, remind_at=None)
             .returning(col(SaleReservation.item_id), col(SaleReservation.quantity))
         )
     ).all()
@@ -384,7 +560,80 @@ async def lapse_due(session: AsyncSession, *, now: datetime, most: int = 200) ->
             update(items).where(items.c.id == bindparam("item")).values(reserved=items.c.reserved - bindparam("units")),
             [{"item": item_id, "units": count} for item_id, count in units.items()],
         )
+        for row in (await session.execute(select(*_UNITS).where(col(SaleItem.id).in_(units)))).all():
+            _record_units(session, row)
     return len(lapsed)
+
+
+async def remind_due(session: AsyncSession, *, now: datetime, most: int = 200) -> int:
+    """Tell buyers whose held reservations lapse soon (their `remind_at` has come) to pay at the pickup; each
+    is told once, whichever process gets there first. Returns how many were told."""
+    due = (
+        select(col(SaleReservation.id))
+        .where(col(SaleReservation.remind_at) <= now, col(SaleReservation.status) == ReservationStatus.HELD)
+        .order_by(col(SaleReservation.remind_at))
+        .limit(most)
+        .scalar_subquery()
+    )
+    reminded = (
+        (
+            await session.execute(
+                update(SaleReservation)
+                .where(col(SaleReservation.id).in_(due), col(SaleReservation.remind_at).is_not(None))
+                .values(remind_at=None)
+                .returning(col(SaleReservation.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not reminded:
+        return 0
+    rows = await session.execute(
+        select(
+            col(SaleReservation.id),
+            col(SaleReservation.buyer_id),
+            col(CharitySale.id),
+            col(CharitySale.community_id),
+            col(SaleItem.title),
+        )
+        .join(SaleItem, col(SaleItem.id) == col(SaleReservation.item_id))
+        .join(CharitySale, col(CharitySale.id) == col(SaleItem.sale_id))
+        .where(col(SaleReservation.id).in_(reminded))
+        .order_by(col(SaleReservation.buyer_id))
+    )
+    for reservation_id, buyer_id, sale_id, community_id, item_title in rows.all():
+        await notifications.notify(
+            session,
+            recipients=[buyer_id],
+            kind=NotificationKind.LAPSING,
+            community_id=community_id,
+            subject=f"reservation:{reservation_id}",
+            actor_id=None,
+            title=item_title,
+            url=sale_path(sale_id or 0),  # the join found the sale
+        )
+    return len(reminded)
+
+
+async def close_ended(session: AsyncSession, *, now: datetime) -> int:
+    """Close the open sales whose end has passed (the periodic job); returns how many."""
+    ended = (
+        (
+            await session.execute(
+                update(CharitySale)
+                .where(col(CharitySale.status) == SaleStatus.OPEN, col(CharitySale.ends_at) <= now)
+                .values(status=SaleStatus.CLOSED, closed_at=now)
+                .returning(CharitySale)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for sale in ended:
+        assert sale.id is not None  # noqa: S101 -- a stored row
+        record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())
+    return len(ended)
 
 
 async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, standing: CommunityStanding) -> None:
@@ -403,3 +652,44 @@ async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, s
     if closed is None:
         raise field_error("sale", N_("This sale is over."), status=409)
     sale.status, sale.closed_at = SaleStatus.CLOSED, now
+    assert sale.id is not None  # noqa: S101 -- a loaded row
+    record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())
+
+
+async def publish_summary(
+    session: AsyncSession, *, actor: User, sale: CharitySale, standing: CommunityStanding, summary: object
+) -> None:
+    """After the sale, its organiser (or a secretary) tells the community where the money goes: the summary
+    page becomes public to the community and a reply in the sale's discussion gives the total. Once only."""
+    if not _may_run(actor, sale, standing):
+        raise Forbidden(N_("Only the sale's organiser or a secretary can publish its summary."))
+    if sale.status != SaleStatus.CLOSED:
+        raise field_error("sale", N_("Close the sale before publishing its summary."), status=409)
+    text = clean_text(summary, "summary", max_length=SUMMARY_MAX, multiline=True, min_length=2)
+    now = utcnow()
+    published = (
+        await session.execute(
+            update(CharitySale)
+            .where(col(CharitySale.id) == sale.id, col(CharitySale.published_at).is_(None))
+            .values(summary=text, published_at=now)
+            .returning(col(CharitySale.raised_cents))
+        )
+    ).first()
+    if published is None:
+        raise field_error("sale", N_("This summary is published already."), status=409)
+    sale.summary, sale.published_at, sale.raised_cents = text, now, published.raised_cents
+    assert sale.id is not None  # noqa: S101 -- a loaded row
+    if sale.thread_id is not None:
+        thread = await session.get(Thread, sale.thread_id)
+        board = await session.get(Board, thread.board_id) if thread is not None else None
+        if thread is not None and board is not None and not thread.is_deleted and not board.is_archived:
+            total = f"¥{sale.raised_cents // 100:,}.{sale.raised_cents % 100:02d}"
+            await threads.reply(
+                session,
+                actor=actor,
+                thread=thread,
+                board=board,
+                standing=standing,
+                body=f"**{total}**\n\n{text}\n\n→ [{sale.title}]({sale_path(sale.id)}/summary)",
+            )
+    record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())

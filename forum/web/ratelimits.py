@@ -79,6 +79,10 @@ async def letter_key() -> str:
     return f"{SHARED}letters:{await user_or_address_key()}"
 
 
+async def market_key() -> str:
+    return f"{SHARED}market:{await user_or_address_key()}"
+
+
 async def board_key() -> str:
     return f"{SHARED}boards:{await user_or_address_key()}"
 
@@ -105,6 +109,8 @@ POST_LIMITS = [RateLimit(20, timedelta(minutes=5), key_function=post_key)]
 MESSAGE_LIMITS = [RateLimit(60, timedelta(minutes=5), key_function=message_key)]
 # Thank-you letters, per person, across the page and the API: public praise, not a stream.
 LETTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=letter_key)]
+# New sales and donated items, per person, across the page and the API: a bazaar's worth, not a flood.
+MARKET_LIMITS = [RateLimit(30, timedelta(hours=1), key_function=market_key)]
 # A secretary's changes to boards, per person, across the page and the API: enough to reorder a long list
 # one step at a time, not enough to flood the audit log.
 BOARD_LIMITS = [RateLimit(60, timedelta(minutes=10), key_function=board_key)]

@@ -34,7 +34,10 @@ from forum.paths import (
     post_action_path,
     post_path,
     profile_path,
+    sale_item_image_path,
+    sale_path,
 )
+from forum.queries.sales import yuan
 from forum.web import csrf
 
 
@@ -196,6 +199,7 @@ def setup_templating(app: Quart) -> None:
     app.jinja_env.filters["when"] = _when_filter(app.config["TIMEZONE"])
     app.jinja_env.filters["day"] = _day
     app.jinja_env.filters["waited"] = _waited
+    app.jinja_env.filters["yuan"] = yuan
     app.jinja_env.globals.update(
         csrf_token=csrf.csrf_token,
         LOCALE_NAMES=i18n.LOCALE_NAMES,
@@ -206,6 +210,8 @@ def setup_templating(app: Quart) -> None:
         letter_image_path=letter_image_path,
         letter_path=letter_path,
         profile_path=profile_path,
+        sale_path=sale_path,
+        sale_item_image_path=sale_item_image_path,
     )
 
     app.jinja_env.globals["url_for"] = _remembering_url_for(app)

@@ -503,6 +503,9 @@
         else if (envelope.type === "letter.liked") setLetterLikes(data);
       } else if (envelope.type === "thread.created" && state.element.id === "threads") {
         addThread(state.element, data);
+      } else {
+        // Rooms this file does not render (the market's): the page's own script listens on its element.
+        state.element.dispatchEvent(new CustomEvent("linli:event", { detail: envelope }));
       }
     }
 
