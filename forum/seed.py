@@ -1,15 +1,17 @@
-"""The demo district: two communities, a secretary each, a district admin, a dozen residents and a thank-you
-letter."""
+"""The demo district: two communities, a secretary each, a district admin, a dozen residents, a thank-you
+letter and an open charity sale."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.access import standing_in
-from forum.actions import accounts, communities, letters, memberships
+from forum.actions import accounts, communities, letters, memberships, sales
 from forum.models import Community, CommunityKind, Role
+from forum.timeutil import utcnow
 
 DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105 -- the published password of the demo accounts
 
@@ -98,6 +100,7 @@ async def seed_demo(session: AsyncSession) -> bool:
             room=account.room,
         )
     await _seed_letter(session, places["yuepu-xincun"])
+    await _seed_sale(session, places["yuepu-xincun"])
     return True
 
 
@@ -115,3 +118,49 @@ async def _seed_letter(session: AsyncSession, community: Community) -> None:
         title="感谢志愿者帮我们修好楼道灯",
         body="楼道灯坏了一个星期，张伟和刘洋周末自己买了灯泡装好了。老人晚上下楼再也不怕了，谢谢你们！",
     )
+
+
+async def _seed_sale(session: AsyncSession, community: Community) -> None:
+    """An open charity sale in 月浦新村 with three donated items, one of them reserved, so the sale pages show
+    something to reserve and something on the organiser's desk."""
+    people = {}
+    for username in ("secretary_li", "wang_fang", "li_na", "chen_jing"):
+        user = await accounts.find_user_by_username(session, username)
+        assert user is not None  # noqa: S101 -- created above
+        people[username] = (user, await standing_in(session, user, community))
+    organiser, organiser_standing = people["secretary_li"]
+    now = utcnow()
+    sale = await sales.create_sale(
+        session,
+        actor=organiser,
+        community=community,
+        standing=organiser_standing,
+        title="重阳节爱心义卖",
+        cause="为社区独居老人购买冬衣和助行器",
+        pickup="居委会门口，本周六上午 9:00–11:00",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=7),
+        target="2000",
+        hold_hours=48,
+    )
+    items = []
+    for donor, title, description, price, quantity in (
+        ("wang_fang", "手织羊毛围巾", "全新，自己织的，灰色和红色各两条。", "35", 4),
+        ("chen_jing", "儿童绘本一套（10本）", "九成新，适合3到6岁。", "40", 1),
+        ("li_na", "多肉盆栽", "自家阳台养的，带陶盆。", "8", 6),
+    ):
+        user, standing = people[donor]
+        items.append(
+            await sales.donate_item(
+                session,
+                actor=user,
+                sale=sale,
+                standing=standing,
+                title=title,
+                description=description,
+                price=price,
+                quantity=quantity,
+            )
+        )
+    buyer, buyer_standing = people["li_na"]
+    await sales.reserve(session, actor=buyer, sale=sale, item=items[0], standing=buyer_standing, quantity=1)

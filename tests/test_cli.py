@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import DistrictAdmin, Membership, MembershipStatus, User
+from forum.models import CharitySale, DistrictAdmin, Membership, MembershipStatus, SaleItem, User
 from forum.seed import DEMO_ACCOUNTS, DEMO_PENDING
 
 
@@ -43,8 +43,12 @@ async def test_seed_demo_fills_an_empty_database_once(db_url: str, tmp_path: Pat
             )
         ).scalar_one()  # type: ignore[arg-type]
         admins = (await session.execute(select(func.count()).select_from(DistrictAdmin))).scalar_one()
+        sale = (await session.execute(select(CharitySale))).scalar_one()
+        items = (await session.execute(select(SaleItem).where(col(SaleItem.sale_id) == sale.id))).scalars().all()
     assert users == len(DEMO_ACCOUNTS) + len(DEMO_PENDING)
     assert party >= 4 and pending == len(DEMO_PENDING) and admins == 1
+    assert sale.status == "open" and sale.thread_id is not None  # open for a week, with its discussion
+    assert len(items) == 3 and sum(item.reserved for item in items) == 1
 
 
 async def test_create_admin_makes_a_district_admin_and_explains_bad_input(
