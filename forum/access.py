@@ -20,11 +20,15 @@ from forum.models import (
     DistrictAdmin,
     Letter,
     LetterImage,
+    Listing,
+    ListingImage,
+    ListingStatus,
     Membership,
     Message,
     MessageImage,
     MessageReport,
     Notification,
+    Offer,
     Post,
     PostImage,
     SaleItem,
@@ -229,6 +233,9 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
         return
     if kind == "sale":
         await access_sale(session, user, room_id)
+        return
+    if kind == "listing":
+        await access_listing(session, user, room_id)
         return
     if kind == "board":
         row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
@@ -460,3 +467,71 @@ async def access_sale_item_image(session: AsyncSession, user: User, image_id: in
         raise NotFound()
     _require_reader(_standing(row))
     return row[3]
+
+
+_LISTING = (
+    _with_standing()
+    .add_columns(Listing)
+    .join(Listing, col(Listing.community_id) == col(Community.id))
+    .where(col(Listing.id) == bindparam("listing_id"))
+)
+_OFFER = (
+    _with_standing()
+    .add_columns(Listing, Offer)
+    .join(Listing, col(Listing.community_id) == col(Community.id))
+    .join(Offer, col(Offer.listing_id) == col(Listing.id))
+    .where(col(Offer.id) == bindparam("offer_id"))
+)
+_LISTING_IMAGE = (
+    _with_standing()
+    .add_columns(Listing, ListingImage)
+    .join(Listing, col(Listing.community_id) == col(Community.id))
+    .join(ListingImage, col(ListingImage.listing_id) == col(Listing.id))
+    .where(col(ListingImage.id) == bindparam("image_id"))
+)
+
+
+def _require_listing_visible(user: User, listing: Listing, standing: CommunityStanding) -> None:
+    """A listing is for the community's readers; a removed one only for its owner (who sees why) and the
+    secretaries."""
+    _require_reader(standing)
+    if listing.status == ListingStatus.REMOVED and listing.owner_id != user.id and not can_moderate(standing):
+        raise NotFound()
+
+
+async def access_listing(
+    session: AsyncSession, user: User, listing_id: int
+) -> tuple[Listing, Community, CommunityStanding]:
+    """A swap or give-away, for whoever may read its community's boards."""
+    row = (await session.execute(_LISTING, {"viewer_id": user.id, "listing_id": listing_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    _require_listing_visible(user, row[3], standing)
+    return row[3], row[0], standing
+
+
+async def access_offer(
+    session: AsyncSession, user: User, offer_id: int
+) -> tuple[Offer, Listing, Community, CommunityStanding]:
+    """An offer, for its maker, the listing's owner and the community's secretaries: to anyone else it does
+    not exist."""
+    row = (await session.execute(_OFFER, {"viewer_id": user.id, "offer_id": offer_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    listing, offer = row[3], row[4]
+    if not can_read_content(standing) or (
+        offer.maker_id != user.id and listing.owner_id != user.id and not can_moderate(standing)
+    ):
+        raise NotFound()
+    return offer, listing, row[0], standing
+
+
+async def access_listing_image(session: AsyncSession, user: User, image_id: int) -> ListingImage:
+    """A photo of a listing, under the listing's rule."""
+    row = (await session.execute(_LISTING_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
+    if row is None:
+        raise NotFound()
+    _require_listing_visible(user, row[3], _standing(row))
+    return row[4]

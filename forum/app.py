@@ -19,6 +19,7 @@ from werkzeug.routing import Rule
 
 from forum import i18n, search
 from forum.actions.events import prune_events
+from forum.actions.listings import expire_due
 from forum.actions.notifications import prune_read
 from forum.actions.sales import close_ended, lapse_due, remind_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
@@ -166,13 +167,15 @@ async def _prune(app: Quart) -> None:
 
 
 async def _lapse(app: Quart) -> None:
-    """Charity sales' clock: give back the units of reservations not paid in time (each lapses once), remind
-    buyers whose reservations lapse soon, close sales whose end has passed."""
+    """The market's clock: give back the units of sale reservations not paid in time (each lapses once),
+    remind buyers whose reservations lapse soon, close sales whose end has passed, expire listings past their
+    30 days."""
     async with app.extensions["linli.db"].unit_of_work() as session:
         now = utcnow()
         await lapse_due(session, now=now)
         await remind_due(session, now=now)
         await close_ended(session, now=now)
+        await expire_due(session, now=now)
 
 
 def _register_blueprints(app: Quart) -> None:
@@ -190,6 +193,7 @@ def _register_blueprints(app: Quart) -> None:
         home,
         images,
         letters,
+        market,
         members,
         messages,
         notifications,
@@ -213,6 +217,7 @@ def _register_blueprints(app: Quart) -> None:
         notifications,
         letters,
         sales,
+        market,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

@@ -407,6 +407,11 @@ class NotificationKind(StrEnum):
     VERIFIED = "verified"  # a secretary verified my membership
     RESERVATION = "reservation"  # reservations in a sale I organise, one notification per sale while unread
     LAPSING = "lapsing"  # my reservation will lapse soon unless I pay
+    OFFER = "offer"  # offers on my listing, one notification per listing while unread
+    OFFER_ACCEPTED = "offer_accepted"  # the owner accepted my offer (or drew it by lot)
+    OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
+    REMOVED = "removed"  # a secretary removed my listing, with a reason
+    LISTING_REPORT = "listing_report"  # secretaries: a member reported a listing
 
 
 class Notification(SQLModel, table=True):
@@ -594,3 +599,98 @@ class SaleReservation(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # handed over, lapsed or cancelled
     # When to tell the buyer it will lapse soon; cleared once told (or when it stops being held).
     remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ListingKind(StrEnum):
+    SWAP = "swap"  # 物物交换: something offered, something welcome in exchange
+    FREE = "free"  # a give-away: nothing asked in return
+
+
+class ListingStatus(StrEnum):
+    OPEN = "open"  # neighbours can make offers
+    RESERVED = "reserved"  # an offer was accepted: waiting for both sides to confirm the hand-over
+    DONE = "done"  # handed over
+    EXPIRED = "expired"  # 30 days without a deal; the owner can renew it
+    REMOVED = "removed"  # by a secretary, with a reason the owner sees
+
+
+class Listing(SQLModel, table=True):
+    """A swap or a give-away. Open for 30 days (`expires_at`) unless renewed; an accepted offer reserves it
+    (and the listing offered in exchange, if any) until both sides confirm the hand-over."""
+
+    __tablename__ = "listing"
+    __table_args__ = (
+        Index("ix_listing_community_status_id", "community_id", "status", "id"),  # the market pages
+        Index("ix_listing_status_expires_at", "status", "expires_at"),  # the expiry job's scan
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    owner_id: int = Field(sa_column=_fk("user.id"))
+    kind: str = Field(max_length=16)  # a ListingKind
+    title: str = Field(max_length=100)
+    description: str = Field(default="", sa_type=Text)
+    wanted: str = Field(default="", max_length=200)  # what would be welcome in exchange (swaps)
+    category: str = Field(max_length=16)
+    condition: str = Field(max_length=16)
+    pickup_area: str = Field(max_length=100)
+    status: str = Field(default=ListingStatus.OPEN, max_length=16)
+    # Give-aways: neighbours ask until then, and the owner draws a lot among them (none: the owner picks).
+    claim_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    thread_id: int | None = Field(default=None, sa_column=_fk("thread.id", nullable=True, ondelete="SET NULL"))
+    removed_reason: str = Field(default="", max_length=500)
+
+
+class ListingImage(StoredImage, table=True):
+    """A photo of a listing (at most four)."""
+
+    __tablename__ = "listing_image"
+    __table_args__ = (UniqueConstraint("listing_id", "position", name="uq_listing_image_listing_position"),)
+
+    listing_id: int = Field(sa_column=_fk("listing.id", index=False))
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"  # waiting for the owner
+    ACCEPTED = "accepted"  # the deal: both listings reserved until both sides confirm
+    DECLINED = "declined"  # the owner chose another offer, or declined this one
+    WITHDRAWN = "withdrawn"  # by its maker
+    DONE = "done"  # both sides confirmed the hand-over
+    CALLED_OFF = "called_off"  # an accepted deal one side called off; the listings are open again
+
+
+class Offer(SQLModel, table=True):
+    """A neighbour's offer for a listing: a message, and for a swap optionally one of their own open listings.
+    One per neighbour per listing (made again, it is reopened). The accepted one carries the hand-over."""
+
+    __tablename__ = "offer"
+    __table_args__ = (UniqueConstraint("listing_id", "maker_id", name="uq_offer_listing_maker"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(sa_column=_fk("listing.id", index=False))
+    maker_id: int = Field(sa_column=_fk("user.id"))
+    message: str = Field(default="", max_length=500)
+    offered_listing_id: int | None = Field(
+        default=None, sa_column=_fk("listing.id", nullable=True, ondelete="SET NULL")
+    )
+    status: str = Field(default=OfferStatus.OPEN, max_length=16)
+    by_lot: bool = Field(default=False)  # accepted by a draw among those who asked in the claim window
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    owner_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the hand-over, each side
+    maker_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ListingReport(SQLModel, table=True):
+    """A member's report of a listing to the community's secretaries (one per member per listing)."""
+
+    __tablename__ = "listing_report"
+    __table_args__ = (UniqueConstraint("listing_id", "reporter_id", name="uq_listing_report_listing_reporter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(sa_column=_fk("listing.id", index=False))
+    reporter_id: int = Field(sa_column=_fk("user.id"))
+    reason: str = Field(max_length=500)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

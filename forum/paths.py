@@ -53,6 +53,15 @@ def sale_item_image_path(image_id: int, variant: str = "full") -> str:
     return f"/sales/images/{image_id}/{variant}"
 
 
+def listing_path(listing_id: int) -> str:
+    return f"/market/{listing_id}"
+
+
+def listing_image_path(image_id: int, variant: str = "full") -> str:
+    """A photo of a swap or give-away; served by forum.views.images under the listing's access check."""
+    return f"/market/images/{image_id}/{variant}"
+
+
 def post_action_path(post_id: int, action: str) -> str:
     """/posts/<id>/like, /likes, /edit, /history: built without url_for, which costs 20 µs a link and a thread
     page has four links a post. tests/test_threads.py checks they agree with the routes."""

@@ -279,6 +279,36 @@ class SaleChanged(Event):
     published: bool
 
 
+class ListingCreated(Event):
+    """A swap or a give-away was listed: open market pages show it at the top. `kind` is `swap` or `free`;
+    `category` and `condition` are keys (docs/market.md); `images` are its photos in order."""
+
+    type: Literal["listing.created"] = "listing.created"
+    listing_id: int
+    community_id: int
+    kind: Literal["swap", "free"]
+    title: str
+    wanted: str
+    category: str
+    condition: str
+    pickup_area: str
+    owner: PersonData
+    images: list[ImageData]
+    created_at: str
+    url: str
+
+
+class ListingChanged(Event):
+    """A listing's status or its number of open offers changed: offered for, reserved by an accepted offer,
+    handed over (`done`), expired, renewed (`open` again), or removed by a secretary. The full state."""
+
+    type: Literal["listing.changed"] = "listing.changed"
+    listing_id: int
+    community_id: int
+    status: Literal["open", "reserved", "done", "expired", "removed"]
+    offer_count: int
+
+
 # name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
 # with the envelope {"id", "room", "type", "data"}; `data` is the model below.
 REGISTRY: dict[str, tuple[type[Event], str, str]] = {
@@ -319,6 +349,12 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "sale.item_added": (SaleItemAdded, "`sale:<sale_id>`", "An item was donated to the sale."),
     "sale.item_changed": (SaleItemChanged, "`sale:<sale_id>`", "An item's units were reserved, given back or sold."),
     "sale.changed": (SaleChanged, "`sale:<sale_id>`", "The sale's total raised or its status changed."),
+    "listing.created": (ListingCreated, "`market:<community_id>`", "A swap or give-away was listed."),
+    "listing.changed": (
+        ListingChanged,
+        "`market:<community_id>` and `listing:<listing_id>`",
+        "A listing's status or its number of open offers changed.",
+    ),
 }
 
 
@@ -341,6 +377,10 @@ class AccessChanged(Event):
 def market_room(community_id: int) -> str:
     """The community's market pages: new sales (and, later, listings)."""
     return f"market:{community_id}"
+
+
+def listing_room(listing_id: int) -> str:
+    return f"listing:{listing_id}"
 
 
 def sale_room(sale_id: int) -> str:

@@ -54,6 +54,7 @@ FOLLOWED_PREFIXES = (
     "letters:",
     "market:",
     "sale:",
+    "listing:",
 )  # rooms joined through an access check
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,13 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, request, send_file
 
-from forum.access import access_image, access_letter_image, access_message_image, access_sale_item_image
+from forum.access import (
+    access_image,
+    access_letter_image,
+    access_listing_image,
+    access_message_image,
+    access_sale_item_image,
+)
 from forum.errors import NotFound
 from forum.models import StoredImage
 from forum.storage import VARIANTS, Variant, image_name, resolve
@@ -45,6 +51,12 @@ async def letter_image(image_id: int, variant: str) -> Any:
 @login_required
 async def sale_item_image(image_id: int, variant: str) -> Any:
     return await _send(await access_sale_item_image(db_session(), require_user(), image_id), _variant(variant))
+
+
+@blueprint.get("/market/images/<id:image_id>/<variant>")
+@login_required
+async def listing_image(image_id: int, variant: str) -> Any:
+    return await _send(await access_listing_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 def _variant(name: str) -> Variant:

@@ -30,6 +30,8 @@ from forum.paths import (
     image_path,
     letter_image_path,
     letter_path,
+    listing_image_path,
+    listing_path,
     message_image_path,
     post_action_path,
     post_path,
@@ -212,6 +214,8 @@ def setup_templating(app: Quart) -> None:
         profile_path=profile_path,
         sale_path=sale_path,
         sale_item_image_path=sale_item_image_path,
+        listing_path=listing_path,
+        listing_image_path=listing_image_path,
     )
 
     app.jinja_env.globals["url_for"] = _remembering_url_for(app)

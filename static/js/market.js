@@ -1,0 +1,104 @@
+// Live market: new swaps and give-aways at the top of the market page, and each listing's status and number
+// of offers on every open page, without reloading. static/js/live.js follows the rooms and hands each event
+// of a room it does not render itself to the room's element as a `linli:event` (docs/realtime.md).
+"use strict";
+
+(() => {
+  const HIGHLIGHT_MS = 4000;
+
+  function strings() {
+    const found = {};
+    const holder = document.getElementById("market-strings");
+    if (holder) {
+      for (const span of holder.content.querySelectorAll("[data-key]")) found[span.dataset.key] = span.textContent.trim();
+    }
+    return found;
+  }
+
+  function highlight(element) {
+    element.classList.add("live-new");
+    setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
+  }
+
+  function personElement(person) {
+    const span = document.createElement("span");
+    span.className = "person";
+    const link = document.createElement("a");
+    link.href = `/u/${encodeURIComponent(person.username)}`;
+    link.textContent = person.display_name;
+    span.append(link);
+    const badge = document.getElementById("badge-template");
+    if (person.is_party_member && badge) span.append(" ", badge.content.firstElementChild.cloneNode(true));
+    return span;
+  }
+
+  function start() {
+    const text = strings();
+    const offers = (count) =>
+      count === 1 ? text["offers-one"] || "1" : (text["offers-many"] || "{num}").replace("{num}", String(count));
+
+    // One listing's state, wherever it is shown on this page (a row in a list, or the listing's own page).
+    function setListing(data) {
+      for (const element of document.querySelectorAll(`[data-listing-id="${Number(data.listing_id)}"]`)) {
+        const changed = element.dataset.status !== data.status;
+        element.dataset.status = data.status;
+        const status = element.querySelector(".listing-status");
+        if (status && text[`status-${data.status}`]) status.textContent = text[`status-${data.status}`];
+        const count = element.querySelector(".offer-count");
+        if (count && typeof data.offer_count === "number") count.textContent = offers(data.offer_count);
+        if (changed) highlight(element);
+      }
+      // On the listing's own page the forms no longer fit a listing that is not open: they stay, and the
+      // server refuses with the reason; say it at once instead.
+      const page = document.getElementById("listing");
+      if (page && Number(page.dataset.listingId) === Number(data.listing_id) && data.status !== "open") {
+        for (const button of document.querySelectorAll("form button[type=submit].offer-only")) button.disabled = true;
+      }
+    }
+
+    function addListing(list, data) {
+      if (!list.dataset.addNew || document.getElementById(`listing-${Number(data.listing_id)}`)) return;
+      const template = document.getElementById("listing-template");
+      if (!template) return;
+      const row = template.content.firstElementChild.cloneNode(true);
+      row.id = `listing-${Number(data.listing_id)}`;
+      row.dataset.listingId = String(data.listing_id);
+      row.dataset.status = "open";
+      const link = row.querySelector("h2 a");
+      link.href = data.url;
+      link.textContent = data.title;
+      row.querySelector(".listing-kind").textContent = text[data.kind] || data.kind;
+      row.querySelector(".listing-where").textContent = `${text[`category-${data.category}`] || ""} · ${data.pickup_area}`;
+      if (data.wanted) {
+        row.querySelector(".wanted").hidden = false;
+        row.querySelector(".wanted-text").textContent = data.wanted;
+      }
+      row.querySelector(".author").append(personElement(data.owner));
+      if (Array.isArray(data.images) && data.images.length > 0) {
+        const img = document.createElement("img");
+        img.className = "listing-thumb";
+        img.src = String(data.images[0].thumb_url);
+        img.width = Number(data.images[0].thumb_width);
+        img.height = Number(data.images[0].thumb_height);
+        img.alt = "";
+        row.prepend(img);
+      }
+      list.prepend(row);
+      document.getElementById("no-listings")?.remove();
+      highlight(row);
+      const region = document.getElementById("live-announcer");
+      if (region) region.textContent = data.title;
+    }
+
+    for (const element of document.querySelectorAll("#listings, #listing")) {
+      element.addEventListener("linli:event", (event) => {
+        const envelope = event.detail || {};
+        if (envelope.type === "listing.changed") setListing(envelope.data || {});
+        else if (envelope.type === "listing.created" && element.id === "listings") addListing(element, envelope.data || {});
+      });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
