@@ -182,6 +182,7 @@ def _register_blueprints(app: Quart) -> None:
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
     import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
+    import forum.api.market_v1  # adds the swap, give-away and market routes to the v1 blueprint
     import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
     import forum.api.notifications_v1  # adds the notification routes to the v1 blueprint
     import forum.api.sales_v1  # noqa: F401 -- adds the charity sale routes to the v1 blueprint
