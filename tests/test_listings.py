@@ -26,6 +26,7 @@ from forum.models import (
     Offer,
     OfferStatus,
     Role,
+    Thread,
     User,
 )
 from forum.timeutil import utcnow
@@ -347,3 +348,58 @@ async def test_a_secretary_removes_a_listing_with_a_reason_the_owner_is_told(db:
     assert await _status(db, Offer, offer.id) == OfferStatus.CALLED_OFF
     assert kinds[(owner.id, NotificationKind.REMOVED)] == 1
     assert kinds[(secretary.id, NotificationKind.LISTING_REPORT)] == 1
+
+
+async def test_removing_a_listing_offered_in_exchange_calls_that_deal_off_and_hides_its_discussion(
+    db: Database,
+) -> None:
+    community = await make_community(db)
+    owner, maker = await _people(db, community, "o_owner", "o_maker")
+    (secretary,) = await _people(db, community, "o_secretary", role=Role.SECRETARY)
+    pram = await make_listing(db, owner, community)
+    bike = await make_listing(db, maker, community, title="儿童自行车")
+    offer = await offer_for(db, maker, community, pram.id or 0, offered_listing_id=bike.id)
+    await _step(db, owner, "accept", pram.id or 0, offer.id)
+    async with db.unit_of_work() as session:
+        listing = await session.get(Listing, bike.id)
+        assert listing is not None
+        standing = await standing_in(session, secretary, community)
+        await listings.remove_listing(session, actor=secretary, listing=listing, standing=standing, reason="违规")
+    assert await _status(db, Offer, offer.id) == OfferStatus.CALLED_OFF
+    assert await _status(db, Listing, pram.id) == ListingStatus.OPEN
+    async with db.read_only() as session:
+        thread = await session.get(Thread, bike.thread_id)
+        told = (
+            await session.execute(
+                select(Notification.kind).where(
+                    col(Notification.user_id) == owner.id, col(Notification.kind) == NotificationKind.OFFER_DECLINED
+                )
+            )
+        ).all()
+    assert thread is not None and thread.is_deleted and len(told) == 1
+
+
+async def test_a_lot_give_away_whose_deal_falls_through_opens_for_the_owner_to_pick(db: Database) -> None:
+    community = await make_community(db)
+    owner, first, second = await _people(db, community, "l_owner", "l_first", "l_second")
+    gift = await make_listing(db, owner, community, kind="free", wanted="", title="书架", claim_hours="1")
+    offer = await offer_for(db, first, community, gift.id or 0, message="想要")
+    async with db.unit_of_work() as session:
+        await session.execute(update(Listing).where(col(Listing.id) == gift.id).values(claim_until=utcnow()))
+    await _step(db, owner, "draw", gift.id or 0)
+    await _step(db, first, "call_off", gift.id or 0, offer.id)
+    async with db.read_only() as session:
+        reopened = await session.get(Listing, gift.id)
+    assert reopened is not None and reopened.status == ListingStatus.OPEN and reopened.claim_until is None
+    again = await offer_for(db, second, community, gift.id or 0, message="我也想要")
+    await _step(db, owner, "accept", gift.id or 0, again.id)
+    assert await _status(db, Listing, gift.id) == ListingStatus.RESERVED
+
+
+async def test_an_id_too_large_for_the_database_offered_in_exchange_is_refused_by_name(db: Database) -> None:
+    community = await make_community(db)
+    owner, maker = await _people(db, community, "i_owner", "i_maker")
+    pram = await make_listing(db, owner, community)
+    for huge in (3_000_000_000, 2**70, "9" * 30, -1):
+        error = await _refused(offer_for(db, maker, community, pram.id or 0, offered_listing_id=huge), 422)
+        assert "offered_listing_id" in error.fields  # type: ignore[attr-defined]

@@ -73,6 +73,10 @@ async def test_the_api_lists_offers_accepts_and_confirms_a_swap(app: Quart, db: 
     accepted = await (await client.post(f"/api/v1/market/offers/{mine['id']}/accept", headers=owner)).get_json()
     assert accepted["status"] == "reserved" and accepted["deal"]["id"] == mine["id"]
     assert (await (await client.get(f"/api/v1/market/{bike['id']}", headers=other)).get_json())["status"] == "reserved"
+    deal_seen_by_other = (await (await client.get(f"/api/v1/market/{pram['id']}", headers=other)).get_json())["deal"]
+    assert deal_seen_by_other["maker"]["username"] == "ma_maker" and deal_seen_by_other["message"] == ""
+    huge = await client.post(f"/api/v1/market/{bike['id']}/offers", json={"offered_listing_id": 2**40}, headers=other)
+    assert huge.status_code in (400, 422)
     confirmed = await (await client.post(f"/api/v1/market/offers/{mine['id']}/confirm", headers=maker)).get_json()
     assert confirmed["deal"]["maker_confirmed"] and not confirmed["deal"]["owner_confirmed"]
     done = await (await client.post(f"/api/v1/market/offers/{mine['id']}/confirm", headers=owner)).get_json()

@@ -389,3 +389,39 @@ async def test_a_sale_closes_on_its_own_when_its_end_has_passed(db: Database) ->
     assert statuses == ["closed", "open"]
     assert [event.type for event in changed] == ["sale.changed"]
     assert json.loads(changed[0].payload)["status"] == "closed"
+
+
+async def test_a_summary_waits_for_every_held_reservation_and_odd_dates_are_refused_by_name(db: Database) -> None:
+    community = await make_community(db)
+    organiser, donor, buyer = await _people(db, community, "p_org", "p_donor", "p_buyer")
+    for starts in ("9999-12-31T23:00-10:00", "0001-01-01T00:00", "1900-01-01T09:00"):
+        try:
+            await _sale(db, organiser, community, starts_at=starts)
+        except InvalidInput as error:
+            assert "starts_at" in error.fields, starts
+        else:
+            raise AssertionError(f"{starts} accepted")
+    sale = await _sale(db, organiser, community)
+    item = await _item(db, donor, community, sale)
+    held = await _reserve(db, buyer, community, sale.id or 0, item.id or 0)
+
+    async def publish() -> None:
+        async with db.unit_of_work() as session:
+            loaded = await session.get(CharitySale, sale.id)
+            assert loaded is not None
+            standing = await standing_in(session, organiser, community)
+            if loaded.status == "open":
+                await sales.close_sale(session, actor=organiser, sale=loaded, standing=standing)
+            await sales.publish_summary(session, actor=organiser, sale=loaded, standing=standing, summary="全部捐出")
+
+    try:
+        await publish()
+    except InvalidInput as error:
+        assert error.status == 409 and "sale" in error.fields
+    else:
+        raise AssertionError("published with a reservation held")
+    await _as(db, organiser, community, "pay", held.id or 0)
+    await publish()
+    async with db.read_only() as session:
+        published = await session.get(CharitySale, sale.id)
+    assert published is not None and published.published_at is not None and published.raised_cents == 1250

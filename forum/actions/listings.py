@@ -13,8 +13,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,12 +40,13 @@ from forum.models import (
     Offer,
     OfferStatus,
     Role,
+    Thread,
     User,
 )
 from forum.paths import listing_image_path, listing_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
-from forum.validation import FieldErrors, clean_text
+from forum.validation import FieldErrors, clean_text, parse_id
 from realtime.events import ListingChanged, ListingCreated, listing_room, market_room
 
 TITLE_MAX = 100
@@ -301,6 +303,14 @@ async def make_offer(
         if reopened is None:
             raise field_error("listing", N_("You have already made an offer for this listing."), status=409)
         inserted = reopened
+    # Still open, now that this transaction writes: on SQLite it holds the write lock; on PostgreSQL the share
+    # lock makes an acceptance wait for this offer (and then decline it), or this offer wait for the acceptance
+    # (and then see the listing taken).
+    status = select(col(Listing.status)).where(col(Listing.id) == listing.id)
+    if session.get_bind().dialect.name == "postgresql":
+        status = status.with_for_update(read=True)
+    if (await session.execute(status)).scalar_one() != ListingStatus.OPEN:
+        raise field_error("listing", N_("This listing is no longer open for offers."), status=409)  # rolled back
     offer = await session.get(Offer, inserted, populate_existing=True)
     assert offer is not None  # noqa: S101 -- written above
     await notifications.notify(
@@ -318,9 +328,8 @@ async def make_offer(
 
 
 async def _own_open_listing(session: AsyncSession, actor: User, listing: Listing, raw_id: object) -> Listing | None:
-    try:
-        offered_id = int(str(raw_id))
-    except ValueError:
+    offered_id = parse_id(str(raw_id) if isinstance(raw_id, int) and not isinstance(raw_id, bool) else raw_id)
+    if offered_id is None:
         return None
     found = await session.get(Listing, offered_id)
     if (
@@ -500,6 +509,13 @@ async def draw_lot(session: AsyncSession, *, actor: User, listing: Listing) -> O
     return chosen
 
 
+async def _lock_listing(session: AsyncSession, listing: Listing) -> None:
+    """On PostgreSQL, lock the listing's row before its offers' rows, the order in which accepting and removing
+    take them: two transactions taking them in opposite orders could deadlock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(col(Listing.id)).where(col(Listing.id) == listing.id).with_for_update())
+
+
 async def _accepted_offer(session: AsyncSession, listing: Listing) -> Offer | None:
     return (
         await session.execute(
@@ -513,6 +529,7 @@ async def confirm_handover(session: AsyncSession, *, actor: User, listing: Listi
     exchange) are done. Returns whether the deal is done. Each confirmation is one UPDATE of the offer's row,
     which orders two confirmations at the same moment: the second sees the first and finishes the deal."""
     _require_pair(listing, offer)
+    await _lock_listing(session, listing)
     if actor.id == listing.owner_id:
         mine, theirs = Offer.owner_confirmed_at, Offer.maker_confirmed_at
     elif actor.id == offer.maker_id:
@@ -548,6 +565,7 @@ async def call_off(session: AsyncSession, *, actor: User, listing: Listing, offe
     _require_pair(listing, offer)
     if actor.id not in (listing.owner_id, offer.maker_id):
         raise Forbidden()
+    await _lock_listing(session, listing)
     if not await _move_offer(session, offer, source=OfferStatus.ACCEPTED, to=OfferStatus.CALLED_OFF, now=utcnow()):
         raise field_error("offer", N_("This deal is not in progress."), status=409)
     await _reopen(session, [listing.id, offer.offered_listing_id])
@@ -559,9 +577,17 @@ async def _reopen(session: AsyncSession, listing_ids: Sequence[int | None]) -> N
     for listing_id in listing_ids:
         if listing_id is None:
             continue
-        reopened = await _move_listing(session, listing_id, sources=[ListingStatus.RESERVED], to=ListingStatus.OPEN)
+        reopened = await _move_listing(
+            session, listing_id, sources=[ListingStatus.RESERVED], to=ListingStatus.OPEN, claim_until=_claim_kept()
+        )
         if reopened is not None:
             await record_change(session, reopened)
+
+
+def _claim_kept() -> Any:
+    """A give-away's claim window as it stays when the listing opens again: kept while it runs; once it has
+    passed (the lot was drawn and the deal called off, or nobody asked before it expired) the owner picks."""
+    return case((col(Listing.claim_until) > utcnow(), col(Listing.claim_until)), else_=None)
 
 
 async def renew(session: AsyncSession, *, actor: User, listing: Listing) -> None:
@@ -575,6 +601,7 @@ async def renew(session: AsyncSession, *, actor: User, listing: Listing) -> None
         sources=[ListingStatus.OPEN, ListingStatus.EXPIRED],
         to=ListingStatus.OPEN,
         expires_at=utcnow() + LIFETIME,
+        claim_until=_claim_kept(),
     )
     if renewed is None:
         raise field_error("listing", N_("Only an open or expired listing can be renewed."), status=409)
@@ -671,6 +698,36 @@ async def remove_listing(
         .where(col(Offer.listing_id) == listing.id, col(Offer.status) == OfferStatus.OPEN)
         .values(status=OfferStatus.DECLINED, decided_at=now)
     )
+    # Offered in exchange elsewhere: a deal in progress for it is called off (that listing opens again, its
+    # owner is told), and open offers of it are declined.
+    elsewhere = (
+        await session.execute(
+            update(Offer)
+            .where(
+                col(Offer.offered_listing_id) == listing.id,
+                col(Offer.status).in_((OfferStatus.ACCEPTED, OfferStatus.OPEN)),
+            )
+            .values(
+                status=case(
+                    (col(Offer.status) == OfferStatus.ACCEPTED, OfferStatus.CALLED_OFF), else_=OfferStatus.DECLINED
+                ),
+                decided_at=now,
+            )
+            .returning(col(Offer.listing_id), col(Offer.status))
+        )
+    ).all()
+    called_off = [other_id for other_id, status in elsewhere if status == OfferStatus.CALLED_OFF]
+    await _reopen(session, called_off)
+    for other_id in called_off:
+        other = await session.get(Listing, other_id)
+        if other is not None:
+            await _tell(session, [other.owner_id], NotificationKind.OFFER_DECLINED, other, actor_id=actor.id)
+    for other_id in {other_id for other_id, _status in elsewhere}:
+        other = await session.get(Listing, other_id)
+        if other is not None:
+            await record_change(session, other)
+    if removed.thread_id is not None:  # its discussion repeats its text: it goes with it
+        await session.execute(update(Thread).where(col(Thread.id) == removed.thread_id).values(is_deleted=True))
     await record_change(session, removed)
     await _tell(session, [removed.owner_id], NotificationKind.REMOVED, removed, actor_id=actor.id)
     await audit.record(

@@ -127,7 +127,13 @@ def parse_when(value: object, field: str, *, zone: str) -> datetime | None:
         raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00."))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00.")) from None
+    if not 2000 <= moment.year <= 2100:
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00."))
+    return moment
 
 
 def _require_member(standing: CommunityStanding) -> None:
@@ -665,6 +671,16 @@ async def publish_summary(
         raise Forbidden(N_("Only the sale's organiser or a secretary can publish its summary."))
     if sale.status != SaleStatus.CLOSED:
         raise field_error("sale", N_("Close the sale before publishing its summary."), status=409)
+    held = exists().where(
+        col(SaleReservation.item_id) == col(SaleItem.id),
+        col(SaleItem.sale_id) == sale.id,
+        col(SaleReservation.status) == ReservationStatus.HELD,
+    )
+    if (await session.execute(select(held))).scalar():
+        # A payment recorded after publishing would change the total the community was told.
+        raise field_error(
+            "sale", N_("Settle the reservations still held first: record their payment or cancel them."), status=409
+        )
     text = clean_text(summary, "summary", max_length=SUMMARY_MAX, multiline=True, min_length=2)
     now = utcnow()
     published = (

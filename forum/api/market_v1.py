@@ -20,6 +20,7 @@ from forum.permissions import CommunityStanding
 from forum.queries.listings import ListingRow, MarketFilter, OfferView, listing_view, market_page, my_market
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
+from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
@@ -116,7 +117,7 @@ class ListingWithImagesIn(ListingIn):
 
 class OfferIn(BaseModel):
     message: str = Field(default="", max_length=5000)
-    offered_listing_id: int | None = None  # one of your own open listings, for a swap
+    offered_listing_id: int | None = Field(default=None, ge=0, le=MAX_ID)  # one of your own open listings (swaps)
 
 
 class ReasonIn(BaseModel):
@@ -149,13 +150,14 @@ def _brief(row: ListingRow) -> ListingBriefOut:
     )
 
 
-def _offer_out(view: OfferView) -> OfferOut:
+def _offer_out(view: OfferView, *, private: bool = True) -> OfferOut:
+    """`private`: the viewer may read the offer's message (its maker, the listing's owner, a secretary)."""
     offer = view.offer
     return OfferOut(
         id=offer.id or 0,
         listing_id=offer.listing_id,
         maker=PersonOut(**view.maker.payload()),
-        message=offer.message,
+        message=offer.message if private else "",
         offered_listing_id=view.offered.id if view.offered else None,
         offered_listing_title=view.offered.title if view.offered else None,
         status=offer.status,
@@ -168,6 +170,7 @@ def _offer_out(view: OfferView) -> OfferOut:
 
 async def _listing_out(listing: Listing, standing: CommunityStanding) -> ListingOut:
     last_event_id = await latest_event_id(db_session())
+    user_id = require_user().id
     view = await listing_view(db_session(), listing, require_user(), standing)
     brief = _brief(ListingRow(listing, view.owner, view.pictures[0] if view.pictures else None, view.offer_count))
     return ListingOut(
@@ -178,7 +181,9 @@ async def _listing_out(listing: Listing, standing: CommunityStanding) -> Listing
         removed_reason=listing.removed_reason,
         thread_id=listing.thread_id,
         offers=[_offer_out(offer) for offer in view.offers],
-        deal=_offer_out(view.deal) if view.deal else None,
+        deal=_offer_out(view.deal, private=view.is_owner or view.may_moderate or view.deal.maker.id == user_id)
+        if view.deal
+        else None,
         room=listing_room(listing.id or 0),
         last_event_id=last_event_id,
     )
