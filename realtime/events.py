@@ -347,8 +347,16 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     ),
     "sale.created": (SaleCreated, "`market:<community_id>`", "A charity sale was started."),
     "sale.item_added": (SaleItemAdded, "`sale:<sale_id>`", "An item was donated to the sale."),
-    "sale.item_changed": (SaleItemChanged, "`sale:<sale_id>`", "An item's units were reserved, given back or sold."),
-    "sale.changed": (SaleChanged, "`sale:<sale_id>`", "The sale's total raised or its status changed."),
+    "sale.item_changed": (
+        SaleItemChanged,
+        "`sale:<sale_id>` and `market:<community_id>`",
+        "An item's units were reserved, given back or sold.",
+    ),
+    "sale.changed": (
+        SaleChanged,
+        "`sale:<sale_id>` and `market:<community_id>`",
+        "The sale's total raised or its status changed.",
+    ),
     "listing.created": (ListingCreated, "`market:<community_id>`", "A swap or give-away was listed."),
     "listing.changed": (
         ListingChanged,

@@ -180,10 +180,21 @@ def sale_changed(sale: CharitySale) -> SaleChanged:
 _UNITS = (col(SaleItem.id), col(SaleItem.sale_id), col(SaleItem.quantity), col(SaleItem.reserved), col(SaleItem.sold))
 
 
-def _record_units(session: AsyncSession, row: Any) -> None:
-    """Tell the sale's open pages an item's units changed; `row` is (id, sale_id, quantity, reserved, sold)."""
+def _record_units(session: AsyncSession, row: Any, community_id: int) -> None:
+    """Tell the sale's open pages, and the community's market pages (which list the items of open sales), an
+    item's units changed; `row` is (id, sale_id, quantity, reserved, sold)."""
     item_id, sale_id, quantity, reserved, sold = row
-    record_event(session, sale_room(sale_id), item_changed(item_id, sale_id, quantity, reserved, sold).model_dump())
+    event = item_changed(item_id, sale_id, quantity, reserved, sold).model_dump()
+    record_event(session, sale_room(sale_id), event)
+    record_event(session, market_room(community_id), event)
+
+
+def _record_sale(session: AsyncSession, sale: CharitySale) -> None:
+    """Tell the sale's open pages and the community's list of sales its total or status changed."""
+    assert sale.id is not None  # noqa: S101 -- a loaded row
+    event = sale_changed(sale).model_dump()
+    record_event(session, sale_room(sale.id), event)
+    record_event(session, market_room(sale.community_id), event)
 
 
 def _require_same_sale(sale: CharitySale, item: SaleItem, reservation: SaleReservation | None = None) -> None:
@@ -398,7 +409,7 @@ async def reserve(
     )
     session.add(reservation)
     await session.flush()
-    _record_units(session, taken)
+    _record_units(session, taken, sale.community_id)
     if sale.organiser_id is not None:
         await notifications.notify(
             session,
@@ -469,7 +480,7 @@ async def cancel_reservation(
         .values(reserved=col(SaleItem.reserved) - units)
         .returning(*_UNITS)
     )
-    _record_units(session, given_back.one())
+    _record_units(session, given_back.one(), sale.community_id)
 
 
 async def mark_paid(
@@ -497,7 +508,7 @@ async def mark_paid(
         .values(reserved=col(SaleItem.reserved) - units, sold=col(SaleItem.sold) + units)
         .returning(*_UNITS)
     )
-    _record_units(session, sold.one())
+    _record_units(session, sold.one(), sale.community_id)
     sale.raised_cents = (
         await session.execute(
             update(CharitySale)
@@ -506,7 +517,7 @@ async def mark_paid(
             .returning(col(CharitySale.raised_cents))
         )
     ).scalar_one()
-    record_event(session, sale_room(item.sale_id), sale_changed(sale).model_dump())
+    _record_sale(session, sale)
     await audit.record(
         session,
         actor=actor,
@@ -566,8 +577,13 @@ async def lapse_due(session: AsyncSession, *, now: datetime, most: int = 200) ->
             update(items).where(items.c.id == bindparam("item")).values(reserved=items.c.reserved - bindparam("units")),
             [{"item": item_id, "units": count} for item_id, count in units.items()],
         )
-        for row in (await session.execute(select(*_UNITS).where(col(SaleItem.id).in_(units)))).all():
-            _record_units(session, row)
+        rows = await session.execute(
+            select(*_UNITS, col(CharitySale.community_id))
+            .join(CharitySale, col(CharitySale.id) == col(SaleItem.sale_id))
+            .where(col(SaleItem.id).in_(units))
+        )
+        for *row, community_id in rows.all():
+            _record_units(session, row, community_id)
     return len(lapsed)
 
 
@@ -638,7 +654,7 @@ async def close_ended(session: AsyncSession, *, now: datetime) -> int:
     )
     for sale in ended:
         assert sale.id is not None  # noqa: S101 -- a stored row
-        record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())
+        _record_sale(session, sale)
     return len(ended)
 
 
@@ -659,7 +675,7 @@ async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, s
         raise field_error("sale", N_("This sale is over."), status=409)
     sale.status, sale.closed_at = SaleStatus.CLOSED, now
     assert sale.id is not None  # noqa: S101 -- a loaded row
-    record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())
+    _record_sale(session, sale)
 
 
 async def publish_summary(
@@ -708,4 +724,4 @@ async def publish_summary(
                 standing=standing,
                 body=f"**{total}**\n\n{text}\n\n→ [{sale.title}]({sale_path(sale.id)}/summary)",
             )
-    record_event(session, sale_room(sale.id), sale_changed(sale).model_dump())
+    _record_sale(session, sale)

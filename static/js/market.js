@@ -90,10 +90,22 @@
       if (region) region.textContent = data.title;
     }
 
+    // Items of charity sales listed on the market page: what is left of each (sale.item_changed).
+    function setSaleItem(data) {
+      for (const row of document.querySelectorAll(`[data-sale-item-id="${Number(data.item_id)}"]`)) {
+        const left = row.querySelector(".available");
+        if (left && left.textContent !== String(data.available)) {
+          left.textContent = String(data.available);
+          highlight(row);
+        }
+      }
+    }
+
     for (const element of document.querySelectorAll("#listings, #listing")) {
       element.addEventListener("linli:event", (event) => {
         const envelope = event.detail || {};
         if (envelope.type === "listing.changed") setListing(envelope.data || {});
+        else if (envelope.type === "sale.item_changed") setSaleItem(envelope.data || {});
         else if (envelope.type === "listing.created" && element.id === "listings") addListing(element, envelope.data || {});
       });
     }

@@ -140,6 +140,15 @@
     announce(data.title);
   }
 
+  // A sale in the community's list: its total raised (sale.changed, also sent to the market room).
+  function setRow(data) {
+    const raised = document.getElementById(`sale-${Number(data.sale_id)}`)?.querySelector(".raised");
+    if (raised && raised.textContent !== yuan(data.raised_cents)) {
+      raised.textContent = yuan(data.raised_cents);
+      highlight(raised.closest("li") || raised);
+    }
+  }
+
   function start() {
     const items = document.getElementById("sale-items");
     items?.addEventListener("linli:event", (event) => {
@@ -153,6 +162,7 @@
     sales?.addEventListener("linli:event", (event) => {
       const envelope = event.detail || {};
       if (envelope.type === "sale.created") addSale(sales, envelope.data || {});
+      else if (envelope.type === "sale.changed") setRow(envelope.data || {});
     });
   }
 
