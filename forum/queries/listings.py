@@ -29,12 +29,12 @@ from forum.models import (
     SaleItemImage,
     SaleReservation,
     SaleStatus,
-    Thread,
     User,
 )
 from forum.offload import text_work
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import Person
+from forum.queries.threads import discussion_replies
 
 PER_PAGE = 60
 KINDS = ("all", "sale", "swap", "free")
@@ -218,7 +218,7 @@ class ListingView:
     deal: OfferView | None  # the accepted (or done) offer, for everyone: who is taking it
     my_listings: list[Listing]  # the viewer's open listings, to offer one in exchange
     reports: list[tuple[ListingReport, Person]]  # for the secretaries
-    discussion_replies: int
+    discussion_replies: int | None  # None: no discussion thread (any more)
     is_owner: bool
     may_moderate: bool
 
@@ -294,16 +294,7 @@ async def listing_view(
                 )
             ).all()
         ]
-    replies = 0
-    if listing.thread_id is not None:
-        count = (
-            await session.execute(
-                select(col(Thread.post_count)).where(
-                    col(Thread.id) == listing.thread_id, col(Thread.is_deleted).is_(False)
-                )
-            )
-        ).scalar_one_or_none()
-        replies = max((count or 1) - 1, 0)
+    replies = await discussion_replies(session, listing.thread_id)
     open_count = (
         sum(1 for view in views if view.offer.status == OfferStatus.OPEN)
         if (is_owner or moderates)

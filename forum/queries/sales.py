@@ -22,11 +22,11 @@ from forum.models import (
     SaleItemImage,
     SaleReservation,
     SaleStatus,
-    Thread,
     User,
 )
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import Person
+from forum.queries.threads import discussion_replies
 
 SALES_PER_PAGE = 50
 DESK_LIMIT = 500  # reservations on the organiser's desk at once (held and paid, not yet handed over)
@@ -65,7 +65,7 @@ class SaleView:
     mine: list[ReservationView]  # the viewer's reservations in this sale, newest first
     desk: list[ReservationView] | None  # held and paid reservations, for whoever runs the sale; else None
     may_run: bool
-    discussion_replies: int  # replies in the sale's discussion thread
+    discussion_replies: int | None  # replies in the sale's discussion thread; None: it has none (any more)
 
 
 def may_run(user: User, sale: CharitySale, standing: CommunityStanding) -> bool:
@@ -157,16 +157,7 @@ async def sale_view(session: AsyncSession, sale: CharitySale, viewer: User, stan
     ]
     runs = may_run(viewer, sale, standing)
     desk = await _desk(session, sale, by_id) if runs else None
-    replies = 0
-    if sale.thread_id is not None:
-        count = (
-            await session.execute(
-                select(col(Thread.post_count)).where(
-                    col(Thread.id) == sale.thread_id, col(Thread.is_deleted).is_(False)
-                )
-            )
-        ).scalar_one_or_none()
-        replies = max((count or 1) - 1, 0)
+    replies = await discussion_replies(session, sale.thread_id)
     return SaleView(sale, organiser, items, mine, desk, runs, replies)
 
 

@@ -344,6 +344,18 @@ async def likers(session: AsyncSession, post: Post, *, community_id: int, limit:
     return [Person.of(user, membership) for user, membership in rows]
 
 
+async def discussion_replies(session: AsyncSession, thread_id: int | None) -> int | None:
+    """How many replies a sale's or listing's discussion thread has; None when it has none (any more)."""
+    if thread_id is None:
+        return None
+    count = (
+        await session.execute(
+            select(col(Thread.post_count)).where(col(Thread.id) == thread_id, col(Thread.is_deleted).is_(False))
+        )
+    ).scalar_one_or_none()
+    return None if count is None else max(count - 1, 0)
+
+
 async def latest_event_id(session: AsyncSession) -> int:
     newest: int | None = (await session.execute(select(func.max(col(Event.id))))).scalar_one()
     return newest or 0
