@@ -410,6 +410,7 @@ class NotificationKind(StrEnum):
     OFFER = "offer"  # offers on my listing, one notification per listing while unread
     OFFER_ACCEPTED = "offer_accepted"  # the owner accepted my offer (or drew it by lot)
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
+    CALLED_OFF = "called_off"  # the other side (or a secretary's removal) called off a deal of mine
     REMOVED = "removed"  # a secretary removed my listing, with a reason
     LISTING_REPORT = "listing_report"  # secretaries: a member reported a listing
 

@@ -156,6 +156,11 @@ async def test_a_deal_called_off_opens_both_listings_again(db: Database) -> None
     await _step(db, owner, "accept", pram.id or 0, offer.id)
     await _step(db, maker, "call_off", pram.id or 0, offer.id)
     assert [await _status(db, Listing, each.id) for each in (pram, bike)] == [ListingStatus.OPEN] * 2
+    async with db.read_only() as session:
+        kinds = (
+            await session.execute(select(Notification.kind).where(col(Notification.user_id) == owner.id))
+        ).scalars()
+        assert NotificationKind.CALLED_OFF in set(kinds)  # the owner is told the taker called it off
     again = await offer_for(db, maker, community, pram.id or 0, message="还是想换")  # made again, same row
     assert again.id == offer.id and again.status == OfferStatus.OPEN
 
@@ -347,6 +352,7 @@ async def test_a_secretary_removes_a_listing_with_a_reason_the_owner_is_told(db:
     assert await _status(db, Listing, bike.id) == ListingStatus.OPEN  # the deal was called off
     assert await _status(db, Offer, offer.id) == OfferStatus.CALLED_OFF
     assert kinds[(owner.id, NotificationKind.REMOVED)] == 1
+    assert kinds[(maker.id, NotificationKind.CALLED_OFF)] == 1  # the deal they were in is off
     assert kinds[(secretary.id, NotificationKind.LISTING_REPORT)] == 1
 
 
@@ -372,7 +378,7 @@ async def test_removing_a_listing_offered_in_exchange_calls_that_deal_off_and_hi
         told = (
             await session.execute(
                 select(Notification.kind).where(
-                    col(Notification.user_id) == owner.id, col(Notification.kind) == NotificationKind.OFFER_DECLINED
+                    col(Notification.user_id) == owner.id, col(Notification.kind) == NotificationKind.CALLED_OFF
                 )
             )
         ).all()

@@ -40,6 +40,7 @@ async def test_a_give_away_appears_live_and_its_reservation_shows_on_the_askers_
         await a.page.get_by_role("button", name="发布").click()
         await a.page.wait_for_url("**/market/*")
 
+        await expect(a.page.locator("html[data-live=on]")).to_have_count(1)  # the owner stays on the listing
         row = b.page.locator("#listings li.listing-row").first
         await expect(row.locator("h2 a")).to_have_text("八成新电饭煲", timeout=LIVE)
         await expect(row.locator(".listing-kind")).to_have_text("免费赠送")
@@ -51,18 +52,20 @@ async def test_a_give_away_appears_live_and_its_reservation_shows_on_the_askers_
         await b.page.fill("#f-message", "家里的坏了，想要这个")
         await b.page.get_by_role("button", name="申请领取").click()
         await b.page.wait_for_url("**/market/*")
-        await expect(b.page.locator(".offer-count")).to_have_text("1 个报价")
+        await expect(b.page.locator(".offer-count")).to_have_text("1 个申请")
         await expect(b.page.locator("html[data-live=on]")).to_have_count(1)
         await b.page.evaluate("window.__sameDocument = true")
 
-        await a.page.reload()
+        # The owner's open page counts the request live and offers to show it.
+        await expect(a.page.locator("#listing .offer-count")).to_have_text("1 个申请", timeout=LIVE)
+        await a.page.locator("#offers .offers-changed button").click()
         await expect(a.page.locator("#offers")).to_contain_text("家里的坏了，想要这个")
         await a.page.locator("#offers").get_by_role("button", name="接受").click()
         await a.page.wait_for_url("**/market/*")
         await expect(a.page.locator(".deal")).to_contain_text("小陈")
 
         await expect(b.page.locator("#listing .listing-status")).to_have_text("已预订", timeout=LIVE)
-        await expect(b.page.locator("#listing .offer-count")).to_have_text("0 个报价")
+        await expect(b.page.locator("#listing .offer-count")).to_have_text("0 个申请")
         assert await b.page.evaluate("window.__sameDocument === true"), "the listing page was reloaded"
         for phone in (a, b):
             assert phone.problems == []

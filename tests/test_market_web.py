@@ -96,6 +96,8 @@ async def test_a_swap_goes_from_listing_to_a_confirmed_hand_over_through_the_pag
     again = await post_form(owner, f"/market/offers/{offer_id}/accept", token_from=page)
     assert again.status_code == 409 and "不再接受报价" in await text(again)
     assert "已预订" in await text(await rival.get(market + "?status=all"))
+    bike_page = await text(await maker.get(f"/market/{bike}"))
+    assert "已用于交换" in bike_page and f'href="/market/{pram}"' in bike_page  # where its hand-over is confirmed
 
     for client in (owner, maker):
         done = await post_form(client, f"/market/offers/{offer_id}/confirm", token_from=page)
@@ -155,6 +157,8 @@ async def test_a_report_reaches_the_secretary_who_removes_the_listing_with_a_rea
     page = f"/market/{pram}"
     reported = await post_form(reporter, f"{page}/report", {"reason": "这是在卖东西"}, token_from=page)
     assert reported.status_code == 302
+    after = await text(await reporter.get(page))
+    assert "您已向书记举报此物品" in after and f"{page}/report" not in after  # once is enough
     assert "这是在卖东西" in await text(await secretary.get(page))
     assert (await post_form(reporter, f"{page}/remove", {"reason": "x"}, token_from=page)).status_code == 403
     removed = await post_form(secretary, f"{page}/remove", {"reason": "邻里市场不做买卖"}, token_from=page)
@@ -162,3 +166,13 @@ async def test_a_report_reaches_the_secretary_who_removes_the_listing_with_a_rea
     assert "邻里市场不做买卖" in await text(await owner.get(page))
     assert (await reporter.get(page)).status_code == 404  # gone for everyone else
     assert "全新手机低价出" not in await text(await reporter.get(f"/c/{community.slug}/market?status=all"))
+
+
+async def test_a_give_away_by_lot_cannot_be_drawn_before_its_window_ends(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    owner = await _member(app, db, community, "md_owner")
+    gift = await _list(owner, community, kind="free", wanted="", title="旧书架", claim_hours="3")
+    page = await text(await owner.get(f"/market/{gift}"))
+    assert "后可以抽签" in page and f"/market/{gift}/draw" not in page
+    early = await post_form(owner, f"/market/{gift}/draw", token_from=f"/market/{gift}")
+    assert early.status_code == 409 and "申请时间结束后再抽签" in await text(early)

@@ -167,7 +167,7 @@ async def test_a_sale_runs_from_opening_to_a_published_summary_through_its_pages
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO((await exported.get_data()).decode("utf-8-sig"))))
     assert rows[1][:2] == ["手织围巾", "Wo_Donor"] and rows[1][4:] == ["2", "50.00"]
-    assert rows[-1][-1] == "50.00"
+    assert rows[-1][0] == "合计" and rows[-1][-1] == "50.00"
 
 
 async def test_bad_sale_and_item_input_is_named_per_field_and_stores_nothing(app: Quart, db: Database) -> None:

@@ -570,7 +570,7 @@ async def call_off(session: AsyncSession, *, actor: User, listing: Listing, offe
         raise field_error("offer", N_("This deal is not in progress."), status=409)
     await _reopen(session, [listing.id, offer.offered_listing_id])
     other = offer.maker_id if actor.id == listing.owner_id else listing.owner_id
-    await _tell(session, [other], NotificationKind.OFFER_DECLINED, listing, actor_id=actor.id)
+    await _tell(session, [other], NotificationKind.CALLED_OFF, listing, actor_id=actor.id)
 
 
 async def _reopen(session: AsyncSession, listing_ids: Sequence[int | None]) -> None:
@@ -693,11 +693,21 @@ async def remove_listing(
     if deal is not None:
         await _move_offer(session, deal, source=OfferStatus.ACCEPTED, to=OfferStatus.CALLED_OFF, now=now)
         await _reopen(session, [deal.offered_listing_id])
-    await session.execute(
-        update(Offer)
-        .where(col(Offer.listing_id) == listing.id, col(Offer.status) == OfferStatus.OPEN)
-        .values(status=OfferStatus.DECLINED, decided_at=now)
+        await _tell(session, [deal.maker_id], NotificationKind.CALLED_OFF, removed, actor_id=actor.id)
+    waiting = (
+        (
+            await session.execute(
+                update(Offer)
+                .where(col(Offer.listing_id) == listing.id, col(Offer.status) == OfferStatus.OPEN)
+                .values(status=OfferStatus.DECLINED, decided_at=now)
+                .returning(col(Offer.maker_id))
+            )
+        )
+        .scalars()
+        .all()
     )
+    if waiting:  # their offers did not go ahead; the listing is gone for them, so the bell says so
+        await _tell(session, list(waiting), NotificationKind.OFFER_DECLINED, removed, actor_id=actor.id)
     # Offered in exchange elsewhere: a deal in progress for it is called off (that listing opens again, its
     # owner is told), and open offers of it are declined.
     elsewhere = (
@@ -721,7 +731,7 @@ async def remove_listing(
     for other_id in called_off:
         other = await session.get(Listing, other_id)
         if other is not None:
-            await _tell(session, [other.owner_id], NotificationKind.OFFER_DECLINED, other, actor_id=actor.id)
+            await _tell(session, [other.owner_id], NotificationKind.CALLED_OFF, other, actor_id=actor.id)
     for other_id in {other_id for other_id, _status in elsewhere}:
         other = await session.get(Listing, other_id)
         if other is not None:

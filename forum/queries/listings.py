@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -35,6 +35,7 @@ from forum.offload import text_work
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import Person
 from forum.queries.threads import discussion_replies
+from forum.timeutil import utcnow
 
 PER_PAGE = 60
 KINDS = ("all", "sale", "swap", "free")
@@ -221,6 +222,9 @@ class ListingView:
     discussion_replies: int | None  # None: no discussion thread (any more)
     is_owner: bool
     may_moderate: bool
+    exchanged_for: Listing | None  # the listing whose deal this one was offered in (and taken) for
+    reported_by_viewer: bool
+    claim_running: bool  # a give-away's claim window is still open: no draw yet
 
 
 async def listing_view(
@@ -300,6 +304,31 @@ async def listing_view(
         if (is_owner or moderates)
         else ((await _open_offer_counts(session, [listing.id or 0])).get(listing.id or 0, 0))
     )
+    exchanged = (
+        await session.execute(
+            select(Listing)
+            .join(Offer, col(Offer.listing_id) == col(Listing.id))
+            .where(
+                col(Offer.offered_listing_id) == listing.id,
+                col(Offer.status).in_((OfferStatus.ACCEPTED, OfferStatus.DONE)),
+            )
+            .order_by(col(Offer.id).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    reported = False
+    if not is_owner and not moderates:
+        reported = bool(
+            (
+                await session.execute(
+                    select(
+                        exists().where(
+                            col(ListingReport.listing_id) == listing.id, col(ListingReport.reporter_id) == viewer.id
+                        )
+                    )
+                )
+            ).scalar()
+        )
     return ListingView(
         listing=listing,
         owner=Person.of(*owner_row),
@@ -312,6 +341,9 @@ async def listing_view(
         discussion_replies=replies,
         is_owner=is_owner,
         may_moderate=moderates,
+        exchanged_for=exchanged,
+        reported_by_viewer=reported,
+        claim_running=listing.claim_until is not None and utcnow() < listing.claim_until,
     )
 
 

@@ -204,6 +204,7 @@ class SaleSummary:
     lines: list[SummaryLine]
     units_sold: int
     buyers: int  # distinct neighbours who paid for something
+    held: int  # reservations still held: the summary cannot be published until they are settled
 
 
 async def sale_summary(session: AsyncSession, sale: CharitySale) -> SaleSummary:
@@ -227,12 +228,21 @@ async def sale_summary(session: AsyncSession, sale: CharitySale) -> SaleSummary:
             )
         )
     ).scalar_one()
+    held = (
+        await session.execute(
+            select(func.count())
+            .select_from(SaleReservation)
+            .join(SaleItem, col(SaleItem.id) == col(SaleReservation.item_id))
+            .where(col(SaleItem.sale_id) == sale.id, col(SaleReservation.status) == ReservationStatus.HELD)
+        )
+    ).scalar_one()
     return SaleSummary(
         sale=sale,
         organiser=_person(*organiser_row) if organiser_row is not None else None,
         lines=[SummaryLine(view.item, view.donor) for view in items],
         units_sold=sum(view.item.sold for view in items),
         buyers=int(buyers),
+        held=int(held),
     )
 
 
@@ -248,8 +258,8 @@ def _cell(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def summary_rows(summary: SaleSummary, header: Sequence[str]) -> list[list[str]]:
-    """The summary as CSV rows: a header, one row per item, and the total."""
+def summary_rows(summary: SaleSummary, header: Sequence[str], total: str) -> list[list[str]]:
+    """The summary as CSV rows: a header, one row per item, and the total (labelled `total`)."""
     rows = [list(header)]
     for line in summary.lines:
         item = line.item
@@ -263,5 +273,5 @@ def summary_rows(summary: SaleSummary, header: Sequence[str]) -> list[list[str]]
                 yuan(line.amount_cents),
             ]
         )
-    rows.append(["", "", "", "", str(summary.units_sold), yuan(summary.sale.raised_cents)])
+    rows.append([total, "", "", "", str(summary.units_sold), yuan(summary.sale.raised_cents)])
     return rows

@@ -13,7 +13,7 @@ from forum.access import access_community, access_listing, access_offer, require
 from forum.actions import listings
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
-from forum.models import Community, Listing
+from forum.models import Community, Listing, ListingKind
 from forum.paths import listing_path
 from forum.permissions import CommunityStanding
 from forum.queries.listings import MarketFilter, listing_view, market_page, my_market
@@ -110,7 +110,10 @@ async def create(slug: str) -> Any:
     except InvalidInput as error:  # refused before anything was written
         return await _new_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
     await commit()
-    await notify(N_("Listed. Neighbours can now make offers; it stays up for 30 days."))
+    if listing.kind == ListingKind.FREE:
+        await notify(N_("Listed. Neighbours can now ask for it; it stays up for 30 days."))
+    else:
+        await notify(N_("Listed. Neighbours can now make offers; it stays up for 30 days."))
     return redirect(listing_path(listing.id or 0))
 
 
@@ -175,7 +178,10 @@ async def offer(listing_id: int) -> Any:
             listing, community, standing, form=form, errors=error.translated_fields(), status=error.status
         )
     await commit()
-    await notify(N_("Your offer is sent. The owner is told."))
+    if listing.kind == ListingKind.FREE:
+        await notify(N_("Your request is sent. The owner is told."))
+    else:
+        await notify(N_("Your offer is sent. The owner is told."))
     return redirect(listing_path(listing_id))
 
 

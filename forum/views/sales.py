@@ -267,7 +267,8 @@ async def summary_csv(sale_id: int) -> Any:
     header = [gettext(name) for name in (N_("Item"), N_("Donor"), N_("Price (yuan)"), N_("Quantity"), N_("Sold"))]
     header.append(gettext(N_("Amount (yuan)")))
     out = io.StringIO()
-    csv.writer(out).writerows(summary_rows(await sale_summary(db_session(), sale), header))
+    summary = await sale_summary(db_session(), sale)
+    csv.writer(out).writerows(summary_rows(summary, header, gettext(N_("Total"))))
     name = f"sale-{sale_id}.csv"
     return Response(
         "\ufeff" + out.getvalue(),

@@ -4,6 +4,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const summary = document.getElementById("form-errors");
   if (summary) summary.focus();
 
+  // Steps that cannot be undone (closing a sale, calling off a deal, removing a listing) ask first.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
   for (const button of document.querySelectorAll("[data-print]")) {
     button.hidden = false;
     button.addEventListener("click", () => window.print());

@@ -34,8 +34,11 @@
 
   function start() {
     const text = strings();
-    const offers = (count) =>
-      count === 1 ? text["offers-one"] || "1" : (text["offers-many"] || "{num}").replace("{num}", String(count));
+    // "3 offers" for a swap, "3 requests" for a give-away, as the page's own labels say it.
+    const offers = (kind, count) => {
+      const key = kind === "free" ? "requests" : "offers";
+      return count === 1 ? text[`${key}-one`] || "1" : (text[`${key}-many`] || "{num}").replace("{num}", String(count));
+    };
 
     // One listing's state, wherever it is shown on this page (a row in a list, or the listing's own page).
     function setListing(data) {
@@ -45,14 +48,20 @@
         const status = element.querySelector(".listing-status");
         if (status && text[`status-${data.status}`]) status.textContent = text[`status-${data.status}`];
         const count = element.querySelector(".offer-count");
-        if (count && typeof data.offer_count === "number") count.textContent = offers(data.offer_count);
+        if (count && typeof data.offer_count === "number") {
+          const before = count.textContent;
+          count.textContent = offers(element.dataset.kind, data.offer_count);
+          // The owner's list of offers is as the page was loaded: say it changed (it is not rebuilt here).
+          const notice = document.querySelector("#offers .offers-changed");
+          if (notice && element.id === "listing" && before !== count.textContent) notice.hidden = false;
+        }
         if (changed) highlight(element);
       }
-      // On the listing's own page the forms no longer fit a listing that is not open: they stay, and the
-      // server refuses with the reason; say it at once instead.
+      // On the listing's own page, once it is not open, offering, accepting, withdrawing and drawing no longer
+      // apply: the buttons are disabled at once rather than refused by the server on a tap.
       const page = document.getElementById("listing");
       if (page && Number(page.dataset.listingId) === Number(data.listing_id) && data.status !== "open") {
-        for (const button of document.querySelectorAll("form button[type=submit].offer-only")) button.disabled = true;
+        for (const button of document.querySelectorAll("button.offer-only")) button.disabled = true;
       }
     }
 
@@ -64,6 +73,8 @@
       row.id = `listing-${Number(data.listing_id)}`;
       row.dataset.listingId = String(data.listing_id);
       row.dataset.status = "open";
+      row.dataset.kind = data.kind;
+      row.querySelector(".offer-count").textContent = offers(data.kind, 0);
       const link = row.querySelector("h2 a");
       link.href = data.url;
       link.textContent = data.title;
@@ -100,6 +111,8 @@
         }
       }
     }
+
+    document.querySelector("#offers .offers-changed button")?.addEventListener("click", () => window.location.reload());
 
     for (const element of document.querySelectorAll("#listings, #listing")) {
       element.addEventListener("linli:event", (event) => {
