@@ -63,6 +63,39 @@
     return span;
   }
 
+  // `live-new` marks a just-added item for a moment (a fading tint, or a still one with reduced motion).
+  function highlight(element) {
+    element.classList.add("live-new");
+    setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
+  }
+
+  // The pictures of a live reply, as _post.html renders them: thumbnails linking to the full pictures.
+  function galleryElement(images) {
+    const template = document.getElementById("post-gallery-template");
+    if (!template || !Array.isArray(images) || images.length === 0) return null;
+    const list = template.content.firstElementChild.cloneNode(true);
+    const alt = list.dataset.alt || "";
+    delete list.dataset.alt;
+    images.forEach((image, index) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = String(image.url);
+      const img = document.createElement("img");
+      img.src = String(image.thumb_url);
+      img.width = Number(image.thumb_width);
+      img.height = Number(image.thumb_height);
+      img.alt = alt.replace("{num}", String(index + 1)).replace("{count}", String(images.length));
+      img.loading = "lazy";
+      link.append(img);
+      item.append(link);
+      list.append(item);
+    });
+    return list;
+  }
+
+  // The pages' own scripts (static/js/sales.js, market.js) render their rooms' events with the same pieces.
+  window.linliDom = { personElement, galleryElement, highlight };
+
   function start() {
     if (typeof window.io !== "function") return;
     // Every signed-in page connects, even with no room of its own: a secretary's notice reaches members on
@@ -205,36 +238,6 @@
     }
 
     // --- Rendering events ----------------------------------------------------------------------------------
-    // `live-new` marks a just-added item for a moment (a fading tint, or a still one with reduced motion).
-    function highlight(element) {
-      element.classList.add("live-new");
-      setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
-    }
-
-    // The pictures of a live reply, as _post.html renders them: thumbnails linking to the full pictures.
-    function galleryElement(images) {
-      const template = document.getElementById("post-gallery-template");
-      if (!template || !Array.isArray(images) || images.length === 0) return null;
-      const list = template.content.firstElementChild.cloneNode(true);
-      const alt = list.dataset.alt || "";
-      delete list.dataset.alt;
-      images.forEach((image, index) => {
-        const item = document.createElement("li");
-        const link = document.createElement("a");
-        link.href = String(image.url);
-        const img = document.createElement("img");
-        img.src = String(image.thumb_url);
-        img.width = Number(image.thumb_width);
-        img.height = Number(image.thumb_height);
-        img.alt = alt.replace("{num}", String(index + 1)).replace("{count}", String(images.length));
-        img.loading = "lazy";
-        link.append(img);
-        item.append(link);
-        list.append(item);
-      });
-      return list;
-    }
-
     function addPost(container, data) {
       if (document.getElementById(`post-${data.number}`)) return;
       const article = document.createElement("article");

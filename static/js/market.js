@@ -4,7 +4,8 @@
 "use strict";
 
 (() => {
-  const HIGHLIGHT_MS = 4000;
+  // From static/js/live.js, loaded before this file; without it (no socket) nothing arrives to render.
+  const { personElement, highlight } = window.linliDom || {};
 
   function strings() {
     const found = {};
@@ -13,23 +14,6 @@
       for (const span of holder.content.querySelectorAll("[data-key]")) found[span.dataset.key] = span.textContent.trim();
     }
     return found;
-  }
-
-  function highlight(element) {
-    element.classList.add("live-new");
-    setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
-  }
-
-  function personElement(person) {
-    const span = document.createElement("span");
-    span.className = "person";
-    const link = document.createElement("a");
-    link.href = `/u/${encodeURIComponent(person.username)}`;
-    link.textContent = person.display_name;
-    span.append(link);
-    const badge = document.getElementById("badge-template");
-    if (person.is_party_member && badge) span.append(" ", badge.content.firstElementChild.cloneNode(true));
-    return span;
   }
 
   function start() {

@@ -5,30 +5,14 @@
 "use strict";
 
 (() => {
-  const HIGHLIGHT_MS = 4000;
-
-  function highlight(element) {
-    element.classList.add("live-new");
-    setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
-  }
+  // From static/js/live.js, loaded before this file; without it (no socket) nothing arrives to render.
+  const { personElement, galleryElement, highlight } = window.linliDom || {};
 
   function yuan(cents) {
     const value = Number(cents);
     if (!Number.isFinite(value)) return "";
     const whole = Math.floor(value / 100).toLocaleString("en-US");
     return `${whole}.${String(value % 100).padStart(2, "0")}`;
-  }
-
-  function personElement(person) {
-    const span = document.createElement("span");
-    span.className = "person";
-    const link = document.createElement("a");
-    link.href = `/u/${encodeURIComponent(person.username)}`;
-    link.textContent = person.display_name;
-    span.append(link);
-    const badge = document.getElementById("badge-template");
-    if (person.is_party_member && badge) span.append(" ", badge.content.firstElementChild.cloneNode(true));
-    return span;
   }
 
   function announce(message) {
@@ -98,29 +82,6 @@
     document.getElementById("no-items")?.remove();
     highlight(card);
     announce(data.title);
-  }
-
-  function galleryElement(images) {
-    const template = document.getElementById("post-gallery-template");
-    if (!template || !Array.isArray(images) || images.length === 0) return null;
-    const list = template.content.firstElementChild.cloneNode(true);
-    const alt = list.dataset.alt || "";
-    delete list.dataset.alt;
-    images.forEach((image, index) => {
-      const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.href = String(image.url);
-      const img = document.createElement("img");
-      img.src = String(image.thumb_url);
-      img.width = Number(image.thumb_width);
-      img.height = Number(image.thumb_height);
-      img.alt = alt.replace("{num}", String(index + 1)).replace("{count}", String(images.length));
-      img.loading = "lazy";
-      link.append(img);
-      item.append(link);
-      list.append(item);
-    });
-    return list;
   }
 
   function addSale(list, data) {
