@@ -184,6 +184,7 @@ def _register_blueprints(app: Quart) -> None:
     import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
     import forum.api.market_v1  # adds the swap, give-away and market routes to the v1 blueprint
     import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
+    import forum.api.moderation_v1  # adds the moderation routes to the v1 blueprint
     import forum.api.notifications_v1  # adds the notification routes to the v1 blueprint
     import forum.api.sales_v1  # noqa: F401 -- adds the charity sale routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
@@ -197,6 +198,7 @@ def _register_blueprints(app: Quart) -> None:
         market,
         members,
         messages,
+        moderation,
         notifications,
         profile,
         sales,
@@ -219,6 +221,7 @@ def _register_blueprints(app: Quart) -> None:
         letters,
         sales,
         market,
+        moderation,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)

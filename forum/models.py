@@ -194,6 +194,9 @@ class Thread(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     last_posted_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     is_deleted: bool = Field(default=False)
+    # Locked by a secretary, with a reason shown in the thread: residents can read but not reply.
+    locked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lock_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class Post(SQLModel, table=True):
@@ -213,6 +216,9 @@ class Post(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Hidden by a secretary, with a reason its author sees; the text stays for the author and the secretaries.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class StoredImage(SQLModel):
@@ -410,6 +416,7 @@ class NotificationKind(StrEnum):
     OFFER = "offer"  # offers on my listing, one notification per listing while unread
     OFFER_ACCEPTED = "offer_accepted"  # the owner accepted my offer (or drew it by lot)
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
+    HIDDEN = "hidden"  # a secretary hid my post, with a reason
     CALLED_OFF = "called_off"  # the other side (or a secretary's removal) called off a deal of mine
     REMOVED = "removed"  # a secretary removed my listing, with a reason
     LISTING_REPORT = "listing_report"  # secretaries: a member reported a listing

@@ -126,6 +126,36 @@ class PostDeleted(Event):
     number: int
 
 
+class PostHidden(Event):
+    """A secretary hid a reply: clients replace it with a "hidden" note (its author and the secretaries see
+    it, and why, after a reload)."""
+
+    type: Literal["post.hidden"] = "post.hidden"
+    post_id: int
+    thread_id: int
+    number: int
+
+
+class PostShown(Event):
+    """A secretary showed a hidden reply again. `body_html` is sanitised HTML, safe to insert as is."""
+
+    type: Literal["post.shown"] = "post.shown"
+    post_id: int
+    thread_id: int
+    number: int
+    body_html: str
+
+
+class ThreadLocked(Event):
+    """A secretary locked a thread (`locked`, with the reason shown in it) or unlocked it: clients disable
+    or enable the reply box. Secretaries can still reply in a locked thread."""
+
+    type: Literal["thread.locked"] = "thread.locked"
+    thread_id: int
+    locked: bool
+    reason: str
+
+
 class Typing(Event):
     """Ephemeral: a neighbour is writing a reply (`thread_id`) or a private message (`conversation_id`; the
     other is null). Sent as the Socket.IO event `typing`, never stored or replayed; show it for a few seconds."""
@@ -320,6 +350,9 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
     "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
     "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
+    "post.hidden": (PostHidden, "`thread:<thread_id>`", "A secretary hid a reply."),
+    "post.shown": (PostShown, "`thread:<thread_id>`", "A secretary showed a hidden reply again."),
+    "thread.locked": (ThreadLocked, "`thread:<thread_id>`", "A secretary locked or unlocked the thread."),
     "typing": (
         Typing,
         "`thread:<thread_id>` or `conversation:<conversation_id>`, except the typist",

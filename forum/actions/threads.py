@@ -13,13 +13,14 @@ from forum.actions import notifications
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
 from forum.db import record_event
-from forum.errors import Forbidden
+from forum.errors import Forbidden, field_error
+from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
 from forum.models import Board, BoardKind, Post, PostImage, PostRevision, StoredImage, Thread, User
 from forum.offload import text_work
 from forum.paths import image_path, post_path, thread_path
-from forum.permissions import CommunityStanding, can_edit_post, can_reply, can_start_thread
+from forum.permissions import CommunityStanding, can_edit_post, can_moderate, can_reply, can_start_thread
 from forum.queries.people import member_ids_by_username
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
@@ -157,6 +158,10 @@ async def reply(
     `images` as for `create_thread`."""
     if not can_reply(standing, board) or thread.is_deleted:
         raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
+    if thread.locked_at is not None and not can_moderate(standing):
+        raise field_error(
+            "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason
+        )
     errors = FieldErrors()
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()

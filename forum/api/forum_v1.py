@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
@@ -21,6 +22,7 @@ from forum.paths import image_path, post_path, thread_path
 from forum.permissions import (
     CommunityStanding,
     can_manage_boards,
+    can_moderate,
     can_read_content,
     can_reply,
     can_see_history,
@@ -125,12 +127,17 @@ class PostOut(BaseModel):
     images: list[ImageOut]
     edited_at: str | None = None
     deleted: bool = False  # a deleted post keeps its place (and number); its text is gone
+    # Hidden by a secretary: its text and pictures only for its author and the secretaries, with the reason.
+    hidden: bool = False
+    hidden_reason: str | None = None
 
 
 class ThreadOut(BaseModel):
     id: int
     title: str
     board_id: int
+    locked: bool = False  # by a secretary: residents cannot reply
+    lock_reason: str | None = None
     posts: list[PostOut]
     has_more: bool
     after: int
@@ -263,29 +270,41 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
     user = require_user()
     thread, board, _community, standing = await access_thread(db_session(), user, thread_id)
     page = await thread_page(db_session(), thread, viewer=user, after=query_args.after)
+    moderates = can_moderate(standing)
+
+    def shown(post: Any) -> bool:
+        """The post's text and pictures are for this viewer: not deleted, and not hidden from them."""
+        return post.deleted_at is None and (post.hidden_at is None or moderates or post.author_id == user.id)
+
     return ThreadOut(
         id=thread.id or 0,
         title=thread.title,
         board_id=board.id or 0,
+        locked=thread.locked_at is not None,
+        lock_reason=thread.lock_reason or None,
         posts=[
             PostOut(
                 id=row.post.id or 0,
                 number=row.post.number,
                 author=_person(row.author),
-                body_html="" if row.post.deleted_at else row.post.body_html,
+                body_html=row.post.body_html if shown(row.post) else "",
                 like_count=row.post.like_count,
                 liked_by_me=row.post.id in page.liked,
                 created_at=row.post.created_at.isoformat(),
                 url=post_path(thread.id or 0, row.post.number),
                 edited_at=row.post.edited_at.isoformat() if row.post.edited_at else None,
                 deleted=row.post.deleted_at is not None,
-                images=images_out(page.images.get(row.post.id or 0, [])),
+                hidden=row.post.hidden_at is not None,
+                hidden_reason=row.post.hidden_reason
+                if row.post.hidden_at and (moderates or row.post.author_id == user.id)
+                else None,
+                images=images_out(page.images.get(row.post.id or 0, [])) if shown(row.post) else [],
             )
             for row in page.posts
         ],
         has_more=page.has_more,
         after=page.after,
-        can_reply=can_reply(standing, board),
+        can_reply=can_reply(standing, board) and (thread.locked_at is None or moderates),
         last_event_id=page.last_event_id,
     )
 

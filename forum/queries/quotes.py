@@ -21,19 +21,24 @@ def quote_for(post: Post, author: User, thread_title: str) -> str:
 
 async def quote_of_number(session: AsyncSession, *, thread: Thread, number: int) -> str | None:
     """The quote of post `number` of a thread the caller has already been allowed to read; None if there is no
-    such post or it was deleted."""
+    such post or it was deleted or hidden."""
     row = (
         await session.execute(
             select(Post, User)
             .join(User, col(User.id) == col(Post.author_id))
-            .where(col(Post.thread_id) == thread.id, col(Post.number) == number, col(Post.deleted_at).is_(None))
+            .where(
+                col(Post.thread_id) == thread.id,
+                col(Post.number) == number,
+                col(Post.deleted_at).is_(None),
+                col(Post.hidden_at).is_(None),  # a hidden reply is not passed on in quotes
+            )
         )
     ).first()
     return quote_for(row[0], row[1], thread.title) if row else None
 
 
 async def quote_of_post(session: AsyncSession, post: Post, thread: Thread) -> str | None:
-    if post.deleted_at is not None or post.author_id is None:  # deleted, or its author's account is gone
+    if post.deleted_at is not None or post.hidden_at is not None or post.author_id is None:  # gone or hidden
         return None
     author = await session.get(User, post.author_id)
     return quote_for(post, author, thread.title) if author else None

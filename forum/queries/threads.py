@@ -194,6 +194,8 @@ class PostView(NamedTuple):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    hidden_at: datetime | None
+    hidden_reason: str
 
 
 class PostRow(NamedTuple):
@@ -244,6 +246,8 @@ def _thread_page_statement() -> Any:
             col(Post.created_at),
             col(Post.edited_at),
             col(Post.deleted_at),
+            col(Post.hidden_at),
+            col(Post.hidden_reason),
             col(User.username),
             col(User.display_name),
             col(Membership.is_party_member),
@@ -283,7 +287,7 @@ async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, af
     ).all()
     posts = [
         PostRow(
-            PostView(*row[:9]),
+            PostView(*row[:11]),
             _person(row.author_id, row.username, row.display_name, row.is_party_member),
         )
         for row in rows[:POSTS_PER_PAGE]

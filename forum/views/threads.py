@@ -103,7 +103,7 @@ async def _thread_page(
         board_name=board_name(board),
         community=community,
         page=page,
-        can_reply=can_reply(standing, board),
+        can_reply=can_reply(standing, board) and (thread.locked_at is None or can_moderate(standing)),
         can_moderate=can_moderate(standing),
         form=form,
         errors=errors,

@@ -400,6 +400,51 @@
       }
     }
 
+    // A secretary hid a reply: it goes from every open page (its author and the secretaries see it, and why,
+    // after a reload).
+    function setHidden(data) {
+      const post = postOnPage(data);
+      if (!post) return;
+      post.classList.add("hidden-post");
+      post.querySelector(".post-footer")?.remove();
+      post.querySelector(".post-gallery")?.remove();
+      post.querySelector(".hidden-reason")?.remove();
+      const body = post.querySelector(".post-body");
+      if (body) {
+        const note = document.createElement("p");
+        note.className = "post-body meta hidden-note";
+        note.textContent = text.hidden || "";
+        body.replaceWith(note);
+      }
+    }
+
+    // Shown again: its text returns (sanitised HTML, as for an edit); the rest of it comes with a reload.
+    function setShown(data) {
+      const post = postOnPage(data);
+      if (!post) return;
+      post.classList.remove("hidden-post");
+      post.querySelector(".hidden-reason")?.remove();
+      const body = document.createElement("div");
+      body.className = "post-body";
+      body.innerHTML = data.body_html; // sanitised by nh3 before it was stored
+      const old = post.querySelector(".post-body");
+      if (old) old.replaceWith(body);
+      else post.append(body);
+    }
+
+    // Locked or unlocked: the note with the reason, and the reply box (secretaries keep theirs).
+    function setLocked(data) {
+      const note = document.getElementById("lock-note");
+      if (note) {
+        note.hidden = !data.locked;
+        const reason = note.querySelector(".lock-reason");
+        if (reason) reason.textContent = data.reason || "";
+      }
+      const form = document.querySelector("form.reply-form[data-thread-id]");
+      if (!form || form.dataset.moderator === "1") return;
+      for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = Boolean(data.locked);
+    }
+
     // --- Private messages (templates/messages/show.html) ------------------------------------------------
     // A message arriving live takes the place of the one this tab showed while sending it (same client_id,
     // see static/js/messages.js); the page being open and visible, it counts as read.
@@ -501,6 +546,9 @@
         else if (envelope.type === "post.liked") setLikes(data);
         else if (envelope.type === "post.edited") setEdited(data);
         else if (envelope.type === "post.deleted") setDeleted(data);
+        else if (envelope.type === "post.hidden") setHidden(data);
+        else if (envelope.type === "post.shown") setShown(data);
+        else if (envelope.type === "thread.locked") setLocked(data);
       } else if (state.element.id === "letters") {
         if (envelope.type === "letter.created") addLetter(state.element, data);
         else if (envelope.type === "letter.liked") setLetterLikes(data);

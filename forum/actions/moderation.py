@@ -1,0 +1,159 @@
+"""A secretary's tools on threads and replies: hide a reply (its author sees why), show it again, lock a thread
+(with the reason shown in it) and unlock it. Each takes effect on every open page through an event and leaves
+an audit entry. Secretaries of the community and admins of its district may; nobody else."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.actions import audit, notifications
+from forum.db import record_event
+from forum.errors import Forbidden, NotFound, field_error
+from forum.i18n import N_
+from forum.models import NotificationKind, Post, Thread, User
+from forum.paths import post_path
+from forum.permissions import CommunityStanding, can_moderate
+from forum.timeutil import utcnow
+from forum.validation import clean_text
+from realtime.events import PostHidden, PostShown, ThreadLocked, thread_room
+
+REASON_MAX = 500
+
+
+def _require_moderator(standing: CommunityStanding) -> None:
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can do this."))
+
+
+def _reason(value: object) -> str:
+    return clean_text(value, "reason", max_length=REASON_MAX, min_length=2)
+
+
+async def hide_post(
+    session: AsyncSession, *, actor: User, post: Post, thread: Thread, standing: CommunityStanding, reason: object
+) -> None:
+    """Hide a reply, with a reason its author sees; the opening post is the thread's (lock or delete it)."""
+    _require_moderator(standing)
+    if post.thread_id != thread.id:
+        raise NotFound()
+    if post.number == 1:
+        raise field_error("post", N_("The opening post cannot be hidden on its own; lock the thread instead."))
+    if post.deleted_at is not None:
+        raise field_error("post", N_("This post was deleted by its author."), status=409)
+    text = _reason(reason)
+    now = utcnow()
+    hidden = (
+        await session.execute(
+            update(Post)
+            .where(col(Post.id) == post.id, col(Post.hidden_at).is_(None))
+            .values(hidden_at=now, hidden_reason=text)
+            .returning(col(Post.id))
+        )
+    ).first()
+    if hidden is None:
+        raise field_error("post", N_("This reply is hidden already."), status=409)
+    post.hidden_at, post.hidden_reason = now, text
+    assert post.id is not None and thread.id is not None  # noqa: S101 -- loaded rows
+    record_event(
+        session,
+        thread_room(thread.id),
+        PostHidden(post_id=post.id, thread_id=thread.id, number=post.number).model_dump(),
+    )
+    if post.author_id is not None:
+        await notifications.notify(
+            session,
+            recipients=[post.author_id],
+            kind=NotificationKind.HIDDEN,
+            community_id=thread.community_id,
+            subject=f"post:{post.id}",
+            actor_id=actor.id,
+            title=thread.title,
+            url=post_path(thread.id, post.number),
+        )
+    await audit.record(
+        session,
+        actor=actor,
+        action="post.hidden",
+        community_id=thread.community_id,
+        target_user_id=post.author_id,
+        detail=f"thread {thread.id} #{post.number - 1}: {text}",
+    )
+
+
+async def show_post(
+    session: AsyncSession, *, actor: User, post: Post, thread: Thread, standing: CommunityStanding
+) -> None:
+    """Show a hidden reply again."""
+    _require_moderator(standing)
+    if post.thread_id != thread.id:
+        raise NotFound()
+    shown = (
+        await session.execute(
+            update(Post)
+            .where(col(Post.id) == post.id, col(Post.hidden_at).is_not(None))
+            .values(hidden_at=None, hidden_reason="")
+            .returning(col(Post.id))
+        )
+    ).first()
+    if shown is None:
+        raise field_error("post", N_("This reply is not hidden."), status=409)
+    post.hidden_at, post.hidden_reason = None, ""
+    assert post.id is not None and thread.id is not None  # noqa: S101 -- loaded rows
+    record_event(
+        session,
+        thread_room(thread.id),
+        PostShown(post_id=post.id, thread_id=thread.id, number=post.number, body_html=post.body_html).model_dump(),
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="post.shown",
+        community_id=thread.community_id,
+        target_user_id=post.author_id,
+        detail=f"thread {thread.id} #{post.number - 1}",
+    )
+
+
+async def set_locked(
+    session: AsyncSession,
+    *,
+    actor: User,
+    thread: Thread,
+    standing: CommunityStanding,
+    locked: bool,
+    reason: object = "",
+) -> None:
+    """Lock a thread with a reason shown in it (residents can no longer reply; secretaries still can), or
+    unlock it."""
+    _require_moderator(standing)
+    text = _reason(reason) if locked else ""
+    changed = (
+        await session.execute(
+            update(Thread)
+            .where(
+                col(Thread.id) == thread.id,
+                col(Thread.locked_at).is_(None) if locked else col(Thread.locked_at).is_not(None),
+            )
+            .values(locked_at=utcnow() if locked else None, lock_reason=text)
+            .returning(col(Thread.locked_at))
+        )
+    ).first()
+    if changed is None:
+        raise field_error(
+            "thread", N_("This thread is locked already.") if locked else N_("This thread is not locked."), status=409
+        )
+    thread.locked_at, thread.lock_reason = changed[0], text
+    assert thread.id is not None  # noqa: S101 -- a loaded row
+    record_event(
+        session, thread_room(thread.id), ThreadLocked(thread_id=thread.id, locked=locked, reason=text).model_dump()
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="thread.locked" if locked else "thread.unlocked",
+        community_id=thread.community_id,
+        target_user_id=thread.author_id,
+        detail=f"thread {thread.id}: {text}" if locked else f"thread {thread.id}",
+    )

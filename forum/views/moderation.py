@@ -1,0 +1,95 @@
+"""A secretary's tools as pages: hiding a reply (with the reason its author sees) and showing it again, locking
+and unlocking a thread, and the community's moderation log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, redirect, request, url_for
+
+from forum.access import access_community_to_moderate, access_post, access_thread
+from forum.actions import moderation
+from forum.errors import Forbidden, InvalidInput
+from forum.i18n import N_
+from forum.paths import post_path
+from forum.permissions import can_moderate
+from forum.queries.audit import audit_log as read_audit_log
+from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.templating import render_template
+
+blueprint = Blueprint("moderation", __name__)
+
+
+@blueprint.get("/posts/<id:post_id>/hide")
+@login_required
+async def hide_form(post_id: int) -> Any:
+    post, thread, _board, community, standing = await access_post(db_session(), require_user(), post_id)
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can do this."))
+    return await render_template(
+        "moderation/hide.html", post=post, thread=thread, community=community, form={}, errors={}
+    )
+
+
+@blueprint.post("/posts/<id:post_id>/hide")
+@login_required
+async def hide(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+    form = await request.form
+    try:
+        await moderation.hide_post(
+            db_session(), actor=user, post=post, thread=thread, standing=standing, reason=form.get("reason")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await render_template(
+            "moderation/hide.html",
+            post=post,
+            thread=thread,
+            community=community,
+            form=form,
+            errors=error.translated_fields(),
+        ), error.status
+    await commit()
+    await notify(N_("The reply is hidden; its author sees why."))
+    return redirect(post_path(thread.id or 0, post.number))
+
+
+@blueprint.post("/posts/<id:post_id>/show")
+@login_required
+async def show(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    await moderation.show_post(db_session(), actor=user, post=post, thread=thread, standing=standing)
+    await commit()
+    await notify(N_("The reply is shown again."))
+    return redirect(post_path(thread.id or 0, post.number))
+
+
+@blueprint.post("/t/<id:thread_id>/lock")
+@login_required
+async def lock(thread_id: int) -> Any:
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    form = await request.form
+    locked = form.get("locked", "1") == "1"
+    try:
+        await moderation.set_locked(
+            db_session(), actor=user, thread=thread, standing=standing, locked=locked, reason=form.get("reason", "")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+    await commit()
+    await notify(N_("The thread is locked.") if locked else N_("The thread is unlocked."))
+    return redirect(url_for("threads.show", thread_id=thread_id))
+
+
+@blueprint.get("/c/<slug>/moderation-log")
+@login_required
+async def audit_log(slug: str) -> Any:
+    """Every moderation action in the community, newest first: who, what, when, on whom, why."""
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    return await render_template(
+        "moderation/log.html", community=community, entries=await read_audit_log(db_session(), community)
+    )

@@ -1,0 +1,167 @@
+"""A secretary's tools on threads and replies: hiding a reply with a reason its author sees, showing it again,
+locking a thread with a reason; who may (the permission matrix over the pages and the API), what everyone
+else sees, the audit entries and the moderation log. Both databases."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
+from sqlmodel import col
+
+from forum.access import standing_in
+from forum.actions import memberships
+from forum.db import Database
+from forum.models import AuditEntry, Community, Membership, Notification, NotificationKind, Post, Role, Thread, User
+from tests.factories import (
+    PASSWORD,
+    make_community,
+    make_district_admin,
+    make_member,
+    make_reply,
+    make_thread,
+    make_user,
+)
+from tests.helpers import login, post_form, text
+
+
+async def _client(app: Quart, username: str) -> Client:
+    client = app.test_client()
+    await login(client, username)
+    return client
+
+
+async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Post, dict[str, User]]:
+    """A thread with a reply by `author`, and one of each kind of person the permission matrix asks about."""
+    community, elsewhere = await make_community(db), await make_community(db)
+    people: dict[str, User] = {}
+    for name, where, role in (
+        ("author", community, Role.RESIDENT),
+        ("resident", community, Role.RESIDENT),
+        ("secretary", community, Role.SECRETARY),
+        ("other_secretary", elsewhere, Role.SECRETARY),
+        ("removed", community, Role.RESIDENT),
+    ):
+        people[name] = await make_user(db, username=f"mod_{name}", display_name=name)
+        await make_member(db, user=people[name], community=where, role=role)
+    people["admin"] = await make_user(db, username="mod_admin")
+    await make_district_admin(db, user=people["admin"], district_id=community.district_id)
+    thread = await make_thread(db, author=people["resident"], community=community, title="楼道堆物")
+    reply = await make_reply(db, author=people["author"], thread=thread, body="骂人的话")
+    async with db.unit_of_work() as session:
+        secretary = people["secretary"]
+        membership = (
+            await session.execute(
+                select(Membership).where(
+                    col(Membership.user_id) == people["removed"].id, col(Membership.community_id) == community.id
+                )
+            )
+        ).scalar_one()
+        await memberships.remove_member(
+            session,
+            actor=secretary,
+            membership=membership,
+            standing=await standing_in(session, secretary, community),
+        )
+    clients = {name: await _client(app, f"mod_{name}") for name in people}
+    return clients, thread, reply, people
+
+
+async def test_only_the_communitys_secretaries_and_district_admins_hide_show_and_lock(app: Quart, db: Database) -> None:
+    clients, thread, reply, _people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    hide = f"/posts/{reply.id}/hide"
+    expected = {"author": 403, "resident": 403, "other_secretary": 404, "removed": 403}
+    for name, status in expected.items():
+        response = await post_form(clients[name], hide, {"reason": "不文明"}, token_from="/")
+        assert response.status_code == status, (name, response.status_code)
+        locked = await post_form(clients[name], f"{page}/lock", {"locked": "1", "reason": "吵架"}, token_from="/")
+        assert locked.status_code == status, (name, "lock")
+    for name in ("secretary", "admin"):
+        hidden = await post_form(clients[name], hide, {"reason": "人身攻击"}, token_from=page)
+        assert hidden.status_code == 302, name
+        shown = await post_form(clients[name], f"/posts/{reply.id}/show", token_from=page)
+        assert shown.status_code == 302, name
+    async with db.read_only() as session:
+        actions = (await session.execute(select(AuditEntry.action).order_by(col(AuditEntry.id)))).scalars().all()
+    assert [a for a in actions if a.startswith("post.")] == ["post.hidden", "post.shown"] * 2
+
+    # Through the API the same rules hold.
+    for name, status in (("resident", 403), ("other_secretary", 404), ("secretary", 200)):
+        token = await (
+            await app.test_client().post("/api/v1/auth/tokens", json={"username": f"mod_{name}", "password": PASSWORD})
+        ).get_json()
+        answer = await app.test_client().post(
+            f"/api/v1/threads/{thread.id}/lock",
+            json={"locked": True, "reason": "冷静一下"},
+            headers={"Authorization": f"Bearer {token['token']}"},
+        )
+        assert answer.status_code == status, (name, answer.status_code)
+
+
+async def test_a_hidden_reply_is_gone_for_neighbours_and_its_author_sees_why(app: Quart, db: Database) -> None:
+    clients, thread, reply, people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    slug = await _slug(db, thread)
+    hit = f"/t/{thread.id}/p/2"
+    assert hit in await text(await clients["resident"].get(f"/c/{slug}/search", query_string={"q": "骂人"}))
+    bad = await post_form(clients["secretary"], f"/posts/{reply.id}/hide", {"reason": ""}, token_from=page)
+    assert bad.status_code == 422 and "此项必填" in await text(bad)
+    hidden = await post_form(clients["secretary"], f"/posts/{reply.id}/hide", {"reason": "人身攻击"}, token_from=page)
+    assert hidden.status_code == 302
+    again = await post_form(clients["secretary"], f"/posts/{reply.id}/hide", {"reason": "再来"}, token_from=page)
+    assert again.status_code == 409
+
+    neighbour = await text(await clients["resident"].get(page))
+    assert "骂人的话" not in neighbour and "这条回复已被书记隐藏" in neighbour
+    own = await text(await clients["author"].get(page))
+    assert "骂人的话" in own and "人身攻击" in own
+    secretary = await text(await clients["secretary"].get(page))
+    assert "骂人的话" in secretary and f"/posts/{reply.id}/show" in secretary
+    # Not in search, not quotable, not in the API for neighbours.
+    assert hit not in await text(await clients["resident"].get(f"/c/{slug}/search", query_string={"q": "骂人"}))
+    api = await app.test_client().post("/api/v1/auth/tokens", json={"username": "mod_resident", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {(await api.get_json())['token']}"}
+    posts = (await (await app.test_client().get(f"/api/v1/threads/{thread.id}", headers=bearer)).get_json())["posts"]
+    assert posts[1]["hidden"] is True and posts[1]["body_html"] == "" and posts[1]["hidden_reason"] is None
+    quoted = await clients["resident"].get(f"/posts/{reply.id}/quote", headers={"Accept": "application/json"})
+    assert quoted.status_code == 404
+    async with db.read_only() as session:
+        told = (
+            (await session.execute(select(Notification.kind).where(col(Notification.user_id) == people["author"].id)))
+            .scalars()
+            .all()
+        )
+    assert NotificationKind.HIDDEN in told
+    opening = await post_form(clients["secretary"], f"/posts/{reply.id - 1}/hide", {"reason": "x理由"}, token_from=page)
+    assert opening.status_code in (404, 422)
+
+
+async def test_a_locked_thread_takes_no_replies_from_residents_and_says_why(app: Quart, db: Database) -> None:
+    clients, thread, _reply, _people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    locked = await post_form(
+        clients["secretary"], f"{page}/lock", {"locked": "1", "reason": "讨论已结束"}, token_from=page
+    )
+    assert locked.status_code == 302
+    shown = await text(await clients["resident"].get(page))
+    assert "讨论已结束" in shown and 'class="reply-form"' not in shown
+    refused = await post_form(clients["resident"], f"{page}/replies", {"body": "我还想说"}, token_from=page)
+    assert refused.status_code == 403 and "讨论已结束" in await text(refused)
+    by_secretary = await post_form(clients["secretary"], f"{page}/replies", {"body": "书记的总结"}, token_from=page)
+    assert by_secretary.status_code == 302
+    log = await text(await clients["secretary"].get(f"/c/{(await _slug(db, thread))}/moderation-log"))
+    assert "thread.locked" in log and "讨论已结束" in log
+    assert (await clients["resident"].get(f"/c/{await _slug(db, thread)}/moderation-log")).status_code == 403
+    unlocked = await post_form(clients["secretary"], f"{page}/lock", {"locked": "0"}, token_from=page)
+    assert unlocked.status_code == 302
+    assert (
+        await post_form(clients["resident"], f"{page}/replies", {"body": "终于"}, token_from=page)
+    ).status_code == 302
+
+
+async def _slug(db: Database, thread: Thread) -> str:
+    async with db.read_only() as session:
+        community = await session.get(Community, thread.community_id)
+        assert community is not None
+        return community.slug
