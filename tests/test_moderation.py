@@ -12,7 +12,18 @@ from sqlmodel import col
 from forum.access import standing_in
 from forum.actions import memberships
 from forum.db import Database
-from forum.models import AuditEntry, Community, Membership, Notification, NotificationKind, Post, Role, Thread, User
+from forum.models import (
+    AuditEntry,
+    Community,
+    Event,
+    Membership,
+    Notification,
+    NotificationKind,
+    Post,
+    Role,
+    Thread,
+    User,
+)
 from tests.factories import (
     PASSWORD,
     make_community,
@@ -126,6 +137,12 @@ async def test_a_hidden_reply_is_gone_for_neighbours_and_its_author_sees_why(app
     assert posts[1]["hidden"] is True and posts[1]["body_html"] == "" and posts[1]["hidden_reason"] is None
     quoted = await clients["resident"].get(f"/posts/{reply.id}/quote", headers={"Accept": "application/json"})
     assert quoted.status_code == 404
+    # Its author may still edit it; the new text is not sent to the thread's readers.
+    edited = await post_form(clients["author"], f"/posts/{reply.id}/edit", {"body": "改过的话"}, token_from=page)
+    assert edited.status_code == 302
+    async with db.read_only() as session:
+        rooms = (await session.execute(select(Event.type).where(col(Event.room) == f"thread:{thread.id}"))).scalars()
+        assert "post.edited" not in set(rooms)
     async with db.read_only() as session:
         told = (
             (await session.execute(select(Notification.kind).where(col(Notification.user_id) == people["author"].id)))

@@ -231,6 +231,8 @@ async def edit_post(
     post.edited_at = now
     await session.flush()
     await search.index_post(session, post_id=post.id, indexed=indexed)
+    if post.hidden_at is not None:
+        return post  # hidden from the thread's readers: its new text is not sent to them either
     record_event(
         session,
         thread_room(post.thread_id),
