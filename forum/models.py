@@ -417,6 +417,9 @@ class NotificationKind(StrEnum):
     OFFER_ACCEPTED = "offer_accepted"  # the owner accepted my offer (or drew it by lot)
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
     HIDDEN = "hidden"  # a secretary hid my post, with a reason
+    FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
+    FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
+    FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply
     CALLED_OFF = "called_off"  # the other side (or a secretary's removal) called off a deal of mine
     REMOVED = "removed"  # a secretary removed my listing, with a reason
     LISTING_REPORT = "listing_report"  # secretaries: a member reported a listing
@@ -702,3 +705,32 @@ class ListingReport(SQLModel, table=True):
     reporter_id: int = Field(sa_column=_fk("user.id"))
     reason: str = Field(max_length=500)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class FlagReason(StrEnum):
+    OFF_TOPIC = "off_topic"
+    ABUSE = "abuse"
+    SPAM = "spam"
+    PRIVACY = "privacy"
+    OTHER = "other"  # with a note
+
+
+class Flag(SQLModel, table=True):
+    """A verified member's flag on a reply, for the community's secretaries to review. One per member per
+    reply (flagging again changes nothing), so three flags are three neighbours."""
+
+    __tablename__ = "flag"
+    __table_args__ = (
+        UniqueConstraint("post_id", "reporter_id", name="uq_flag_post_reporter"),
+        Index("ix_flag_community_open", "community_id", "resolved_at"),  # the review queue
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    post_id: int = Field(sa_column=_fk("post.id", index=False))
+    reporter_id: int = Field(sa_column=_fk("user.id"))
+    reason: str = Field(max_length=16)  # a FlagReason
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", max_length=16)  # agreed (hidden) or disagreed (kept)

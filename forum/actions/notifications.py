@@ -42,7 +42,13 @@ from forum.timeutil import utcnow
 from realtime.events import NotificationsChanged, user_room
 
 GATHERED = frozenset(
-    {NotificationKind.LIKE, NotificationKind.MESSAGE, NotificationKind.RESERVATION, NotificationKind.OFFER}
+    {
+        NotificationKind.LIKE,
+        NotificationKind.MESSAGE,
+        NotificationKind.RESERVATION,
+        NotificationKind.OFFER,
+        NotificationKind.FLAG,
+    }
 )
 # A quote starts with the line forum.markup.quote_markdown writes: "> @username [label](url):".
 _QUOTE_HEADER = re.compile(r"^> @([A-Za-z0-9][A-Za-z0-9_.-]{2,31}) \[", re.MULTILINE)

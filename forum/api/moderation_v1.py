@@ -4,12 +4,13 @@ checks as the pages."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from quart_schema import tag, validate_request, validate_response
+from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from forum.access import access_community_to_moderate, access_post, access_thread
-from forum.actions import moderation
+from forum.actions import flags, moderation
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
+from forum.queries.flags import review_queue
 from forum.web.context import commit, db_session, require_user
 
 
@@ -108,3 +109,107 @@ async def moderation_log(slug: str) -> LogOut:
             for row in rows
         ]
     )
+
+
+class FlagIn(BaseModel):
+    reason: str = Field(max_length=16)  # off_topic, abuse, spam, privacy or other
+    note: str = Field(default="", max_length=5000)  # needed for other
+
+
+class FlagOut(BaseModel):
+    post_id: int
+    added: bool  # False: you had flagged it already (one member counts once)
+
+
+class ReviewIn(BaseModel):
+    agree: bool  # True: hide it (reason required); False: keep it
+    reason: str = Field(default="", max_length=5000)
+
+
+class FlagEntryOut(BaseModel):
+    reporter: str  # username
+    reason: str
+    note: str
+    created_at: str
+
+
+class FlaggedOut(BaseModel):
+    post_id: int
+    thread_id: int
+    number: int
+    thread_title: str
+    author: str | None
+    body_html: str
+    hidden: bool
+    flags: list[FlagEntryOut]
+
+
+class QueueOut(BaseModel):
+    posts: list[FlaggedOut]
+
+
+class QueueQuery(BaseModel):
+    sort: str = Field(default="most", max_length=16)  # most (flagged first) or newest
+
+
+@blueprint.post("/posts/<id:post_id>/flags")
+@tag(["moderation"])
+@validate_request(FlagIn)
+@validate_response(FlagOut)
+async def flag_post(post_id: int, data: FlagIn) -> FlagOut:
+    """Verified members: flag a reply for the secretaries. Three distinct members hide it until reviewed."""
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    added = await flags.flag_post(
+        db_session(), actor=user, post=post, thread=thread, standing=standing, reason=data.reason, note=data.note
+    )
+    await commit()
+    return FlagOut(post_id=post_id, added=added)
+
+
+@blueprint.get("/communities/<slug>/review")
+@tag(["moderation"])
+@validate_querystring(QueueQuery)
+@validate_response(QueueOut)
+async def get_review_queue(slug: str, query_args: QueueQuery) -> QueueOut:
+    """Secretaries and district admins: replies with open flags."""
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    rows = await review_queue(db_session(), community, newest_first=query_args.sort == "newest")
+    return QueueOut(
+        posts=[
+            FlaggedOut(
+                post_id=row.post.id or 0,
+                thread_id=row.thread.id or 0,
+                number=row.post.number,
+                thread_title=row.thread.title,
+                author=row.author.username if row.author else None,
+                body_html=row.post.body_html,
+                hidden=row.post.hidden_at is not None,
+                flags=[
+                    FlagEntryOut(
+                        reporter=view.reporter.username,
+                        reason=view.flag.reason,
+                        note=view.flag.note,
+                        created_at=view.flag.created_at.isoformat(),
+                    )
+                    for view in row.flags
+                ],
+            )
+            for row in rows
+        ]
+    )
+
+
+@blueprint.post("/posts/<id:post_id>/review")
+@tag(["moderation"])
+@validate_request(ReviewIn)
+@validate_response(PostStateOut)
+async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
+    """Secretaries: decide on a flagged reply; the flaggers are told."""
+    user = require_user()
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    await flags.review(
+        db_session(), actor=user, post=post, thread=thread, standing=standing, agree=data.agree, reason=data.reason
+    )
+    await commit()
+    return PostStateOut(post_id=post_id, hidden=post.hidden_at is not None, hidden_reason=post.hidden_reason)

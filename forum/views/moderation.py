@@ -8,12 +8,13 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_post, access_thread
-from forum.actions import moderation
+from forum.actions import flags, moderation
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.paths import post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
+from forum.queries.flags import review_queue
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.templating import render_template
 
@@ -93,3 +94,87 @@ async def audit_log(slug: str) -> Any:
     return await render_template(
         "moderation/log.html", community=community, entries=await read_audit_log(db_session(), community)
     )
+
+
+@blueprint.get("/posts/<id:post_id>/flag")
+@login_required
+async def flag_form(post_id: int) -> Any:
+    post, thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
+    return await render_template(
+        "moderation/flag.html", post=post, thread=thread, community=community, reasons=flags.REASONS, form={}, errors={}
+    )
+
+
+@blueprint.post("/posts/<id:post_id>/flag")
+@login_required
+async def flag(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+    form = await request.form
+    try:
+        added = await flags.flag_post(
+            db_session(),
+            actor=user,
+            post=post,
+            thread=thread,
+            standing=standing,
+            reason=form.get("reason"),
+            note=form.get("note", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await render_template(
+            "moderation/flag.html",
+            post=post,
+            thread=thread,
+            community=community,
+            reasons=flags.REASONS,
+            form=form,
+            errors=error.translated_fields(),
+        ), error.status
+    await commit()
+    if added:
+        await notify(N_("Thank you. The community's secretaries will review it."))
+    else:
+        await notify(N_("You have flagged this already; the secretaries will review it."))
+    return redirect(post_path(thread.id or 0, post.number))
+
+
+@blueprint.get("/c/<slug>/review")
+@login_required
+async def queue(slug: str) -> Any:
+    """Flagged replies for the community's secretaries: the most-flagged first, or with ?sort=newest."""
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    newest = request.args.get("sort") == "newest"
+    return await render_template(
+        "moderation/review.html",
+        community=community,
+        queue=await review_queue(db_session(), community, newest_first=newest),
+        newest=newest,
+        reasons=flags.REASONS,
+        threshold=flags.FLAG_THRESHOLD,
+    )
+
+
+@blueprint.post("/posts/<id:post_id>/review")
+@login_required
+async def decide(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+    form = await request.form
+    agree = form.get("decision") == "agree"
+    try:
+        await flags.review(
+            db_session(),
+            actor=user,
+            post=post,
+            thread=thread,
+            standing=standing,
+            agree=agree,
+            reason=form.get("reason", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("moderation.queue", slug=community.slug)), 303
+    await commit()
+    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
+    return redirect(url_for("moderation.queue", slug=community.slug))

@@ -1,0 +1,172 @@
+"""Flags and the review queue: one member flagging three times counts once; three distinct members hide the
+reply until reviewed; the queue shows flagged replies most-flagged or newest first; agreeing hides with a
+reason, disagreeing keeps (and shows again a reply the flags hid); the flaggers are told; only secretaries
+review. Both databases."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
+from sqlmodel import col
+
+from forum.access import standing_in
+from forum.actions import flags
+from forum.db import Database
+from forum.models import AuditEntry, Community, Event, Flag, Notification, NotificationKind, Post, Role, Thread, User
+from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
+from tests.helpers import login, post_form, text
+
+
+async def _flag(db: Database, user: User, community: Community, post: Post, reason: str = "abuse") -> bool:
+    async with db.unit_of_work() as session:
+        thread = await session.get(Thread, post.thread_id)
+        loaded = await session.get(Post, post.id)
+        assert thread is not None and loaded is not None
+        standing = await standing_in(session, user, community)
+        return await flags.flag_post(session, actor=user, post=loaded, thread=thread, standing=standing, reason=reason)
+
+
+async def _hidden(db: Database, post: Post) -> bool:
+    async with db.read_only() as session:
+        loaded = await session.get(Post, post.id)
+        assert loaded is not None
+        return loaded.hidden_at is not None
+
+
+async def _people(db: Database, community: Community, *names: str) -> list[User]:
+    people = []
+    for name in names:
+        people.append(await make_user(db, username=name))
+        await make_member(db, user=people[-1], community=community)
+    return people
+
+
+async def test_three_distinct_neighbours_hide_a_reply_and_one_neighbour_counts_once(db: Database) -> None:
+    community = await make_community(db)
+    author, first, second, third = await _people(db, community, "fl_author", "fl_a", "fl_b", "fl_c")
+    thread = await make_thread(db, author=author, community=community)
+    reply = await make_reply(db, author=author, thread=thread, body="广告：低价卖房")
+    assert await _flag(db, first, community, reply) is True
+    assert [await _flag(db, first, community, reply, "spam") for _ in range(2)] == [False, False]
+    assert not await _hidden(db, reply)  # one member, three times: one flag
+    await _flag(db, second, community, reply, "spam")
+    assert not await _hidden(db, reply)
+    await _flag(db, third, community, reply, "spam")
+    assert await _hidden(db, reply)
+    async with db.read_only() as session:
+        events = (await session.execute(select(Event.type).where(col(Event.room) == f"thread:{thread.id}"))).scalars()
+        assert "post.hidden" in set(events)
+        audited = (await session.execute(select(AuditEntry.action))).scalars().all()
+        assert "post.auto_hidden" in audited
+    try:
+        await _flag(db, author, community, reply)
+    except Exception as error:
+        assert getattr(error, "status", None) == 403
+    else:
+        raise AssertionError("flagged one's own post")
+
+
+async def test_flags_arriving_together_still_hide_at_the_third(db: Database) -> None:
+    community = await make_community(db)
+    author, *flaggers = await _people(db, community, "ft_author", "ft_a", "ft_b", "ft_c", "ft_d")
+    thread = await make_thread(db, author=author, community=community)
+    for round_number in range(3):
+        reply = await make_reply(db, author=author, thread=thread, body=f"第{round_number}条")
+        await asyncio.gather(*(_flag(db, flagger, community, reply) for flagger in flaggers[:3]))
+        assert await _hidden(db, reply), round_number
+
+
+async def _client(app: Quart, username: str) -> Client:
+    client = app.test_client()
+    await login(client, username)
+    return client
+
+
+async def test_secretaries_review_the_queue_and_the_flaggers_are_told(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author, a, b, c = await _people(db, community, "fr_author", "fr_a", "fr_b", "fr_c")
+    secretary = await make_user(db, username="fr_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    thread = await make_thread(db, author=author, community=community, title="垃圾分类")
+    rude = await make_reply(db, author=author, thread=thread, body="你们懂什么")
+    mild = await make_reply(db, author=author, thread=thread, body="我觉得不对")
+    for flagger in (a, b, c):
+        await _flag(db, flagger, community, rude)
+    await _flag(db, a, community, mild, "off_topic")
+    slug = community.slug
+    sec = await _client(app, "fr_sec")
+    queue = await text(await sec.get(f"/c/{slug}/review"))
+    assert queue.index(f"flagged-{rude.id}") < queue.index(f"flagged-{mild.id}")  # most flagged first
+    newest = await text(await sec.get(f"/c/{slug}/review?sort=newest"))
+    assert newest.index(f"flagged-{mild.id}") < newest.index(f"flagged-{rude.id}")
+    resident = await _client(app, "fr_a")
+    assert (await resident.get(f"/c/{slug}/review")).status_code == 403
+    assert (
+        await post_form(resident, f"/posts/{rude.id}/review", {"decision": "disagree"}, token_from="/")
+    ).status_code == 403
+
+    # Disagree on the reply the flags hid: it is shown again.
+    kept = await post_form(sec, f"/posts/{rude.id}/review", {"decision": "disagree"}, token_from=f"/c/{slug}/review")
+    assert kept.status_code == 302
+    assert not await _hidden(db, rude)
+    # Agree needs a reason; then the reply is hidden with it.
+    refused = await post_form(sec, f"/posts/{mild.id}/review", {"decision": "agree"}, token_from=f"/c/{slug}/review")
+    assert refused.status_code == 303
+    assert not await _hidden(db, mild)
+    agreed = await post_form(
+        sec, f"/posts/{mild.id}/review", {"decision": "agree", "reason": "跑题"}, token_from=f"/c/{slug}/review"
+    )
+    assert agreed.status_code == 302 and await _hidden(db, mild)
+    async with db.read_only() as session:
+        open_flags = (await session.execute(select(Flag).where(col(Flag.resolved_at).is_(None)))).scalars().all()
+        told = {
+            (row.user_id, row.kind)
+            for row in (await session.execute(select(Notification))).scalars().all()
+            if row.kind in (NotificationKind.FLAG_AGREED, NotificationKind.FLAG_KEPT)
+        }
+    assert open_flags == []
+    assert told == {
+        (a.id, NotificationKind.FLAG_KEPT),
+        (b.id, NotificationKind.FLAG_KEPT),
+        (c.id, NotificationKind.FLAG_KEPT),
+        (a.id, NotificationKind.FLAG_AGREED),
+    }
+    assert "fr_author" not in await text(await sec.get(f"/c/{slug}/review"))  # the queue is empty
+
+    # Flagging through the page: the form names a missing reason; "other" needs a note.
+    form = f"/posts/{mild.id}/flag"
+    assert (await post_form(resident, form, {}, token_from=form)).status_code == 422
+    assert (await post_form(resident, form, {"reason": "other"}, token_from=form)).status_code == 422
+    assert (
+        await post_form(resident, form, {"reason": "other", "note": "重复发帖"}, token_from=form)
+    ).status_code == 302
+
+
+async def test_the_api_flags_and_reviews_with_the_same_rules(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author, _resident = await _people(db, community, "fa_author", "fa_a")
+    secretary = await make_user(db, username="fa_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    thread = await make_thread(db, author=author, community=community)
+    reply = await make_reply(db, author=author, thread=thread, body="广告")
+    client = app.test_client()
+
+    async def bearer(username: str) -> dict[str, str]:
+        answer = await client.post("/api/v1/auth/tokens", json={"username": username, "password": PASSWORD})
+        return {"Authorization": f"Bearer {(await answer.get_json())['token']}"}
+
+    resident, sec = await bearer("fa_a"), await bearer("fa_sec")
+    bad = await client.post(f"/api/v1/posts/{reply.id}/flags", json={"reason": "ugly"}, headers=resident)
+    assert bad.status_code == 422 and "reason" in (await bad.get_json())["fields"]
+    first = await client.post(f"/api/v1/posts/{reply.id}/flags", json={"reason": "spam"}, headers=resident)
+    again = await client.post(f"/api/v1/posts/{reply.id}/flags", json={"reason": "spam"}, headers=resident)
+    assert (await first.get_json())["added"] is True and (await again.get_json())["added"] is False
+    assert (await client.get(f"/api/v1/communities/{community.slug}/review", headers=resident)).status_code == 403
+    queue = await (await client.get(f"/api/v1/communities/{community.slug}/review", headers=sec)).get_json()
+    assert [(p["post_id"], [f["reporter"] for f in p["flags"]]) for p in queue["posts"]] == [(reply.id, ["fa_a"])]
+    decided = await client.post(f"/api/v1/posts/{reply.id}/review", json={"agree": True, "reason": "广告"}, headers=sec)
+    assert (await decided.get_json())["hidden"] is True
+    assert await _hidden(db, reply)
