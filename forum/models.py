@@ -124,6 +124,9 @@ class Membership(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    # Muted by a secretary until then (can read, cannot post or message here), with the reason they see.
+    muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mute_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class AuthSession(SQLModel, table=True):
@@ -417,6 +420,7 @@ class NotificationKind(StrEnum):
     OFFER_ACCEPTED = "offer_accepted"  # the owner accepted my offer (or drew it by lot)
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
     HIDDEN = "hidden"  # a secretary hid my post, with a reason
+    MUTED = "muted"  # a secretary muted me in a community for a while, with a reason
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
     FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
     FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply

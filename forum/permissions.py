@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from forum.models import Board, BoardKind, Membership, MembershipStatus, Post, Role
+from forum.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,12 @@ class CommunityStanding:
     @property
     def is_verified_member(self) -> bool:
         return self.membership is not None and self.membership.status == MembershipStatus.VERIFIED
+
+    @property
+    def muted_until(self) -> datetime | None:
+        """Until when a secretary muted this member here (can read, cannot post or message); None if not."""
+        until = self.membership.muted_until if self.membership is not None else None
+        return until if until is not None and until > utcnow() else None
 
     @property
     def is_secretary(self) -> bool:

@@ -156,6 +156,17 @@ class ThreadLocked(Event):
     reason: str
 
 
+class MemberMuted(Event):
+    """Sent to the member concerned: a secretary muted them in a community until `muted_until` (can read,
+    cannot post or message there; `reason` says why), or lifted it (`muted_until` null). Open composers for
+    that community say so."""
+
+    type: Literal["member.muted"] = "member.muted"
+    community_id: int
+    muted_until: str | None
+    reason: str
+
+
 class Typing(Event):
     """Ephemeral: a neighbour is writing a reply (`thread_id`) or a private message (`conversation_id`; the
     other is null). Sent as the Socket.IO event `typing`, never stored or replayed; show it for a few seconds."""
@@ -353,6 +364,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.hidden": (PostHidden, "`thread:<thread_id>`", "A secretary hid a reply."),
     "post.shown": (PostShown, "`thread:<thread_id>`", "A secretary showed a hidden reply again."),
     "thread.locked": (ThreadLocked, "`thread:<thread_id>`", "A secretary locked or unlocked the thread."),
+    "member.muted": (MemberMuted, "`user:<user_id>`", "A secretary muted the member in a community, or lifted it."),
     "typing": (
         Typing,
         "`thread:<thread_id>` or `conversation:<conversation_id>`, except the typist",

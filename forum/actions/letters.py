@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from forum.actions import audit, likes, notifications
 from forum.actions.images import attach_images
+from forum.actions.moderation import require_voice
 from forum.actions.threads import author_data, image_data, render_body
 from forum.db import record_event
 from forum.errors import Forbidden
@@ -61,6 +62,7 @@ async def write_letter(
     Names are looked up only once the writer may write here: nobody else learns who is a member."""
     if not standing.is_verified_member:
         raise Forbidden(N_("Only verified members of this community can write thank-you letters here."))
+    require_voice(standing)
     recipients = await members_named(session, community, usernames)
     errors = FieldErrors()
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)

@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from forum.actions import audit, notifications, threads
 from forum.actions.images import attach_images
+from forum.actions.moderation import require_voice
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
@@ -144,6 +145,7 @@ async def create_listing(
     `claim_hours` > 0, neighbours ask for that long and the owner then draws a lot among them). Starts its
     discussion thread in the community's swaps board. Open for 30 days."""
     _require_member(standing)
+    require_voice(standing, "title")
     errors = FieldErrors()
     clean_kind = errors.check(
         _choice, kind, "kind", {k.value: k.value for k in ListingKind}, N_("Choose swap or give away.")
@@ -249,6 +251,7 @@ async def make_offer(
     """Offer for a listing: a message, and for a swap optionally one of the actor's own open listings in
     exchange. One offer per neighbour per listing; one withdrawn or declined earlier is made again."""
     _require_member(standing)
+    require_voice(standing, "message")
     if listing.owner_id == actor.id:
         raise Forbidden(N_("This is your own listing."))
     _require_open(listing)

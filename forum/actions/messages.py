@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from forum.actions import audit, notifications
 from forum.actions.images import attach_images
+from forum.actions.moderation import require_voice
 from forum.actions.threads import author_data, image_data
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden, NotFound, field_error
@@ -211,6 +212,7 @@ async def start_direct(
     """The conversation of `actor` and `other` in this community: the one they already have, else a new one;
     and whether it is new."""
     _require_verified(standing)
+    require_voice(standing)
     assert actor.id is not None and other.id is not None  # noqa: S101 -- loaded rows
     if other.id == actor.id:
         raise field_error("recipients", N_("Choose someone other than yourself."))
@@ -241,6 +243,7 @@ async def start_group(
 ) -> Conversation:
     """A new group conversation of `actor` and `others` (up to MAX_PARTICIPANTS in all)."""
     _require_verified(standing)
+    require_voice(standing)
     people = list({other.id: other for other in others if other.id != actor.id}.values())
     if not people:
         raise field_error("recipients", N_("Choose someone other than yourself."))
@@ -272,6 +275,7 @@ async def send_message(
     whatever this attempt carries. The others are notified unless they are in `reading` (the people who have
     the conversation open right now). tests/test_statements.py counts the statements of a send."""
     _require_verified(standing)
+    require_voice(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
             "client_id", N_("A message needs an id made by the sender: 8 to 64 letters, digits, '-' or '_'.")

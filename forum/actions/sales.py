@@ -25,6 +25,7 @@ from sqlmodel import col
 
 from forum.actions import audit, notifications, threads
 from forum.actions.images import attach_images
+from forum.actions.moderation import require_voice
 from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
@@ -227,6 +228,7 @@ async def create_sale(
     """A new open sale, organised by `actor` (a verified member or a secretary of the community), with its
     discussion thread in the community's charity-sales board. Times without an offset are in `zone`."""
     _require_member(standing)
+    require_voice(standing, "title")
     errors = FieldErrors()
     starts = errors.check(parse_when, starts_at, "starts_at", zone=zone)
     ends = errors.check(parse_when, ends_at, "ends_at", zone=zone)
@@ -314,6 +316,7 @@ async def donate_item(
     """Give something to an open sale: a title, a description, a price per unit, how many there are and up to
     four photos (already checked and re-encoded)."""
     _require_member(standing)
+    require_voice(standing, "title")
     _require_open(sale)
     errors = FieldErrors()
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)

@@ -12,6 +12,7 @@ from forum import search
 from forum.actions import notifications
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
+from forum.actions.moderation import require_voice
 from forum.db import record_event
 from forum.errors import Forbidden, field_error
 from forum.i18n import N_
@@ -86,6 +87,7 @@ async def create_thread(
     and re-encoded by `forum.images.prepare_image` (the caller enforces how many and how large)."""
     if not can_start_thread(standing, board):
         raise BoardArchived() if board.is_archived else Forbidden()
+    require_voice(standing)
     errors = FieldErrors()
     clean_title = errors.check(clean_text, title, "title", max_length=TITLE_MAX, min_length=2)
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
@@ -158,6 +160,7 @@ async def reply(
     `images` as for `create_thread`."""
     if not can_reply(standing, board) or thread.is_deleted:
         raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
+    require_voice(standing)
     if thread.locked_at is not None and not can_moderate(standing):
         raise field_error(
             "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason

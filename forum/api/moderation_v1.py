@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
-from forum.access import access_community_to_moderate, access_post, access_thread
+from forum.access import access_community_to_moderate, access_membership_to_moderate, access_post, access_thread
 from forum.actions import flags, moderation
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
@@ -213,3 +213,39 @@ async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
     )
     await commit()
     return PostStateOut(post_id=post_id, hidden=post.hidden_at is not None, hidden_reason=post.hidden_reason)
+
+
+class MuteIn(BaseModel):
+    muted: bool
+    hours: int = Field(default=24, ge=1, le=moderation.MUTE_HOURS_MAX)
+    reason: str = Field(default="", max_length=5000)  # required to mute; the member sees it
+
+
+class MuteOut(BaseModel):
+    membership_id: int
+    muted_until: str | None
+    reason: str
+
+
+@blueprint.post("/memberships/<id:membership_id>/mute")
+@tag(["moderation"])
+@validate_request(MuteIn)
+@validate_response(MuteOut)
+async def mute_member(membership_id: int, data: MuteIn) -> MuteOut:
+    """Secretaries: mute a member for `hours` (they can read, not post or message here), or lift it."""
+    user = require_user()
+    membership, _community, standing = await access_membership_to_moderate(db_session(), user, membership_id)
+    await moderation.set_muted(
+        db_session(),
+        actor=user,
+        membership=membership,
+        standing=standing,
+        hours=data.hours,
+        reason=data.reason,
+        muted=data.muted,
+    )
+    await commit()
+    until = membership.muted_until
+    return MuteOut(
+        membership_id=membership_id, muted_until=until.isoformat() if until else None, reason=membership.mute_reason
+    )

@@ -7,12 +7,14 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
-from forum.actions import memberships
+from forum.actions import memberships, moderation
+from forum.errors import InvalidInput
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on
 from forum.queries.communities import members_by_status
 from forum.queries.people import member_person
+from forum.timeutil import utcnow
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.templating import render_template
 
@@ -43,6 +45,7 @@ async def index(slug: str) -> Any:
             if can_decide_on(standing, row.membership, user.id)
         },
         can_appoint=can_appoint_secretaries(standing),
+        now=utcnow(),
     )
 
 
@@ -106,4 +109,29 @@ async def role(membership_id: int) -> Any:
     await memberships.set_role(db_session(), actor=user, membership=membership, standing=standing, role=role)
     await commit()
     message = N_("%(name)s is now a secretary.") if role == Role.SECRETARY else N_("%(name)s is no longer a secretary.")
+    return await _done(community, membership, message)
+
+
+@blueprint.post("/memberships/<id:membership_id>/mute")
+@login_required
+async def mute(membership_id: int) -> Any:
+    """Mute a member for a while with a reason they see (`muted=1`, `hours`, `reason`), or lift it (`muted=0`)."""
+    form = await request.form
+    muted = form.get("muted", "1") == "1"
+    user, membership, community, standing = await _target(membership_id)
+    try:
+        await moderation.set_muted(
+            db_session(),
+            actor=user,
+            membership=membership,
+            standing=standing,
+            hours=form.get("hours"),
+            reason=form.get("reason", ""),
+            muted=muted,
+        )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")), 303
+    await commit()
+    message = N_("%(name)s is muted.") if muted else N_("%(name)s may post again.")
     return await _done(community, membership, message)

@@ -103,7 +103,11 @@ async def _thread_page(
         board_name=board_name(board),
         community=community,
         page=page,
-        can_reply=can_reply(standing, board) and (thread.locked_at is None or can_moderate(standing)),
+        can_reply=can_reply(standing, board)
+        and (thread.locked_at is None or can_moderate(standing))
+        and standing.muted_until is None,
+        muted_until=standing.muted_until,
+        muted_reason=standing.membership.mute_reason if standing.membership else "",
         can_moderate=can_moderate(standing),
         form=form,
         errors=errors,

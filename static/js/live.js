@@ -583,6 +583,21 @@
       notificationCount.textContent = count > 0 ? ` ${count}` : "";
       notificationCount.hidden = count <= 0;
     }
+    // Muted by a secretary (or the mute lifted): this community's open reply and message boxes say so and stop
+    // sending (the server refuses them anyway), or work again.
+    function setMuted(data) {
+      const muted = Boolean(data.muted_until);
+      const forms = document.querySelectorAll(`form[data-community-id="${Number(data.community_id)}"]`);
+      for (const form of forms) {
+        for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = muted;
+      }
+      const note = document.querySelector(".live-muted");
+      if (note && forms.length > 0) {
+        note.textContent = muted ? (text.muted || "{reason}").replace("{reason}", data.reason || "") : "";
+        note.hidden = !muted;
+      }
+    }
+
     socket.on("ready", (hello) => {
       if (hello && typeof hello.user_id === "number") myUserId = hello.user_id;
       if (hello) {
@@ -653,6 +668,10 @@
       }
       if (mine && envelope.type === "notifications.changed") {
         setNotifications(envelope.data && envelope.data.unread);
+        return;
+      }
+      if (mine && envelope.type === "member.muted") {
+        setMuted(envelope.data || {});
         return;
       }
       if (envelope && envelope.type === "notice.published" && !rooms.has(envelope.room)) {
