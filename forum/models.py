@@ -200,6 +200,9 @@ class Thread(SQLModel, table=True):
     # Locked by a secretary, with a reason shown in the thread: residents can read but not reply.
     locked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lock_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    # Pinned by a secretary: listed above the board's other threads until `pinned_until` (none: until unpinned).
+    pinned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    pinned_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Post(SQLModel, table=True):

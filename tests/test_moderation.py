@@ -4,9 +4,11 @@ else sees, the audit entries and the moderation log. Both databases."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from forum.access import standing_in
@@ -24,6 +26,7 @@ from forum.models import (
     Thread,
     User,
 )
+from forum.timeutil import utcnow
 from tests.factories import (
     PASSWORD,
     make_community,
@@ -182,3 +185,39 @@ async def _slug(db: Database, thread: Thread) -> str:
         community = await session.get(Community, thread.community_id)
         assert community is not None
         return community.slug
+
+
+async def test_a_pinned_thread_leads_its_board_until_it_expires_or_is_unpinned(app: Quart, db: Database) -> None:
+    clients, thread, _reply, people = await _cast(app, db)
+    slug = await _slug(db, thread)
+    newer = await make_thread(db, author=people["resident"], community=await _community(db, thread), title="新话题")
+    board = f"/c/{slug}/b/talk"
+    order = await text(await clients["resident"].get(board))
+    assert order.index("新话题") < order.index("楼道堆物")  # newest activity first
+    assert (
+        await post_form(clients["resident"], f"/t/{thread.id}/pin", {"hours": "24"}, token_from="/")
+    ).status_code == 403
+    pinned = await post_form(clients["secretary"], f"/t/{thread.id}/pin", {"hours": "24"}, token_from=f"/t/{thread.id}")
+    assert pinned.status_code == 302
+    order = await text(await clients["resident"].get(board))
+    assert order.index("楼道堆物") < order.index("新话题") and order.count("楼道堆物") == 1  # above, listed once
+    api = await app.test_client().post("/api/v1/auth/tokens", json={"username": "mod_resident", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {(await api.get_json())['token']}"}
+    listed = await (
+        await app.test_client().get(f"/api/v1/communities/{slug}/boards/talk/threads", headers=bearer)
+    ).get_json()
+    assert [t["id"] for t in listed["pinned"]] == [thread.id] and thread.id not in [t["id"] for t in listed["threads"]]
+    async with db.unit_of_work() as session:  # its day is over
+        await session.execute(
+            update(Thread).where(col(Thread.id) == thread.id).values(pinned_until=utcnow() - timedelta(seconds=1))
+        )
+    order = await text(await clients["resident"].get(board))
+    assert order.index("新话题") < order.index("楼道堆物")
+    del newer
+
+
+async def _community(db: Database, thread: Thread) -> Community:
+    async with db.read_only() as session:
+        community = await session.get(Community, thread.community_id)
+        assert community is not None
+        return community

@@ -244,3 +244,41 @@ async def set_muted(
         target_user_id=membership.user_id,
         detail=f"{hours} h: {text}" if muted else "",
     )
+
+
+PIN_HOURS_MAX = 90 * 24
+
+
+async def set_pinned(
+    session: AsyncSession,
+    *,
+    actor: User,
+    thread: Thread,
+    standing: CommunityStanding,
+    pinned: bool,
+    hours: object = 0,
+) -> None:
+    """Pin a thread above its board's others, until unpinned (`hours` 0) or for `hours`; or unpin it. Audited."""
+    _require_moderator(standing)
+    until = None
+    if pinned:
+        if isinstance(hours, str) and hours.strip().isdigit():
+            hours = int(hours.strip())
+        if hours in (None, ""):
+            hours = 0
+        if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= PIN_HOURS_MAX:
+            raise field_error("hours", N_("From 0 (until unpinned) to %(most)d hours."), most=PIN_HOURS_MAX)
+        until = utcnow() + timedelta(hours=hours) if hours else None
+    now = utcnow()
+    await session.execute(
+        update(Thread).where(col(Thread.id) == thread.id).values(pinned_at=now if pinned else None, pinned_until=until)
+    )
+    thread.pinned_at, thread.pinned_until = (now if pinned else None), until
+    await audit.record(
+        session,
+        actor=actor,
+        action="thread.pinned" if pinned else "thread.unpinned",
+        community_id=thread.community_id,
+        target_user_id=thread.author_id,
+        detail=f"thread {thread.id}" + (f" until {until.isoformat()}" if until else ""),
+    )

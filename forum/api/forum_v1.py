@@ -82,6 +82,7 @@ class ThreadListOut(BaseModel):
     threads: list[ThreadSummaryOut]
     next_cursor: str | None
     can_start: bool
+    pinned: list[ThreadSummaryOut] = []  # above the rest, on the first page only (not repeated in `threads`)
 
 
 class BoardQuery(BaseModel):
@@ -210,21 +211,23 @@ async def list_threads(slug: str, board_slug: str, query_args: BoardQuery) -> Th
     """Newest activity first; pass `next_cursor` back as `before` for the next page."""
     _community, board, standing = await access_board(db_session(), require_user(), slug, board_slug)
     page = await board_page(db_session(), board, cursor=query_args.before)
+
+    def summary(row: Any) -> ThreadSummaryOut:
+        return ThreadSummaryOut(
+            id=row.thread.id or 0,
+            title=row.thread.title,
+            author=_person(row.author),
+            reply_count=row.thread.post_count - 1,
+            created_at=row.thread.created_at.isoformat(),
+            last_posted_at=row.thread.last_posted_at.isoformat(),
+            url=thread_path(row.thread.id or 0),
+        )
+
     return ThreadListOut(
-        threads=[
-            ThreadSummaryOut(
-                id=row.thread.id or 0,
-                title=row.thread.title,
-                author=_person(row.author),
-                reply_count=row.thread.post_count - 1,
-                created_at=row.thread.created_at.isoformat(),
-                last_posted_at=row.thread.last_posted_at.isoformat(),
-                url=thread_path(row.thread.id or 0),
-            )
-            for row in page.threads
-        ],
+        threads=[summary(row) for row in page.threads],
         next_cursor=page.next_cursor,
         can_start=can_start_thread(standing, board),
+        pinned=[summary(row) for row in page.pinned],
     )
 
 

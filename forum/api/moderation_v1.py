@@ -249,3 +249,32 @@ async def mute_member(membership_id: int, data: MuteIn) -> MuteOut:
     return MuteOut(
         membership_id=membership_id, muted_until=until.isoformat() if until else None, reason=membership.mute_reason
     )
+
+
+class PinIn(BaseModel):
+    pinned: bool
+    hours: int = Field(default=0, ge=0, le=moderation.PIN_HOURS_MAX)  # 0: until unpinned
+
+
+class PinOut(BaseModel):
+    thread_id: int
+    pinned: bool
+    pinned_until: str | None
+
+
+@blueprint.post("/threads/<id:thread_id>/pin")
+@tag(["moderation"])
+@validate_request(PinIn)
+@validate_response(PinOut)
+async def pin_thread(thread_id: int, data: PinIn) -> PinOut:
+    """Secretaries: pin a thread above its board's others (for `hours`, or until unpinned), or unpin it."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    await moderation.set_pinned(
+        db_session(), actor=user, thread=thread, standing=standing, pinned=data.pinned, hours=data.hours
+    )
+    await commit()
+    until = thread.pinned_until
+    return PinOut(
+        thread_id=thread_id, pinned=thread.pinned_at is not None, pinned_until=until.isoformat() if until else None
+    )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,6 +28,7 @@ from forum.models import (
 from forum.paths import POSTS_PER_PAGE
 from forum.queries.people import Person
 from forum.sqlite_driver import long_reads
+from forum.timeutil import utcnow
 
 THREADS_PER_PAGE = 30
 DEFAULT_BOARD_NAMES = {
@@ -37,6 +38,9 @@ DEFAULT_BOARD_NAMES = {
     BoardKind.SALE: N_("Charity sales"),
     BoardKind.SWAP: N_("Item swaps"),
 }
+
+
+PINNED_MOST = 10  # threads pinned above a board's others at once
 
 
 def board_name(board: Board) -> str:
@@ -110,6 +114,7 @@ class BoardPage:
     threads: list[ThreadRow]
     next_cursor: str | None  # "<iso time>_<id>" of the last thread shown, when there are more
     last_event_id: int  # events up to here are reflected on the page
+    pinned: list[ThreadRow] = field(default_factory=list)  # above the rest, on the first page only
 
 
 def parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
@@ -160,6 +165,18 @@ async def board_page(session: AsyncSession, board: Board, *, cursor: str | None 
         .order_by(col(Thread.last_posted_at).desc(), col(Thread.id).desc())
         .limit(THREADS_PER_PAGE + 1)
     )
+    now = utcnow()
+    pinned_now = and_(
+        col(Thread.pinned_at).is_not(None), or_(col(Thread.pinned_until).is_(None), col(Thread.pinned_until) > now)
+    )
+    pinned_rows: Sequence[Any] = []
+    if cursor is None:
+        pinned_rows = (
+            await session.execute(
+                statement.where(pinned_now).order_by(None).order_by(col(Thread.pinned_at).desc()).limit(PINNED_MOST)
+            )
+        ).all()
+    statement = statement.where(~pinned_now)  # listed once: above the rest while pinned
     position = parse_cursor(cursor)
     if position is not None:
         stamp, thread_id = position
@@ -178,7 +195,14 @@ async def board_page(session: AsyncSession, board: Board, *, cursor: str | None 
         last = threads[-1].thread
         next_cursor = f"{last.last_posted_at.isoformat()}_{last.id}"
     last_event_id = rows[0].last_event_id or 0 if rows else await latest_event_id(session)
-    return BoardPage(threads, next_cursor, last_event_id)
+    pinned = [
+        ThreadRow(
+            ThreadView(*row[:7]),
+            _person(row.author_id, row.username, row.display_name, row.is_party_member),
+        )
+        for row in pinned_rows
+    ]
+    return BoardPage(threads, next_cursor, last_event_id, pinned)
 
 
 class PostView(NamedTuple):

@@ -178,3 +178,22 @@ async def decide(post_id: int) -> Any:
     await commit()
     await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
     return redirect(url_for("moderation.queue", slug=community.slug))
+
+
+@blueprint.post("/t/<id:thread_id>/pin")
+@login_required
+async def pin(thread_id: int) -> Any:
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    form = await request.form
+    pinned = form.get("pinned", "1") == "1"
+    try:
+        await moderation.set_pinned(
+            db_session(), actor=user, thread=thread, standing=standing, pinned=pinned, hours=form.get("hours", "0")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+    await commit()
+    await notify(N_("Pinned to the top of its board.") if pinned else N_("Unpinned."))
+    return redirect(url_for("threads.show", thread_id=thread_id))
