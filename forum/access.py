@@ -535,3 +535,15 @@ async def access_listing_image(session: AsyncSession, user: User, image_id: int)
         raise NotFound()
     _require_listing_visible(user, row[3], _standing(row))
     return row[4]
+
+
+async def board_in(session: AsyncSession, community_id: int, slug: object) -> Board:
+    """A board of this community by its slug (archived or not; the action decides), or 404."""
+    if not isinstance(slug, str) or not slug:
+        raise NotFound()
+    found = (
+        await session.execute(select(Board).where(col(Board.community_id) == community_id, col(Board.slug) == slug))
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound()
+    return found

@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.listings import expire_due
+from forum.actions.moderation import close_due
 from forum.actions.notifications import prune_read
 from forum.actions.sales import close_ended, lapse_due, remind_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
@@ -167,15 +168,16 @@ async def _prune(app: Quart) -> None:
 
 
 async def _lapse(app: Quart) -> None:
-    """The market's clock: give back the units of sale reservations not paid in time (each lapses once),
-    remind buyers whose reservations lapse soon, close sales whose end has passed, expire listings past their
-    30 days."""
+    """The clock: give back the units of sale reservations not paid in time (each lapses once), remind buyers
+    whose reservations lapse soon, close sales whose end has passed, expire listings past their 30 days, and
+    lock threads whose timer has run out."""
     async with app.extensions["linli.db"].unit_of_work() as session:
         now = utcnow()
         await lapse_due(session, now=now)
         await remind_due(session, now=now)
         await close_ended(session, now=now)
         await expire_due(session, now=now)
+        await close_due(session, now=now)
 
 
 def _register_blueprints(app: Quart) -> None:

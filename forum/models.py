@@ -203,6 +203,11 @@ class Thread(SQLModel, table=True):
     # Pinned by a secretary: listed above the board's other threads until `pinned_until` (none: until unpinned).
     pinned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     pinned_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Slow mode: one reply per person per this many minutes (secretaries exempt); 0 is off.
+    slow_mode_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # A timer: the thread locks itself then (the moderation clock in forum.app), with `close_reason`.
+    closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    close_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class Post(SQLModel, table=True):

@@ -221,3 +221,126 @@ async def _community(db: Database, thread: Thread) -> Community:
         community = await session.get(Community, thread.community_id)
         assert community is not None
         return community
+
+
+async def test_slow_mode_spaces_a_residents_replies_but_not_a_secretarys(app: Quart, db: Database) -> None:
+    clients, thread, _reply, _people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    bad = await post_form(clients["secretary"], f"{page}/slow-mode", {"minutes": "99999"}, token_from=page)
+    assert bad.status_code == 303
+    assert (
+        await post_form(clients["resident"], f"{page}/slow-mode", {"minutes": "15"}, token_from="/")
+    ).status_code == 403
+    assert (
+        await post_form(clients["secretary"], f"{page}/slow-mode", {"minutes": "15"}, token_from=page)
+    ).status_code == 302
+    assert "每 15 分钟" in await text(await clients["resident"].get(page))
+    async with db.unit_of_work() as session:  # the thread was started yesterday
+        await session.execute(
+            update(Post).where(col(Post.thread_id) == thread.id).values(created_at=utcnow() - timedelta(days=1))
+        )
+    first = await post_form(clients["resident"], f"{page}/replies", {"body": "第一条"}, token_from=page)
+    assert first.status_code == 302
+    second = await post_form(clients["resident"], f"{page}/replies", {"body": "第二条"}, token_from=page)
+    assert second.status_code == 429 and "慢速模式" in await text(second)
+    for body in ("书记一", "书记二"):
+        assert (
+            await post_form(clients["secretary"], f"{page}/replies", {"body": body}, token_from=page)
+        ).status_code == 302
+    async with db.unit_of_work() as session:  # a quarter of an hour later
+        await session.execute(
+            update(Post)
+            .where(col(Post.thread_id) == thread.id, col(Post.body) == "第一条")
+            .values(created_at=utcnow() - timedelta(minutes=16))
+        )
+    assert (
+        await post_form(clients["resident"], f"{page}/replies", {"body": "第二条"}, token_from=page)
+    ).status_code == 302
+
+
+async def test_a_timer_locks_the_thread_by_itself_with_its_reason(app: Quart, db: Database) -> None:
+    from forum.actions import moderation
+
+    clients, thread, _reply, _people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    timed = await post_form(
+        clients["secretary"], f"{page}/timer", {"hours": "24", "reason": "报名已截止"}, token_from=page
+    )
+    assert timed.status_code == 302
+    assert "此帖将于" in await text(await clients["resident"].get(page))
+    async with db.unit_of_work() as session:
+        assert await moderation.close_due(session, now=utcnow()) == 0  # not yet
+        await session.execute(
+            update(Thread).where(col(Thread.id) == thread.id).values(closes_at=utcnow() - timedelta(seconds=1))
+        )
+    async with db.unit_of_work() as session:
+        assert await moderation.close_due(session, now=utcnow()) == 1
+    async with db.unit_of_work() as session:
+        assert await moderation.close_due(session, now=utcnow()) == 0  # once
+    shown = await text(await clients["resident"].get(page))
+    assert "报名已截止" in shown and 'class="reply-form"' not in shown
+    async with db.read_only() as session:
+        events = (await session.execute(select(Event.type).where(col(Event.room) == f"thread:{thread.id}"))).scalars()
+        assert "thread.locked" in set(events)
+
+
+async def test_a_secretary_moves_and_deletes_threads_and_the_author_is_told(app: Quart, db: Database) -> None:
+    clients, thread, _reply, people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    slug = await _slug(db, thread)
+    assert (
+        await post_form(clients["resident"], f"{page}/move", {"board": "guides"}, token_from="/")
+    ).status_code == 403
+    assert (
+        await post_form(clients["secretary"], f"{page}/move", {"board": "nowhere"}, token_from=page)
+    ).status_code == 404
+    moved = await post_form(clients["secretary"], f"{page}/move", {"board": "guides"}, token_from=page)
+    assert moved.status_code == 302
+    assert "楼道堆物" in await text(await clients["resident"].get(f"/c/{slug}/b/guides"))
+    assert "楼道堆物" not in await text(await clients["resident"].get(f"/c/{slug}/b/talk"))
+    no_reason = await post_form(clients["secretary"], f"{page}/delete", {"reason": ""}, token_from=page)
+    assert no_reason.status_code == 303
+    deleted = await post_form(clients["secretary"], f"{page}/delete", {"reason": "重复发帖"}, token_from=page)
+    assert deleted.status_code == 302
+    assert (await clients["resident"].get(page)).status_code == 404
+    async with db.read_only() as session:
+        told = (
+            (
+                await session.execute(
+                    select(Notification.title).where(col(Notification.user_id) == people["resident"].id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        actions = (await session.execute(select(AuditEntry.action))).scalars().all()
+    assert any("重复发帖" in title for title in told)
+    assert "thread.moved" in actions and "thread.deleted" in actions
+
+
+async def test_the_api_sets_slow_mode_a_timer_moves_and_deletes_under_the_same_rules(app: Quart, db: Database) -> None:
+    _clients, thread, _reply, _people = await _cast(app, db)
+    client = app.test_client()
+
+    async def bearer(username: str) -> dict[str, str]:
+        answer = await client.post("/api/v1/auth/tokens", json={"username": username, "password": PASSWORD})
+        return {"Authorization": f"Bearer {(await answer.get_json())['token']}"}
+
+    resident, secretary = await bearer("mod_resident"), await bearer("mod_secretary")
+    base = f"/api/v1/threads/{thread.id}"
+    assert (await client.post(f"{base}/slow-mode", json={"minutes": 5}, headers=resident)).status_code == 403
+    assert (await client.post(f"{base}/slow-mode", json={"minutes": -1}, headers=secretary)).status_code == 400
+    slowed = await (await client.post(f"{base}/slow-mode", json={"minutes": 5}, headers=secretary)).get_json()
+    assert slowed["slow_mode_minutes"] == 5
+    no_reason = await client.post(f"{base}/timer", json={"hours": 2}, headers=secretary)
+    assert no_reason.status_code == 422 and "reason" in (await no_reason.get_json())["fields"]
+    timed = await (
+        await client.post(f"{base}/timer", json={"hours": 2, "reason": "截止"}, headers=secretary)
+    ).get_json()
+    assert timed["closes_at"]
+    assert (await client.post(f"{base}/move", json={"board": "nowhere"}, headers=secretary)).status_code == 404
+    moved = await (await client.post(f"{base}/move", json={"board": "guides"}, headers=secretary)).get_json()
+    assert moved["board_id"] != thread.board_id
+    assert (await client.post(f"{base}/delete", json={"reason": "重复"}, headers=resident)).status_code == 403
+    assert (await client.post(f"{base}/delete", json={"reason": "重复"}, headers=secretary)).status_code == 204
+    assert (await client.get(base, headers=resident)).status_code == 404

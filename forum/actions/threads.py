@@ -12,7 +12,7 @@ from forum import search
 from forum.actions import notifications
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
-from forum.actions.moderation import require_voice
+from forum.actions.moderation import require_slow_mode_allows, require_voice
 from forum.db import record_event
 from forum.errors import Forbidden, field_error
 from forum.i18n import N_
@@ -161,6 +161,7 @@ async def reply(
     if not can_reply(standing, board) or thread.is_deleted:
         raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
     require_voice(standing)
+    await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
     if thread.locked_at is not None and not can_moderate(standing):
         raise field_error(
             "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason

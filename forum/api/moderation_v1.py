@@ -3,10 +3,18 @@ checks as the pages."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
-from forum.access import access_community_to_moderate, access_membership_to_moderate, access_post, access_thread
+from forum.access import (
+    access_community_to_moderate,
+    access_membership_to_moderate,
+    access_post,
+    access_thread,
+    board_in,
+)
 from forum.actions import flags, moderation
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
@@ -278,3 +286,85 @@ async def pin_thread(thread_id: int, data: PinIn) -> PinOut:
     return PinOut(
         thread_id=thread_id, pinned=thread.pinned_at is not None, pinned_until=until.isoformat() if until else None
     )
+
+
+class SlowModeIn(BaseModel):
+    minutes: int = Field(ge=0, le=moderation.SLOW_MODE_MAX_MINUTES)  # 0: off
+
+
+class TimerIn(BaseModel):
+    hours: int = Field(ge=0, le=moderation.CLOSE_HOURS_MAX)  # 0: no timer
+    reason: str = Field(default="", max_length=5000)  # required with a timer; shown when it closes
+
+
+class MoveIn(BaseModel):
+    board: str = Field(max_length=64)  # the slug of another board of the community
+
+
+class ThreadToolsOut(BaseModel):
+    thread_id: int
+    board_id: int
+    slow_mode_minutes: int
+    closes_at: str | None
+
+
+def _tools_out(thread: Any) -> ThreadToolsOut:
+    return ThreadToolsOut(
+        thread_id=thread.id or 0,
+        board_id=thread.board_id,
+        slow_mode_minutes=thread.slow_mode_minutes,
+        closes_at=thread.closes_at.isoformat() if thread.closes_at else None,
+    )
+
+
+@blueprint.post("/threads/<id:thread_id>/slow-mode")
+@tag(["moderation"])
+@validate_request(SlowModeIn)
+@validate_response(ThreadToolsOut)
+async def slow_mode(thread_id: int, data: SlowModeIn) -> ThreadToolsOut:
+    """Secretaries: one reply per person every `minutes` (secretaries exempt); 0 turns it off."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    await moderation.set_slow_mode(db_session(), actor=user, thread=thread, standing=standing, minutes=data.minutes)
+    await commit()
+    return _tools_out(thread)
+
+
+@blueprint.post("/threads/<id:thread_id>/timer")
+@tag(["moderation"])
+@validate_request(TimerIn)
+@validate_response(ThreadToolsOut)
+async def close_timer(thread_id: int, data: TimerIn) -> ThreadToolsOut:
+    """Secretaries: the thread locks itself in `hours`, with `reason`; 0 cancels."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    await moderation.set_close_timer(
+        db_session(), actor=user, thread=thread, standing=standing, hours=data.hours, reason=data.reason
+    )
+    await commit()
+    return _tools_out(thread)
+
+
+@blueprint.post("/threads/<id:thread_id>/move")
+@tag(["moderation"])
+@validate_request(MoveIn)
+@validate_response(ThreadToolsOut)
+async def move_thread(thread_id: int, data: MoveIn) -> ThreadToolsOut:
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    board = await board_in(db_session(), thread.community_id, data.board)
+    await moderation.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
+    await commit()
+    return _tools_out(thread)
+
+
+@blueprint.post("/threads/<id:thread_id>/delete")
+@tag(["moderation"])
+@validate_request(ReasonIn)
+async def delete_thread(thread_id: int, data: ReasonIn) -> tuple[str, int]:
+    """Secretaries: delete a thread for everyone; its author is told the reason."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    await moderation.delete_thread(db_session(), actor=user, thread=thread, standing=standing, reason=data.reason)
+    await commit()
+    return "", 204

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
 
-from forum.access import access_community_to_moderate, access_post, access_thread
+from forum.access import access_community_to_moderate, access_post, access_thread, board_in
 from forum.actions import flags, moderation
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
@@ -197,3 +197,73 @@ async def pin(thread_id: int) -> Any:
     await commit()
     await notify(N_("Pinned to the top of its board.") if pinned else N_("Unpinned."))
     return redirect(url_for("threads.show", thread_id=thread_id))
+
+
+async def _thread_step(thread_id: int, step: Any, done: str) -> Any:
+    """Run a secretary's thread step from the thread's panel; a refusal is said on the thread page."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    form = await request.form
+    try:
+        await step(user, thread, standing, form)
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+    await commit()
+    await notify(done)
+    return redirect(url_for("threads.show", thread_id=thread_id))
+
+
+@blueprint.post("/t/<id:thread_id>/slow-mode")
+@login_required
+async def slow_mode(thread_id: int) -> Any:
+    async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
+        await moderation.set_slow_mode(
+            db_session(), actor=user, thread=thread, standing=standing, minutes=form.get("minutes", "0")
+        )
+
+    return await _thread_step(thread_id, step, N_("Slow mode is set."))
+
+
+@blueprint.post("/t/<id:thread_id>/timer")
+@login_required
+async def timer(thread_id: int) -> Any:
+    async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
+        await moderation.set_close_timer(
+            db_session(),
+            actor=user,
+            thread=thread,
+            standing=standing,
+            hours=form.get("hours", "0"),
+            reason=form.get("reason", ""),
+        )
+
+    return await _thread_step(thread_id, step, N_("The timer is set."))
+
+
+@blueprint.post("/t/<id:thread_id>/move")
+@login_required
+async def move(thread_id: int) -> Any:
+    async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
+        board = await board_in(db_session(), thread.community_id, form.get("board", ""))
+        await moderation.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
+
+    return await _thread_step(thread_id, step, N_("The thread is moved."))
+
+
+@blueprint.post("/t/<id:thread_id>/delete")
+@login_required
+async def delete_thread(thread_id: int) -> Any:
+    user = require_user()
+    thread, _board, community, standing = await access_thread(db_session(), user, thread_id)
+    form = await request.form
+    try:
+        await moderation.delete_thread(
+            db_session(), actor=user, thread=thread, standing=standing, reason=form.get("reason", "")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+    await commit()
+    await notify(N_("The thread is deleted; its author is told why."))
+    return redirect(url_for("communities.show", slug=community.slug))

@@ -25,7 +25,7 @@ from forum.permissions import (
 )
 from forum.queries.people import mention_candidates
 from forum.queries.quotes import quote_of_number, quote_of_post
-from forum.queries.threads import board_name, board_page, likers, revisions, thread_page
+from forum.queries.threads import board_name, board_page, boards_of, likers, revisions, thread_page
 from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import POST_LIMITS
@@ -96,8 +96,10 @@ async def _thread_page(
     status: int,
 ) -> Any:
     page = await thread_page(db_session(), thread, viewer=require_user(), after=after)
+    moves = await boards_of(db_session(), community) if can_moderate(standing) else []
     return await render_template(
         "threads/show.html",
+        boards=[row for row in moves if row.board.id != board.id],
         thread=thread,
         board=board,
         board_name=board_name(board),
