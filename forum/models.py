@@ -725,6 +725,7 @@ class FlagReason(StrEnum):
     SPAM = "spam"
     PRIVACY = "privacy"
     OTHER = "other"  # with a note
+    FILTER = "filter"  # not a member's flag: the word filter held the reply for review (the note is the word)
 
 
 class Flag(SQLModel, table=True):
@@ -740,9 +741,29 @@ class Flag(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(sa_column=_fk("community.id", index=False))
     post_id: int = Field(sa_column=_fk("post.id", index=False))
-    reporter_id: int = Field(sa_column=_fk("user.id"))
+    reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     reason: str = Field(max_length=16)  # a FlagReason
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str = Field(default="", max_length=16)  # agreed (hidden) or disagreed (kept)
+
+
+class FilterMode(StrEnum):
+    BLOCK = "block"  # a post containing the word is refused, with a message saying which word
+    REVIEW = "review"  # a reply containing it waits, hidden, for a secretary's review
+
+
+class WordFilter(SQLModel, table=True):
+    """A word a community's secretaries (or its district's admins) keep out of posts, or hold for review.
+    Matched as a substring, case-insensitively: Chinese has no spaces between words."""
+
+    __tablename__ = "word_filter"
+    __table_args__ = (UniqueConstraint("community_id", "word", name="uq_word_filter_community_word"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    word: str = Field(max_length=50)
+    mode: str = Field(max_length=16)  # a FilterMode
+    created_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

@@ -33,7 +33,7 @@ from realtime.events import PostHidden, thread_room
 
 FLAG_THRESHOLD = 3
 NOTE_MAX = 500
-REASONS: dict[str, str] = {
+REASONS: dict[str, str] = {  # what a member may choose; FlagReason.FILTER is the word filter's own
     FlagReason.OFF_TOPIC: N_("Off-topic"),
     FlagReason.ABUSE: N_("Abusive or rude"),
     FlagReason.SPAM: N_("Spam or advertising"),
@@ -191,11 +191,55 @@ async def review(
     assert thread.id is not None  # noqa: S101 -- a loaded row
     await notifications.notify(
         session,
-        recipients=set(flaggers),
+        recipients={flagger for flagger in flaggers if flagger is not None},  # the word filter is nobody
         kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
         community_id=thread.community_id,
         subject=f"post:{post.id}",
         actor_id=actor.id,
+        title=thread.title,
+        url=post_path(thread.id, post.number),
+    )
+
+
+async def hold_for_review(session: AsyncSession, *, post: Post, thread: Thread, word: str) -> None:
+    """The word filter held a new reply (already stored hidden): it waits in the review queue like a flagged
+    one, with the word as the note, and the secretaries are told."""
+    assert post.id is not None and thread.id is not None  # noqa: S101 -- flushed rows
+    session.add(
+        Flag(
+            community_id=thread.community_id,
+            post_id=post.id,
+            reporter_id=None,
+            reason=FlagReason.FILTER,
+            note=word,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        actor=None,
+        action="post.held",
+        community_id=thread.community_id,
+        target_user_id=post.author_id,
+        detail=f"thread {thread.id} #{post.number - 1}: {word}",
+    )
+    secretaries = (
+        await session.execute(
+            select(col(Membership.user_id)).where(
+                col(Membership.community_id) == thread.community_id,
+                col(Membership.role) == Role.SECRETARY,
+                col(Membership.status) == MembershipStatus.VERIFIED,
+            )
+        )
+    ).scalars()
+    await notifications.notify(
+        session,
+        recipients=list(secretaries),
+        kind=NotificationKind.FLAG,
+        community_id=thread.community_id,
+        subject=f"post:{post.id}",
+        actor_id=post.author_id,
         title=thread.title,
         url=post_path(thread.id, post.number),
     )

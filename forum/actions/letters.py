@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, likes, notifications
+from forum.actions import audit, likes, notifications, word_filters
 from forum.actions.images import attach_images
 from forum.actions.moderation import require_voice
 from forum.actions.threads import author_data, image_data, render_body
@@ -79,6 +79,9 @@ async def write_letter(
         errors.add("images", TOO_MANY_FOR_LETTER, max=MAX_IMAGES, count=len(images))
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and community.id is not None  # noqa: S101 -- checked
+    word_filters.refuse_blocked(
+        await word_filters.screen(session, community_id=community.id, texts=[clean_title, clean_body, clean_group])
+    )
     body_html = await render_body(session, community_id=community.id, body=clean_body)
     now = utcnow()
     letter = Letter(

@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, notifications, threads
+from forum.actions import audit, notifications, threads, word_filters
 from forum.actions.images import attach_images
 from forum.actions.moderation import require_voice
 from forum.db import insert_for, record_event
@@ -168,6 +168,12 @@ async def create_listing(
     errors.raise_if_any()
     assert clean_kind and clean_title and clean_category and clean_condition and clean_pickup  # noqa: S101 -- checked
     assert community.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
+    word_filters.refuse_blocked(
+        await word_filters.screen(
+            session, community_id=community.id, texts=[clean_title, clean_description, clean_wanted, clean_pickup]
+        ),
+        "title",
+    )
     now = utcnow()
     listing = Listing(
         community_id=community.id,

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, notifications, threads
+from forum.actions import audit, notifications, threads, word_filters
 from forum.actions.images import attach_images
 from forum.actions.moderation import require_voice
 from forum.db import record_event
@@ -249,6 +249,10 @@ async def create_sale(
     errors.raise_if_any()
     assert clean_title and clean_cause and clean_pickup and hours and starts and ends  # noqa: S101 -- checked
     assert community.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
+    word_filters.refuse_blocked(
+        await word_filters.screen(session, community_id=community.id, texts=[clean_title, clean_cause, clean_pickup]),
+        "title",
+    )
     sale = CharitySale(
         community_id=community.id,
         organiser_id=actor.id,
@@ -330,6 +334,10 @@ async def donate_item(
     errors.raise_if_any()
     assert clean_title is not None and price_cents is not None and units is not None  # noqa: S101 -- checked
     assert sale.id is not None  # noqa: S101 -- a loaded row
+    word_filters.refuse_blocked(
+        await word_filters.screen(session, community_id=sale.community_id, texts=[clean_title, clean_description]),
+        "title",
+    )
     item = SaleItem(
         sale_id=sale.id,
         donor_id=actor.id,

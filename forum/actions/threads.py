@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum import search
-from forum.actions import notifications
+from forum.actions import flags, notifications, word_filters
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
 from forum.actions.moderation import require_slow_mode_allows, require_voice
@@ -93,6 +93,9 @@ async def create_thread(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None and board.id is not None  # noqa: S101 -- checked
+    word_filters.refuse_blocked(
+        await word_filters.screen(session, community_id=board.community_id, texts=[clean_title, clean_body])
+    )
     body_html = await render_body(session, community_id=board.community_id, body=clean_body)
     indexed = await search.document_of(clean_title, clean_body)
     now = utcnow()
@@ -170,6 +173,8 @@ async def reply(
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
     assert clean_body is not None and thread.id is not None  # noqa: S101 -- checked
+    verdict = await word_filters.screen(session, community_id=thread.community_id, texts=[clean_body])
+    word_filters.refuse_blocked(verdict, hold_allowed=True)
     body_html = await render_body(session, community_id=thread.community_id, body=clean_body)
     indexed = await search.document_of(None, clean_body)
     now = utcnow()
@@ -188,12 +193,16 @@ async def reply(
         body=clean_body,
         body_html=body_html,
         created_at=now,
+        hidden_at=now if verdict.held else None,  # held by the word filter until a secretary reviews it
     )
     session.add(post)
     await session.flush()
     assert post.id is not None  # noqa: S101 -- flushed
     attached = await attach_images(session, model=PostImage, owner={"post_id": post.id}, images=images)
     await search.index_post(session, post_id=post.id, indexed=indexed)
+    if verdict.held:  # nobody but its author and the secretaries sees it, live or otherwise, until reviewed
+        await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
+        return post
     record_event(
         session,
         thread_room(thread.id),

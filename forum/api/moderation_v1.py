@@ -15,7 +15,7 @@ from forum.access import (
     access_thread,
     board_in,
 )
-from forum.actions import flags, moderation
+from forum.actions import flags, moderation, word_filters
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
 from forum.queries.flags import review_queue
@@ -135,7 +135,7 @@ class ReviewIn(BaseModel):
 
 
 class FlagEntryOut(BaseModel):
-    reporter: str  # username
+    reporter: str | None  # username; None: the word filter held the reply (`note` is the word)
     reason: str
     note: str
     created_at: str
@@ -195,7 +195,7 @@ async def get_review_queue(slug: str, query_args: QueueQuery) -> QueueOut:
                 hidden=row.post.hidden_at is not None,
                 flags=[
                     FlagEntryOut(
-                        reporter=view.reporter.username,
+                        reporter=view.reporter.username if view.reporter else None,
                         reason=view.flag.reason,
                         note=view.flag.note,
                         created_at=view.flag.created_at.isoformat(),
@@ -368,3 +368,53 @@ async def delete_thread(thread_id: int, data: ReasonIn) -> tuple[str, int]:
     await moderation.delete_thread(db_session(), actor=user, thread=thread, standing=standing, reason=data.reason)
     await commit()
     return "", 204
+
+
+class WordIn(BaseModel):
+    word: str = Field(max_length=200)
+    mode: str = Field(default="block", max_length=16)  # block or review
+    remove: bool = False  # True: take the word off the list
+
+
+class WordOut(BaseModel):
+    word: str
+    mode: str
+
+
+class WordListOut(BaseModel):
+    words: list[WordOut]
+
+
+async def _word_list(community: Any) -> WordListOut:
+    return WordListOut(
+        words=[
+            WordOut(word=entry.word, mode=entry.mode) for entry in await word_filters.words_of(db_session(), community)
+        ]
+    )
+
+
+@blueprint.get("/communities/<slug>/word-filter")
+@tag(["moderation"])
+@validate_response(WordListOut)
+async def get_word_filter(slug: str) -> WordListOut:
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    return await _word_list(community)
+
+
+@blueprint.post("/communities/<slug>/word-filter")
+@tag(["moderation"])
+@validate_request(WordIn)
+@validate_response(WordListOut)
+async def change_word_filter(slug: str, data: WordIn) -> WordListOut:
+    """Secretaries: add a word (`block` refuses posts with it; `review` holds replies for review), change its
+    mode, or remove it."""
+    user = require_user()
+    community, standing = await access_community_to_moderate(db_session(), user, slug)
+    if data.remove:
+        await word_filters.remove_word(db_session(), actor=user, community=community, standing=standing, word=data.word)
+    else:
+        await word_filters.add_word(
+            db_session(), actor=user, community=community, standing=standing, word=data.word, mode=data.mode
+        )
+    await commit()
+    return await _word_list(community)

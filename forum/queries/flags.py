@@ -20,7 +20,7 @@ QUEUE_LIMIT = 100
 @dataclass(frozen=True, slots=True)
 class FlagView:
     flag: Flag
-    reporter: Person
+    reporter: Person | None  # None: the word filter held the reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
     for flag, user, membership in (
         await session.execute(
             select(Flag, User, Membership)
-            .join(User, col(User.id) == col(Flag.reporter_id))
+            .outerjoin(User, col(User.id) == col(Flag.reporter_id))
             .outerjoin(
                 Membership, and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == community.id)
             )
@@ -78,7 +78,7 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
             .order_by(col(Flag.id))
         )
     ).all():
-        flags.setdefault(flag.post_id, []).append(FlagView(flag, Person.of(user, membership)))
+        flags.setdefault(flag.post_id, []).append(FlagView(flag, Person.of(user, membership) if user else None))
     return [
         FlaggedPost(posts[post_id][0], posts[post_id][1], posts[post_id][2], flags.get(post_id, []), when)
         for post_id, when in order

@@ -8,7 +8,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_post, access_thread, board_in
-from forum.actions import flags, moderation
+from forum.actions import flags, moderation, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.paths import post_path
@@ -267,3 +267,40 @@ async def delete_thread(thread_id: int) -> Any:
     await commit()
     await notify(N_("The thread is deleted; its author is told why."))
     return redirect(url_for("communities.show", slug=community.slug))
+
+
+@blueprint.get("/c/<slug>/word-filter")
+@login_required
+async def word_filter(slug: str) -> Any:
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    return await render_template(
+        "moderation/word_filter.html", community=community, words=await word_filters.words_of(db_session(), community)
+    )
+
+
+@blueprint.post("/c/<slug>/word-filter")
+@login_required
+async def word_filter_change(slug: str) -> Any:
+    user = require_user()
+    community, standing = await access_community_to_moderate(db_session(), user, slug)
+    form = await request.form
+    try:
+        if form.get("remove"):
+            await word_filters.remove_word(
+                db_session(), actor=user, community=community, standing=standing, word=form.get("remove")
+            )
+        else:
+            await word_filters.add_word(
+                db_session(),
+                actor=user,
+                community=community,
+                standing=standing,
+                word=form.get("word"),
+                mode=form.get("mode"),
+            )
+    except InvalidInput as error:  # refused before anything was written
+        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
+        return redirect(url_for("moderation.word_filter", slug=slug)), 303
+    await commit()
+    await notify(N_("The word list is saved."))
+    return redirect(url_for("moderation.word_filter", slug=slug))
