@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_DAYS": 30,
     "EVENT_RETENTION_HOURS": 48,  # a client away longer than this reloads instead of resuming
     "NOTIFICATION_RETENTION_DAYS": 90,  # read notifications older than this are deleted (unread ones are kept)
+    "SOCKET_EVENTS_PER_WINDOW": 60,  # events one Socket.IO connection may send per window; more and it is dropped
+    "SOCKET_WINDOW_SECONDS": 10.0,
     "SALE_LAPSE_SECONDS": 60.0,  # the sales clock: lapse unpaid reservations, remind buyers, close ended sales
     # Every process reads new events from the event log at least this often, besides when Redis says there are
     # some: events whose announcement was lost (Redis away, a process killed after its commit) arrive anyway.

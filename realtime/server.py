@@ -7,6 +7,7 @@ Socket.IO traffic does not pass Quart's request hooks, so `connect` authenticate
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -133,8 +134,28 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         ready = Ready(user_id=user.id, display_name=user.display_name, unread=unread, notifications=bell)
         await sio.emit("ready", ready.model_dump(), to=sid, ignore_queue=True)
 
+    # --- Flood guard: each connection may send so many events per window; one that sends more is dropped ---------
+    allowance, window = app.config["SOCKET_EVENTS_PER_WINDOW"], app.config["SOCKET_WINDOW_SECONDS"]
+    recent: dict[str, collections.deque[float]] = {}
+
+    async def within_limit(sid: str) -> bool:
+        """Count one event from `sid`; past the allowance, disconnect it (a client that floods is broken or
+        hostile; a real page sends a few subscribes and a typing signal every two seconds)."""
+        now = asyncio.get_running_loop().time()
+        times = recent.setdefault(sid, collections.deque())
+        while times and now - times[0] > window:
+            times.popleft()
+        times.append(now)
+        if len(times) <= allowance:
+            return True
+        log.warning("dropping socket %s: %d events in %.0f s", sid, len(times), window)
+        recent.pop(sid, None)
+        await sio.disconnect(sid)
+        return False
+
     @sio.event
     async def disconnect(sid: str, *_reason: Any) -> None:
+        recent.pop(sid, None)
         for room in presence.rooms_of(sid):
             if await presence.leave(room, sid):
                 changed(room)
@@ -144,6 +165,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         """Join a room and receive, in order, every event in it after `after` (the id the page was rendered at
         or the last one the client saw). Joining first, then replaying, leaves no gap; the client ignores ids it
         has already seen. Answers {"ok": true}, {"ok": false, "error": ...} or {"ok": false, "reload": true}."""
+        if not await within_limit(sid):
+            return {"ok": False, "error": "rate_limited"}
         if not isinstance(data, dict) or not isinstance(data.get("room"), str):
             return {"ok": False, "error": "bad_request"}
         room: str = data["room"][:64]
@@ -193,7 +216,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     async def typing(sid: str, data: Any) -> None:
         """Relay "someone is writing" to the others in a thread or conversation the sender has subscribed to
         (the subscription was the access check). At most one signal per sender every two seconds."""
-        if not isinstance(data, dict):
+        if not await within_limit(sid) or not isinstance(data, dict):
             return
         thread_id, conversation_id = data.get("thread_id"), data.get("conversation_id")
         if isinstance(thread_id, int) and not isinstance(thread_id, bool):
@@ -219,6 +242,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
 
     @sio.event
     async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:
+        if not await within_limit(sid):
+            return {"ok": False, "error": "rate_limited"}
         if isinstance(data, dict) and isinstance(data.get("room"), str):
             room = data["room"][:64]
             if not room.startswith(FOLLOWED_PREFIXES):

@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Role
+from forum.models import Role, User
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
-from tests.servers import Server, http_login, http_post_form
+from tests.servers import Server, http_login, http_post_form, run_server
 from tests.test_messages_live import Participant
 
 pytestmark = pytest.mark.server
@@ -46,3 +51,35 @@ async def test_hiding_showing_and_locking_reach_the_threads_readers(server: Serv
     finally:
         await client.aclose()
         await reader.client.disconnect()
+
+
+async def test_a_connection_that_floods_is_dropped_and_a_calm_one_is_not(
+    db: Database, db_url: str, tmp_path: Path
+) -> None:
+    community = await make_community(db)
+    for name in ("flood", "calm", "writer"):
+        await make_member(db, user=await make_user(db, username=f"lmod_{name}"), community=community)
+    async with db.read_only() as session:
+        writer = (await session.execute(select(User).where(col(User.username) == "lmod_writer"))).scalar_one()
+    thread = await make_thread(db, author=writer, community=community)
+    settings = {"SOCKET_EVENTS_PER_WINDOW": "20", "SOCKET_WINDOW_SECONDS": "10"}
+    with run_server(db_url=db_url, var_dir=tmp_path, settings=settings) as server:
+        flood, calm = Participant(), Participant()
+        await flood.connect(server, "lmod_flood")
+        await calm.connect(server, "lmod_calm")
+        try:
+            assert await flood.subscribe(f"thread:{thread.id}", 0) == {"ok": True}
+            for _ in range(40):  # far past 20 in 10 s: typing is fire-and-forget, as a broken client would
+                await flood.client.emit("typing", {"thread_id": thread.id})
+            for _ in range(50):
+                if not flood.client.connected:
+                    break
+                await asyncio.sleep(0.1)
+            assert not flood.client.connected
+            for _ in range(5):  # a page's few subscribes stay well within the allowance
+                assert await calm.subscribe(f"thread:{thread.id}", 0) == {"ok": True}
+            assert calm.client.connected
+        finally:
+            for participant in (flood, calm):
+                if participant.client.connected:
+                    await participant.client.disconnect()
