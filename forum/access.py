@@ -91,7 +91,7 @@ _THREAD = (
 
 _IMAGE = (
     _with_standing()
-    .add_columns(PostImage)
+    .add_columns(PostImage, col(Post.hidden_at), col(Post.author_id))
     .join(Thread, col(Thread.community_id) == col(Community.id))
     .join(Post, col(Post.thread_id) == col(Thread.id))
     .join(PostImage, col(PostImage.post_id) == col(Post.id))
@@ -265,8 +265,11 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
     row = (await session.execute(_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
-    _community, _membership, _admin, image = row
-    _require_reader(_standing(row))
+    _community, _membership, _admin, image, hidden_at, author_id = row
+    standing = _standing(row)
+    _require_reader(standing)
+    if hidden_at is not None and author_id != user.id and not can_moderate(standing):
+        raise NotFound()  # a hidden reply's pictures go with its text
     return image
 
 

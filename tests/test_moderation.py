@@ -14,6 +14,7 @@ from sqlmodel import col
 from forum.access import standing_in
 from forum.actions import memberships
 from forum.db import Database
+from forum.errors import InvalidInput
 from forum.models import (
     AuditEntry,
     Community,
@@ -22,6 +23,7 @@ from forum.models import (
     Notification,
     NotificationKind,
     Post,
+    PostImage,
     Role,
     Thread,
     User,
@@ -140,6 +142,7 @@ async def test_a_hidden_reply_is_gone_for_neighbours_and_its_author_sees_why(app
     assert posts[1]["hidden"] is True and posts[1]["body_html"] == "" and posts[1]["hidden_reason"] is None
     quoted = await clients["resident"].get(f"/posts/{reply.id}/quote", headers={"Accept": "application/json"})
     assert quoted.status_code == 404
+    # Nor are its pictures, nor can it be shown again once its author deleted it.
     # Its author may still edit it; the new text is not sent to the thread's readers.
     edited = await post_form(clients["author"], f"/posts/{reply.id}/edit", {"body": "改过的话"}, token_from=page)
     assert edited.status_code == 302
@@ -344,3 +347,53 @@ async def test_the_api_sets_slow_mode_a_timer_moves_and_deletes_under_the_same_r
     assert (await client.post(f"{base}/delete", json={"reason": "重复"}, headers=resident)).status_code == 403
     assert (await client.post(f"{base}/delete", json={"reason": "重复"}, headers=secretary)).status_code == 204
     assert (await client.get(base, headers=resident)).status_code == 404
+
+
+async def test_a_hidden_replys_pictures_are_gone_and_edits_meet_the_mute_and_the_word_filter(
+    app: Quart, db: Database
+) -> None:
+    from forum.actions import moderation
+    from tests.helpers import post_multipart
+    from tests.test_images import png
+
+    clients, thread, _reply, people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    posted = await post_multipart(
+        clients["author"], f"{page}/replies", {"body": "带图回复"}, [("images", "a.png", png())], token_from=page
+    )
+    assert posted.status_code == 302
+    async with db.read_only() as session:
+        post = (await session.execute(select(Post).where(col(Post.body) == "带图回复"))).scalar_one()
+        image_id = (await session.execute(select(PostImage.id).where(col(PostImage.post_id) == post.id))).scalar_one()
+    assert (await clients["resident"].get(f"/images/{image_id}/thumb")).status_code == 200
+    await post_form(clients["secretary"], f"/posts/{post.id}/hide", {"reason": "不宜公开"}, token_from=page)
+    assert (await clients["resident"].get(f"/images/{image_id}/thumb")).status_code == 404
+    assert (await clients["author"].get(f"/images/{image_id}/thumb")).status_code == 200
+    assert (await clients["secretary"].get(f"/images/{image_id}/thumb")).status_code == 200
+
+    words = f"/c/{await _slug(db, thread)}/word-filter"
+    await post_form(clients["secretary"], words, {"word": "违禁词", "mode": "block"}, token_from=words)
+    edit = f"/posts/{post.id}/edit"
+    refused = await post_form(clients["author"], edit, {"body": "改成违禁词"}, token_from=edit)
+    assert refused.status_code == 422 and "违禁词" in await text(refused)
+
+    async with db.unit_of_work() as session:  # its author deletes it: it cannot be shown again
+        loaded = await session.get(Post, post.id)
+        assert loaded is not None
+        loaded.deleted_at = utcnow()
+    async with db.unit_of_work() as session:
+        loaded, thread_row = await session.get(Post, post.id), await session.get(Thread, thread.id)
+        assert loaded is not None and thread_row is not None
+        secretary = people["secretary"]
+        try:
+            await moderation.show_post(
+                session,
+                actor=secretary,
+                post=loaded,
+                thread=thread_row,
+                standing=await standing_in(session, secretary, await _community(db, thread)),
+            )
+        except InvalidInput as error:
+            assert error.status == 409
+        else:
+            raise AssertionError("a deleted reply was shown again")

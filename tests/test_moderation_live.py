@@ -83,3 +83,31 @@ async def test_a_connection_that_floods_is_dropped_and_a_calm_one_is_not(
             for participant in (flood, calm):
                 if participant.client.connected:
                     await participant.client.disconnect()
+
+
+async def test_a_client_replaying_the_log_gets_no_text_of_a_reply_hidden_since(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="rmod_sec")
+    reader_user = await make_user(db, username="rmod_reader")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    await make_member(db, user=reader_user, community=community)
+    thread = await make_thread(db, author=secretary, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reply = await make_reply(db, author=secretary, thread=thread, body="将被隐藏的话")
+    client = await http_login(server.url, "rmod_sec")
+    page = f"/t/{thread.id}"
+    try:
+        hidden = await http_post_form(client, f"/posts/{reply.id}/hide", {"reason": "测试"}, token_from=page)
+        assert hidden.status_code == 302
+    finally:
+        await client.aclose()
+    reader = Participant()
+    await reader.connect(server, "rmod_reader")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", seen) == {"ok": True}  # replays from before the reply
+        created = await reader.next_of("post.created")
+        assert created["data"]["post_id"] == reply.id and created["data"]["body_html"] == ""
+        assert (await reader.next_of("post.hidden"))["data"]["post_id"] == reply.id
+    finally:
+        await reader.client.disconnect()

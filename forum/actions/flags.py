@@ -92,7 +92,13 @@ async def flag_post(
     if added is None:
         return False
     open_flags = (
-        await session.execute(select(func.count()).where(col(Flag.post_id) == post.id, col(Flag.resolved_at).is_(None)))
+        await session.execute(
+            select(func.count()).where(
+                col(Flag.post_id) == post.id,
+                col(Flag.resolved_at).is_(None),
+                col(Flag.reporter_id).is_not(None),  # members only: the word filter's hold is not a flag
+            )
+        )
     ).scalar_one()
     if open_flags >= FLAG_THRESHOLD and post.number > 1:
         hidden = (
@@ -178,7 +184,7 @@ async def review(
         else:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
             await session.execute(update(Post).where(col(Post.id) == post.id).values(hidden_reason=text))
             post.hidden_reason = text
-    elif post.hidden_at is not None and not post.hidden_reason:  # the flags hid it: it comes back
+    elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
     await audit.record(
         session,

@@ -95,7 +95,7 @@ def _claim_hours(value: object) -> int:
     """0 (the owner picks an offer) to CLAIM_HOURS_MAX hours of asking before a draw."""
     if value in (None, ""):
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 6:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= CLAIM_HOURS_MAX:
         raise field_error("claim_hours", N_("From 0 to %(most)d hours."), most=CLAIM_HOURS_MAX)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -92,6 +92,8 @@ async def show_post(
     _require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
+    if post.deleted_at is not None:  # its author deleted it: nothing to show again
+        raise field_error("post", N_("This post was deleted by its author."), status=409)
     shown = (
         await session.execute(
             update(Post)
@@ -139,7 +141,7 @@ async def set_locked(
                 col(Thread.id) == thread.id,
                 col(Thread.locked_at).is_(None) if locked else col(Thread.locked_at).is_not(None),
             )
-            .values(locked_at=utcnow() if locked else None, lock_reason=text)
+            .values(locked_at=utcnow() if locked else None, lock_reason=text, closes_at=None, close_reason="")
             .returning(col(Thread.locked_at))
         )
     ).first()
@@ -147,7 +149,7 @@ async def set_locked(
         raise field_error(
             "thread", N_("This thread is locked already.") if locked else N_("This thread is not locked."), status=409
         )
-    thread.locked_at, thread.lock_reason = changed[0], text
+    thread.locked_at, thread.lock_reason, thread.closes_at, thread.close_reason = changed[0], text, None, ""
     assert thread.id is not None  # noqa: S101 -- a loaded row
     record_event(
         session, thread_room(thread.id), ThreadLocked(thread_id=thread.id, locked=locked, reason=text).model_dump()
@@ -174,9 +176,18 @@ def require_voice(standing: CommunityStanding, field: str = "body") -> None:
         )
 
 
+def _digits(value: object) -> object:
+    """A whole number typed into a form, as an int; anything else unchanged (and refused by the caller). ASCII
+    digits only ("²".isdigit() is true) and short, so int() can neither fail nor take long."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 9:
+            return int(text)
+    return value
+
+
 def _hours(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    value = _digits(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MUTE_HOURS_MAX:
         raise field_error("hours", N_("From 1 to %(most)d hours."), most=MUTE_HOURS_MAX)
     return value
@@ -262,8 +273,7 @@ async def set_pinned(
     _require_moderator(standing)
     until = None
     if pinned:
-        if isinstance(hours, str) and hours.strip().isdigit():
-            hours = int(hours.strip())
+        hours = _digits(hours)
         if hours in (None, ""):
             hours = 0
         if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= PIN_HOURS_MAX:
@@ -289,8 +299,7 @@ CLOSE_HOURS_MAX = 90 * 24
 
 
 def _whole(value: object, field: str, *, low: int, high: int, message: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    value = _digits(value)
     if value in (None, ""):
         value = 0
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -355,17 +364,17 @@ async def close_due(session: AsyncSession, *, now: datetime, most: int = 200) ->
         .limit(most)
         .scalar_subquery()
     )
+    # A thread locked by hand meanwhile: its timer just ends (set_locked clears timers, so this is rare).
+    await session.execute(
+        update(Thread)
+        .where(col(Thread.id).in_(due), col(Thread.closes_at).is_not(None), col(Thread.locked_at).is_not(None))
+        .values(closes_at=None)
+    )
     closed = (
         await session.execute(
             update(Thread)
-            .where(col(Thread.id).in_(due), col(Thread.closes_at).is_not(None))
-            .values(
-                closes_at=None,
-                locked_at=case((col(Thread.locked_at).is_(None), now), else_=col(Thread.locked_at)),
-                lock_reason=case(
-                    (col(Thread.locked_at).is_(None), col(Thread.close_reason)), else_=col(Thread.lock_reason)
-                ),
-            )
+            .where(col(Thread.id).in_(due), col(Thread.closes_at).is_not(None), col(Thread.locked_at).is_(None))
+            .values(closes_at=None, locked_at=now, lock_reason=col(Thread.close_reason))
             .returning(col(Thread.id), col(Thread.community_id), col(Thread.lock_reason))
         )
     ).all()

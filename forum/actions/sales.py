@@ -725,7 +725,13 @@ async def publish_summary(
     if sale.thread_id is not None:
         thread = await session.get(Thread, sale.thread_id)
         board = await session.get(Board, thread.board_id) if thread is not None else None
-        if thread is not None and board is not None and not thread.is_deleted and not board.is_archived:
+        if (
+            thread is not None
+            and board is not None
+            and not thread.is_deleted
+            and not board.is_archived
+            and thread.locked_at is None  # closed by a secretary or a timer: the summary page says it all
+        ):
             total = f"¥{sale.raised_cents // 100:,}.{sale.raised_cents % 100:02d}"
             await threads.reply(
                 session,
@@ -734,5 +740,6 @@ async def publish_summary(
                 board=board,
                 standing=standing,
                 body=f"**{total}**\n\n{text}\n\n→ [{sale.title}]({sale_path(sale.id)}/summary)",
+                on_behalf=True,
             )
     _record_sale(session, sale)

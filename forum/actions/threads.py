@@ -32,6 +32,7 @@ from realtime.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    PostHidden,
     ThreadCreated,
     board_room,
     community_room,
@@ -157,14 +158,17 @@ async def reply(
     standing: CommunityStanding,
     body: object,
     images: Sequence[PreparedImage] = (),
+    on_behalf: bool = False,
 ) -> Post:
     """Add a reply at the end of the thread. The number comes from an atomic increment on the thread row, so
     concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit).
-    `images` as for `create_thread`."""
+    `images` as for `create_thread`. `on_behalf`: the platform posts it for the actor (a sale's published
+    summary), past slow mode; the caller skips a locked thread."""
     if not can_reply(standing, board) or thread.is_deleted:
         raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
     require_voice(standing)
-    await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
+    if not on_behalf:  # the common case, refused before anything is written; checked again under the lock below
+        await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
     if thread.locked_at is not None and not can_moderate(standing):
         raise field_error(
             "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason
@@ -186,6 +190,10 @@ async def reply(
             .returning(col(Thread.post_count))
         )
     ).scalar_one()
+    if not on_behalf:
+        # Under the thread's row lock (PostgreSQL) or the write lock (SQLite): replies sent together are
+        # checked one after another, each seeing the one before. Refused, the unit of work rolls back.
+        await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
     post = Post(
         thread_id=thread.id,
         author_id=actor.id,
@@ -228,11 +236,14 @@ async def edit_post(
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
     if not can_edit_post(standing, post, actor.id):
         raise Forbidden()
+    require_voice(standing)
     clean_body = clean_text(body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     if clean_body == post.body:
         return post
     thread = await session.get(Thread, post.thread_id)  # in the identity map already: the access check loaded it
     assert thread is not None  # noqa: S101 -- a post's thread
+    verdict = await word_filters.screen(session, community_id=thread.community_id, texts=[clean_body])
+    word_filters.refuse_blocked(verdict, hold_allowed=post.number > 1)
     body_html = await render_body(session, community_id=thread.community_id, body=clean_body)
     indexed = await search.document_of(thread.title if post.number == 1 else None, clean_body)
     now = utcnow()
@@ -244,6 +255,16 @@ async def edit_post(
     post.edited_at = now
     await session.flush()
     await search.index_post(session, post_id=post.id, indexed=indexed)
+    if verdict.held and post.hidden_at is None:  # edited into a word held for review: it waits like a new one
+        post.hidden_at, post.hidden_reason = now, ""
+        await session.flush()
+        record_event(
+            session,
+            thread_room(post.thread_id),
+            PostHidden(post_id=post.id, thread_id=post.thread_id, number=post.number).model_dump(),
+        )
+        await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
+        return post
     if post.hidden_at is not None:
         return post  # hidden from the thread's readers: its new text is not sent to them either
     record_event(

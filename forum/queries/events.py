@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Event, EventRetention
+from forum.models import Event, EventRetention, Post
 
 # More missed events than this and the client is better off reloading the page.
 REPLAY_LIMIT = 500
@@ -52,3 +52,31 @@ async def events_since(session: AsyncSession, *, after: int, limit: int) -> list
 
 def _envelope(row: Event) -> dict[str, Any]:
     return {"type": row.type, "id": row.id, "room": row.room, "data": json.loads(row.payload)}
+
+
+_CARRIES_TEXT = frozenset({"post.created", "post.edited", "post.shown"})
+
+
+async def redact_replay(session: AsyncSession, envelopes: list[dict[str, Any]], *, viewer_id: int) -> None:
+    """Blank, in place, the text and pictures that replayed thread events carry for replies hidden or deleted
+    since: a client may ask to replay from any point in the log, and must not read there what the page no
+    longer shows it. The author still gets their own hidden reply (as the page shows it to them)."""
+    post_ids = {envelope["data"].get("post_id") for envelope in envelopes if envelope["type"] in _CARRIES_TEXT} - {None}
+    if not post_ids:
+        return
+    rows = await session.execute(
+        select(col(Post.id), col(Post.author_id), col(Post.hidden_at), col(Post.deleted_at)).where(
+            col(Post.id).in_(post_ids)
+        )
+    )
+    withheld = {
+        post_id
+        for post_id, author_id, hidden_at, deleted_at in rows.all()
+        if deleted_at is not None or (hidden_at is not None and author_id != viewer_id)
+    }
+    for envelope in envelopes:
+        data = envelope["data"]
+        if envelope["type"] in _CARRIES_TEXT and data.get("post_id") in withheld:
+            data["body_html"] = ""
+            if "images" in data:
+                data["images"] = []
