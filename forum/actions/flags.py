@@ -17,16 +17,14 @@ from forum.i18n import N_
 from forum.models import (
     Flag,
     FlagReason,
-    Membership,
-    MembershipStatus,
     NotificationKind,
     Post,
-    Role,
     Thread,
     User,
 )
 from forum.paths import post_path
 from forum.permissions import CommunityStanding, can_moderate
+from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import clean_text
 from realtime.events import PostHidden, thread_room
@@ -123,18 +121,9 @@ async def flag_post(
                 target_user_id=post.author_id,
                 detail=f"thread {thread.id} #{post.number - 1}: flagged by {open_flags} members",
             )
-    secretaries = (
-        await session.execute(
-            select(col(Membership.user_id)).where(
-                col(Membership.community_id) == thread.community_id,
-                col(Membership.role) == Role.SECRETARY,
-                col(Membership.status) == MembershipStatus.VERIFIED,
-            )
-        )
-    ).scalars()
     await notifications.notify(
         session,
-        recipients=list(secretaries),
+        recipients=await secretary_ids(session, thread.community_id),
         kind=NotificationKind.FLAG,
         community_id=thread.community_id,
         subject=f"post:{post.id}",
@@ -230,18 +219,9 @@ async def hold_for_review(session: AsyncSession, *, post: Post, thread: Thread, 
         target_user_id=post.author_id,
         detail=f"thread {thread.id} #{post.number - 1}: {word}",
     )
-    secretaries = (
-        await session.execute(
-            select(col(Membership.user_id)).where(
-                col(Membership.community_id) == thread.community_id,
-                col(Membership.role) == Role.SECRETARY,
-                col(Membership.status) == MembershipStatus.VERIFIED,
-            )
-        )
-    ).scalars()
     await notifications.notify(
         session,
-        recipients=list(secretaries),
+        recipients=await secretary_ids(session, thread.community_id),
         kind=NotificationKind.FLAG,
         community_id=thread.community_id,
         subject=f"post:{post.id}",

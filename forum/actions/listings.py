@@ -35,17 +35,15 @@ from forum.models import (
     ListingKind,
     ListingReport,
     ListingStatus,
-    Membership,
-    MembershipStatus,
     NotificationKind,
     Offer,
     OfferStatus,
-    Role,
     Thread,
     User,
 )
 from forum.paths import listing_image_path, listing_path
 from forum.permissions import CommunityStanding, can_moderate
+from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text, parse_id
 from realtime.events import ListingChanged, ListingCreated, listing_room, market_room
@@ -663,20 +661,8 @@ async def report_listing(
     ).first()
     if added is None:
         raise field_error("reason", N_("You have already reported this listing."), status=409)
-    secretaries = (
-        (
-            await session.execute(
-                select(col(Membership.user_id)).where(
-                    col(Membership.community_id) == listing.community_id,
-                    col(Membership.role) == Role.SECRETARY,
-                    col(Membership.status) == MembershipStatus.VERIFIED,
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    await _tell(session, list(secretaries), NotificationKind.LISTING_REPORT, listing, actor_id=actor.id)
+    secretaries = await secretary_ids(session, listing.community_id)
+    await _tell(session, secretaries, NotificationKind.LISTING_REPORT, listing, actor_id=actor.id)
 
 
 async def remove_listing(

@@ -9,7 +9,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Membership, MembershipStatus, User
+from forum.models import Membership, MembershipStatus, Role, User
 
 
 class Person(NamedTuple):
@@ -110,3 +110,15 @@ async def mention_candidates(session: AsyncSession, *, community_id: int, typed:
         .limit(limit)
     )
     return [Person.of(user, membership) for user, membership in rows.all()]
+
+
+async def secretary_ids(session: AsyncSession, community_id: int) -> list[int]:
+    """The community's secretaries (verified), to tell them of something to review."""
+    rows = await session.execute(
+        select(col(Membership.user_id)).where(
+            col(Membership.community_id) == community_id,
+            col(Membership.role) == Role.SECRETARY,
+            col(Membership.status) == MembershipStatus.VERIFIED,
+        )
+    )
+    return list(rows.scalars())

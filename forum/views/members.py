@@ -15,7 +15,7 @@ from forum.permissions import CommunityStanding, can_appoint_secretaries, can_de
 from forum.queries.communities import members_by_status
 from forum.queries.people import member_person
 from forum.timeutil import utcnow
-from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.context import commit, db_session, login_required, notify, refused_back, require_user
 from forum.web.templating import render_template
 
 blueprint = Blueprint("members", __name__)
@@ -130,8 +130,9 @@ async def mute(membership_id: int) -> Any:
             muted=muted,
         )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")), 303
+        return await refused_back(
+            error, url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")
+        )
     await commit()
     message = N_("%(name)s is muted.") if muted else N_("%(name)s may post again.")
     return await _done(community, membership, message)

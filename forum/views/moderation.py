@@ -15,7 +15,7 @@ from forum.paths import post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
 from forum.queries.flags import review_queue
-from forum.web.context import commit, db_session, login_required, notify, require_user
+from forum.web.context import commit, db_session, login_required, notify, refused_back, require_user
 from forum.web.templating import render_template
 
 blueprint = Blueprint("moderation", __name__)
@@ -79,8 +79,7 @@ async def lock(thread_id: int) -> Any:
             db_session(), actor=user, thread=thread, standing=standing, locked=locked, reason=form.get("reason", "")
         )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+        return await refused_back(error, url_for("threads.show", thread_id=thread_id))
     await commit()
     await notify(N_("The thread is locked.") if locked else N_("The thread is unlocked."))
     return redirect(url_for("threads.show", thread_id=thread_id))
@@ -173,8 +172,7 @@ async def decide(post_id: int) -> Any:
             reason=form.get("reason", ""),
         )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("moderation.queue", slug=community.slug)), 303
+        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
     await commit()
     await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
     return redirect(url_for("moderation.queue", slug=community.slug))
@@ -192,8 +190,7 @@ async def pin(thread_id: int) -> Any:
             db_session(), actor=user, thread=thread, standing=standing, pinned=pinned, hours=form.get("hours", "0")
         )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+        return await refused_back(error, url_for("threads.show", thread_id=thread_id))
     await commit()
     await notify(N_("Pinned to the top of its board.") if pinned else N_("Unpinned."))
     return redirect(url_for("threads.show", thread_id=thread_id))
@@ -207,8 +204,7 @@ async def _thread_step(thread_id: int, step: Any, done: str) -> Any:
     try:
         await step(user, thread, standing, form)
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+        return await refused_back(error, url_for("threads.show", thread_id=thread_id))
     await commit()
     await notify(done)
     return redirect(url_for("threads.show", thread_id=thread_id))
@@ -262,8 +258,7 @@ async def delete_thread(thread_id: int) -> Any:
             db_session(), actor=user, thread=thread, standing=standing, reason=form.get("reason", "")
         )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("threads.show", thread_id=thread_id)), 303
+        return await refused_back(error, url_for("threads.show", thread_id=thread_id))
     await commit()
     await notify(N_("The thread is deleted; its author is told why."))
     return redirect(url_for("communities.show", slug=community.slug))
@@ -299,8 +294,7 @@ async def word_filter_change(slug: str) -> Any:
                 mode=form.get("mode"),
             )
     except InvalidInput as error:  # refused before anything was written
-        await notify(" ".join(error.translated_fields().values()) or error.translated(), "error")
-        return redirect(url_for("moderation.word_filter", slug=slug)), 303
+        return await refused_back(error, url_for("moderation.word_filter", slug=slug))
     await commit()
     await notify(N_("The word list is saved."))
     return redirect(url_for("moderation.word_filter", slug=slug))

@@ -11,7 +11,7 @@ from quart import current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.db import Database
-from forum.errors import NotAuthenticated
+from forum.errors import InvalidInput, NotAuthenticated
 from forum.i18n import gettext
 from forum.models import AuthSession, User
 
@@ -105,3 +105,10 @@ async def people_reading(room: str) -> set[int]:
     """Who has `room` open right now, in every server process (realtime.presence); nobody without sockets."""
     presence = current_app.extensions.get("linli.presence")
     return await presence.people_in(room) if presence is not None else set()
+
+
+async def refused_back(error: InvalidInput, target: str) -> Any:
+    """A step refused from a small form on another page (a member's row, a thread's panel): say why on the
+    page it came from, and go back there (303)."""
+    await flash(" ".join(error.translated_fields().values()) or error.translated(), "error")
+    return redirect(target), 303
