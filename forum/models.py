@@ -230,6 +230,8 @@ class Post(SQLModel, table=True):
     # Hidden by a secretary, with a reason its author sees; the text stays for the author and the secretaries.
     hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    # A secretary edited it: why, shown under it to everyone.
+    moderator_note: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class StoredImage(SQLModel):
@@ -429,6 +431,7 @@ class NotificationKind(StrEnum):
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
     HIDDEN = "hidden"  # a secretary hid my post, with a reason
     MUTED = "muted"  # a secretary muted me in a community for a while, with a reason
+    MODERATED = "moderated"  # a secretary edited my post, with a note shown under it
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
     FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
     FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply

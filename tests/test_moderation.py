@@ -397,3 +397,32 @@ async def test_a_hidden_replys_pictures_are_gone_and_edits_meet_the_mute_and_the
             assert error.status == 409
         else:
             raise AssertionError("a deleted reply was shown again")
+
+
+async def test_a_secretary_edits_a_post_with_a_note_everyone_sees_and_its_author_is_told(
+    app: Quart, db: Database
+) -> None:
+    clients, thread, reply, people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    edit = f"/posts/{reply.id}/moderate-edit"
+    assert (await clients["resident"].get(edit)).status_code == 403
+    refused = await post_form(clients["resident"], edit, {"body": "改", "note": "改"}, token_from="/")
+    assert refused.status_code == 403
+    no_note = await post_form(clients["secretary"], edit, {"body": "（已删除电话号码）"}, token_from=edit)
+    assert no_note.status_code == 422
+    done = await post_form(
+        clients["secretary"], edit, {"body": "（已删除电话号码）", "note": "删去了个人电话"}, token_from=edit
+    )
+    assert done.status_code == 302
+    shown = await text(await clients["resident"].get(page))
+    assert "（已删除电话号码）" in shown and "删去了个人电话" in shown and "骂人的话" not in shown
+    async with db.read_only() as session:
+        kinds = (
+            (await session.execute(select(Notification.kind).where(col(Notification.user_id) == people["author"].id)))
+            .scalars()
+            .all()
+        )
+        actions = (await session.execute(select(AuditEntry.action))).scalars().all()
+    assert NotificationKind.MODERATED in kinds and "post.edited" in actions
+    history = await text(await clients["author"].get(f"/posts/{reply.id}/history"))
+    assert "骂人的话" in history  # the earlier text stays in its history

@@ -255,6 +255,13 @@ async def test_post_paths_built_without_url_for_match_the_routes(app: Quart) -> 
     async with app.test_request_context("/"):
         for action, endpoint in (("like", "like"), ("likes", "who_liked"), ("edit", "edit"), ("history", "history")):
             assert post_action_path(7, action) == url_for(f"threads.{endpoint}", post_id=7)
+        for action, endpoint in (
+            ("hide", "hide_form"),
+            ("show", "show"),
+            ("flag", "flag_form"),
+            ("moderate-edit", "edit_form"),
+        ):
+            assert post_action_path(7, action) == url_for(f"moderation.{endpoint}", post_id=7)
         assert post_path(3, 4) == url_for("threads.permalink", thread_id=3, number=4)
         assert profile_path("li.na-2") == url_for("profile.show", username="li.na-2")
 

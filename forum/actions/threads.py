@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum import search
-from forum.actions import flags, notifications, word_filters
+from forum.actions import audit, flags, notifications, word_filters
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
 from forum.actions.moderation import require_slow_mode_allows, require_voice
@@ -18,7 +18,7 @@ from forum.errors import Forbidden, field_error
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
-from forum.models import Board, BoardKind, Post, PostImage, PostRevision, StoredImage, Thread, User
+from forum.models import Board, BoardKind, NotificationKind, Post, PostImage, PostRevision, StoredImage, Thread, User
 from forum.offload import text_work
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import CommunityStanding, can_edit_post, can_moderate, can_reply, can_start_thread
@@ -230,15 +230,27 @@ async def reply(
 
 
 async def edit_post(
-    session: AsyncSession, *, actor: User, post: Post, standing: CommunityStanding, body: object
+    session: AsyncSession,
+    *,
+    actor: User,
+    post: Post,
+    standing: CommunityStanding,
+    body: object,
+    note: object = None,
 ) -> Post:
-    """Replace the text of one's own post; the previous text is kept as a revision. Its pictures stay."""
+    """Replace the text of one's own post; the previous text is kept as a revision. Its pictures stay.
+    A secretary may edit anyone's post with a `note` (required) shown under it to everyone; its author is told."""
     assert actor.id is not None and post.id is not None  # noqa: S101 -- loaded rows
-    if not can_edit_post(standing, post, actor.id):
+    by_secretary = post.author_id != actor.id
+    if by_secretary:
+        if not can_moderate(standing) or post.deleted_at is not None:
+            raise Forbidden()
+        clean_note = clean_text(note, "note", max_length=500, min_length=2)
+    elif not can_edit_post(standing, post, actor.id):
         raise Forbidden()
     require_voice(standing)
     clean_body = clean_text(body, "body", max_length=MAX_BODY_CHARS, multiline=True)
-    if clean_body == post.body:
+    if clean_body == post.body and not by_secretary:
         return post
     thread = await session.get(Thread, post.thread_id)  # in the identity map already: the access check loaded it
     assert thread is not None  # noqa: S101 -- a post's thread
@@ -251,6 +263,8 @@ async def edit_post(
         PostRevision(post_id=post.id, body=post.body, written_at=post.edited_at or post.created_at, replaced_at=now)
     )
     post.body = clean_body
+    if by_secretary:
+        post.moderator_note = clean_note
     post.body_html = body_html
     post.edited_at = now
     await session.flush()
@@ -265,6 +279,25 @@ async def edit_post(
         )
         await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
         return post
+    if by_secretary:
+        await notifications.notify(
+            session,
+            recipients=[post.author_id] if post.author_id is not None else [],
+            kind=NotificationKind.MODERATED,
+            community_id=thread.community_id,
+            subject=f"post:{post.id}",
+            actor_id=actor.id,
+            title=thread.title,
+            url=post_path(thread.id or 0, post.number),
+        )
+        await audit.record(
+            session,
+            actor=actor,
+            action="post.edited",
+            community_id=thread.community_id,
+            target_user_id=post.author_id,
+            detail=f"thread {thread.id} #{post.number - 1}: {clean_note}",
+        )
     if post.hidden_at is not None:
         return post  # hidden from the thread's readers: its new text is not sent to them either
     record_event(

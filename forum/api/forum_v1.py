@@ -370,6 +370,7 @@ async def get_likers(post_id: int) -> PeopleOut:
 
 class EditIn(BaseModel):
     body: str = Field(max_length=100_000)
+    note: str | None = Field(default=None, max_length=5000)  # secretaries editing someone's post: shown under it
 
 
 class EditedOut(BaseModel):
@@ -421,10 +422,11 @@ class SearchOut(BaseModel):
 @validate_request(EditIn)
 @validate_response(EditedOut)
 async def edit_post(post_id: int, data: EditIn) -> EditedOut:
-    """Replace the text of one's own post; the previous text is kept in its history."""
+    """Replace the text of one's own post; the previous text is kept in its history. Secretaries may edit
+    anyone's post with a `note`, shown under it."""
     user = require_user()
     post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    await threads.edit_post(db_session(), actor=user, post=post, standing=standing, body=data.body)
+    await threads.edit_post(db_session(), actor=user, post=post, standing=standing, body=data.body, note=data.note)
     await commit()
     return EditedOut(
         id=post_id,

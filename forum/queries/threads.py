@@ -220,6 +220,7 @@ class PostView(NamedTuple):
     deleted_at: datetime | None
     hidden_at: datetime | None
     hidden_reason: str
+    moderator_note: str
 
 
 class PostRow(NamedTuple):
@@ -272,6 +273,7 @@ def _thread_page_statement() -> Any:
             col(Post.deleted_at),
             col(Post.hidden_at),
             col(Post.hidden_reason),
+            col(Post.moderator_note),
             col(User.username),
             col(User.display_name),
             col(Membership.is_party_member),
@@ -311,7 +313,7 @@ async def thread_page(session: AsyncSession, thread: Thread, *, viewer: User, af
     ).all()
     posts = [
         PostRow(
-            PostView(*row[:11]),
+            PostView(*row[:12]),
             _person(row.author_id, row.username, row.display_name, row.is_party_member),
         )
         for row in rows[:POSTS_PER_PAGE]

@@ -8,7 +8,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_post, access_thread, board_in
-from forum.actions import flags, moderation, word_filters
+from forum.actions import flags, moderation, threads, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.paths import post_path
@@ -298,3 +298,38 @@ async def word_filter_change(slug: str) -> Any:
     await commit()
     await notify(N_("The word list is saved."))
     return redirect(url_for("moderation.word_filter", slug=slug))
+
+
+@blueprint.get("/posts/<id:post_id>/moderate-edit")
+@login_required
+async def edit_form(post_id: int) -> Any:
+    post, thread, _board, community, standing = await access_post(db_session(), require_user(), post_id)
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can do this."))
+    return await render_template(
+        "moderation/edit.html", post=post, thread=thread, community=community, form={"body": post.body}, errors={}
+    )
+
+
+@blueprint.post("/posts/<id:post_id>/moderate-edit")
+@login_required
+async def edit_submit(post_id: int) -> Any:
+    user = require_user()
+    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+    form = await request.form
+    try:
+        await threads.edit_post(
+            db_session(), actor=user, post=post, standing=standing, body=form.get("body"), note=form.get("note")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await render_template(
+            "moderation/edit.html",
+            post=post,
+            thread=thread,
+            community=community,
+            form=form,
+            errors=error.translated_fields(),
+        ), error.status
+    await commit()
+    await notify(N_("The post is edited; the note shows under it and its author is told."))
+    return redirect(post_path(thread.id or 0, post.number))
