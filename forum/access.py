@@ -96,7 +96,10 @@ _IMAGE = (
     .join(Post, col(Post.thread_id) == col(Thread.id))
     .join(PostImage, col(PostImage.post_id) == col(Post.id))
     .where(
-        col(PostImage.id) == bindparam("image_id"), col(Thread.is_deleted).is_(False), col(Post.deleted_at).is_(None)
+        col(PostImage.id) == bindparam("image_id"),
+        col(Thread.is_deleted).is_(False),
+        col(Thread.hidden_at).is_(None),  # a hidden thread's pictures: see access_image
+        col(Post.deleted_at).is_(None),
     )
 )
 
@@ -216,6 +219,8 @@ async def access_thread(
     community, _membership, _admin, board, thread = row
     standing = _standing(row)
     _require_reader(standing)
+    if thread.hidden_at is not None and thread.author_id != user.id and not can_moderate(standing):
+        raise NotFound()  # hidden by a secretary: there for its author (who sees why) and the secretaries only
     return thread, board, community, standing
 
 

@@ -203,6 +203,9 @@ class Thread(SQLModel, table=True):
     # Pinned by a secretary: listed above the board's other threads until `pinned_until` (none: until unpinned).
     pinned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     pinned_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Hidden by a secretary, with a reason its author sees: gone for everyone else (404), takes no replies.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
     # Slow mode: one reply per person per this many minutes (secretaries exempt); 0 is off.
     slow_mode_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # A timer: the thread locks itself then (the moderation clock in forum.app), with `close_reason`.
@@ -432,6 +435,7 @@ class NotificationKind(StrEnum):
     HIDDEN = "hidden"  # a secretary hid my post, with a reason
     MUTED = "muted"  # a secretary muted me in a community for a while, with a reason
     MODERATED = "moderated"  # a secretary edited my post, with a note shown under it
+    THREAD_HIDDEN = "thread_hidden"  # a secretary hid my thread, with a reason
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
     FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
     FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply

@@ -167,6 +167,15 @@ class MemberMuted(Event):
     reason: str
 
 
+class ThreadHidden(Event):
+    """A secretary hid the thread (`hidden`; its readers' pages say so and take no more replies) or showed it
+    again."""
+
+    type: Literal["thread.hidden"] = "thread.hidden"
+    thread_id: int
+    hidden: bool
+
+
 class Typing(Event):
     """Ephemeral: a neighbour is writing a reply (`thread_id`) or a private message (`conversation_id`; the
     other is null). Sent as the Socket.IO event `typing`, never stored or replayed; show it for a few seconds."""
@@ -364,6 +373,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "post.hidden": (PostHidden, "`thread:<thread_id>`", "A secretary hid a reply."),
     "post.shown": (PostShown, "`thread:<thread_id>`", "A secretary showed a hidden reply again."),
     "thread.locked": (ThreadLocked, "`thread:<thread_id>`", "A secretary locked or unlocked the thread."),
+    "thread.hidden": (ThreadHidden, "`thread:<thread_id>`", "A secretary hid the thread or showed it again."),
     "member.muted": (MemberMuted, "`user:<user_id>`", "A secretary muted the member in a community, or lifted it."),
     "typing": (
         Typing,

@@ -426,3 +426,36 @@ async def test_a_secretary_edits_a_post_with_a_note_everyone_sees_and_its_author
     assert NotificationKind.MODERATED in kinds and "post.edited" in actions
     history = await text(await clients["author"].get(f"/posts/{reply.id}/history"))
     assert "骂人的话" in history  # the earlier text stays in its history
+
+
+async def test_a_hidden_thread_is_gone_for_neighbours_and_its_author_sees_why(app: Quart, db: Database) -> None:
+    clients, thread, reply, people = await _cast(app, db)
+    page = f"/t/{thread.id}"
+    slug = await _slug(db, thread)
+    assert (await post_form(clients["author"], f"{page}/hide", {"reason": "x理由"}, token_from="/")).status_code == 403
+    no_reason = await post_form(clients["secretary"], f"{page}/hide", {"hidden": "1"}, token_from=page)
+    assert no_reason.status_code == 303
+    hidden = await post_form(
+        clients["secretary"], f"{page}/hide", {"hidden": "1", "reason": "涉及隐私"}, token_from=page
+    )
+    assert hidden.status_code == 302
+    assert (await clients["author"].get(page)).status_code == 404  # the reply's author is not the thread's
+    own = await clients["resident"].get(page)  # the thread's author
+    assert own.status_code == 200 and "涉及隐私" in await text(own)
+    assert "楼道堆物" not in await text(await clients["author"].get(f"/c/{slug}/b/talk"))
+    refused = await post_form(clients["resident"], f"{page}/replies", {"body": "为什么"}, token_from=page)
+    assert refused.status_code == 403
+    assert (await clients["author"].get(f"/t/{thread.id}/p/2")).status_code == 404
+    async with db.read_only() as session:
+        kinds = (
+            (await session.execute(select(Notification.kind).where(col(Notification.user_id) == people["resident"].id)))
+            .scalars()
+            .all()
+        )
+        events = (await session.execute(select(Event.type).where(col(Event.room) == f"thread:{thread.id}"))).scalars()
+        assert "thread.hidden" in set(events)
+    assert NotificationKind.THREAD_HIDDEN in kinds
+    shown = await post_form(clients["secretary"], f"{page}/hide", {"hidden": "0"}, token_from=page)
+    assert shown.status_code == 302
+    assert (await clients["author"].get(page)).status_code == 200
+    del reply

@@ -19,7 +19,7 @@ from forum.paths import community_path, post_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
 from forum.validation import clean_text
-from realtime.events import MemberMuted, PostHidden, PostShown, ThreadLocked, thread_room, user_room
+from realtime.events import MemberMuted, PostHidden, PostShown, ThreadHidden, ThreadLocked, thread_room, user_room
 
 REASON_MAX = 500
 MUTE_HOURS_MAX = 30 * 24  # a month at most; longer is a removal
@@ -474,4 +474,56 @@ async def delete_thread(
         community_id=thread.community_id,
         target_user_id=thread.author_id,
         detail=f"thread {thread.id} ({thread.title}): {text}",
+    )
+
+
+async def set_thread_hidden(
+    session: AsyncSession,
+    *,
+    actor: User,
+    thread: Thread,
+    standing: CommunityStanding,
+    hidden: bool,
+    reason: object = "",
+) -> None:
+    """Hide a whole thread with a reason its author sees (everyone else gets 404 and it leaves the board and
+    search; it takes no more replies but the secretaries'), or show it again. Audited; its author is told."""
+    _require_moderator(standing)
+    text = _reason(reason) if hidden else ""
+    changed = (
+        await session.execute(
+            update(Thread)
+            .where(
+                col(Thread.id) == thread.id,
+                col(Thread.hidden_at).is_(None) if hidden else col(Thread.hidden_at).is_not(None),
+            )
+            .values(hidden_at=utcnow() if hidden else None, hidden_reason=text)
+            .returning(col(Thread.hidden_at))
+        )
+    ).first()
+    if changed is None:
+        raise field_error(
+            "thread", N_("This thread is hidden already.") if hidden else N_("This thread is not hidden."), status=409
+        )
+    thread.hidden_at, thread.hidden_reason = changed[0], text
+    assert thread.id is not None  # noqa: S101 -- a loaded row
+    record_event(session, thread_room(thread.id), ThreadHidden(thread_id=thread.id, hidden=hidden).model_dump())
+    if hidden and thread.author_id is not None and thread.author_id != actor.id:
+        await notifications.notify(
+            session,
+            recipients=[thread.author_id],
+            kind=NotificationKind.THREAD_HIDDEN,
+            community_id=thread.community_id,
+            subject=f"thread:{thread.id}",
+            actor_id=actor.id,
+            title=thread.title,
+            url=f"/t/{thread.id}",
+        )
+    await audit.record(
+        session,
+        actor=actor,
+        action="thread.hidden" if hidden else "thread.shown",
+        community_id=thread.community_id,
+        target_user_id=thread.author_id,
+        detail=f"thread {thread.id}: {text}" if hidden else f"thread {thread.id}",
     )

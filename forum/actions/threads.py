@@ -169,6 +169,10 @@ async def reply(
     require_voice(standing)
     if not on_behalf:  # the common case, refused before anything is written; checked again under the lock below
         await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
+    if thread.hidden_at is not None and not can_moderate(standing):
+        raise field_error(
+            "body", N_("A secretary hid this thread: %(reason)s"), status=403, reason=thread.hidden_reason
+        )
     if thread.locked_at is not None and not can_moderate(standing):
         raise field_error(
             "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason

@@ -139,6 +139,8 @@ class ThreadOut(BaseModel):
     board_id: int
     locked: bool = False  # by a secretary: residents cannot reply
     lock_reason: str | None = None
+    hidden: bool = False  # by a secretary: only its author and the secretaries can see it (the reason is theirs)
+    hidden_reason: str | None = None
     posts: list[PostOut]
     has_more: bool
     after: int
@@ -285,6 +287,8 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
         board_id=board.id or 0,
         locked=thread.locked_at is not None,
         lock_reason=thread.lock_reason or None,
+        hidden=thread.hidden_at is not None,
+        hidden_reason=thread.hidden_reason or None,
         posts=[
             PostOut(
                 id=row.post.id or 0,
@@ -307,7 +311,7 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
         ],
         has_more=page.has_more,
         after=page.after,
-        can_reply=can_reply(standing, board) and (thread.locked_at is None or moderates),
+        can_reply=can_reply(standing, board) and ((thread.locked_at is None and thread.hidden_at is None) or moderates),
         last_event_id=page.last_event_id,
     )
 

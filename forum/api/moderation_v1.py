@@ -418,3 +418,23 @@ async def change_word_filter(slug: str, data: WordIn) -> WordListOut:
         )
     await commit()
     return await _word_list(community)
+
+
+class HideThreadIn(BaseModel):
+    hidden: bool
+    reason: str = Field(default="", max_length=5000)  # required to hide; its author sees it
+
+
+@blueprint.post("/threads/<id:thread_id>/hide")
+@tag(["moderation"])
+@validate_request(HideThreadIn)
+@validate_response(ThreadToolsOut)
+async def hide_thread(thread_id: int, data: HideThreadIn) -> ThreadToolsOut:
+    """Secretaries: hide the whole thread with a reason its author sees, or show it again."""
+    user = require_user()
+    thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
+    await moderation.set_thread_hidden(
+        db_session(), actor=user, thread=thread, standing=standing, hidden=data.hidden, reason=data.reason
+    )
+    await commit()
+    return _tools_out(thread)

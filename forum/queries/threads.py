@@ -161,7 +161,7 @@ async def board_page(session: AsyncSession, board: Board, *, cursor: str | None 
             Membership,
             and_(col(Membership.user_id) == col(Thread.author_id), col(Membership.community_id) == board.community_id),
         )
-        .where(col(Thread.board_id) == board.id, col(Thread.is_deleted).is_(False))
+        .where(col(Thread.board_id) == board.id, col(Thread.is_deleted).is_(False), col(Thread.hidden_at).is_(None))
         .order_by(col(Thread.last_posted_at).desc(), col(Thread.id).desc())
         .limit(THREADS_PER_PAGE + 1)
     )

@@ -333,3 +333,18 @@ async def edit_submit(post_id: int) -> Any:
     await commit()
     await notify(N_("The post is edited; the note shows under it and its author is told."))
     return redirect(post_path(thread.id or 0, post.number))
+
+
+@blueprint.post("/t/<id:thread_id>/hide")
+@login_required
+async def hide_thread(thread_id: int) -> Any:
+    """Hide the whole thread with a reason its author sees (`hidden=1`), or show it again (`hidden=0`)."""
+    hidden = (await request.form).get("hidden", "1") == "1"
+
+    async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
+        await moderation.set_thread_hidden(
+            db_session(), actor=user, thread=thread, standing=standing, hidden=hidden, reason=form.get("reason", "")
+        )
+
+    done = N_("The thread is hidden; its author sees why.") if hidden else N_("The thread is shown again.")
+    return await _thread_step(thread_id, step, done)

@@ -106,7 +106,7 @@ async def _thread_page(
         community=community,
         page=page,
         can_reply=can_reply(standing, board)
-        and (thread.locked_at is None or can_moderate(standing))
+        and ((thread.locked_at is None and thread.hidden_at is None) or can_moderate(standing))
         and standing.muted_until is None,
         muted_until=standing.muted_until,
         muted_reason=standing.membership.mute_reason if standing.membership else "",

@@ -445,6 +445,16 @@
       for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = Boolean(data.locked);
     }
 
+    // The whole thread hidden by a secretary: say so and stop replies (secretaries keep their box); shown
+    // again, the note goes (a reload brings back what was missed).
+    function setThreadHidden(data) {
+      const note = document.querySelector(".live-thread-hidden");
+      if (note) note.hidden = !data.hidden;
+      const form = document.querySelector("form.reply-form[data-thread-id]");
+      if (!form || form.dataset.moderator === "1") return;
+      for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = Boolean(data.hidden);
+    }
+
     // --- Private messages (templates/messages/show.html) ------------------------------------------------
     // A message arriving live takes the place of the one this tab showed while sending it (same client_id,
     // see static/js/messages.js); the page being open and visible, it counts as read.
@@ -549,6 +559,7 @@
         else if (envelope.type === "post.hidden") setHidden(data);
         else if (envelope.type === "post.shown") setShown(data);
         else if (envelope.type === "thread.locked") setLocked(data);
+        else if (envelope.type === "thread.hidden") setThreadHidden(data);
       } else if (state.element.id === "letters") {
         if (envelope.type === "letter.created") addLetter(state.element, data);
         else if (envelope.type === "letter.liked") setLetterLikes(data);
