@@ -380,7 +380,9 @@ async def discussion_replies(session: AsyncSession, thread_id: int | None) -> in
         return None
     count = (
         await session.execute(
-            select(col(Thread.post_count)).where(col(Thread.id) == thread_id, col(Thread.is_deleted).is_(False))
+            select(col(Thread.post_count)).where(
+                col(Thread.id) == thread_id, col(Thread.is_deleted).is_(False), col(Thread.hidden_at).is_(None)
+            )
         )
     ).scalar_one_or_none()
     return None if count is None else max(count - 1, 0)
