@@ -98,3 +98,8 @@ def can_edit_post(standing: CommunityStanding, post: Post, actor_id: int) -> boo
 
 def can_see_history(standing: CommunityStanding, post: Post, actor_id: int) -> bool:
     return post.author_id == actor_id or can_moderate(standing)
+
+
+def can_run_sale(standing: CommunityStanding, organiser_id: int | None, actor_id: int | None) -> bool:
+    """A charity sale's organiser runs it; the community's secretaries (and district admins) can stand in."""
+    return (organiser_id is not None and organiser_id == actor_id) or can_moderate(standing)

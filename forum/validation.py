@@ -110,3 +110,14 @@ def parse_id(raw: object) -> int | None:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
+
+
+def whole_number(value: object) -> object:
+    """A whole number typed into a form, as an int; anything else unchanged, for the caller to refuse by name.
+    ASCII digits only ("²".isdigit() is true, but int() refuses it) and at most nine, so int() can neither fail
+    nor take long."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 9:
+            return int(text)
+    return value

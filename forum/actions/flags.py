@@ -23,7 +23,7 @@ from forum.models import (
     User,
 )
 from forum.paths import post_path
-from forum.permissions import CommunityStanding, can_moderate
+from forum.permissions import CommunityStanding
 from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import clean_text
@@ -147,8 +147,7 @@ async def review(
     """A secretary decides on a flagged reply. Agree: it is hidden, with `reason` (required) for its author.
     Disagree: it stays (shown again if the flags had hidden it). Either way its open flags are closed and the
     flaggers are told."""
-    if not can_moderate(standing):
-        raise Forbidden(N_("Only the community's secretaries can do this."))
+    moderation.require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""

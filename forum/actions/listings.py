@@ -45,7 +45,7 @@ from forum.paths import listing_image_path, listing_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
-from forum.validation import FieldErrors, clean_text, parse_id
+from forum.validation import FieldErrors, clean_text, parse_id, whole_number
 from realtime.events import ListingChanged, ListingCreated, listing_room, market_room
 
 TITLE_MAX = 100
@@ -93,8 +93,7 @@ def _claim_hours(value: object) -> int:
     """0 (the owner picks an offer) to CLAIM_HOURS_MAX hours of asking before a draw."""
     if value in (None, ""):
         return 0
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 6:
-        value = int(value.strip())
+    value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= CLAIM_HOURS_MAX:
         raise field_error("claim_hours", N_("From 0 to %(most)d hours."), most=CLAIM_HOURS_MAX)
     return value
@@ -110,14 +109,15 @@ async def _offer_count(session: AsyncSession, listing_id: int) -> int:
     )
 
 
-async def record_change(session: AsyncSession, listing: Listing) -> None:
-    """Tell the market pages and the listing's page its status and number of open offers."""
+async def record_change(session: AsyncSession, listing: Listing, offer_count: int | None = None) -> None:
+    """Tell the market pages and the listing's page its status and number of open offers (counted here unless
+    the caller counted them for many listings at once)."""
     assert listing.id is not None  # noqa: S101 -- a loaded row
     event = ListingChanged(
         listing_id=listing.id,
         community_id=listing.community_id,
         status=ListingStatus(listing.status).value,
-        offer_count=await _offer_count(session, listing.id),
+        offer_count=await _offer_count(session, listing.id) if offer_count is None else offer_count,
     ).model_dump()
     record_event(session, market_room(listing.community_id), event)
     record_event(session, listing_room(listing.id), event)
@@ -637,8 +637,22 @@ async def expire_due(session: AsyncSession, *, now: datetime, most: int = 200) -
         .scalars()
         .all()
     )
-    for listing in expired:
-        await record_change(session, listing)
+    if not expired:
+        return 0
+    counts = dict(
+        (
+            await session.execute(
+                select(col(Offer.listing_id), func.count())
+                .where(
+                    col(Offer.listing_id).in_([listing.id for listing in expired]),
+                    col(Offer.status) == OfferStatus.OPEN,
+                )
+                .group_by(col(Offer.listing_id))
+            )
+        ).all()
+    )
+    for listing in expired:  # one count for all of them, not one per listing
+        await record_change(session, listing, counts.get(listing.id or 0, 0))
     return len(expired)
 
 

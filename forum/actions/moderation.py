@@ -18,14 +18,15 @@ from forum.models import Board, Community, Membership, MembershipStatus, Notific
 from forum.paths import community_path, post_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
-from forum.validation import clean_text
+from forum.validation import clean_text, whole_number
 from realtime.events import MemberMuted, PostHidden, PostShown, ThreadHidden, ThreadLocked, thread_room, user_room
 
 REASON_MAX = 500
 MUTE_HOURS_MAX = 30 * 24  # a month at most; longer is a removal
 
 
-def _require_moderator(standing: CommunityStanding) -> None:
+def require_moderator(standing: CommunityStanding) -> None:
+    """Raise 403 unless the standing is a secretary's or a district admin's (word filters, flags use it too)."""
     if not can_moderate(standing):
         raise Forbidden(N_("Only the community's secretaries can do this."))
 
@@ -38,7 +39,7 @@ async def hide_post(
     session: AsyncSession, *, actor: User, post: Post, thread: Thread, standing: CommunityStanding, reason: object
 ) -> None:
     """Hide a reply, with a reason its author sees; the opening post is the thread's (lock or delete it)."""
-    _require_moderator(standing)
+    require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
     if post.number == 1:
@@ -89,7 +90,7 @@ async def show_post(
     session: AsyncSession, *, actor: User, post: Post, thread: Thread, standing: CommunityStanding
 ) -> None:
     """Show a hidden reply again."""
-    _require_moderator(standing)
+    require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
     if post.deleted_at is not None:  # its author deleted it: nothing to show again
@@ -132,7 +133,7 @@ async def set_locked(
 ) -> None:
     """Lock a thread with a reason shown in it (residents can no longer reply; secretaries still can), or
     unlock it."""
-    _require_moderator(standing)
+    require_moderator(standing)
     text = _reason(reason) if locked else ""
     changed = (
         await session.execute(
@@ -176,18 +177,8 @@ def require_voice(standing: CommunityStanding, field: str = "body") -> None:
         )
 
 
-def _digits(value: object) -> object:
-    """A whole number typed into a form, as an int; anything else unchanged (and refused by the caller). ASCII
-    digits only ("²".isdigit() is true) and short, so int() can neither fail nor take long."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 9:
-            return int(text)
-    return value
-
-
 def _hours(value: object) -> int:
-    value = _digits(value)
+    value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MUTE_HOURS_MAX:
         raise field_error("hours", N_("From 1 to %(most)d hours."), most=MUTE_HOURS_MAX)
     return value
@@ -206,7 +197,7 @@ async def set_muted(
     """Mute a verified member for `hours` with a reason they see (they can read, not post or message here), or
     lift it. Secretaries mute residents; a fellow secretary only a district admin may. The member's open
     pages are told at once; audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     if membership.status != MembershipStatus.VERIFIED:
         raise field_error("member", N_("Only a verified member can be muted."), status=409)
     if membership.role == Role.SECRETARY and not standing.is_district_admin:
@@ -270,10 +261,10 @@ async def set_pinned(
     hours: object = 0,
 ) -> None:
     """Pin a thread above its board's others, until unpinned (`hours` 0) or for `hours`; or unpin it. Audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     until = None
     if pinned:
-        hours = _digits(hours)
+        hours = whole_number(hours)
         if hours in (None, ""):
             hours = 0
         if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= PIN_HOURS_MAX:
@@ -299,7 +290,7 @@ CLOSE_HOURS_MAX = 90 * 24
 
 
 def _whole(value: object, field: str, *, low: int, high: int, message: str) -> int:
-    value = _digits(value)
+    value = whole_number(value)
     if value in (None, ""):
         value = 0
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -311,7 +302,7 @@ async def set_slow_mode(
     session: AsyncSession, *, actor: User, thread: Thread, standing: CommunityStanding, minutes: object
 ) -> None:
     """One reply per person per `minutes` in this thread (0 turns it off); secretaries are exempt. Audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     value = _whole(
         minutes, "minutes", low=0, high=SLOW_MODE_MAX_MINUTES, message=N_("From %(low)d to %(high)d minutes.")
     )
@@ -338,7 +329,7 @@ async def set_close_timer(
 ) -> None:
     """Lock the thread by itself in `hours` (1 to 90 days' worth), with `reason` shown then; 0 cancels the timer.
     Audited; the lock it makes is audited too."""
-    _require_moderator(standing)
+    require_moderator(standing)
     value = _whole(hours, "hours", low=0, high=CLOSE_HOURS_MAX, message=N_("From %(low)d to %(high)d hours."))
     text = _reason(reason) if value else ""
     until = utcnow() + timedelta(hours=value) if value else None
@@ -418,7 +409,7 @@ async def move_thread(
     session: AsyncSession, *, actor: User, thread: Thread, standing: CommunityStanding, board: Board
 ) -> None:
     """Move a thread to another open board of its community. Audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     if board.community_id != thread.community_id:
         raise NotFound()
     if board.is_archived:
@@ -442,7 +433,7 @@ async def delete_thread(
     session: AsyncSession, *, actor: User, thread: Thread, standing: CommunityStanding, reason: object
 ) -> None:
     """A secretary deletes a thread (it is gone for everyone); its author is told why. Audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     text = _reason(reason)
     deleted = (
         await session.execute(
@@ -488,7 +479,7 @@ async def set_thread_hidden(
 ) -> None:
     """Hide a whole thread with a reason its author sees (everyone else gets 404 and it leaves the board and
     search; it takes no more replies but the secretaries'), or show it again. Audited; its author is told."""
-    _require_moderator(standing)
+    require_moderator(standing)
     text = _reason(reason) if hidden else ""
     changed = (
         await session.execute(

@@ -46,7 +46,7 @@ from forum.models import (
     metadata,
 )
 from forum.paths import sale_item_image_path, sale_path
-from forum.permissions import CommunityStanding, can_moderate
+from forum.permissions import CommunityStanding, can_run_sale
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 from realtime.events import (
@@ -203,11 +203,6 @@ def _require_same_sale(sale: CharitySale, item: SaleItem, reservation: SaleReser
     or a forged id, and is answered as a row that does not exist)."""
     if item.sale_id != sale.id or (reservation is not None and reservation.item_id != item.id):
         raise NotFound()
-
-
-def _may_run(actor: User, sale: CharitySale, standing: CommunityStanding) -> bool:
-    """The organiser runs their sale; the community's secretaries can stand in."""
-    return sale.organiser_id == actor.id or can_moderate(standing)
 
 
 async def create_sale(
@@ -473,7 +468,7 @@ async def cancel_reservation(
 ) -> None:
     """The buyer changes their mind, or the organiser lets the units go, before payment."""
     _require_same_sale(sale, item, reservation)
-    if reservation.buyer_id != actor.id and not _may_run(actor, sale, standing):
+    if reservation.buyer_id != actor.id and not can_run_sale(standing, sale.organiser_id, actor.id):
         raise Forbidden()
     units = await _move(
         session,
@@ -506,7 +501,7 @@ async def mark_paid(
     """The organiser records that the buyer paid: the units are sold and the total raised grows. Also after
     the sale has closed (people pay at the pickup)."""
     _require_same_sale(sale, item, reservation)
-    if not _may_run(actor, sale, standing):
+    if not can_run_sale(standing, sale.organiser_id, actor.id):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record payments."))
     units = await _move(
         session, reservation, source=ReservationStatus.HELD, to=ReservationStatus.PAID, paid_at=utcnow(), remind_at=None
@@ -550,7 +545,7 @@ async def hand_over(
 ) -> None:
     """The organiser records that the buyer has the item (after payment)."""
     _require_same_sale(sale, item, reservation)
-    if not _may_run(actor, sale, standing):
+    if not can_run_sale(standing, sale.organiser_id, actor.id):
         raise Forbidden(N_("Only the sale's organiser or a secretary can record hand-overs."))
     handed = await _move(
         session, reservation, source=ReservationStatus.PAID, to=ReservationStatus.HANDED_OVER, ended_at=utcnow()
@@ -671,7 +666,7 @@ async def close_ended(session: AsyncSession, *, now: datetime) -> int:
 
 async def close_sale(session: AsyncSession, *, actor: User, sale: CharitySale, standing: CommunityStanding) -> None:
     """No more donations or reservations; what is reserved can still be paid for and handed over."""
-    if not _may_run(actor, sale, standing):
+    if not can_run_sale(standing, sale.organiser_id, actor.id):
         raise Forbidden(N_("Only the sale's organiser or a secretary can close it."))
     now = utcnow()
     closed = (
@@ -694,7 +689,7 @@ async def publish_summary(
 ) -> None:
     """After the sale, its organiser (or a secretary) tells the community where the money goes: the summary
     page becomes public to the community and a reply in the sale's discussion gives the total. Once only."""
-    if not _may_run(actor, sale, standing):
+    if not can_run_sale(standing, sale.organiser_id, actor.id):
         raise Forbidden(N_("Only the sale's organiser or a secretary can publish its summary."))
     if sale.status != SaleStatus.CLOSED:
         raise field_error("sale", N_("Close the sale before publishing its summary."), status=409)

@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit
+from forum.actions.moderation import require_moderator
 from forum.db import insert_for
-from forum.errors import Forbidden, field_error
+from forum.errors import field_error
 from forum.i18n import N_
 from forum.models import Community, FilterMode, User, WordFilter
-from forum.permissions import CommunityStanding, can_moderate
+from forum.permissions import CommunityStanding
 from forum.timeutil import utcnow
 
 WORD_MAX = 50
@@ -66,11 +67,6 @@ def refuse_blocked(verdict: Verdict, field: str = "body", *, hold_allowed: bool 
         )
 
 
-def _require_moderator(standing: CommunityStanding) -> None:
-    if not can_moderate(standing):
-        raise Forbidden(N_("Only the community's secretaries can do this."))
-
-
 async def words_of(session: AsyncSession, community: Community) -> list[WordFilter]:
     return list(
         (
@@ -91,7 +87,7 @@ async def add_word(
     mode: object,
 ) -> None:
     """Add a word to the community's list, or change its mode. Audited."""
-    _require_moderator(standing)
+    require_moderator(standing)
     if not isinstance(word, str) or not 2 <= len(word.strip()) <= WORD_MAX:
         raise field_error("word", N_("A word of %(low)d to %(high)d characters."), low=2, high=WORD_MAX)
     if mode not in (FilterMode.BLOCK, FilterMode.REVIEW):
@@ -123,7 +119,7 @@ async def add_word(
 async def remove_word(
     session: AsyncSession, *, actor: User, community: Community, standing: CommunityStanding, word: object
 ) -> None:
-    _require_moderator(standing)
+    require_moderator(standing)
     if not isinstance(word, str):
         raise field_error("word", N_("A word of %(low)d to %(high)d characters."), low=2, high=WORD_MAX)
     await session.execute(

@@ -24,7 +24,7 @@ from forum.models import (
     SaleStatus,
     User,
 )
-from forum.permissions import CommunityStanding, can_moderate
+from forum.permissions import CommunityStanding, can_run_sale
 from forum.queries.people import Person
 from forum.queries.threads import discussion_replies
 
@@ -69,8 +69,8 @@ class SaleView:
 
 
 def may_run(user: User, sale: CharitySale, standing: CommunityStanding) -> bool:
-    """The organiser runs their sale; the community's secretaries can stand in (as forum.actions.sales)."""
-    return sale.organiser_id == user.id or can_moderate(standing)
+    """Whether `user` runs this sale (forum.permissions.can_run_sale): the desk and the summary's form."""
+    return can_run_sale(standing, sale.organiser_id, user.id)
 
 
 def _member_of(community_id: Any, user_column: Any) -> Any:
