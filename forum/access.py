@@ -24,6 +24,7 @@ from forum.models import (
     ListingImage,
     ListingStatus,
     Membership,
+    MembershipStatus,
     Message,
     MessageImage,
     MessageReport,
@@ -156,10 +157,21 @@ def require_reader(standing: CommunityStanding) -> None:
     _require_reader(standing)
 
 
+class Suspended(Forbidden):
+    default_message = N_("A secretary suspended you from this community: %(reason)s. Its page says until when.")
+
+
+def members_only(standing: CommunityStanding) -> Forbidden:
+    """Why this standing may not read the community: suspended (with the reason), or not a verified member."""
+    if standing.membership is not None and standing.membership.status == MembershipStatus.SUSPENDED:
+        return Suspended(reason=standing.membership.suspend_reason)
+    return MembersOnly()
+
+
 def _require_reader(standing: CommunityStanding) -> None:
     if not can_read_content(standing):
         if standing.membership is not None:
-            raise MembersOnly()  # pending or declined: they know the community, tell them why
+            raise members_only(standing)  # pending, declined or suspended: they know the community, tell them why
         raise NotFound()
 
 

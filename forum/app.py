@@ -23,6 +23,7 @@ from forum.actions.listings import expire_due
 from forum.actions.moderation import close_due
 from forum.actions.notifications import prune_read
 from forum.actions.sales import close_ended, lapse_due, remind_due
+from forum.actions.suspensions import lift_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import load_config
 from forum.db import Database
@@ -169,8 +170,8 @@ async def _prune(app: Quart) -> None:
 
 async def _lapse(app: Quart) -> None:
     """The clock: give back the units of sale reservations not paid in time (each lapses once), remind buyers
-    whose reservations lapse soon, close sales whose end has passed, expire listings past their 30 days, and
-    lock threads whose timer has run out."""
+    whose reservations lapse soon, close sales whose end has passed, expire listings past their 30 days,
+    lock threads whose timer has run out, and end suspensions whose time is up."""
     async with app.extensions["linli.db"].unit_of_work() as session:
         now = utcnow()
         await lapse_due(session, now=now)
@@ -178,6 +179,7 @@ async def _lapse(app: Quart) -> None:
         await close_ended(session, now=now)
         await expire_due(session, now=now)
         await close_due(session, now=now)
+        await lift_due(session, now=now)
 
 
 def _register_blueprints(app: Quart) -> None:

@@ -50,6 +50,9 @@ class MembershipStatus(StrEnum):
     VERIFIED = "verified"
     REJECTED = "rejected"
     REMOVED = "removed"  # was verified; a secretary took them out (moved away). They may ask to join again.
+    # Was verified; a secretary shut them out for a while (`suspended_until`, or until lifted). They cannot read
+    # or post here, nor ask to join again, and are verified again when it ends (role and badge kept).
+    SUSPENDED = "suspended"
 
 
 class Role(StrEnum):
@@ -127,6 +130,9 @@ class Membership(SQLModel, table=True):
     # Muted by a secretary until then (can read, cannot post or message here), with the reason they see.
     muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     mute_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    # While the status is suspended: until when (None: until a secretary lifts it), and the reason they see.
+    suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    suspend_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class AuthSession(SQLModel, table=True):
@@ -434,6 +440,8 @@ class NotificationKind(StrEnum):
     OFFER_DECLINED = "offer_declined"  # the owner chose another offer, or declined mine
     HIDDEN = "hidden"  # a secretary hid my post, with a reason
     MUTED = "muted"  # a secretary muted me in a community for a while, with a reason
+    SUSPENDED = "suspended"  # a secretary suspended me from a community, with a reason
+    REINSTATED = "reinstated"  # my suspension from a community ended (lifted, or its time ran out)
     MODERATED = "moderated"  # a secretary edited my post, with a note shown under it
     THREAD_HIDDEN = "thread_hidden"  # a secretary hid my thread, with a reason
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread

@@ -59,9 +59,10 @@ def can_see_members(standing: CommunityStanding) -> bool:
 
 
 def can_request_to_join(standing: CommunityStanding) -> bool:
-    """Anyone not yet verified may ask (again): a pending request can be corrected, a declined one renewed."""
+    """Anyone not yet verified may ask (again): a pending request can be corrected, a declined one renewed. A
+    suspended member may not: asking again would end their suspension."""
     membership = standing.membership
-    return membership is None or membership.status != MembershipStatus.VERIFIED
+    return membership is None or membership.status not in {MembershipStatus.VERIFIED, MembershipStatus.SUSPENDED}
 
 
 def can_decide_on(standing: CommunityStanding, target: Membership, actor_id: int) -> bool:

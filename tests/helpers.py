@@ -66,3 +66,10 @@ async def post_multipart(
         fields = {**fields, "csrf_token": await csrf_token(client, token_from)}
     body, content_type = multipart(fields, files)
     return await client.post(path, data=body, headers={**content_type, **(headers or {})})
+
+
+async def bearer(client: Client, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The Authorization header of a fresh API token for `username`."""
+    response = await client.post("/api/v1/auth/tokens", json={"username": username, "password": password})
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    return {"Authorization": f"Bearer {(await response.get_json())['token']}"}

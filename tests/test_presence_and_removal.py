@@ -147,7 +147,13 @@ async def test_a_notice_reaches_every_member_online_whatever_page_they_have_open
         await applicant.close()
 
 
-async def _remove_and_check_kick(db: Database, reader_server: Server, writer_server: Server) -> None:
+async def _remove_and_check_kick(
+    db: Database,
+    reader_server: Server,
+    writer_server: Server,
+    action: str = "remove",
+    fields: dict[str, str] | None = None,
+) -> None:
     community = await make_community(db)
     secretary = await make_user(db, username="kick_sec")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
@@ -162,7 +168,7 @@ async def _remove_and_check_kick(db: Database, reader_server: Server, writer_ser
         assert await reader.subscribe(thread_room, seen) == {"ok": True}
         assert await reader.subscribe(board_room, seen) == {"ok": True}
         http = await http_login(writer_server.url, "kick_sec")
-        assert (await http_post_form(http, f"/memberships/{membership.id}/remove")).status_code == 302
+        assert (await http_post_form(http, f"/memberships/{membership.id}/{action}", fields or {})).status_code == 302
         expected = {thread_room, board_room, f"community:{community.id}"}
         await until(lambda: set(reader.revoked) == expected, "every room of the community revoked")
         assert (await http_post_form(http, f"/t/{thread.id}/replies", {"body": "搬走之后的回复"})).status_code == 302
@@ -179,6 +185,11 @@ async def _remove_and_check_kick(db: Database, reader_server: Server, writer_ser
 @pytest.mark.server
 async def test_a_removed_member_is_taken_out_of_the_communitys_rooms_at_once(server: Server, db: Database) -> None:
     await _remove_and_check_kick(db, server, server)
+
+
+@pytest.mark.server
+async def test_a_suspended_member_is_taken_out_of_the_communitys_rooms_at_once(server: Server, db: Database) -> None:
+    await _remove_and_check_kick(db, server, server, "suspend", {"days": "7", "reason": "辱骂邻居"})
 
 
 @pytest.mark.server

@@ -22,6 +22,12 @@ class AlreadyMember(DomainError):
     default_message = N_("You are already a verified member of this community.")
 
 
+class StillSuspended(DomainError):
+    status = 409
+    code = "suspended"
+    default_message = N_("A secretary suspended you from this community; asking to join again does not end it.")
+
+
 async def request_to_join(
     session: AsyncSession,
     *,
@@ -34,6 +40,8 @@ async def request_to_join(
 ) -> Membership:
     """Ask to join; the membership stays pending until a secretary verifies it. Asking again while pending
     corrects the address (a double tap does no harm); after a refusal it renews the request."""
+    if standing.membership is not None and standing.membership.status == MembershipStatus.SUSPENDED:
+        raise StillSuspended()
     if not can_request_to_join(standing):
         raise AlreadyMember()
     errors = FieldErrors()
@@ -91,6 +99,7 @@ async def _decide(
         # They lose the members' content: their open sockets leave its rooms at once, in every process.
         queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
     membership.status = status
+    membership.suspended_until, membership.suspend_reason = None, ""  # a decision ends a suspension
     membership.decided_at = utcnow()
     membership.decided_by_id = actor.id
     if status != MembershipStatus.VERIFIED:
@@ -143,8 +152,8 @@ async def remove_member(
 ) -> Membership:
     """Take a verified member out of the community (moved away, or not a resident after all). They keep their
     account and posts, lose access to members-only content at once, and may ask to join again; a secretary can
-    also verify them again from the declined list."""
-    if membership.status != MembershipStatus.VERIFIED:
+    also verify them again from the declined list. A suspended member can be removed too."""
+    if membership.status not in {MembershipStatus.VERIFIED, MembershipStatus.SUSPENDED}:
         raise NotVerified()
     return await _decide(
         session,

@@ -15,7 +15,7 @@ from forum.access import (
     access_thread,
     board_in,
 )
-from forum.actions import flags, moderation, word_filters
+from forum.actions import flags, moderation, suspensions, word_filters
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
 from forum.queries.flags import review_queue
@@ -256,6 +256,47 @@ async def mute_member(membership_id: int, data: MuteIn) -> MuteOut:
     until = membership.muted_until
     return MuteOut(
         membership_id=membership_id, muted_until=until.isoformat() if until else None, reason=membership.mute_reason
+    )
+
+
+class SuspendIn(BaseModel):
+    suspended: bool
+    days: int = Field(default=7, ge=0, le=suspensions.SUSPEND_DAYS_MAX)  # 0: until lifted
+    reason: str = Field(default="", max_length=5000)  # required to suspend; the member sees it
+
+
+class SuspendOut(BaseModel):
+    membership_id: int
+    status: str
+    suspended_until: str | None
+    reason: str
+
+
+@blueprint.post("/memberships/<id:membership_id>/suspend")
+@tag(["moderation"])
+@validate_request(SuspendIn)
+@validate_response(SuspendOut)
+async def suspend_member(membership_id: int, data: SuspendIn) -> SuspendOut:
+    """Secretaries: suspend a member for `days` (0: until lifted; they can neither read nor post here, and
+    their live connections leave the community at once), or lift it."""
+    user = require_user()
+    membership, _community, standing = await access_membership_to_moderate(db_session(), user, membership_id)
+    await suspensions.set_suspended(
+        db_session(),
+        actor=user,
+        membership=membership,
+        standing=standing,
+        suspended=data.suspended,
+        days=data.days,
+        reason=data.reason,
+    )
+    await commit()
+    until = membership.suspended_until
+    return SuspendOut(
+        membership_id=membership_id,
+        status=membership.status,
+        suspended_until=until.isoformat() if until else None,
+        reason=membership.suspend_reason,
     )
 
 

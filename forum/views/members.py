@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
-from forum.actions import memberships, moderation
+from forum.actions import memberships, moderation, suspensions
 from forum.errors import InvalidInput
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
@@ -29,6 +29,7 @@ async def index(slug: str) -> Any:
     everyone = await members_by_status(db_session(), community)
     pending = everyone[MembershipStatus.PENDING]
     verified = everyone[MembershipStatus.VERIFIED]
+    suspended = everyone[MembershipStatus.SUSPENDED]
     # Declined requests and removed members: both can be verified (again) from the same list.
     declined = everyone[MembershipStatus.REJECTED] + everyone[MembershipStatus.REMOVED]
     assert user.id is not None  # noqa: S101 -- a loaded row
@@ -37,11 +38,12 @@ async def index(slug: str) -> Any:
         community=community,
         pending=pending,
         verified=verified,
+        suspended=suspended,
         declined=declined,
         # Buttons only where the action is allowed: not on oneself, not on a fellow secretary.
         decidable={
             row.membership.id
-            for row in pending + verified + declined
+            for row in pending + verified + suspended + declined
             if can_decide_on(standing, row.membership, user.id)
         },
         can_appoint=can_appoint_secretaries(standing),
@@ -135,4 +137,30 @@ async def mute(membership_id: int) -> Any:
         )
     await commit()
     message = N_("%(name)s is muted.") if muted else N_("%(name)s may post again.")
+    return await _done(community, membership, message)
+
+
+@blueprint.post("/memberships/<id:membership_id>/suspend")
+@login_required
+async def suspend(membership_id: int) -> Any:
+    """Suspend a member (`suspended=1`, `days` with 0 until lifted, `reason`), or lift it (`suspended=0`)."""
+    form = await request.form
+    suspended = form.get("suspended", "1") == "1"
+    user, membership, community, standing = await _target(membership_id)
+    try:
+        await suspensions.set_suspended(
+            db_session(),
+            actor=user,
+            membership=membership,
+            standing=standing,
+            suspended=suspended,
+            days=form.get("days"),
+            reason=form.get("reason", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await refused_back(
+            error, url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")
+        )
+    await commit()
+    message = N_("%(name)s is suspended.") if suspended else N_("%(name)s is a verified member again.")
     return await _done(community, membership, message)

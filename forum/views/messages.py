@@ -10,11 +10,11 @@ from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import (
-    MembersOnly,
     access_community,
     access_community_to_moderate,
     access_conversation,
     access_message_report,
+    members_only,
 )
 from forum.actions import accounts, messages
 from forum.errors import InvalidInput, NotFound, field_error
@@ -57,7 +57,7 @@ async def _index_page(slug: str, *, form: Any, errors: dict[str, str], status: i
     assert community.id is not None  # noqa: S101 -- a loaded row
     rows = await conversations_of(db_session(), user, community_id=community.id, unanswered_first=standing.is_secretary)
     if not standing.is_verified_member and not rows:  # a former member still reads their conversations
-        raise MembersOnly()
+        raise members_only(standing)
     secretaries: list[Person] = []
     if standing.is_verified_member:
         overview = await community_overview(db_session(), community)

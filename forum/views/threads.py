@@ -8,7 +8,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum import search
-from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
+from forum.access import access_board, access_community, access_post, access_thread, members_only
 from forum.actions import likes, threads
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
@@ -282,7 +282,7 @@ async def mention_suggestions(slug: str) -> Any:
     """Neighbours to mention, for the reply box's "@" suggestions: members only, at most eight."""
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
-        raise MembersOnly()
+        raise members_only(standing)
     people = await mention_candidates(
         db_session(), community_id=community.id or 0, typed=request.args.get("q", "")[:32]
     )
@@ -294,7 +294,7 @@ async def mention_suggestions(slug: str) -> Any:
 async def search_page(slug: str) -> Any:
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
-        raise MembersOnly()
+        raise members_only(standing)
     query = request.args.get("q", "")[:200]
     hits = await search.search(db_session(), community_id=community.id or 0, query=query) if query.strip() else []
     return await render_template("threads/search.html", community=community, query=query, hits=hits)
