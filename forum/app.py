@@ -25,7 +25,7 @@ from forum.actions.notifications import prune_read
 from forum.actions.sales import close_ended, lapse_due, remind_due
 from forum.actions.suspensions import lift_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
-from forum.config import load_config
+from forum.config import ConfigError, load_config
 from forum.db import Database
 from forum.timeutil import utcnow
 from forum.web import errors, hooks
@@ -80,7 +80,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.before_request(hooks.before_request)
     app.after_request(hooks.after_request)
     app.teardown_request(close_db_session)
-    create_limiter(config["REDIS_URL"]).init_app(app, enabled=config["RATE_LIMITS_ENABLED"])
+    try:
+        limiter = create_limiter(config["REDIS_URL"], config["RATE_LIMITS"], config["REDIS_CHANNEL"])
+    except ValueError as error:
+        raise ConfigError(f"RATE_LIMITS: {error}") from error
+    limiter.init_app(app, enabled=config["RATE_LIMITS_ENABLED"])
     QuartSchema(
         app,
         info={"title": "Linli API", "version": "1"},

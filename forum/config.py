@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # some: events whose announcement was lost (Redis away, a process killed after its commit) arrive anyway.
     "EVENT_POLL_SECONDS": 2.0,
     "RATE_LIMITS_ENABLED": True,
+    # Changes to the rate limits, by name: "posts.account=20/5m, likes.address=600/10m" (forum/web/ratelimits.py).
+    "RATE_LIMITS": "",
     # Rendered posts kept per process (forum.web.templating.PostFragments); about 2 KB each. 0 turns it off.
     "POST_CACHE_SIZE": 5000,
     # uvicorn trusts X-Forwarded-For only from these addresses (comma-separated), e.g. the proxy's.

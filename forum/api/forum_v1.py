@@ -32,7 +32,7 @@ from forum.queries.people import Person, mention_candidates
 from forum.queries.quotes import quote_of_post
 from forum.queries.threads import BoardRow, board_page, boards_of, images_of, likers, revisions, thread_page
 from forum.web.context import commit, db_session, require_user
-from forum.web.ratelimits import POST_LIMITS
+from forum.web.ratelimits import LIKE_LIMITS, POST_LIMITS
 from forum.web.uploads import uploaded_images
 
 
@@ -352,6 +352,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
 
 @blueprint.put("/posts/<id:post_id>/like")
 @tag(["forum"])
+@rate_limit(limits=LIKE_LIMITS)
 @validate_request(LikeIn)
 @validate_response(LikeOut)
 async def set_like(post_id: int, data: LikeIn) -> LikeOut:

@@ -17,7 +17,7 @@ from forum.queries.letters import LetterView, letter_view, thanks_wall
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
-from forum.web.ratelimits import LETTER_LIMITS
+from forum.web.ratelimits import LETTER_LIMITS, LIKE_LIMITS
 from forum.web.uploads import uploaded_images
 from realtime.events import letters_room
 
@@ -149,6 +149,7 @@ async def get_letter(letter_id: int) -> LetterOut:
 
 @blueprint.post("/letters/<id:letter_id>/like")
 @tag(["letters"])
+@rate_limit(limits=LIKE_LIMITS)
 @validate_request(LikeIn)
 @validate_response(LetterOut)
 async def like_letter(letter_id: int, data: LikeIn) -> LetterOut:

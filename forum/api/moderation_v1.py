@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from forum.access import (
@@ -20,6 +21,7 @@ from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
 from forum.queries.flags import review_queue
 from forum.web.context import commit, db_session, require_user
+from forum.web.ratelimits import FLAG_LIMITS
 
 
 class ReasonIn(BaseModel):
@@ -162,6 +164,7 @@ class QueueQuery(BaseModel):
 
 @blueprint.post("/posts/<id:post_id>/flags")
 @tag(["moderation"])
+@rate_limit(limits=FLAG_LIMITS)
 @validate_request(FlagIn)
 @validate_response(FlagOut)
 async def flag_post(post_id: int, data: FlagIn) -> FlagOut:

@@ -18,7 +18,7 @@ from forum.queries.letters import letter_view, thanks_wall
 from forum.queries.threads import latest_event_id
 from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user, safe_next
-from forum.web.ratelimits import LETTER_LIMITS
+from forum.web.ratelimits import LETTER_LIMITS, LIKE_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import uploaded_images
 
@@ -99,6 +99,7 @@ def _back(letter_id: int) -> str:
 
 @blueprint.post("/letters/<id:letter_id>/like")
 @login_required
+@rate_limit(limits=LIKE_LIMITS)
 async def like(letter_id: int) -> Any:
     user = require_user()
     letter, _community, standing = await access_letter(db_session(), user, letter_id)

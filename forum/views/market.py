@@ -19,7 +19,7 @@ from forum.permissions import CommunityStanding
 from forum.queries.listings import MarketFilter, listing_view, market_page, my_market
 from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
-from forum.web.ratelimits import MARKET_LIMITS
+from forum.web.ratelimits import FLAG_LIMITS, MARKET_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import uploaded_images
 
@@ -241,6 +241,7 @@ async def renew(listing_id: int) -> Any:
 
 @blueprint.post("/market/<id:listing_id>/report")
 @login_required
+@rate_limit(limits=FLAG_LIMITS)
 async def report(listing_id: int) -> Any:
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)

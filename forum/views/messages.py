@@ -37,7 +37,7 @@ from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
 from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, people_reading, require_user, wants_json
-from forum.web.ratelimits import MESSAGE_LIMITS
+from forum.web.ratelimits import FLAG_LIMITS, MESSAGE_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
 from realtime.events import conversation_room
@@ -222,7 +222,7 @@ async def send(conversation_id: int) -> Any:
 
 @blueprint.post("/messages/<id:conversation_id>/report")
 @login_required
-@rate_limit(limits=MESSAGE_LIMITS)
+@rate_limit(limits=FLAG_LIMITS)
 async def report(conversation_id: int) -> Any:
     """Send one message of the conversation to the community's secretaries."""
     user = require_user()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
+from quart_rate_limiter import rate_limit
 
 from forum.access import access_community_to_moderate, access_post, access_thread, board_in
 from forum.actions import flags, moderation, threads, word_filters
@@ -16,6 +17,7 @@ from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
 from forum.queries.flags import review_queue
 from forum.web.context import commit, db_session, login_required, notify, refused_back, require_user
+from forum.web.ratelimits import FLAG_LIMITS
 from forum.web.templating import render_template
 
 blueprint = Blueprint("moderation", __name__)
@@ -106,6 +108,7 @@ async def flag_form(post_id: int) -> Any:
 
 @blueprint.post("/posts/<id:post_id>/flag")
 @login_required
+@rate_limit(limits=FLAG_LIMITS)
 async def flag(post_id: int) -> Any:
     user = require_user()
     post, thread, _board, community, standing = await access_post(db_session(), user, post_id)

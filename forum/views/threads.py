@@ -28,7 +28,7 @@ from forum.queries.quotes import quote_of_number, quote_of_post
 from forum.queries.threads import board_name, board_page, boards_of, likers, revisions, thread_page
 from forum.validation import parse_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
-from forum.web.ratelimits import POST_LIMITS
+from forum.web.ratelimits import LIKE_LIMITS, POST_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import uploaded_images
 
@@ -201,6 +201,7 @@ async def reply(thread_id: int) -> Any:
 
 @blueprint.post("/posts/<id:post_id>/like")
 @login_required
+@rate_limit(limits=LIKE_LIMITS)
 async def like(post_id: int) -> Any:
     """Works as a plain form (redirects back to the post) and for scripts (answers JSON with the count)."""
     user = require_user()

@@ -27,7 +27,7 @@ HTTP_MESSAGES = {
     405: N_("That action is not allowed here."),
     409: N_("Someone else changed this at the same moment. Please try again."),
     413: N_("What you sent is too large."),
-    429: N_("Too many attempts. Please wait %(seconds)d seconds and try again."),
+    429: N_("That was too often. Please wait %(seconds)d seconds and try again."),
     500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
     503: N_("The service is briefly unavailable. Please try again in a moment."),
 }
@@ -73,7 +73,7 @@ async def schema_error(error: RequestSchemaValidationError) -> Any:
 async def http_error(error: HTTPException) -> Any:
     status = error.code or 500
     if status == 429:
-        message = gettext(N_("Too many attempts. Please wait a moment and try again."))
+        message = gettext(N_("That was too often. Please wait a moment and try again."))
     elif status == 413:
         # Almost always pictures: say how much fits, so the next attempt can succeed.
         limit = current_app.config["MAX_REQUEST_BYTES"] / (1024 * 1024)

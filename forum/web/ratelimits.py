@@ -1,4 +1,6 @@
-"""Rate limits: per client address and per account on sign-in, per user on every write.
+"""Rate limits on every write, per account and per client address, each kind of write with its own allowance
+(configurable by name with the RATE_LIMITS setting), shared by every process through Redis when REDIS_URL is
+set.
 
 The client address is the ASGI peer; uvicorn replaces it from X-Forwarded-For only for FORWARDED_ALLOW_IPS, so a
 client cannot pick its own bucket (quart-rate-limiter's default key reads that header from anyone).
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,24 +32,6 @@ async def client_address_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
-async def sign_in_address_key() -> str:
-    return f"{SHARED}sign-in:{await client_address_key()}"
-
-
-async def registration_address_key() -> str:
-    return f"{SHARED}register:{await client_address_key()}"
-
-
-async def account_key() -> str:
-    """The account being signed into (from the form or JSON body), lower-cased."""
-    return f"{SHARED}sign-in:account:{await _submitted_username()}"
-
-
-async def registration_account_key() -> str:
-    """The username being registered: one name cannot be hammered from many addresses either."""
-    return f"{SHARED}register:account:{await _submitted_username()}"
-
-
 async def _submitted_username() -> str:
     username: Any = None
     if request.mimetype == "application/json":
@@ -63,59 +48,98 @@ async def user_or_address_key() -> str:
     return f"user:{viewer.id}" if viewer is not None else await client_address_key()
 
 
-async def join_key() -> str:
-    return f"{SHARED}join:{await user_or_address_key()}"
-
-
-async def post_key() -> str:
-    return f"{SHARED}post:{await user_or_address_key()}"
-
-
-async def message_key() -> str:
-    return f"{SHARED}messages:{await user_or_address_key()}"
-
-
-async def letter_key() -> str:
-    return f"{SHARED}letters:{await user_or_address_key()}"
-
-
-async def market_key() -> str:
-    return f"{SHARED}market:{await user_or_address_key()}"
-
-
-async def board_key() -> str:
-    return f"{SHARED}boards:{await user_or_address_key()}"
-
-
 async def is_read(_: Any = None) -> bool:
     return request.method in {"GET", "HEAD", "OPTIONS"}
 
 
-# GCRA: a burst of `count`, then one more every period/count. Long periods keep the refill slow.
-LOGIN_LIMITS = [
-    RateLimit(5, timedelta(minutes=5), key_function=account_key),
-    # Many households share one address behind a carrier's NAT, so the per-address limit is looser.
-    RateLimit(30, timedelta(minutes=10), key_function=sign_in_address_key),
-]
-REGISTER_LIMITS = [
-    RateLimit(5, timedelta(hours=1), key_function=registration_account_key),
-    RateLimit(10, timedelta(hours=1), key_function=registration_address_key),
-]
+@dataclass
+class NamedLimit(RateLimit):
+    """A limit with a name (`posts.account`, `posts.address`) that the RATE_LIMITS setting can override; its
+    count and period here are the defaults (see LinliRateLimiter)."""
+
+    name: str = ""
+
+
+def _named(category: str, scope: str, count: int, period: timedelta, *, skip: Any = None) -> NamedLimit:
+    """A limit on `category` per account (the signed-in user; the address when signed out) or per client
+    address. Keys start with SHARED: every route of a category draws on one allowance (page and API alike)."""
+
+    async def account() -> str:
+        if category in {"sign-in", "register"}:  # nobody is signed in yet: the account being signed into
+            return f"{SHARED}{category}:account:{await _submitted_username()}"
+        return f"{SHARED}{category}:{await user_or_address_key()}"
+
+    async def address() -> str:
+        return f"{SHARED}{category}:from:{await client_address_key()}"
+
+    key_function = account if scope == "account" else address
+    return NamedLimit(count, period, key_function=key_function, skip_function=skip, name=f"{category}.{scope}")
+
+
+def _per_account_and_address(
+    category: str, account: tuple[int, timedelta], address: tuple[int, timedelta], *, skip: Any = None
+) -> list[RateLimit]:
+    return [_named(category, "account", *account, skip=skip), _named(category, "address", *address, skip=skip)]
+
+
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+# GCRA: a burst of `count`, then one more every period/count. Long periods keep the refill slow. Many
+# households share one address behind a carrier's NAT, so the per-address limits are about ten accounts'
+# worth: they stop one person's script that rotates accounts, not a busy apartment block. Every name can be
+# changed with the RATE_LIMITS setting (docs/configuration.md).
+LOGIN_LIMITS = _per_account_and_address("sign-in", (5, 5 * MINUTE), (30, 10 * MINUTE))
+REGISTER_LIMITS = _per_account_and_address("register", (5, HOUR), (10, HOUR))
 # Asking to join is counted per person, so neighbours behind one address do not use up each other's tries.
-JOIN_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=join_key)]
-# Threads and replies, per person, across the page and the API.
-POST_LIMITS = [RateLimit(20, timedelta(minutes=5), key_function=post_key)]
-# Private messages and new conversations, per person: a chat's pace, not a flood.
-MESSAGE_LIMITS = [RateLimit(60, timedelta(minutes=5), key_function=message_key)]
-# Thank-you letters, per person, across the page and the API: public praise, not a stream.
-LETTER_LIMITS = [RateLimit(10, timedelta(hours=1), key_function=letter_key)]
-# New sales and donated items, per person, across the page and the API: a bazaar's worth, not a flood.
-MARKET_LIMITS = [RateLimit(30, timedelta(hours=1), key_function=market_key)]
-# A secretary's changes to boards, per person, across the page and the API: enough to reorder a long list
-# one step at a time, not enough to flood the audit log.
-BOARD_LIMITS = [RateLimit(60, timedelta(minutes=10), key_function=board_key)]
-# Every write endpoint, per user (or address when signed out), unless a stricter limit applies.
-WRITE_LIMITS = [RateLimit(60, timedelta(minutes=1), key_function=user_or_address_key, skip_function=is_read)]
+JOIN_LIMITS = _per_account_and_address("join", (10, HOUR), (100, HOUR))
+# Threads, replies and edits (with their pictures), across the page and the API.
+POST_LIMITS = _per_account_and_address("posts", (20, 5 * MINUTE), (200, 5 * MINUTE))
+# Private messages and new conversations: a chat's pace, not a flood.
+MESSAGE_LIMITS = _per_account_and_address("messages", (60, 5 * MINUTE), (600, 5 * MINUTE))
+# Thank-you letters: public praise, not a stream.
+LETTER_LIMITS = _per_account_and_address("letters", (10, HOUR), (100, HOUR))
+# New sales, donated items, listings, offers: a bazaar's worth, not a flood.
+MARKET_LIMITS = _per_account_and_address("market", (30, HOUR), (300, HOUR))
+# Likes of posts and letters, and taking them back.
+LIKE_LIMITS = _per_account_and_address("likes", (120, 10 * MINUTE), (1200, 10 * MINUTE))
+# Flags and reports to the secretaries: enough to report a bad morning, not to bury the review queue.
+FLAG_LIMITS = _per_account_and_address("flags", (30, HOUR), (300, HOUR))
+# A secretary's changes to boards: enough to reorder a long list one step at a time, not enough to flood the
+# audit log.
+BOARD_LIMITS = _per_account_and_address("boards", (60, 10 * MINUTE), (600, 10 * MINUTE))
+# Every write endpoint, unless a stricter limit applies.
+WRITE_LIMITS = _per_account_and_address("writes", (60, MINUTE), (600, MINUTE), skip=is_read)
+ALL_LIMITS = [
+    *LOGIN_LIMITS,
+    *REGISTER_LIMITS,
+    *JOIN_LIMITS,
+    *POST_LIMITS,
+    *MESSAGE_LIMITS,
+    *LETTER_LIMITS,
+    *MARKET_LIMITS,
+    *LIKE_LIMITS,
+    *FLAG_LIMITS,
+    *BOARD_LIMITS,
+    *WRITE_LIMITS,
+]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_overrides(text: str) -> dict[str, tuple[int, timedelta]]:
+    """`posts.account=20/5m, likes.address=600/10m` -> {name: (count, period)}; raises ValueError saying what
+    is wrong (an unknown name, a count below 1, a period without s, m, h or d)."""
+    known = {limit.name for limit in ALL_LIMITS if isinstance(limit, NamedLimit)}
+    overrides: dict[str, tuple[int, timedelta]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = (piece.strip() for piece in item.partition("="))
+        if name not in known:
+            raise ValueError(f"unknown rate limit {name!r}; known: {', '.join(sorted(known))}")
+        count, _, period = value.partition("/")
+        unit = period[-1:] if period else ""
+        amount = period[:-1] if period else ""
+        if not (count.isdigit() and int(count) >= 1 and unit in _UNITS and amount.isdigit() and int(amount) >= 1):
+            raise ValueError(f"rate limit {name!r}: write it as COUNT/PERIOD, for example 20/5m, not {value!r}")
+        overrides[name] = (int(count), timedelta(seconds=int(amount) * _UNITS[unit]))
+    return overrides
 
 
 class RedisStore(RateLimiterStoreABC):
@@ -127,8 +151,9 @@ class RedisStore(RateLimiterStoreABC):
 
     RETRY_SECONDS = 5.0
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = "linli") -> None:
         self._url = url
+        self._prefix = f"{channel}:rl:"  # deployments sharing one Redis (REDIS_CHANNEL) count apart
         self._redis: aioredis.Redis | None = None
         self._memory = MemoryStore()
         self._retry_at: float | None = None  # monotonic time; set while Redis is considered away
@@ -153,7 +178,7 @@ class RedisStore(RateLimiterStoreABC):
         assert self._redis is not None  # noqa: S101 -- set in before_serving
         if self._redis_usable():
             try:
-                result = await self._redis.get(f"linli:rl:{key}")
+                result = await self._redis.get(f"{self._prefix}{key}")
             except UNAVAILABLE as error:
                 self._lost(error)
             else:
@@ -166,7 +191,7 @@ class RedisStore(RateLimiterStoreABC):
         if self._redis_usable():
             ttl = max(1, int((tat - datetime.now(tat.tzinfo)).total_seconds()) + 1)
             try:
-                await self._redis.set(f"linli:rl:{key}", tat.timestamp(), ex=ttl)
+                await self._redis.set(f"{self._prefix}{key}", tat.timestamp(), ex=ttl)
             except UNAVAILABLE as error:
                 self._lost(error)
             else:
@@ -180,6 +205,27 @@ class RedisStore(RateLimiterStoreABC):
 
 
 class LinliRateLimiter(RateLimiter):
+    def __init__(self, *, overrides: dict[str, tuple[int, timedelta]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._overrides = overrides
+        self._configured: dict[tuple[int, ...], list[RateLimit]] = {}  # by the view's limits' identity
+
+    def _get_limits_for_view_function(self, view_func: Any, blueprint: Any) -> list[RateLimit]:
+        """The declared limits with the counts and periods the RATE_LIMITS setting gives their names."""
+        declared = super()._get_limits_for_view_function(view_func, blueprint)
+        key = tuple(id(limit) for limit in declared)
+        configured = self._configured.get(key)
+        if configured is None:
+            configured = [self._configure(limit) for limit in declared]
+            self._configured[key] = configured
+        return configured
+
+    def _configure(self, limit: RateLimit) -> RateLimit:
+        if isinstance(limit, NamedLimit) and limit.name in self._overrides:
+            count, period = self._overrides[limit.name]
+            return replace(limit, count=count, period=period)
+        return limit
+
     async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
         # quart-rate-limiter puts the endpoint into every key; shared keys leave it out (pinned < 0.13).
         key_function = rate_limit.key_function or self.key_function
@@ -189,6 +235,11 @@ class LinliRateLimiter(RateLimiter):
         return await super()._create_key(endpoint, rate_limit)
 
 
-def create_limiter(redis_url: str) -> RateLimiter:
-    store: RateLimiterStoreABC = RedisStore(redis_url) if redis_url else MemoryStore()
-    return LinliRateLimiter(key_function=client_address_key, store=store, default_limits=WRITE_LIMITS)
+def create_limiter(redis_url: str, overrides: str = "", channel: str = "linli") -> RateLimiter:
+    store: RateLimiterStoreABC = RedisStore(redis_url, channel) if redis_url else MemoryStore()
+    return LinliRateLimiter(
+        overrides=parse_overrides(overrides),
+        key_function=client_address_key,
+        store=store,
+        default_limits=WRITE_LIMITS,
+    )
