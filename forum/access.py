@@ -359,18 +359,25 @@ _LETTER = _with_standing().add_columns(Letter).join(Letter, col(Letter.community
 async def access_letter(
     session: AsyncSession, user: User, letter_id: int
 ) -> tuple[Letter, Community, CommunityStanding]:
-    """A thank-you letter, for whoever may read its community's boards."""
+    """A thank-you letter, for whoever may read its community's boards; a hidden one only for its writer and
+    the secretaries."""
     row = (await session.execute(_LETTER.where(col(Letter.id) == letter_id), {"viewer_id": user.id})).first()
     if row is None:
         raise NotFound()
     standing = _standing(row)
     _require_reader(standing)
+    _require_letter_shown(row[3], user, standing)
     return row[3], row[0], standing
+
+
+def _require_letter_shown(letter: Letter, user: User, standing: CommunityStanding) -> None:
+    if letter.hidden_at is not None and letter.author_id != user.id and not can_moderate(standing):
+        raise NotFound()  # hidden by a secretary or by flags: there for its writer and the secretaries only
 
 
 _LETTER_IMAGE = (
     _with_standing()
-    .add_columns(LetterImage)
+    .add_columns(LetterImage, Letter)
     .join(Letter, col(Letter.community_id) == col(Community.id))
     .join(LetterImage, col(LetterImage.letter_id) == col(Letter.id))
     .where(col(LetterImage.id) == bindparam("image_id"))
@@ -382,7 +389,9 @@ async def access_letter_image(session: AsyncSession, user: User, image_id: int) 
     row = (await session.execute(_LETTER_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
-    _require_reader(_standing(row))
+    standing = _standing(row)
+    _require_reader(standing)
+    _require_letter_shown(row[4], user, standing)
     return row[3]
 
 

@@ -444,6 +444,7 @@ class NotificationKind(StrEnum):
     REINSTATED = "reinstated"  # my suspension from a community ended (lifted, or its time ran out)
     MODERATED = "moderated"  # a secretary edited my post, with a note shown under it
     THREAD_HIDDEN = "thread_hidden"  # a secretary hid my thread, with a reason
+    LETTER_HIDDEN = "letter_hidden"  # a secretary hid my thank-you letter, with a reason
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
     FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
     FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply
@@ -504,6 +505,10 @@ class Letter(SQLModel, table=True):
     like_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     featured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a secretary shows it on the community
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    # Hidden by a secretary (with the reason its author sees) or, with no reason, by flags until reviewed: then
+    # only its author and the secretaries see it.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class LetterRecipient(SQLModel, table=True):
@@ -744,18 +749,22 @@ class FlagReason(StrEnum):
 
 
 class Flag(SQLModel, table=True):
-    """A verified member's flag on a reply, for the community's secretaries to review. One per member per
-    reply (flagging again changes nothing), so three flags are three neighbours."""
+    """A verified member's flag on a post (a reply, or a thread by its opening post) or a thank-you letter,
+    for the community's secretaries to review: exactly one of `post_id` and `letter_id` is set. One per member
+    per item (flagging again changes nothing), so three flags are three neighbours."""
 
     __tablename__ = "flag"
     __table_args__ = (
         UniqueConstraint("post_id", "reporter_id", name="uq_flag_post_reporter"),
+        UniqueConstraint("letter_id", "reporter_id", name="uq_flag_letter_reporter"),
+        CheckConstraint("(post_id IS NULL) <> (letter_id IS NULL)", name="one_item"),
         Index("ix_flag_community_open", "community_id", "resolved_at"),  # the review queue
     )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(sa_column=_fk("community.id", index=False))
-    post_id: int = Field(sa_column=_fk("post.id", index=False))
+    post_id: int | None = Field(default=None, sa_column=_fk("post.id", nullable=True, index=False))
+    letter_id: int | None = Field(default=None, sa_column=_fk("letter.id", nullable=True, index=False))
     reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     reason: str = Field(max_length=16)  # a FlagReason
     note: str = Field(default="", max_length=500)

@@ -264,6 +264,15 @@ class LetterLiked(Event):
     like_count: int
 
 
+class LetterHidden(Event):
+    """A secretary (or three neighbours' flags) hid a thank-you letter, or a secretary showed it again. Pages
+    take a hidden letter off the wall; one shown again appears when they load."""
+
+    type: Literal["letter.hidden"] = "letter.hidden"
+    letter_id: int
+    hidden: bool
+
+
 class NotificationsChanged(Event):
     """The person's number of unread notifications (the bell), in every community. The full count, so one lost
     event heals with the next."""
@@ -395,6 +404,7 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "unread.changed": (UnreadChanged, "`user:<user_id>`", "The person's count of unread private messages."),
     "letter.created": (LetterCreated, "`letters:<community_id>`", "A thank-you letter was written."),
     "letter.liked": (LetterLiked, "`letters:<community_id>`", "A thank-you letter was liked or unliked."),
+    "letter.hidden": (LetterHidden, "`letters:<community_id>`", "A thank-you letter was hidden or shown again."),
     "notifications.changed": (
         NotificationsChanged,
         "`user:<user_id>`",

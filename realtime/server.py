@@ -27,7 +27,13 @@ from forum.errors import DomainError
 from forum.models import User
 from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
-from forum.queries.events import REPLAY_LIMIT, events_after, events_since, redact_replay
+from forum.queries.events import (
+    REPLAY_LIMIT,
+    events_after,
+    events_since,
+    redact_replay,
+    withhold_hidden_letters,
+)
 from forum.queries.messages import unread_totals
 from forum.queries.notifications import unread_notification_totals
 from forum.queries.threads import latest_event_id
@@ -199,6 +205,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             backlog = await events_after(session, room=room, after=after, limit=REPLAY_LIMIT)
             if backlog and room.startswith("thread:"):
                 await redact_replay(session, backlog, viewer_id=user.id or 0)
+            elif backlog and room.startswith("letters:"):
+                await withhold_hidden_letters(session, backlog, viewer_id=user.id or 0)
         if backlog is None:
             return {"ok": False, "reload": True}
         for envelope in backlog:

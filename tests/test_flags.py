@@ -99,9 +99,9 @@ async def test_secretaries_review_the_queue_and_the_flaggers_are_told(app: Quart
     slug = community.slug
     sec = await _client(app, "fr_sec")
     queue = await text(await sec.get(f"/c/{slug}/review"))
-    assert queue.index(f"flagged-{rude.id}") < queue.index(f"flagged-{mild.id}")  # most flagged first
+    assert queue.index(f"flagged-post-{rude.id}") < queue.index(f"flagged-post-{mild.id}")  # most flagged first
     newest = await text(await sec.get(f"/c/{slug}/review?sort=newest"))
-    assert newest.index(f"flagged-{mild.id}") < newest.index(f"flagged-{rude.id}")
+    assert newest.index(f"flagged-post-{mild.id}") < newest.index(f"flagged-post-{rude.id}")
     resident = await _client(app, "fr_a")
     assert (await resident.get(f"/c/{slug}/review")).status_code == 403
     assert (
@@ -166,7 +166,7 @@ async def test_the_api_flags_and_reviews_with_the_same_rules(app: Quart, db: Dat
     assert (await first.get_json())["added"] is True and (await again.get_json())["added"] is False
     assert (await client.get(f"/api/v1/communities/{community.slug}/review", headers=resident)).status_code == 403
     queue = await (await client.get(f"/api/v1/communities/{community.slug}/review", headers=sec)).get_json()
-    assert [(p["post_id"], [f["reporter"] for f in p["flags"]]) for p in queue["posts"]] == [(reply.id, ["fa_a"])]
+    assert [(p["post_id"], [f["reporter"] for f in p["flags"]]) for p in queue["items"]] == [(reply.id, ["fa_a"])]
     decided = await client.post(f"/api/v1/posts/{reply.id}/review", json={"agree": True, "reason": "广告"}, headers=sec)
     assert (await decided.get_json())["hidden"] is True
     assert await _hidden(db, reply)

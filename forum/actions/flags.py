@@ -1,8 +1,8 @@
-"""Flags: any verified member flags a reply with a reason; the community's secretaries review the flagged
-replies (agree: it is hidden; disagree: it stays, and the flags are closed); the flaggers are told the outcome.
-A reply flagged by FLAG_THRESHOLD distinct members is hidden until reviewed (its `hidden_reason` stays empty,
-which is how pages tell "hidden by flags, waiting for review" from a secretary's hide, whose reason is
-required)."""
+"""Flags: any verified member flags a reply, or a thread by its opening post, with a reason; the community's
+secretaries review what was flagged (agree: it is hidden; disagree: it stays, and the flags are closed); the
+flaggers are told the outcome. A reply or thread flagged by FLAG_THRESHOLD distinct members is hidden until
+reviewed (its `hidden_reason` stays empty, which is how pages tell "hidden by flags, waiting for review" from
+a secretary's hide, whose reason is required)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ from forum.i18n import N_
 from forum.models import (
     Flag,
     FlagReason,
+    Letter,
     NotificationKind,
     Post,
     Thread,
     User,
 )
-from forum.paths import post_path
+from forum.paths import letter_path, post_path
 from forum.permissions import CommunityStanding
 from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import clean_text
-from realtime.events import PostHidden, thread_room
+from realtime.events import LetterHidden, PostHidden, ThreadHidden, letters_room, thread_room
 
 FLAG_THRESHOLD = 3
 NOTE_MAX = 500
@@ -40,11 +41,71 @@ REASONS: dict[str, str] = {  # what a member may choose; FlagReason.FILTER is th
 }
 
 
-async def _lock_post(session: AsyncSession, post: Post) -> None:
-    """On PostgreSQL, flags of one reply take turns: each then counts the ones committed before it, so the
-    flag that makes three always sees the other two. (SQLite's write lock does the same.)"""
+async def _lock(session: AsyncSession, table: type[Post] | type[Letter], item_id: int) -> None:
+    """On PostgreSQL, flags of one item take turns (its row is locked first): each then counts the ones
+    committed before it, so the flag that makes three always sees the other two. (SQLite's write lock does
+    the same.)"""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(col(Post.id)).where(col(Post.id) == post.id).with_for_update())
+        await session.execute(select(col(table.id)).where(col(table.id) == item_id).with_for_update())
+
+
+def _checked(reason: object, note: object) -> str:
+    """The note of a flag with a valid reason ("something else" needs one)."""
+    if not isinstance(reason, str) or reason not in REASONS:
+        raise field_error("reason", N_("Choose a reason."))
+    return clean_text(note, "note", max_length=NOTE_MAX, required=reason == FlagReason.OTHER, multiline=True)
+
+
+async def _add(
+    session: AsyncSession, *, community_id: int, item: tuple[str, int], actor: User, reason: object, note: str
+) -> int | None:
+    """Store the actor's flag on `item` (column, id); None if they had flagged it already, else how many
+    members' flags on it are open now."""
+    column, item_id = item
+    added = (
+        await session.execute(
+            insert_for(session)(Flag)
+            .values(
+                community_id=community_id,
+                reporter_id=actor.id,
+                reason=reason,
+                note=note,
+                created_at=utcnow(),
+                **{column: item_id},
+            )
+            .on_conflict_do_nothing(index_elements=[column, "reporter_id"])
+            .returning(col(Flag.id))
+        )
+    ).first()
+    if added is None:
+        return None
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(
+                    getattr(Flag, column) == item_id,
+                    col(Flag.resolved_at).is_(None),
+                    col(Flag.reporter_id).is_not(None),  # members only: the word filter's hold is not a flag
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def _close(session: AsyncSession, *, item: tuple[str, int], agree: bool) -> list[int]:
+    """Close the open flags on `item`; the members who raised them (none: there were no open flags)."""
+    column, item_id = item
+    flaggers = (
+        await session.execute(
+            update(Flag)
+            .where(getattr(Flag, column) == item_id, col(Flag.resolved_at).is_(None))
+            .values(resolved_at=utcnow(), outcome="agreed" if agree else "disagreed")
+            .returning(col(Flag.reporter_id), col(Flag.id))
+        )
+    ).all()
+    if not flaggers:
+        raise field_error("item", N_("There are no open flags on this."), status=409)
+    return [reporter for reporter, _id in flaggers if reporter is not None]  # the word filter is nobody
 
 
 async def flag_post(
@@ -67,60 +128,16 @@ async def flag_post(
         raise Forbidden(N_("This is your own post."))
     if post.deleted_at is not None:
         raise field_error("post", N_("This post was deleted by its author."), status=409)
-    if not isinstance(reason, str) or reason not in REASONS:
-        raise field_error("reason", N_("Choose a reason."))
-    text = clean_text(note, "note", max_length=NOTE_MAX, required=reason == FlagReason.OTHER, multiline=True)
     assert post.id is not None and actor.id is not None and thread.id is not None  # noqa: S101 -- loaded rows
-    await _lock_post(session, post)
-    added = (
-        await session.execute(
-            insert_for(session)(Flag)
-            .values(
-                community_id=thread.community_id,
-                post_id=post.id,
-                reporter_id=actor.id,
-                reason=reason,
-                note=text,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["post_id", "reporter_id"])
-            .returning(col(Flag.id))
-        )
-    ).first()
-    if added is None:
+    text = _checked(reason, note)
+    await _lock(session, Post, post.id)
+    open_flags = await _add(
+        session, community_id=thread.community_id, item=("post_id", post.id), actor=actor, reason=reason, note=text
+    )
+    if open_flags is None:
         return False
-    open_flags = (
-        await session.execute(
-            select(func.count()).where(
-                col(Flag.post_id) == post.id,
-                col(Flag.resolved_at).is_(None),
-                col(Flag.reporter_id).is_not(None),  # members only: the word filter's hold is not a flag
-            )
-        )
-    ).scalar_one()
-    if open_flags >= FLAG_THRESHOLD and post.number > 1:
-        hidden = (
-            await session.execute(
-                update(Post)
-                .where(col(Post.id) == post.id, col(Post.hidden_at).is_(None))
-                .values(hidden_at=utcnow(), hidden_reason="")
-                .returning(col(Post.id))
-            )
-        ).first()
-        if hidden is not None:
-            record_event(
-                session,
-                thread_room(thread.id),
-                PostHidden(post_id=post.id, thread_id=thread.id, number=post.number).model_dump(),
-            )
-            await audit.record(
-                session,
-                actor=None,
-                action="post.auto_hidden",
-                community_id=thread.community_id,
-                target_user_id=post.author_id,
-                detail=f"thread {thread.id} #{post.number - 1}: flagged by {open_flags} members",
-            )
+    if open_flags >= FLAG_THRESHOLD:
+        await _hide_for_review(session, post=post, thread=thread, flags=open_flags)
     await notifications.notify(
         session,
         recipients=await secretary_ids(session, thread.community_id),
@@ -132,6 +149,46 @@ async def flag_post(
         url=post_path(thread.id, post.number),
     )
     return True
+
+
+async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread, flags: int) -> None:
+    """Enough neighbours flagged it: hide the reply (or, for an opening post, the whole thread) until a
+    secretary reviews it, with no reason, which is how pages say "waiting for review". Once."""
+    assert post.id is not None and thread.id is not None  # noqa: S101 -- loaded rows
+    now = utcnow()
+    if post.number == 1:
+        hidden = (
+            await session.execute(
+                update(Thread)
+                .where(col(Thread.id) == thread.id, col(Thread.hidden_at).is_(None))
+                .values(hidden_at=now, hidden_reason="")
+                .returning(col(Thread.id))
+            )
+        ).first()
+        event = ThreadHidden(thread_id=thread.id, hidden=True).model_dump()
+        action, detail = "thread.auto_hidden", f"thread {thread.id}: flagged by {flags} members"
+    else:
+        hidden = (
+            await session.execute(
+                update(Post)
+                .where(col(Post.id) == post.id, col(Post.hidden_at).is_(None))
+                .values(hidden_at=now, hidden_reason="")
+                .returning(col(Post.id))
+            )
+        ).first()
+        event = PostHidden(post_id=post.id, thread_id=thread.id, number=post.number).model_dump()
+        action, detail = "post.auto_hidden", f"thread {thread.id} #{post.number - 1}: flagged by {flags} members"
+    if hidden is None:
+        return
+    record_event(session, thread_room(thread.id), event)
+    await audit.record(
+        session,
+        actor=None,
+        action=action,
+        community_id=thread.community_id,
+        target_user_id=post.author_id,
+        detail=detail,
+    )
 
 
 async def review(
@@ -151,22 +208,19 @@ async def review(
     if post.thread_id != thread.id:
         raise NotFound()
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
-    now = utcnow()
-    flaggers = (
-        (
-            await session.execute(
-                update(Flag)
-                .where(col(Flag.post_id) == post.id, col(Flag.resolved_at).is_(None))
-                .values(resolved_at=now, outcome="agreed" if agree else "disagreed")
-                .returning(col(Flag.reporter_id))
+    assert post.id is not None  # noqa: S101 -- a loaded row
+    flaggers = await _close(session, item=("post_id", post.id), agree=agree)
+    if post.number == 1:  # the opening post stands for its thread: the thread is hidden or kept
+        if agree and thread.hidden_at is None:
+            await moderation.set_thread_hidden(
+                session, actor=actor, thread=thread, standing=standing, hidden=True, reason=text
             )
-        )
-        .scalars()
-        .all()
-    )
-    if not flaggers:
-        raise field_error("post", N_("There are no open flags on this reply."), status=409)
-    if agree:
+        elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
+            await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(hidden_reason=text))
+            thread.hidden_reason = text
+        elif thread.hidden_at is not None and not thread.hidden_reason:  # the flags hid it
+            await moderation.set_thread_hidden(session, actor=actor, thread=thread, standing=standing, hidden=False)
+    elif agree:
         if post.hidden_at is None:
             await moderation.hide_post(session, actor=actor, post=post, thread=thread, standing=standing, reason=text)
         else:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
@@ -185,7 +239,7 @@ async def review(
     assert thread.id is not None  # noqa: S101 -- a loaded row
     await notifications.notify(
         session,
-        recipients={flagger for flagger in flaggers if flagger is not None},  # the word filter is nobody
+        recipients=flaggers,
         kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
         community_id=thread.community_id,
         subject=f"post:{post.id}",
@@ -227,4 +281,105 @@ async def hold_for_review(session: AsyncSession, *, post: Post, thread: Thread, 
         actor_id=post.author_id,
         title=thread.title,
         url=post_path(thread.id, post.number),
+    )
+
+
+async def flag_letter(
+    session: AsyncSession,
+    *,
+    actor: User,
+    letter: Letter,
+    standing: CommunityStanding,
+    reason: object,
+    note: object = "",
+) -> bool:
+    """Flag a thank-you letter for the secretaries; as `flag_post` (the third distinct flag hides it)."""
+    if not standing.is_verified_member:
+        raise Forbidden(N_("Only verified members of this community can flag posts."))
+    if letter.author_id == actor.id:
+        raise Forbidden(N_("This is your own letter."))
+    assert letter.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
+    text = _checked(reason, note)
+    await _lock(session, Letter, letter.id)
+    open_flags = await _add(
+        session, community_id=letter.community_id, item=("letter_id", letter.id), actor=actor, reason=reason, note=text
+    )
+    if open_flags is None:
+        return False
+    if open_flags >= FLAG_THRESHOLD:
+        hidden = (
+            await session.execute(
+                update(Letter)
+                .where(col(Letter.id) == letter.id, col(Letter.hidden_at).is_(None))
+                .values(hidden_at=utcnow(), hidden_reason="")
+                .returning(col(Letter.id))
+            )
+        ).first()
+        if hidden is not None:
+            record_event(
+                session,
+                letters_room(letter.community_id),
+                LetterHidden(letter_id=letter.id, hidden=True).model_dump(),
+            )
+            await audit.record(
+                session,
+                actor=None,
+                action="letter.auto_hidden",
+                community_id=letter.community_id,
+                target_user_id=letter.author_id,
+                detail=f"letter {letter.id}: flagged by {open_flags} members",
+            )
+    await notifications.notify(
+        session,
+        recipients=await secretary_ids(session, letter.community_id),
+        kind=NotificationKind.FLAG,
+        community_id=letter.community_id,
+        subject=f"letter:{letter.id}",
+        actor_id=actor.id,
+        title=letter.title,
+        url=letter_path(letter.id),
+    )
+    return True
+
+
+async def review_letter(
+    session: AsyncSession,
+    *,
+    actor: User,
+    letter: Letter,
+    standing: CommunityStanding,
+    agree: bool,
+    reason: object = "",
+) -> None:
+    """A secretary decides on a flagged letter, as `review` does on a reply."""
+    moderation.require_moderator(standing)
+    text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
+    assert letter.id is not None  # noqa: S101 -- a loaded row
+    flaggers = await _close(session, item=("letter_id", letter.id), agree=agree)
+    if agree and letter.hidden_at is None:
+        await moderation.set_letter_hidden(
+            session, actor=actor, letter=letter, standing=standing, hidden=True, reason=text
+        )
+    elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
+        await session.execute(update(Letter).where(col(Letter.id) == letter.id).values(hidden_reason=text))
+        letter.hidden_reason = text
+    elif letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
+        await moderation.set_letter_hidden(session, actor=actor, letter=letter, standing=standing, hidden=False)
+    await audit.record(
+        session,
+        actor=actor,
+        action="flags.agreed" if agree else "flags.disagreed",
+        community_id=letter.community_id,
+        target_user_id=letter.author_id,
+        detail=f"letter {letter.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
+    )
+    await notifications.notify(
+        session,
+        recipients=flaggers,
+        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
+        community_id=letter.community_id,
+        subject=f"letter:{letter.id}",
+        actor_id=actor.id,
+        title=letter.title,
+        url=letter_path(letter.id),
     )

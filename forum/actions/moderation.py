@@ -14,12 +14,33 @@ from forum.actions import audit, notifications
 from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
-from forum.models import Board, Community, Membership, MembershipStatus, NotificationKind, Post, Role, Thread, User
-from forum.paths import community_path, post_path
+from forum.models import (
+    Board,
+    Community,
+    Letter,
+    Membership,
+    MembershipStatus,
+    NotificationKind,
+    Post,
+    Role,
+    Thread,
+    User,
+)
+from forum.paths import community_path, letter_path, post_path
 from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
 from forum.validation import clean_text, whole_number
-from realtime.events import MemberMuted, PostHidden, PostShown, ThreadHidden, ThreadLocked, thread_room, user_room
+from realtime.events import (
+    LetterHidden,
+    MemberMuted,
+    PostHidden,
+    PostShown,
+    ThreadHidden,
+    ThreadLocked,
+    letters_room,
+    thread_room,
+    user_room,
+)
 
 REASON_MAX = 500
 MUTE_HOURS_MAX = 30 * 24  # a month at most; longer is a removal
@@ -517,4 +538,59 @@ async def set_thread_hidden(
         community_id=thread.community_id,
         target_user_id=thread.author_id,
         detail=f"thread {thread.id}: {text}" if hidden else f"thread {thread.id}",
+    )
+
+
+async def set_letter_hidden(
+    session: AsyncSession,
+    *,
+    actor: User,
+    letter: Letter,
+    standing: CommunityStanding,
+    hidden: bool,
+    reason: object = "",
+) -> None:
+    """A secretary hides a letter from everyone but its writer and the secretaries, with a reason the writer
+    sees (it leaves the wall, the community page and every profile; its photos answer 404), or shows it
+    again. Open walls drop it at once (`letter.hidden`). The writer is told; audited."""
+    require_moderator(standing)
+    text = _reason(reason) if hidden else ""
+    changed = (
+        await session.execute(
+            update(Letter)
+            .where(
+                col(Letter.id) == letter.id,
+                col(Letter.hidden_at).is_(None) if hidden else col(Letter.hidden_at).is_not(None),
+            )
+            .values(hidden_at=utcnow() if hidden else None, hidden_reason=text)
+            .returning(col(Letter.hidden_at))
+        )
+    ).first()
+    if changed is None:
+        raise field_error(
+            "letter", N_("This letter is hidden already.") if hidden else N_("This letter is not hidden."), status=409
+        )
+    letter.hidden_at, letter.hidden_reason = changed[0], text
+    assert letter.id is not None  # noqa: S101 -- a loaded row
+    record_event(
+        session, letters_room(letter.community_id), LetterHidden(letter_id=letter.id, hidden=hidden).model_dump()
+    )
+    if hidden and letter.author_id is not None and letter.author_id != actor.id:
+        await notifications.notify(
+            session,
+            recipients=[letter.author_id],
+            kind=NotificationKind.LETTER_HIDDEN,
+            community_id=letter.community_id,
+            subject=f"letter:{letter.id}",
+            actor_id=actor.id,
+            title=letter.title,
+            url=letter_path(letter.id),
+        )
+    await audit.record(
+        session,
+        actor=actor,
+        action="letter.hidden" if hidden else "letter.shown",
+        community_id=letter.community_id,
+        target_user_id=letter.author_id,
+        detail=f"letter {letter.id}: {text}" if hidden else f"letter {letter.id}",
     )

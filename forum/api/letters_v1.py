@@ -13,6 +13,7 @@ from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
 from forum.paths import letter_image_path, letter_path
+from forum.permissions import can_moderate
 from forum.queries.letters import LetterView, letter_view, thanks_wall
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
@@ -105,7 +106,7 @@ async def list_letters(slug: str, query_args: LetterQuery) -> LetterListOut:
     community, standing = await access_community(db_session(), user, slug)
     require_reader(standing)
     last_event_id = await latest_event_id(db_session())
-    page = await thanks_wall(db_session(), community, user, before=query_args.before)
+    page = await thanks_wall(db_session(), community, user, moderator=can_moderate(standing), before=query_args.before)
     return LetterListOut(
         letters=[_letter_out(view, user.id or 0) for view in page.letters],
         earlier=page.earlier,

@@ -3,7 +3,7 @@ checks as the pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
@@ -11,6 +11,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from forum.access import (
     access_community_to_moderate,
+    access_letter,
     access_membership_to_moderate,
     access_post,
     access_thread,
@@ -19,7 +20,7 @@ from forum.access import (
 from forum.actions import flags, moderation, suspensions, word_filters
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
-from forum.queries.flags import review_queue
+from forum.queries.flags import Flagged, review_queue
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import FLAG_LIMITS
 
@@ -144,10 +145,12 @@ class FlagEntryOut(BaseModel):
 
 
 class FlaggedOut(BaseModel):
-    post_id: int
-    thread_id: int
-    number: int
-    thread_title: str
+    kind: Literal["reply", "thread", "letter"]  # a thread is flagged by its opening post
+    post_id: int | None
+    thread_id: int | None
+    number: int | None
+    letter_id: int | None
+    title: str  # the thread's or the letter's
     author: str | None
     body_html: str
     hidden: bool
@@ -155,7 +158,23 @@ class FlaggedOut(BaseModel):
 
 
 class QueueOut(BaseModel):
-    posts: list[FlaggedOut]
+    items: list[FlaggedOut]
+
+
+class LetterFlagOut(BaseModel):
+    letter_id: int
+    added: bool  # False: you had flagged it already (one member counts once)
+
+
+class LetterHideIn(BaseModel):
+    hidden: bool
+    reason: str = Field(default="", max_length=5000)  # required to hide; the writer sees it
+
+
+class LetterStateOut(BaseModel):
+    letter_id: int
+    hidden: bool
+    reason: str
 
 
 class QueueQuery(BaseModel):
@@ -186,28 +205,45 @@ async def get_review_queue(slug: str, query_args: QueueQuery) -> QueueOut:
     """Secretaries and district admins: replies with open flags."""
     community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
     rows = await review_queue(db_session(), community, newest_first=query_args.sort == "newest")
-    return QueueOut(
-        posts=[
-            FlaggedOut(
-                post_id=row.post.id or 0,
-                thread_id=row.thread.id or 0,
-                number=row.post.number,
-                thread_title=row.thread.title,
-                author=row.author.username if row.author else None,
-                body_html=row.post.body_html,
-                hidden=row.post.hidden_at is not None,
-                flags=[
-                    FlagEntryOut(
-                        reporter=view.reporter.username if view.reporter else None,
-                        reason=view.flag.reason,
-                        note=view.flag.note,
-                        created_at=view.flag.created_at.isoformat(),
-                    )
-                    for view in row.flags
-                ],
-            )
-            for row in rows
-        ]
+    return QueueOut(items=[_flagged_out(row) for row in rows])
+
+
+def _flagged_out(row: Flagged) -> FlaggedOut:
+    flags = [
+        FlagEntryOut(
+            reporter=view.reporter.username if view.reporter else None,
+            reason=view.flag.reason,
+            note=view.flag.note,
+            created_at=view.flag.created_at.isoformat(),
+        )
+        for view in row.flags
+    ]
+    author = row.author.username if row.author else None
+    if row.letter is not None:
+        return FlaggedOut(
+            kind="letter",
+            post_id=None,
+            thread_id=None,
+            number=None,
+            letter_id=row.letter.id,
+            title=row.letter.title,
+            author=author,
+            body_html=row.letter.body_html,
+            hidden=row.hidden,
+            flags=flags,
+        )
+    assert row.post is not None and row.thread is not None  # noqa: S101 -- a post's row has both
+    return FlaggedOut(
+        kind="thread" if row.is_thread else "reply",
+        post_id=row.post.id,
+        thread_id=row.thread.id,
+        number=row.post.number,
+        letter_id=None,
+        title=row.thread.title,
+        author=author,
+        body_html=row.post.body_html,
+        hidden=row.hidden,
+        flags=flags,
     )
 
 
@@ -482,3 +518,50 @@ async def hide_thread(thread_id: int, data: HideThreadIn) -> ThreadToolsOut:
     )
     await commit()
     return _tools_out(thread)
+
+
+@blueprint.post("/letters/<id:letter_id>/flags")
+@tag(["moderation"])
+@rate_limit(limits=FLAG_LIMITS)
+@validate_request(FlagIn)
+@validate_response(LetterFlagOut)
+async def flag_letter(letter_id: int, data: FlagIn) -> LetterFlagOut:
+    """Verified members: flag a thank-you letter for the secretaries. Three distinct members hide it until
+    reviewed."""
+    user = require_user()
+    letter, _community, standing = await access_letter(db_session(), user, letter_id)
+    added = await flags.flag_letter(
+        db_session(), actor=user, letter=letter, standing=standing, reason=data.reason, note=data.note
+    )
+    await commit()
+    return LetterFlagOut(letter_id=letter_id, added=added)
+
+
+@blueprint.post("/letters/<id:letter_id>/review")
+@tag(["moderation"])
+@validate_request(ReviewIn)
+@validate_response(LetterStateOut)
+async def review_letter(letter_id: int, data: ReviewIn) -> LetterStateOut:
+    """Secretaries: decide on a flagged letter; the flaggers are told."""
+    user = require_user()
+    letter, _community, standing = await access_letter(db_session(), user, letter_id)
+    await flags.review_letter(
+        db_session(), actor=user, letter=letter, standing=standing, agree=data.agree, reason=data.reason
+    )
+    await commit()
+    return LetterStateOut(letter_id=letter_id, hidden=letter.hidden_at is not None, reason=letter.hidden_reason)
+
+
+@blueprint.post("/letters/<id:letter_id>/moderate")
+@tag(["moderation"])
+@validate_request(LetterHideIn)
+@validate_response(LetterStateOut)
+async def moderate_letter(letter_id: int, data: LetterHideIn) -> LetterStateOut:
+    """Secretaries: hide a thank-you letter from everyone but its writer (who sees `reason`), or show it again."""
+    user = require_user()
+    letter, _community, standing = await access_letter(db_session(), user, letter_id)
+    await moderation.set_letter_hidden(
+        db_session(), actor=user, letter=letter, standing=standing, hidden=data.hidden, reason=data.reason
+    )
+    await commit()
+    return LetterStateOut(letter_id=letter_id, hidden=letter.hidden_at is not None, reason=letter.hidden_reason)

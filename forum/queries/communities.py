@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Post, Role, Thread, User
 from forum.permissions import CommunityStanding, can_moderate
+from forum.queries.flags import open_flag_count
 from forum.queries.people import Person
 
 
@@ -87,6 +88,7 @@ class CommunityOverview:
     district: District
     member_count: int
     pending_count: int
+    waiting_review: int  # items with open flags (the review queue), for the secretaries' link to it
     secretaries: list[Person]
 
 
@@ -98,11 +100,14 @@ async def community_overview(session: AsyncSession, community: Community) -> Com
             .scalar_subquery()
         )
 
-    district, verified, pending = (
+    district, verified, pending, waiting = (
         await session.execute(
-            select(District, counted(MembershipStatus.VERIFIED), counted(MembershipStatus.PENDING)).where(
-                col(District.id) == community.district_id
-            )
+            select(
+                District,
+                counted(MembershipStatus.VERIFIED),
+                counted(MembershipStatus.PENDING),
+                open_flag_count(community.id or 0),
+            ).where(col(District.id) == community.district_id)
         )
     ).one()
     secretaries = (
@@ -121,6 +126,7 @@ async def community_overview(session: AsyncSession, community: Community) -> Com
         district=district,
         member_count=int(verified),
         pending_count=int(pending),
+        waiting_review=int(waiting),
         secretaries=[Person.of(user, membership) for user, membership in secretaries],
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Event, EventRetention, Post
+from forum.models import Event, EventRetention, Letter, Post
 
 # More missed events than this and the client is better off reloading the page.
 REPLAY_LIMIT = 500
@@ -80,3 +80,24 @@ async def redact_replay(session: AsyncSession, envelopes: list[dict[str, Any]], 
             data["body_html"] = ""
             if "images" in data:
                 data["images"] = []
+
+
+async def withhold_hidden_letters(session: AsyncSession, envelopes: list[dict[str, Any]], *, viewer_id: int) -> None:
+    """Take out, in place, replayed `letter.created` events of letters hidden since (all but their writer's)."""
+    letter_ids = {envelope["data"].get("letter_id") for envelope in envelopes if envelope["type"] == "letter.created"}
+    if not letter_ids - {None}:
+        return
+    rows = await session.execute(
+        select(col(Letter.id)).where(
+            col(Letter.id).in_(letter_ids - {None}),
+            col(Letter.hidden_at).is_not(None),
+            col(Letter.author_id).is_distinct_from(viewer_id),
+        )
+    )
+    withheld = set(rows.scalars())
+    if withheld:
+        envelopes[:] = [
+            envelope
+            for envelope in envelopes
+            if not (envelope["type"] == "letter.created" and envelope["data"].get("letter_id") in withheld)
+        ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -101,10 +101,19 @@ async def _views(session: AsyncSession, rows: Sequence[Any], viewer: User) -> li
 
 
 async def thanks_wall(
-    session: AsyncSession, community: Community, viewer: User, *, before: int | None = None, limit: int = PER_PAGE
+    session: AsyncSession,
+    community: Community,
+    viewer: User,
+    *,
+    moderator: bool = False,
+    before: int | None = None,
+    limit: int = PER_PAGE,
 ) -> LetterPage:
-    """The community's letters, newest first, by keyset on id."""
+    """The community's letters, newest first, by keyset on id. Hidden letters only for their writer, and for
+    the secretaries (`moderator`), who see them marked."""
     statement = _with_authors().where(col(Letter.community_id) == community.id)
+    if not moderator:
+        statement = statement.where(or_(col(Letter.hidden_at).is_(None), col(Letter.author_id) == viewer.id))
     if before is not None:
         statement = statement.where(col(Letter.id) < before)
     rows = (await session.execute(statement.order_by(col(Letter.id).desc()).limit(limit + 1))).all()
@@ -122,7 +131,11 @@ async def featured_letters(session: AsyncSession, community: Community, viewer: 
     rows = (
         await session.execute(
             _with_authors()
-            .where(col(Letter.community_id) == community.id, col(Letter.featured_at).is_not(None))
+            .where(
+                col(Letter.community_id) == community.id,
+                col(Letter.featured_at).is_not(None),
+                col(Letter.hidden_at).is_(None),
+            )
             .order_by(col(Letter.featured_at).desc())
             .limit(FEATURED)
         )
@@ -147,6 +160,7 @@ async def letters_received(
     shown = and_(
         col(LetterRecipient.user_id) == user.id,
         col(Letter.community_id).in_(community_ids),
+        col(Letter.hidden_at).is_(None),  # a secretary's hide (or the flags') takes it off every profile
     )
     visible = and_(shown, col(LetterRecipient.hidden_at).is_(None))
     count = (

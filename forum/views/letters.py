@@ -39,7 +39,7 @@ async def _wall_page(
     require_reader(standing)
     before = parse_id(request.args.get("before", "")) or None
     last_event_id = await latest_event_id(db_session())  # before the letters: one written in between is replayed
-    page = await thanks_wall(db_session(), community, user, before=before)
+    page = await thanks_wall(db_session(), community, user, moderator=can_moderate(standing), before=before)
     return await render_template(
         "letters/wall.html",
         community=community,
@@ -90,6 +90,7 @@ async def show(letter_id: int) -> Any:
         community=community,
         view=await letter_view(db_session(), letter, user),
         can_feature=can_moderate(standing),
+        can_flag=standing.is_verified_member,
     )
 
 

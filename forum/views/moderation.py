@@ -1,5 +1,6 @@
-"""A secretary's tools as pages: hiding a reply (with the reason its author sees) and showing it again, locking
-and unlocking a thread, and the community's moderation log."""
+"""A secretary's tools as pages: hiding replies, threads and thank-you letters (with the reason their author
+sees) and showing them again, the thread panel (lock, pin, slow mode, timer, move, delete), flags and the
+review queue, the word filter, and the community's moderation log."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_community_to_moderate, access_post, access_thread, board_in
+from forum.access import access_community_to_moderate, access_letter, access_post, access_thread, board_in
 from forum.actions import flags, moderation, threads, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
-from forum.paths import post_path
+from forum.paths import letter_path, post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
 from forum.queries.flags import review_queue
@@ -97,12 +98,22 @@ async def audit_log(slug: str) -> Any:
     )
 
 
+def _flag_page(*, title: str, back: str, action: str, form: Any, errors: dict[str, str]) -> Any:
+    return render_template(
+        "moderation/flag.html", title=title, back=back, action=action, reasons=flags.REASONS, form=form, errors=errors
+    )
+
+
 @blueprint.get("/posts/<id:post_id>/flag")
 @login_required
 async def flag_form(post_id: int) -> Any:
-    post, thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
-    return await render_template(
-        "moderation/flag.html", post=post, thread=thread, community=community, reasons=flags.REASONS, form={}, errors={}
+    post, thread, _board, _community, _standing = await access_post(db_session(), require_user(), post_id)
+    return await _flag_page(
+        title=thread.title,
+        back=post_path(thread.id or 0, post.number),
+        action=url_for("moderation.flag", post_id=post_id),
+        form={},
+        errors={},
     )
 
 
@@ -111,7 +122,8 @@ async def flag_form(post_id: int) -> Any:
 @rate_limit(limits=FLAG_LIMITS)
 async def flag(post_id: int) -> Any:
     user = require_user()
-    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
+    back = post_path(thread.id or 0, post.number)
     form = await request.form
     try:
         added = await flags.flag_post(
@@ -124,21 +136,109 @@ async def flag(post_id: int) -> Any:
             note=form.get("note", ""),
         )
     except InvalidInput as error:  # refused before anything was written
-        return await render_template(
-            "moderation/flag.html",
-            post=post,
-            thread=thread,
-            community=community,
-            reasons=flags.REASONS,
-            form=form,
-            errors=error.translated_fields(),
-        ), error.status
+        action = url_for("moderation.flag", post_id=post_id)
+        page = await _flag_page(
+            title=thread.title, back=back, action=action, form=form, errors=error.translated_fields()
+        )
+        return page, error.status
     await commit()
+    await _flagged(added)
+    return redirect(back)
+
+
+async def _flagged(added: bool) -> None:
     if added:
         await notify(N_("Thank you. The community's secretaries will review it."))
     else:
         await notify(N_("You have flagged this already; the secretaries will review it."))
-    return redirect(post_path(thread.id or 0, post.number))
+
+
+@blueprint.get("/letters/<id:letter_id>/flag")
+@login_required
+async def flag_letter_form(letter_id: int) -> Any:
+    letter, _community, _standing = await access_letter(db_session(), require_user(), letter_id)
+    return await _flag_page(
+        title=letter.title,
+        back=letter_path(letter_id),
+        action=url_for("moderation.flag_letter", letter_id=letter_id),
+        form={},
+        errors={},
+    )
+
+
+@blueprint.post("/letters/<id:letter_id>/flag")
+@login_required
+@rate_limit(limits=FLAG_LIMITS)
+async def flag_letter(letter_id: int) -> Any:
+    user = require_user()
+    letter, _community, standing = await access_letter(db_session(), user, letter_id)
+    form = await request.form
+    try:
+        added = await flags.flag_letter(
+            db_session(),
+            actor=user,
+            letter=letter,
+            standing=standing,
+            reason=form.get("reason"),
+            note=form.get("note", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        action = url_for("moderation.flag_letter", letter_id=letter_id)
+        page = await _flag_page(
+            title=letter.title, back=letter_path(letter_id), action=action, form=form, errors=error.translated_fields()
+        )
+        return page, error.status
+    await commit()
+    await _flagged(added)
+    return redirect(letter_path(letter_id))
+
+
+@blueprint.post("/letters/<id:letter_id>/review")
+@login_required
+async def decide_letter(letter_id: int) -> Any:
+    user = require_user()
+    letter, community, standing = await access_letter(db_session(), user, letter_id)
+    form = await request.form
+    agree = form.get("decision") == "agree"
+    try:
+        await flags.review_letter(
+            db_session(), actor=user, letter=letter, standing=standing, agree=agree, reason=form.get("reason", "")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
+    await commit()
+    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
+    return redirect(url_for("moderation.queue", slug=community.slug))
+
+
+@blueprint.get("/letters/<id:letter_id>/moderate")
+@login_required
+async def hide_letter_form(letter_id: int) -> Any:
+    letter, _community, standing = await access_letter(db_session(), require_user(), letter_id)
+    moderation.require_moderator(standing)
+    return await render_template("moderation/hide_letter.html", letter=letter, form={}, errors={})
+
+
+@blueprint.post("/letters/<id:letter_id>/moderate")
+@login_required
+async def hide_letter(letter_id: int) -> Any:
+    """Hide a thank-you letter with a reason its writer sees (`hidden=1`), or show it again (`hidden=0`)."""
+    user = require_user()
+    letter, _community, standing = await access_letter(db_session(), user, letter_id)
+    form = await request.form
+    hidden = form.get("hidden", "1") == "1"
+    try:
+        await moderation.set_letter_hidden(
+            db_session(), actor=user, letter=letter, standing=standing, hidden=hidden, reason=form.get("reason", "")
+        )
+    except InvalidInput as error:  # refused before anything was written
+        page = await render_template(
+            "moderation/hide_letter.html", letter=letter, form=form, errors=error.translated_fields()
+        )
+        return page, error.status
+    await commit()
+    await notify(N_("The letter is hidden; its writer sees why.") if hidden else N_("The letter is shown again."))
+    return redirect(letter_path(letter_id))
 
 
 @blueprint.get("/c/<slug>/review")

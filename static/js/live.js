@@ -360,6 +360,11 @@
       if (number) number.textContent = String(data.like_count);
     }
 
+    // A letter hidden by a secretary (or by flags) leaves the wall; one shown again appears on the next load.
+    function setLetterHidden(data) {
+      if (data.hidden) document.getElementById(`letter-${Number(data.letter_id)}`)?.remove();
+    }
+
     // Likes, edits and deletions of posts on this page; posts on other pages are simply not here.
     function postOnPage(data) {
       return document.getElementById(`post-${Number(data.number)}`);
@@ -563,6 +568,7 @@
       } else if (state.element.id === "letters") {
         if (envelope.type === "letter.created") addLetter(state.element, data);
         else if (envelope.type === "letter.liked") setLetterLikes(data);
+        else if (envelope.type === "letter.hidden") setLetterHidden(data);
       } else if (envelope.type === "thread.created" && state.element.id === "threads") {
         addThread(state.element, data);
       } else {

@@ -1,0 +1,262 @@
+"""Flags beyond replies, and hiding letters: three neighbours flagging a thread's opening post hide the
+whole thread until reviewed; three flagging a thank-you letter hide the letter; both wait in the same review
+queue as replies, where agreeing hides with a reason and disagreeing shows again what the flags hid. A
+secretary hides a letter directly with a reason its writer sees; it leaves the wall, the community page,
+profiles and replays; its photo answers 404. Who may, over the pages and the API. Both databases."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
+from sqlmodel import col
+
+from forum.db import Database
+from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User
+from forum.queries.events import withhold_hidden_letters
+from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
+from tests.helpers import bearer, login, post_form, post_multipart, text
+from tests.test_images import png
+
+
+async def _members(app: Quart, db: Database, community: Community, *names: str) -> dict[str, Client]:
+    clients = {}
+    for name in names:
+        role = Role.SECRETARY if name.endswith("sec") else Role.RESIDENT
+        user = await make_user(db, username=name, display_name=name)
+        await make_member(db, user=user, community=community, role=role)
+        clients[name] = app.test_client()
+        await login(clients[name], name)
+    return clients
+
+
+async def _audit(db: Database) -> list[str]:
+    async with db.read_only() as session:
+        return list((await session.execute(select(AuditEntry.action).order_by(col(AuditEntry.id)))).scalars())
+
+
+async def _kinds(db: Database, username: str) -> list[str]:
+    """The kinds of notification `username` has had, sorted."""
+    async with db.read_only() as session:
+        return sorted(
+            (
+                await session.execute(
+                    select(Notification.kind)
+                    .join(User, col(User.id) == col(Notification.user_id))
+                    .where(col(User.username) == username)
+                )
+            ).scalars()
+        )
+
+
+async def test_three_neighbours_flagging_a_thread_hide_it_until_a_secretary_keeps_it(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    people = await _members(app, db, community, "ft_author", "ft_a", "ft_b", "ft_c", "ft_sec")
+    async with db.read_only() as session:
+        author = (await session.execute(select(User).where(col(User.username) == "ft_author"))).scalar_one()
+    thread = await make_thread(db, author=author, community=community, title="出售假药")
+    page = f"/t/{thread.id}"
+    async with db.read_only() as session:
+        first_post = (
+            await session.execute(select(Post).where(col(Post.thread_id) == thread.id, col(Post.number) == 1))
+        ).scalar_one()
+    flag_path = f"/posts/{first_post.id}/flag"
+    assert 'href="' + flag_path + '"' in await text(await people["ft_a"].get(page))
+    for index, name in enumerate(("ft_a", "ft_a", "ft_b", "ft_c")):
+        done = await post_form(people[name], flag_path, {"reason": "spam"}, token_from=flag_path)
+        assert done.status_code == 302, (name, index)
+        if index < 3:
+            assert (await people["ft_b"].get(page)).status_code == 200, index  # not yet: one member counts once
+    # The third neighbour hid the whole thread: gone for neighbours, there for its author with why.
+    assert (await people["ft_b"].get(page)).status_code == 404
+    assert "邻居举报了这个帖子" in await text(await people["ft_author"].get(page))
+    assert "thread.auto_hidden" in await _audit(db)
+    async with db.read_only() as session:
+        events = (await session.execute(select(Event.type).where(col(Event.room) == f"thread:{thread.id}"))).scalars()
+        assert "thread.hidden" in set(events)
+
+    queue = await text(await people["ft_sec"].get(f"/c/{community.slug}/review"))
+    assert f"flagged-post-{first_post.id}" in queue and "同意：隐藏此帖" in queue and "3 次举报" in queue
+    home = await text(await people["ft_sec"].get(f"/c/{community.slug}"))
+    assert "审核队列" in home and "1 项待处理" in home
+    kept = await post_form(
+        people["ft_sec"], f"/posts/{first_post.id}/review", {"decision": "disagree"}, token_from=page
+    )
+    assert kept.status_code == 302
+    assert (await people["ft_b"].get(page)).status_code == 200  # the flags had hidden it: shown again
+    again = await post_form(people["ft_sec"], f"/posts/{first_post.id}/review", {"decision": "agree"}, token_from=page)
+    assert again.status_code == 303  # no open flags left: refused, and it stays shown
+    assert (await people["ft_b"].get(page)).status_code == 200
+    assert await _kinds(db, "ft_a") == ["flag_kept"]
+
+
+async def _letter(client: Client, community_slug: str, to: str, *, photo: bool = False) -> int:
+    wall = f"/c/{community_slug}/thanks"
+    written = await post_multipart(
+        client,
+        wall,
+        {"usernames": to, "title": "谢谢邻居", "body": "帮我修好了水管"},
+        [("images", "pipe.png", png())] if photo else [],
+        token_from=wall,
+    )
+    assert written.status_code == 302, await text(written)
+    match = re.fullmatch(r"/letters/(\d+)", written.headers["Location"])
+    assert match
+    return int(match.group(1))
+
+
+async def test_three_neighbours_flagging_a_letter_hide_it_and_a_secretary_agrees_with_a_reason(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    people = await _members(app, db, community, "fl_writer", "fl_to", "fl_a", "fl_b", "fl_c", "fl_sec")
+    letter_id = await _letter(people["fl_writer"], community.slug, "fl_to")
+    wall = f"/c/{community.slug}/thanks"
+    flag_path = f"/letters/{letter_id}/flag"
+    assert 'href="' + flag_path + '"' in await text(await people["fl_a"].get(wall))
+    assert 'href="' + flag_path + '"' not in await text(await people["fl_writer"].get(wall))  # not one's own
+    own = await post_form(people["fl_writer"], flag_path, {"reason": "spam"}, token_from=wall)
+    assert own.status_code == 403
+    no_note = await post_form(people["fl_a"], flag_path, {"reason": "other"}, token_from=wall)
+    assert no_note.status_code == 422
+    for name in ("fl_a", "fl_a", "fl_b"):
+        assert (await post_form(people[name], flag_path, {"reason": "privacy"}, token_from=wall)).status_code == 302
+    assert (await people["fl_to"].get(f"/letters/{letter_id}")).status_code == 200
+    assert (await post_form(people["fl_c"], flag_path, {"reason": "abuse"}, token_from=wall)).status_code == 302
+    # Hidden by the flags: gone for neighbours (even its recipient), off the wall and the profile.
+    assert (await people["fl_to"].get(f"/letters/{letter_id}")).status_code == 404
+    assert f'id="letter-{letter_id}"' not in await text(await people["fl_to"].get(wall))
+    assert f'id="letter-{letter_id}"' not in await text(await people["fl_a"].get("/u/fl_to"))
+    assert "邻居举报了这封感谢信" in await text(await people["fl_writer"].get(f"/letters/{letter_id}"))
+    assert "letter.auto_hidden" in await _audit(db)
+
+    queue = await text(await people["fl_sec"].get(f"/c/{community.slug}/review"))
+    assert f"flagged-letter-{letter_id}" in queue and "感谢信" in queue
+    no_reason = await post_form(
+        people["fl_sec"], f"/letters/{letter_id}/review", {"decision": "agree"}, token_from=wall
+    )
+    assert no_reason.status_code == 303
+    agreed = await post_form(
+        people["fl_sec"],
+        f"/letters/{letter_id}/review",
+        {"decision": "agree", "reason": "泄露了邻居的门牌号"},
+        token_from=wall,
+    )
+    assert agreed.status_code == 302
+    assert "泄露了邻居的门牌号" in await text(await people["fl_writer"].get(f"/letters/{letter_id}"))
+    assert (await people["fl_to"].get(f"/letters/{letter_id}")).status_code == 404
+    async with db.read_only() as session:
+        from forum.models import User
+
+        ids = dict((await session.execute(select(col(User.username), col(User.id)))).all())
+        told = (await session.execute(select(Notification.user_id, Notification.kind))).all()
+    assert (
+        sorted(kind for user_id, kind in told if user_id in {ids["fl_a"], ids["fl_b"], ids["fl_c"]})
+        == ["flag_agreed"] * 3
+    )
+    assert "flags.agreed" in await _audit(db)
+
+
+async def test_a_secretary_hides_a_letter_with_a_reason_and_shows_it_again(app: Quart, db: Database) -> None:
+    community, elsewhere = await make_community(db), await make_community(db)
+    people = await _members(app, db, community, "hl_writer", "hl_to", "hl_sec")
+    far = await make_user(db, username="hl_far_sec")
+    await make_member(db, user=far, community=elsewhere, role=Role.SECRETARY)
+    admin = await make_user(db, username="hl_admin")
+    await make_district_admin(db, user=admin, district_id=community.district_id)
+    letter_id = await _letter(people["hl_writer"], community.slug, "hl_to", photo=True)
+    async with db.unit_of_work() as session:
+        stored = await session.get(Letter, letter_id)
+        assert stored is not None
+        stored.featured_at = stored.created_at  # on the community page too
+        image = (await session.execute(select(LetterImage))).scalar_one()
+    page, wall = f"/letters/{letter_id}", f"/c/{community.slug}/thanks"
+    moderate = f"{page}/moderate"
+    far_client, admin_client = app.test_client(), app.test_client()
+    await login(far_client, "hl_far_sec")
+    await login(admin_client, "hl_admin")
+    form = {"hidden": "1", "reason": "含有广告"}
+    for client, status in ((people["hl_to"], 403), (people["hl_writer"], 403), (far_client, 404)):
+        assert (await post_form(client, moderate, form, token_from="/")).status_code == status
+    assert (await people["hl_to"].get(moderate)).status_code == 403
+    assert (await people["hl_sec"].get(moderate)).status_code == 200
+    refused = await post_form(people["hl_sec"], moderate, {"hidden": "1"}, token_from=page)
+    assert refused.status_code == 422 and "理由" in await text(refused)
+    hidden = await post_form(people["hl_sec"], moderate, form, token_from=page)
+    assert hidden.status_code == 302
+
+    assert (await people["hl_to"].get(page)).status_code == 404
+    assert (await people["hl_to"].get(f"/letters/images/{image.id}/full")).status_code == 404
+    for path in (wall, f"/c/{community.slug}", "/u/hl_to"):
+        assert f'id="letter-{letter_id}"' not in await text(await people["hl_to"].get(path)), path
+    writer_view = await text(await people["hl_writer"].get(page))
+    assert "书记隐藏了这封感谢信：含有广告" in writer_view
+    assert f'id="letter-{letter_id}"' in await text(await people["hl_writer"].get(wall))  # their own, marked
+    assert "重新显示" in await text(await people["hl_sec"].get(wall))
+    headers = await bearer(app.test_client(), "hl_to")
+    listed = await (
+        await app.test_client().get(f"/api/v1/communities/{community.slug}/letters", headers=headers)
+    ).get_json()
+    assert [each["id"] for each in listed["letters"]] == []
+    async with db.read_only() as session:
+        events = (await session.execute(select(Event).where(col(Event.type).like("letter.%")))).scalars().all()
+        envelopes = [{"type": e.type, "id": e.id, "room": e.room, "data": json.loads(e.payload)} for e in events]
+        assert [e["type"] for e in envelopes] == ["letter.created", "letter.hidden"]
+        to_id = (await session.execute(select(Notification.user_id).where(col(Notification.kind) == "letter"))).scalar()
+        replay = [dict(e) for e in envelopes]
+        await withhold_hidden_letters(session, replay, viewer_id=to_id or 0)
+        assert [e["type"] for e in replay] == ["letter.hidden"]  # a resuming wall does not get it back
+        kinds = (await session.execute(select(Notification.kind))).scalars().all()
+    assert "letter_hidden" in kinds
+    twice = await post_form(people["hl_sec"], moderate, form, token_from=page)
+    assert twice.status_code == 409
+
+    # The API: the same rules; the district admin shows it again.
+    api = app.test_client()
+    path = f"/api/v1/letters/{letter_id}/moderate"
+    assert (await api.post(path, json={"hidden": False}, headers=await bearer(api, "hl_to"))).status_code == 404
+    assert (await api.post(path, json={"hidden": False}, headers=await bearer(api, "hl_writer"))).status_code == 403
+    shown = await api.post(path, json={"hidden": False}, headers=await bearer(api, "hl_admin"))
+    assert shown.status_code == 200 and (await shown.get_json()) == {
+        "letter_id": letter_id,
+        "hidden": False,
+        "reason": "",
+    }
+    assert (await people["hl_to"].get(page)).status_code == 200
+    actions = await _audit(db)
+    assert [a for a in actions if a.startswith("letter.") and a != "letter.featured"] == [
+        "letter.hidden",
+        "letter.shown",
+    ]
+
+
+async def test_the_api_flags_letters_and_lists_every_kind_in_the_queue(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    people = await _members(app, db, community, "fa_writer", "fa_to", "fa_sec")
+    letter_id = await _letter(people["fa_writer"], community.slug, "fa_to")
+    api = app.test_client()
+    path = f"/api/v1/letters/{letter_id}/flags"
+    first = await api.post(path, json={"reason": "spam"}, headers=await bearer(api, "fa_to"))
+    assert first.status_code == 200 and (await first.get_json()) == {"letter_id": letter_id, "added": True}
+    again = await api.post(path, json={"reason": "abuse"}, headers=await bearer(api, "fa_to"))
+    assert (await again.get_json())["added"] is False
+    bad = await api.post(path, json={"reason": "boring"}, headers=await bearer(api, "fa_to"))
+    assert bad.status_code == 422
+    queue = await api.get(f"/api/v1/communities/{community.slug}/review", headers=await bearer(api, "fa_sec"))
+    items = (await queue.get_json())["items"]
+    assert [(i["kind"], i["letter_id"], i["title"], [f["reason"] for f in i["flags"]]) for i in items] == [
+        ("letter", letter_id, "谢谢邻居", ["spam"])
+    ]
+    assert (
+        await api.get(f"/api/v1/communities/{community.slug}/review", headers=await bearer(api, "fa_to"))
+    ).status_code == 403
+    decided = await api.post(
+        f"/api/v1/letters/{letter_id}/review", json={"agree": False}, headers=await bearer(api, "fa_sec")
+    )
+    assert decided.status_code == 200 and (await decided.get_json())["hidden"] is False
+    async with db.read_only() as session:
+        stored = await session.get(Letter, letter_id)
+    assert stored is not None and stored.hidden_at is None
