@@ -142,10 +142,15 @@ async def test_three_neighbours_flagging_a_letter_hide_it_and_a_secretary_agrees
     agreed = await post_form(
         people["fl_sec"],
         f"/letters/{letter_id}/review",
-        {"decision": "agree", "reason": "泄露了邻居的门牌号"},
+        {"decision": "agree", "reason": "泄露了邻居的门牌号", "mute_hours": "24"},
         token_from=wall,
     )
     assert agreed.status_code == 302
+    # Agreeing also muted the writer, with the same reason.
+    muted = await post_form(
+        people["fl_writer"], f"/c/{community.slug}/thanks", {"usernames": "fl_to", "title": "再谢", "body": "再次感谢"}
+    )
+    assert muted.status_code == 403 and "泄露了邻居的门牌号" in await text(muted)
     assert "泄露了邻居的门牌号" in await text(await people["fl_writer"].get(f"/letters/{letter_id}"))
     assert (await people["fl_to"].get(f"/letters/{letter_id}")).status_code == 404
     async with db.read_only() as session:
@@ -157,7 +162,7 @@ async def test_three_neighbours_flagging_a_letter_hide_it_and_a_secretary_agrees
         sorted(kind for user_id, kind in told if user_id in {ids["fl_a"], ids["fl_b"], ids["fl_c"]})
         == ["flag_agreed"] * 3
     )
-    assert "flags.agreed" in await _audit(db)
+    assert "flags.agreed" in await _audit(db) and "member.muted" in await _audit(db)
 
 
 async def test_a_secretary_hides_a_letter_with_a_reason_and_shows_it_again(app: Quart, db: Database) -> None:

@@ -18,6 +18,7 @@ from forum.models import (
     Flag,
     FlagReason,
     Letter,
+    Membership,
     NotificationKind,
     Post,
     Thread,
@@ -191,6 +192,32 @@ async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread,
     )
 
 
+async def _mute_author(
+    session: AsyncSession,
+    *,
+    actor: User,
+    standing: CommunityStanding,
+    community_id: int,
+    author_id: int | None,
+    hours: object,
+    reason: str,
+) -> None:
+    """Agreeing may also mute the author here for `hours` (0 or empty: not), with the same reason, under the
+    mute's own rules (a verified member; a fellow secretary only by a district admin)."""
+    if hours in (None, "", 0, "0"):
+        return
+    membership = (
+        await session.execute(
+            select(Membership).where(col(Membership.user_id) == author_id, col(Membership.community_id) == community_id)
+        )
+    ).scalar_one_or_none()
+    if membership is None:
+        raise field_error("mute_hours", N_("Its author is no longer a member here, so cannot be muted."), status=409)
+    await moderation.set_muted(
+        session, actor=actor, membership=membership, standing=standing, hours=hours, reason=reason, muted=True
+    )
+
+
 async def review(
     session: AsyncSession,
     *,
@@ -200,10 +227,11 @@ async def review(
     standing: CommunityStanding,
     agree: bool,
     reason: object = "",
+    mute_hours: object = 0,
 ) -> None:
-    """A secretary decides on a flagged reply. Agree: it is hidden, with `reason` (required) for its author.
-    Disagree: it stays (shown again if the flags had hidden it). Either way its open flags are closed and the
-    flaggers are told."""
+    """A secretary decides on a flagged reply. Agree: it is hidden, with `reason` (required) for its author,
+    who is also muted for `mute_hours` if given. Disagree: it stays (shown again if the flags had hidden it).
+    Either way its open flags are closed and the flaggers are told."""
     moderation.require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
@@ -228,6 +256,16 @@ async def review(
             post.hidden_reason = text
     elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
+    if agree:
+        await _mute_author(
+            session,
+            actor=actor,
+            standing=standing,
+            community_id=thread.community_id,
+            author_id=post.author_id,
+            hours=mute_hours,
+            reason=text,
+        )
     await audit.record(
         session,
         actor=actor,
@@ -350,6 +388,7 @@ async def review_letter(
     standing: CommunityStanding,
     agree: bool,
     reason: object = "",
+    mute_hours: object = 0,
 ) -> None:
     """A secretary decides on a flagged letter, as `review` does on a reply."""
     moderation.require_moderator(standing)
@@ -365,6 +404,16 @@ async def review_letter(
         letter.hidden_reason = text
     elif letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
         await moderation.set_letter_hidden(session, actor=actor, letter=letter, standing=standing, hidden=False)
+    if agree:
+        await _mute_author(
+            session,
+            actor=actor,
+            standing=standing,
+            community_id=letter.community_id,
+            author_id=letter.author_id,
+            hours=mute_hours,
+            reason=text,
+        )
     await audit.record(
         session,
         actor=actor,

@@ -135,6 +135,7 @@ class FlagOut(BaseModel):
 class ReviewIn(BaseModel):
     agree: bool  # True: hide it (reason required); False: keep it
     reason: str = Field(default="", max_length=5000)
+    mute_hours: int = Field(default=0, ge=0, le=moderation.MUTE_HOURS_MAX)  # with agree: also mute the author
 
 
 class FlagEntryOut(BaseModel):
@@ -256,7 +257,14 @@ async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
     await flags.review(
-        db_session(), actor=user, post=post, thread=thread, standing=standing, agree=data.agree, reason=data.reason
+        db_session(),
+        actor=user,
+        post=post,
+        thread=thread,
+        standing=standing,
+        agree=data.agree,
+        reason=data.reason,
+        mute_hours=data.mute_hours,
     )
     await commit()
     return PostStateOut(post_id=post_id, hidden=post.hidden_at is not None, hidden_reason=post.hidden_reason)
@@ -546,7 +554,13 @@ async def review_letter(letter_id: int, data: ReviewIn) -> LetterStateOut:
     user = require_user()
     letter, _community, standing = await access_letter(db_session(), user, letter_id)
     await flags.review_letter(
-        db_session(), actor=user, letter=letter, standing=standing, agree=data.agree, reason=data.reason
+        db_session(),
+        actor=user,
+        letter=letter,
+        standing=standing,
+        agree=data.agree,
+        reason=data.reason,
+        mute_hours=data.mute_hours,
     )
     await commit()
     return LetterStateOut(letter_id=letter_id, hidden=letter.hidden_at is not None, reason=letter.hidden_reason)

@@ -202,7 +202,13 @@ async def decide_letter(letter_id: int) -> Any:
     agree = form.get("decision") == "agree"
     try:
         await flags.review_letter(
-            db_session(), actor=user, letter=letter, standing=standing, agree=agree, reason=form.get("reason", "")
+            db_session(),
+            actor=user,
+            letter=letter,
+            standing=standing,
+            agree=agree,
+            reason=form.get("reason", ""),
+            mute_hours=form.get("mute_hours", 0),
         )
     except InvalidInput as error:  # refused before anything was written
         return await refused_back(error, url_for("moderation.queue", slug=community.slug))
@@ -273,6 +279,7 @@ async def decide(post_id: int) -> Any:
             standing=standing,
             agree=agree,
             reason=form.get("reason", ""),
+            mute_hours=form.get("mute_hours", 0),
         )
     except InvalidInput as error:  # refused before anything was written
         return await refused_back(error, url_for("moderation.queue", slug=community.slug))
