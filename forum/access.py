@@ -256,13 +256,16 @@ async def access_room(session: AsyncSession, user: User, room: str) -> None:
         return
     if kind == "board":
         row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
-    elif kind in ("community", "letters", "market"):  # the thanks wall and the market are <kind>:<community_id>
+    elif kind in ("community", "letters", "market", "review"):  # <kind>:<community_id>
         row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": room_id})).first()
     else:
         raise NotFound()
     if row is None:
         raise NotFound()
-    _require_reader(_standing(row))
+    standing = _standing(row)
+    _require_reader(standing)
+    if kind == "review" and not can_moderate(standing):
+        raise Forbidden()  # the review queue is the secretaries'
 
 
 async def access_post(

@@ -273,6 +273,15 @@ class LetterHidden(Event):
     hidden: bool
 
 
+class ReviewChanged(Event):
+    """Something was flagged, held by the word filter or decided on: how many items now wait in the community's
+    review queue. Only the count, so a page tells its secretary to reload rather than showing content."""
+
+    type: Literal["review.changed"] = "review.changed"
+    community_id: int
+    waiting: int
+
+
 class NotificationsChanged(Event):
     """The person's number of unread notifications (the bell), in every community. The full count, so one lost
     event heals with the next."""
@@ -405,6 +414,11 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
     "letter.created": (LetterCreated, "`letters:<community_id>`", "A thank-you letter was written."),
     "letter.liked": (LetterLiked, "`letters:<community_id>`", "A thank-you letter was liked or unliked."),
     "letter.hidden": (LetterHidden, "`letters:<community_id>`", "A thank-you letter was hidden or shown again."),
+    "review.changed": (
+        ReviewChanged,
+        "`review:<community_id>` (secretaries and district admins)",
+        "The number of items waiting in the review queue changed.",
+    ),
     "notifications.changed": (
         NotificationsChanged,
         "`user:<user_id>`",
@@ -462,6 +476,11 @@ def sale_room(sale_id: int) -> str:
 
 def letters_room(community_id: int) -> str:
     return f"letters:{community_id}"
+
+
+def review_room(community_id: int) -> str:
+    """The community's review queue: its secretaries (and district admins) only."""
+    return f"review:{community_id}"
 
 
 def user_room(user_id: int) -> str:

@@ -62,6 +62,7 @@ FOLLOWED_PREFIXES = (
     "market:",
     "sale:",
     "listing:",
+    "review:",
 )  # rooms joined through an access check
 
 log = logging.getLogger(__name__)

@@ -111,3 +111,39 @@ async def test_a_client_replaying_the_log_gets_no_text_of_a_reply_hidden_since(s
         assert (await reader.next_of("post.hidden"))["data"]["post_id"] == reply.id
     finally:
         await reader.client.disconnect()
+
+
+async def test_the_review_queue_is_live_for_secretaries_only(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    for name, role in (("rq_sec", Role.SECRETARY), ("rq_author", Role.RESIDENT), ("rq_flagger", Role.RESIDENT)):
+        await make_member(db, user=await make_user(db, username=name), community=community, role=role)
+    async with db.read_only() as session:
+        author = (await session.execute(select(User).where(col(User.username) == "rq_author"))).scalar_one()
+        seen = await latest_event_id(session)
+    thread = await make_thread(db, author=author, community=community)
+    reply = await make_reply(db, author=author, thread=thread, body="广告")
+    secretary, resident = Participant(), Participant()
+    await secretary.connect(server, "rq_sec")
+    await resident.connect(server, "rq_flagger")
+    room = f"review:{community.id}"
+    client = await http_login(server.url, "rq_flagger")
+    try:
+        assert await resident.subscribe(room, seen) == {"ok": False, "error": "forbidden"}
+        assert await secretary.subscribe(room, seen) == {"ok": True}
+        flag = f"/posts/{reply.id}/flag"
+        assert (await http_post_form(client, flag, {"reason": "spam"}, token_from=flag)).status_code == 302
+        event = await secretary.next_of("review.changed")
+        assert event["data"] == {"type": "review.changed", "community_id": community.id, "waiting": 1}
+        sec_client = await http_login(server.url, "rq_sec")
+        decided = await http_post_form(
+            sec_client, f"/posts/{reply.id}/review", {"decision": "disagree"}, token_from=f"/c/{community.slug}/review"
+        )
+        assert decided.status_code == 302
+        assert (await secretary.next_of("review.changed"))["data"]["waiting"] == 0
+        review_page = (await sec_client.get(f"/c/{community.slug}/review")).text
+        assert f'data-room="review:{community.id}"' in review_page
+        await sec_client.aclose()
+    finally:
+        await client.aclose()
+        await secretary.client.disconnect()
+        await resident.client.disconnect()

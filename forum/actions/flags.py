@@ -26,10 +26,19 @@ from forum.models import (
 )
 from forum.paths import letter_path, post_path
 from forum.permissions import CommunityStanding
+from forum.queries.flags import open_flag_count
 from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import clean_text
-from realtime.events import LetterHidden, PostHidden, ThreadHidden, letters_room, thread_room
+from realtime.events import (
+    LetterHidden,
+    PostHidden,
+    ReviewChanged,
+    ThreadHidden,
+    letters_room,
+    review_room,
+    thread_room,
+)
 
 FLAG_THRESHOLD = 3
 NOTE_MAX = 500
@@ -80,6 +89,7 @@ async def _add(
     ).first()
     if added is None:
         return None
+    await _announce(session, community_id)
     return int(
         (
             await session.execute(
@@ -93,7 +103,15 @@ async def _add(
     )
 
 
-async def _close(session: AsyncSession, *, item: tuple[str, int], agree: bool) -> list[int]:
+async def _announce(session: AsyncSession, community_id: int) -> None:
+    """Tell the community's open review pages how many items wait now (after this transaction's changes)."""
+    waiting = (await session.execute(select(open_flag_count(community_id)))).scalar_one()
+    record_event(
+        session, review_room(community_id), ReviewChanged(community_id=community_id, waiting=int(waiting)).model_dump()
+    )
+
+
+async def _close(session: AsyncSession, *, community_id: int, item: tuple[str, int], agree: bool) -> list[int]:
     """Close the open flags on `item`; the members who raised them (none: there were no open flags)."""
     column, item_id = item
     flaggers = (
@@ -106,6 +124,7 @@ async def _close(session: AsyncSession, *, item: tuple[str, int], agree: bool) -
     ).all()
     if not flaggers:
         raise field_error("item", N_("There are no open flags on this."), status=409)
+    await _announce(session, community_id)
     return [reporter for reporter, _id in flaggers if reporter is not None]  # the word filter is nobody
 
 
@@ -237,7 +256,7 @@ async def review(
         raise NotFound()
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert post.id is not None  # noqa: S101 -- a loaded row
-    flaggers = await _close(session, item=("post_id", post.id), agree=agree)
+    flaggers = await _close(session, community_id=thread.community_id, item=("post_id", post.id), agree=agree)
     if post.number == 1:  # the opening post stands for its thread: the thread is hidden or kept
         if agree and thread.hidden_at is None:
             await moderation.set_thread_hidden(
@@ -302,6 +321,7 @@ async def hold_for_review(session: AsyncSession, *, post: Post, thread: Thread, 
         )
     )
     await session.flush()
+    await _announce(session, thread.community_id)
     await audit.record(
         session,
         actor=None,
@@ -394,7 +414,7 @@ async def review_letter(
     moderation.require_moderator(standing)
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert letter.id is not None  # noqa: S101 -- a loaded row
-    flaggers = await _close(session, item=("letter_id", letter.id), agree=agree)
+    flaggers = await _close(session, community_id=letter.community_id, item=("letter_id", letter.id), agree=agree)
     if agree and letter.hidden_at is None:
         await moderation.set_letter_hidden(
             session, actor=actor, letter=letter, standing=standing, hidden=True, reason=text

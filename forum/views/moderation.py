@@ -17,6 +17,7 @@ from forum.paths import letter_path, post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
 from forum.queries.flags import review_queue
+from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, notify, refused_back, require_user
 from forum.web.ratelimits import FLAG_LIMITS
 from forum.web.templating import render_template
@@ -253,9 +254,11 @@ async def queue(slug: str) -> Any:
     """Flagged replies for the community's secretaries: the most-flagged first, or with ?sort=newest."""
     community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
     newest = request.args.get("sort") == "newest"
+    last_event_id = await latest_event_id(db_session())  # before the queue: a flag raised in between is announced
     return await render_template(
         "moderation/review.html",
         community=community,
+        last_event_id=last_event_id,
         queue=await review_queue(db_session(), community, newest_first=newest),
         newest=newest,
         reasons=flags.REASONS,

@@ -360,6 +360,15 @@
       if (number) number.textContent = String(data.like_count);
     }
 
+    // The review queue: a secretary is told how many items wait now, and reloads to see them.
+    function setReviewWaiting(queue, data) {
+      const news = queue.querySelector(".review-news");
+      if (!news || Number(data.waiting) === Number(queue.dataset.waiting)) return;
+      if (!news.dataset.template) news.dataset.template = news.firstChild.textContent;
+      news.firstChild.textContent = news.dataset.template.replace("{waiting}", String(Number(data.waiting)));
+      news.hidden = false;
+    }
+
     // A letter hidden by a secretary (or by flags) leaves the wall; one shown again appears on the next load.
     function setLetterHidden(data) {
       if (data.hidden) document.getElementById(`letter-${Number(data.letter_id)}`)?.remove();
@@ -569,6 +578,8 @@
         if (envelope.type === "letter.created") addLetter(state.element, data);
         else if (envelope.type === "letter.liked") setLetterLikes(data);
         else if (envelope.type === "letter.hidden") setLetterHidden(data);
+      } else if (state.element.id === "review-queue") {
+        if (envelope.type === "review.changed") setReviewWaiting(state.element, data);
       } else if (envelope.type === "thread.created" && state.element.id === "threads") {
         addThread(state.element, data);
       } else {
