@@ -779,14 +779,20 @@ class FilterMode(StrEnum):
 
 
 class WordFilter(SQLModel, table=True):
-    """A word a community's secretaries (or its district's admins) keep out of posts, or hold for review.
+    """A word a community's secretaries (or its district's admins) keep out of posts, or hold for review; with
+    `district_id` instead of `community_id`, a district admin's word for every community of the district.
     Matched as a substring, case-insensitively: Chinese has no spaces between words."""
 
     __tablename__ = "word_filter"
-    __table_args__ = (UniqueConstraint("community_id", "word", name="uq_word_filter_community_word"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "word", name="uq_word_filter_community_word"),
+        UniqueConstraint("district_id", "word", name="uq_word_filter_district_word"),
+        CheckConstraint("(community_id IS NULL) <> (district_id IS NULL)", name="one_scope"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    community_id: int | None = Field(default=None, sa_column=_fk("community.id", nullable=True, index=False))
+    district_id: int | None = Field(default=None, sa_column=_fk("district.id", nullable=True, index=False))
     word: str = Field(max_length=50)
     mode: str = Field(max_length=16)  # a FilterMode
     created_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))

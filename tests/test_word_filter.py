@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Event, Flag, Post, Role
-from tests.factories import make_community, make_member, make_thread, make_user
-from tests.helpers import login, post_form, post_multipart, text
+from forum.models import Event, Flag, Post, Role, WordFilter
+from tests.factories import make_community, make_district, make_district_admin, make_member, make_thread, make_user
+from tests.helpers import bearer, login, post_form, post_multipart, text
 
 
 async def _client(app: Quart, username: str) -> Client:
@@ -110,6 +110,62 @@ async def test_the_api_keeps_the_word_list_for_secretaries_only(app: Quart, db: 
     bad = await client.post(path, json={"word": "广告", "mode": "hide"}, headers=secretary)
     assert bad.status_code == 422 and "mode" in (await bad.get_json())["fields"]
     added = await client.post(path, json={"word": "广告", "mode": "review"}, headers=secretary)
-    assert (await added.get_json())["words"] == [{"word": "广告", "mode": "review"}]
+    assert (await added.get_json())["words"] == [{"word": "广告", "mode": "review", "district": False}]
     removed = await client.post(path, json={"word": "广告", "remove": True}, headers=secretary)
     assert (await removed.get_json())["words"] == []
+
+
+async def test_a_district_admins_word_applies_to_every_community_of_the_district(app: Quart, db: Database) -> None:
+    district = await make_district(db)
+    east, west = await make_community(db, district=district), await make_community(db, district=district)
+    elsewhere = await make_community(db)  # another district
+    admin = await make_user(db, username="wd_admin")
+    await make_district_admin(db, user=admin, district_id=east.district_id)
+    threads = {}
+    for community, name in ((east, "wd_east"), (west, "wd_west"), (elsewhere, "wd_far")):
+        user = await make_user(db, username=name)
+        await make_member(db, user=user, community=community)
+        threads[name] = await make_thread(db, author=user, community=community)
+    secretary = await make_user(db, username="wd_sec")
+    await make_member(db, user=secretary, community=west, role=Role.SECRETARY)
+    admin_client, secretary_client = await _client(app, "wd_admin"), await _client(app, "wd_sec")
+    words = f"/c/{east.slug}/word-filter"
+    # Only a district admin keeps the district's list.
+    refused = await post_form(
+        secretary_client,
+        f"/c/{west.slug}/word-filter",
+        {"word": "高利贷", "mode": "block", "district": "1"},
+        token_from="/",
+    )
+    assert refused.status_code == 403
+    added = await post_form(admin_client, words, {"word": "高利贷", "mode": "block", "district": "1"}, token_from=words)
+    assert added.status_code == 302
+
+    for name in ("wd_east", "wd_west"):
+        client = await _client(app, name)
+        page = f"/t/{threads[name].id}"
+        blocked = await post_form(client, f"{page}/replies", {"body": "低息高利贷请联系"}, token_from=page)
+        assert blocked.status_code == 422 and "高利贷" in await text(blocked), name
+    far = await _client(app, "wd_far")
+    page = f"/t/{threads['wd_far'].id}"
+    assert (await post_form(far, f"{page}/replies", {"body": "高利贷害人"}, token_from=page)).status_code == 302
+
+    # The west secretary sees it, marked as the district's, and cannot remove it; the admin can.
+    listed = await text(await secretary_client.get(f"/c/{west.slug}/word-filter"))
+    assert "高利贷" in listed and "全区" in listed and 'value="高利贷"' not in listed
+    removed = await post_form(
+        secretary_client,
+        f"/c/{west.slug}/word-filter",
+        {"remove": "高利贷", "district": "1"},
+        token_from="/",
+    )
+    assert removed.status_code == 403
+    headers = await bearer(app.test_client(), "wd_admin")
+    api = await app.test_client().post(
+        f"/api/v1/communities/{west.slug}/word-filter",
+        json={"word": "高利贷", "remove": True, "district": True},
+        headers=headers,
+    )
+    assert api.status_code == 200 and (await api.get_json())["words"] == []
+    async with db.read_only() as session:
+        assert (await session.execute(select(func.count()).select_from(WordFilter))).scalar_one() == 0

@@ -462,11 +462,13 @@ class WordIn(BaseModel):
     word: str = Field(max_length=200)
     mode: str = Field(default="block", max_length=16)  # block or review
     remove: bool = False  # True: take the word off the list
+    district: bool = False  # district admins: the district's list, for every community in it
 
 
 class WordOut(BaseModel):
     word: str
     mode: str
+    district: bool  # on the district's list (every community of the district), not this community's
 
 
 class WordListOut(BaseModel):
@@ -476,7 +478,8 @@ class WordListOut(BaseModel):
 async def _word_list(community: Any) -> WordListOut:
     return WordListOut(
         words=[
-            WordOut(word=entry.word, mode=entry.mode) for entry in await word_filters.words_of(db_session(), community)
+            WordOut(word=entry.word, mode=entry.mode, district=entry.district_id is not None)
+            for entry in await word_filters.words_of(db_session(), community)
         ]
     )
 
@@ -495,14 +498,27 @@ async def get_word_filter(slug: str) -> WordListOut:
 @validate_response(WordListOut)
 async def change_word_filter(slug: str, data: WordIn) -> WordListOut:
     """Secretaries: add a word (`block` refuses posts with it; `review` holds replies for review), change its
-    mode, or remove it."""
+    mode, or remove it. District admins may do so on the district's list (`district`), for all its communities."""
     user = require_user()
     community, standing = await access_community_to_moderate(db_session(), user, slug)
     if data.remove:
-        await word_filters.remove_word(db_session(), actor=user, community=community, standing=standing, word=data.word)
+        await word_filters.remove_word(
+            db_session(),
+            actor=user,
+            community=community,
+            standing=standing,
+            word=data.word,
+            district_wide=data.district,
+        )
     else:
         await word_filters.add_word(
-            db_session(), actor=user, community=community, standing=standing, word=data.word, mode=data.mode
+            db_session(),
+            actor=user,
+            community=community,
+            standing=standing,
+            word=data.word,
+            mode=data.mode,
+            district_wide=data.district,
         )
     await commit()
     return await _word_list(community)

@@ -380,9 +380,12 @@ async def delete_thread(thread_id: int) -> Any:
 @blueprint.get("/c/<slug>/word-filter")
 @login_required
 async def word_filter(slug: str) -> Any:
-    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    community, standing = await access_community_to_moderate(db_session(), require_user(), slug)
     return await render_template(
-        "moderation/word_filter.html", community=community, words=await word_filters.words_of(db_session(), community)
+        "moderation/word_filter.html",
+        community=community,
+        words=await word_filters.words_of(db_session(), community),
+        district_admin=standing.is_district_admin,
     )
 
 
@@ -392,10 +395,16 @@ async def word_filter_change(slug: str) -> Any:
     user = require_user()
     community, standing = await access_community_to_moderate(db_session(), user, slug)
     form = await request.form
+    district_wide = form.get("district") == "1"
     try:
         if form.get("remove"):
             await word_filters.remove_word(
-                db_session(), actor=user, community=community, standing=standing, word=form.get("remove")
+                db_session(),
+                actor=user,
+                community=community,
+                standing=standing,
+                word=form.get("remove"),
+                district_wide=district_wide,
             )
         else:
             await word_filters.add_word(
@@ -405,6 +414,7 @@ async def word_filter_change(slug: str) -> Any:
                 standing=standing,
                 word=form.get("word"),
                 mode=form.get("mode"),
+                district_wide=district_wide,
             )
     except InvalidInput as error:  # refused before anything was written
         return await refused_back(error, url_for("moderation.word_filter", slug=slug))
