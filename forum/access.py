@@ -524,10 +524,11 @@ _LISTING_IMAGE = (
 
 
 def _require_listing_visible(user: User, listing: Listing, standing: CommunityStanding) -> None:
-    """A listing is for the community's readers; a removed one only for its owner (who sees why) and the
-    secretaries."""
+    """A listing is for the community's readers; a removed one, or one hidden by flags until review, only for
+    its owner (who sees why) and the secretaries."""
     _require_reader(standing)
-    if listing.status == ListingStatus.REMOVED and listing.owner_id != user.id and not can_moderate(standing):
+    withheld = listing.status == ListingStatus.REMOVED or listing.hidden_at is not None
+    if withheld and listing.owner_id != user.id and not can_moderate(standing):
         raise NotFound()
 
 

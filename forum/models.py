@@ -684,6 +684,7 @@ class Listing(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     thread_id: int | None = Field(default=None, sa_column=_fk("thread.id", nullable=True, ondelete="SET NULL"))
     removed_reason: str = Field(default="", max_length=500)
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # by flags, until a secretary reviews it
 
 
 class ListingImage(StoredImage, table=True):
@@ -726,19 +727,6 @@ class Offer(SQLModel, table=True):
     maker_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class ListingReport(SQLModel, table=True):
-    """A member's report of a listing to the community's secretaries (one per member per listing)."""
-
-    __tablename__ = "listing_report"
-    __table_args__ = (UniqueConstraint("listing_id", "reporter_id", name="uq_listing_report_listing_reporter"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    listing_id: int = Field(sa_column=_fk("listing.id", index=False))
-    reporter_id: int = Field(sa_column=_fk("user.id"))
-    reason: str = Field(max_length=500)
-    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
-
-
 class FlagReason(StrEnum):
     OFF_TOPIC = "off_topic"
     ABUSE = "abuse"
@@ -748,16 +736,24 @@ class FlagReason(StrEnum):
     FILTER = "filter"  # not a member's flag: the word filter held the reply for review (the note is the word)
 
 
+ONE_FLAGGED_ITEM = (
+    " + ".join(f"(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END)" for column in ("post_id", "letter_id", "listing_id"))
+    + " = 1"
+)
+
+
 class Flag(SQLModel, table=True):
-    """A verified member's flag on a post (a reply, or a thread by its opening post) or a thank-you letter,
-    for the community's secretaries to review: exactly one of `post_id` and `letter_id` is set. One per member
-    per item (flagging again changes nothing), so three flags are three neighbours."""
+    """A verified member's flag on a post (a reply, or a thread by its opening post), a thank-you letter or a
+    swap or give-away listing, for the community's secretaries to review: exactly one of `post_id`,
+    `letter_id` and `listing_id` is set. One per member per item (flagging again changes nothing), so three
+    flags are three neighbours."""
 
     __tablename__ = "flag"
     __table_args__ = (
         UniqueConstraint("post_id", "reporter_id", name="uq_flag_post_reporter"),
         UniqueConstraint("letter_id", "reporter_id", name="uq_flag_letter_reporter"),
-        CheckConstraint("(post_id IS NULL) <> (letter_id IS NULL)", name="one_item"),
+        UniqueConstraint("listing_id", "reporter_id", name="uq_flag_listing_reporter"),
+        CheckConstraint(ONE_FLAGGED_ITEM, name="one_item"),
         Index("ix_flag_community_open", "community_id", "resolved_at"),  # the review queue
     )
 
@@ -765,6 +761,7 @@ class Flag(SQLModel, table=True):
     community_id: int = Field(sa_column=_fk("community.id", index=False))
     post_id: int | None = Field(default=None, sa_column=_fk("post.id", nullable=True, index=False))
     letter_id: int | None = Field(default=None, sa_column=_fk("letter.id", nullable=True, index=False))
+    listing_id: int | None = Field(default=None, sa_column=_fk("listing.id", nullable=True, index=False))
     reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     reason: str = Field(max_length=16)  # a FlagReason
     note: str = Field(default="", max_length=500)

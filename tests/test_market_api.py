@@ -89,9 +89,10 @@ async def test_the_api_lists_offers_accepts_and_confirms_a_swap(app: Quart, db: 
     gift = await (
         await client.post(market, json={**PRAM, "kind": "free", "wanted": "", "title": "旧衣架"}, headers=owner)
     ).get_json()
-    assert (
-        await client.post(f"/api/v1/market/{gift['id']}/report", json={"reason": "广告"}, headers=other)
-    ).status_code == 204
+    flagged = await client.post(
+        f"/api/v1/market/{gift['id']}/flags", json={"reason": "spam", "note": "广告"}, headers=other
+    )
+    assert flagged.status_code == 200 and (await flagged.get_json()) == {"listing_id": gift["id"], "added": True}
     refused = await client.post(f"/api/v1/market/{gift['id']}/remove", json={"reason": "广告"}, headers=other)
     assert refused.status_code == 403
     removed = await client.post(f"/api/v1/market/{gift['id']}/remove", json={"reason": "重复发布"}, headers=secretary)

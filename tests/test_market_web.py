@@ -1,6 +1,6 @@
 """The market as pages: listing a swap with a photo and a give-away, browsing by kind, category and status,
 searching in Chinese, offering one's own listing in exchange, accepting, the hand-over confirmed by both sides,
-renewing, reporting and a secretary's removal with the reason the owner sees; bad input and other people's
+renewing, flagging and a secretary's removal with the reason the owner sees; bad input and other people's
 listings refused by name. Both databases."""
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ async def test_bad_listings_and_offers_are_named_per_field_and_store_nothing(app
         assert (await session.execute(select(func.count()).select_from(Offer))).scalar_one() == 0
 
 
-async def test_a_report_reaches_the_secretary_who_removes_the_listing_with_a_reason_the_owner_sees(
+async def test_a_flag_reaches_the_secretary_who_removes_the_listing_with_a_reason_the_owner_sees(
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
@@ -155,10 +155,13 @@ async def test_a_report_reaches_the_secretary_who_removes_the_listing_with_a_rea
     secretary = await _member(app, db, community, "mr_secretary", role=Role.SECRETARY)
     pram = await _list(owner, community, title="全新手机低价出")
     page = f"/market/{pram}"
-    reported = await post_form(reporter, f"{page}/report", {"reason": "这是在卖东西"}, token_from=page)
+    assert f'href="{page}/flag"' in await text(await reporter.get(page))
+    reported = await post_form(
+        reporter, f"{page}/flag", {"reason": "other", "note": "这是在卖东西"}, token_from=f"{page}/flag"
+    )
     assert reported.status_code == 302
     after = await text(await reporter.get(page))
-    assert "您已向书记举报此物品" in after and f"{page}/report" not in after  # once is enough
+    assert "您已向书记举报此物品" in after and f"{page}/flag" not in after  # once is enough
     assert "这是在卖东西" in await text(await secretary.get(page))
     assert (await post_form(reporter, f"{page}/remove", {"reason": "x"}, token_from=page)).status_code == 403
     removed = await post_form(secretary, f"{page}/remove", {"reason": "邻里市场不做买卖"}, token_from=page)

@@ -18,6 +18,7 @@ from forum.models import (
     Flag,
     FlagReason,
     Letter,
+    Listing,
     Membership,
     NotificationKind,
     Post,
@@ -51,7 +52,7 @@ REASONS: dict[str, str] = {  # what a member may choose; FlagReason.FILTER is th
 }
 
 
-async def _lock(session: AsyncSession, table: type[Post] | type[Letter], item_id: int) -> None:
+async def lock_item(session: AsyncSession, table: type[Post] | type[Letter] | type[Listing], item_id: int) -> None:
     """On PostgreSQL, flags of one item take turns (its row is locked first): each then counts the ones
     committed before it, so the flag that makes three always sees the other two. (SQLite's write lock does
     the same.)"""
@@ -59,14 +60,14 @@ async def _lock(session: AsyncSession, table: type[Post] | type[Letter], item_id
         await session.execute(select(col(table.id)).where(col(table.id) == item_id).with_for_update())
 
 
-def _checked(reason: object, note: object) -> str:
+def checked_note(reason: object, note: object) -> str:
     """The note of a flag with a valid reason ("something else" needs one)."""
     if not isinstance(reason, str) or reason not in REASONS:
         raise field_error("reason", N_("Choose a reason."))
     return clean_text(note, "note", max_length=NOTE_MAX, required=reason == FlagReason.OTHER, multiline=True)
 
 
-async def _add(
+async def add_flag(
     session: AsyncSession, *, community_id: int, item: tuple[str, int], actor: User, reason: object, note: str
 ) -> int | None:
     """Store the actor's flag on `item` (column, id); None if they had flagged it already, else how many
@@ -111,7 +112,7 @@ async def _announce(session: AsyncSession, community_id: int) -> None:
     )
 
 
-async def _close(session: AsyncSession, *, community_id: int, item: tuple[str, int], agree: bool) -> list[int]:
+async def close_flags(session: AsyncSession, *, community_id: int, item: tuple[str, int], agree: bool) -> list[int]:
     """Close the open flags on `item`; the members who raised them (none: there were no open flags)."""
     column, item_id = item
     flaggers = (
@@ -149,9 +150,9 @@ async def flag_post(
     if post.deleted_at is not None:
         raise field_error("post", N_("This post was deleted by its author."), status=409)
     assert post.id is not None and actor.id is not None and thread.id is not None  # noqa: S101 -- loaded rows
-    text = _checked(reason, note)
-    await _lock(session, Post, post.id)
-    open_flags = await _add(
+    text = checked_note(reason, note)
+    await lock_item(session, Post, post.id)
+    open_flags = await add_flag(
         session, community_id=thread.community_id, item=("post_id", post.id), actor=actor, reason=reason, note=text
     )
     if open_flags is None:
@@ -211,7 +212,7 @@ async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread,
     )
 
 
-async def _mute_author(
+async def mute_author(
     session: AsyncSession,
     *,
     actor: User,
@@ -256,7 +257,7 @@ async def review(
         raise NotFound()
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert post.id is not None  # noqa: S101 -- a loaded row
-    flaggers = await _close(session, community_id=thread.community_id, item=("post_id", post.id), agree=agree)
+    flaggers = await close_flags(session, community_id=thread.community_id, item=("post_id", post.id), agree=agree)
     if post.number == 1:  # the opening post stands for its thread: the thread is hidden or kept
         if agree and thread.hidden_at is None:
             await moderation.set_thread_hidden(
@@ -276,7 +277,7 @@ async def review(
     elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
     if agree:
-        await _mute_author(
+        await mute_author(
             session,
             actor=actor,
             standing=standing,
@@ -357,9 +358,9 @@ async def flag_letter(
     if letter.author_id == actor.id:
         raise Forbidden(N_("This is your own letter."))
     assert letter.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
-    text = _checked(reason, note)
-    await _lock(session, Letter, letter.id)
-    open_flags = await _add(
+    text = checked_note(reason, note)
+    await lock_item(session, Letter, letter.id)
+    open_flags = await add_flag(
         session, community_id=letter.community_id, item=("letter_id", letter.id), actor=actor, reason=reason, note=text
     )
     if open_flags is None:
@@ -414,7 +415,7 @@ async def review_letter(
     moderation.require_moderator(standing)
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert letter.id is not None  # noqa: S101 -- a loaded row
-    flaggers = await _close(session, community_id=letter.community_id, item=("letter_id", letter.id), agree=agree)
+    flaggers = await close_flags(session, community_id=letter.community_id, item=("letter_id", letter.id), agree=agree)
     if agree and letter.hidden_at is None:
         await moderation.set_letter_hidden(
             session, actor=actor, letter=letter, standing=standing, hidden=True, reason=text
@@ -425,7 +426,7 @@ async def review_letter(
     elif letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
         await moderation.set_letter_hidden(session, actor=actor, letter=letter, standing=standing, hidden=False)
     if agree:
-        await _mute_author(
+        await mute_author(
             session,
             actor=actor,
             standing=standing,

@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, notifications, threads, word_filters
+from forum.actions import audit, flags, notifications, threads, word_filters
 from forum.actions.images import attach_images
 from forum.actions.moderation import require_voice
 from forum.db import insert_for, record_event
@@ -33,7 +33,6 @@ from forum.models import (
     Listing,
     ListingImage,
     ListingKind,
-    ListingReport,
     ListingStatus,
     NotificationKind,
     Offer,
@@ -109,14 +108,17 @@ async def _offer_count(session: AsyncSession, listing_id: int) -> int:
     )
 
 
-async def record_change(session: AsyncSession, listing: Listing, offer_count: int | None = None) -> None:
-    """Tell the market pages and the listing's page its status and number of open offers (counted here unless
-    the caller counted them for many listings at once)."""
+async def record_change(
+    session: AsyncSession, listing: Listing, offer_count: int | None = None, *, status: str | None = None
+) -> None:
+    """Tell the market pages and the listing's page its status (or `status`: a listing hidden by flags is
+    "removed" for them) and number of open offers (counted here unless the caller counted them for many
+    listings at once)."""
     assert listing.id is not None  # noqa: S101 -- a loaded row
     event = ListingChanged(
         listing_id=listing.id,
         community_id=listing.community_id,
-        status=ListingStatus(listing.status).value,
+        status=ListingStatus(status or listing.status).value,
         offer_count=await _offer_count(session, listing.id) if offer_count is None else offer_count,
     ).model_dump()
     record_event(session, market_room(listing.community_id), event)
@@ -656,27 +658,113 @@ async def expire_due(session: AsyncSession, *, now: datetime, most: int = 200) -
     return len(expired)
 
 
-async def report_listing(
-    session: AsyncSession, *, actor: User, listing: Listing, standing: CommunityStanding, reason: object
-) -> None:
-    """A member tells the community's secretaries something is wrong with a listing (once per listing)."""
+async def flag_listing(
+    session: AsyncSession,
+    *,
+    actor: User,
+    listing: Listing,
+    standing: CommunityStanding,
+    reason: object,
+    note: object = "",
+) -> bool:
+    """A member flags a listing for the community's secretaries, with a reason (as posts and letters are
+    flagged); False if they had already. The third distinct member's flag hides it until a secretary reviews
+    it: open market pages drop it, and only its owner and the secretaries see it."""
     _require_member(standing)
     if listing.owner_id == actor.id:
         raise Forbidden(N_("This is your own listing."))
-    text = clean_text(reason, "reason", max_length=REASON_MAX, multiline=True, min_length=2)
+    if listing.status == ListingStatus.REMOVED:
+        raise field_error("listing", N_("This listing is already done or removed."), status=409)
     assert listing.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
-    added = (
-        await session.execute(
-            insert_for(session)(ListingReport)
-            .values(listing_id=listing.id, reporter_id=actor.id, reason=text, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["listing_id", "reporter_id"])
-            .returning(col(ListingReport.id))
-        )
-    ).first()
-    if added is None:
-        raise field_error("reason", N_("You have already reported this listing."), status=409)
+    text = flags.checked_note(reason, note)
+    await flags.lock_item(session, Listing, listing.id)
+    open_flags = await flags.add_flag(
+        session,
+        community_id=listing.community_id,
+        item=("listing_id", listing.id),
+        actor=actor,
+        reason=reason,
+        note=text,
+    )
+    if open_flags is None:
+        return False
+    if open_flags >= flags.FLAG_THRESHOLD:
+        hidden = (
+            await session.execute(
+                update(Listing)
+                .where(col(Listing.id) == listing.id, col(Listing.hidden_at).is_(None))
+                .values(hidden_at=utcnow())
+                .returning(col(Listing.id))
+            )
+        ).first()
+        if hidden is not None:
+            await record_change(session, listing, status=ListingStatus.REMOVED)  # gone from open market pages
+            await audit.record(
+                session,
+                actor=None,
+                action="listing.auto_hidden",
+                community_id=listing.community_id,
+                target_user_id=listing.owner_id,
+                detail=f"listing {listing.id}: flagged by {open_flags} members",
+            )
     secretaries = await secretary_ids(session, listing.community_id)
-    await _tell(session, secretaries, NotificationKind.LISTING_REPORT, listing, actor_id=actor.id)
+    await _tell(session, secretaries, NotificationKind.FLAG, listing, actor_id=actor.id)
+    return True
+
+
+async def review_listing(
+    session: AsyncSession,
+    *,
+    actor: User,
+    listing: Listing,
+    standing: CommunityStanding,
+    agree: bool,
+    reason: object = "",
+    mute_hours: object = 0,
+) -> None:
+    """A secretary decides on a flagged listing. Agree: it is removed with `reason` for its owner (a deal in
+    progress is called off), and the owner is muted for `mute_hours` if given. Disagree: it stays, shown again
+    if the flags had hidden it. Either way the flags are closed and the flaggers told."""
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can remove a listing."))
+    assert listing.id is not None  # noqa: S101 -- a loaded row
+    flaggers = await flags.close_flags(
+        session, community_id=listing.community_id, item=("listing_id", listing.id), agree=agree
+    )
+    if agree:
+        text = clean_text(reason, "reason", max_length=REASON_MAX, multiline=True, min_length=2)
+        if listing.status != ListingStatus.REMOVED:
+            await remove_listing(session, actor=actor, listing=listing, standing=standing, reason=text)
+        await flags.mute_author(
+            session,
+            actor=actor,
+            standing=standing,
+            community_id=listing.community_id,
+            author_id=listing.owner_id,
+            hours=mute_hours,
+            reason=text,
+        )
+    else:
+        text = ""
+        if listing.hidden_at is not None:
+            await session.execute(update(Listing).where(col(Listing.id) == listing.id).values(hidden_at=None))
+            listing.hidden_at = None
+            await record_change(session, listing)
+    await audit.record(
+        session,
+        actor=actor,
+        action="flags.agreed" if agree else "flags.disagreed",
+        community_id=listing.community_id,
+        target_user_id=listing.owner_id,
+        detail=f"listing {listing.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
+    )
+    await _tell(
+        session,
+        flaggers,
+        NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
+        listing,
+        actor_id=actor.id,
+    )
 
 
 async def remove_listing(

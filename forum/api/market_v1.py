@@ -22,7 +22,7 @@ from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
-from forum.web.ratelimits import FLAG_LIMITS, MARKET_LIMITS
+from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
 from realtime.events import listing_room, market_room
 
@@ -362,19 +362,6 @@ async def renew_listing(listing_id: int) -> ListingOut:
     await commit()
     await db_session().refresh(listing)
     return await _listing_out(listing, standing)
-
-
-@blueprint.post("/market/<id:listing_id>/report")
-@tag(["market"])
-@rate_limit(limits=FLAG_LIMITS)
-@validate_request(ReasonIn)
-async def report_listing(listing_id: int, data: ReasonIn) -> tuple[str, int]:
-    """Tell the community's secretaries what is wrong with a listing (once per listing)."""
-    user = require_user()
-    listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.report_listing(db_session(), actor=user, listing=listing, standing=standing, reason=data.reason)
-    await commit()
-    return "", 204
 
 
 @blueprint.post("/market/<id:listing_id>/remove")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from markupsafe import escape
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
@@ -12,12 +13,13 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from forum.access import (
     access_community_to_moderate,
     access_letter,
+    access_listing,
     access_membership_to_moderate,
     access_post,
     access_thread,
     board_in,
 )
-from forum.actions import flags, moderation, suspensions, word_filters
+from forum.actions import flags, listings, moderation, suspensions, word_filters
 from forum.api.v1 import blueprint
 from forum.queries.audit import audit_log
 from forum.queries.flags import Flagged, review_queue
@@ -146,12 +148,13 @@ class FlagEntryOut(BaseModel):
 
 
 class FlaggedOut(BaseModel):
-    kind: Literal["reply", "thread", "letter"]  # a thread is flagged by its opening post
+    kind: Literal["reply", "thread", "letter", "listing"]  # a thread is flagged by its opening post
     post_id: int | None
     thread_id: int | None
     number: int | None
     letter_id: int | None
-    title: str  # the thread's or the letter's
+    listing_id: int | None
+    title: str  # the thread's, the letter's or the listing's
     author: str | None
     body_html: str
     hidden: bool
@@ -220,6 +223,20 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
         for view in row.flags
     ]
     author = row.author.username if row.author else None
+    if row.listing is not None:
+        return FlaggedOut(
+            kind="listing",
+            post_id=None,
+            thread_id=None,
+            number=None,
+            letter_id=None,
+            listing_id=row.listing.id,
+            title=row.listing.title,
+            author=author,
+            body_html=str(escape(row.listing.description)),
+            hidden=row.hidden,
+            flags=flags,
+        )
     if row.letter is not None:
         return FlaggedOut(
             kind="letter",
@@ -227,6 +244,7 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
             thread_id=None,
             number=None,
             letter_id=row.letter.id,
+            listing_id=None,
             title=row.letter.title,
             author=author,
             body_html=row.letter.body_html,
@@ -240,6 +258,7 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
         thread_id=row.thread.id,
         number=row.post.number,
         letter_id=None,
+        listing_id=None,
         title=row.thread.title,
         author=author,
         body_html=row.post.body_html,
@@ -595,3 +614,54 @@ async def moderate_letter(letter_id: int, data: LetterHideIn) -> LetterStateOut:
     )
     await commit()
     return LetterStateOut(letter_id=letter_id, hidden=letter.hidden_at is not None, reason=letter.hidden_reason)
+
+
+class ListingFlagOut(BaseModel):
+    listing_id: int
+    added: bool  # False: you had flagged it already (one member counts once)
+
+
+class ListingReviewOut(BaseModel):
+    listing_id: int
+    status: str
+    hidden: bool  # hidden by flags until reviewed
+
+
+@blueprint.post("/market/<id:listing_id>/flags")
+@tag(["moderation"])
+@rate_limit(limits=FLAG_LIMITS)
+@validate_request(FlagIn)
+@validate_response(ListingFlagOut)
+async def flag_listing(listing_id: int, data: FlagIn) -> ListingFlagOut:
+    """Verified members: flag a swap or give-away for the secretaries. Three distinct members hide it until
+    reviewed."""
+    user = require_user()
+    listing, _community, standing = await access_listing(db_session(), user, listing_id)
+    added = await listings.flag_listing(
+        db_session(), actor=user, listing=listing, standing=standing, reason=data.reason, note=data.note
+    )
+    await commit()
+    return ListingFlagOut(listing_id=listing_id, added=added)
+
+
+@blueprint.post("/market/<id:listing_id>/review")
+@tag(["moderation"])
+@validate_request(ReviewIn)
+@validate_response(ListingReviewOut)
+async def review_listing(listing_id: int, data: ReviewIn) -> ListingReviewOut:
+    """Secretaries: decide on a flagged listing (agree removes it, with the reason for its owner); the flaggers
+    are told."""
+    user = require_user()
+    listing, _community, standing = await access_listing(db_session(), user, listing_id)
+    await listings.review_listing(
+        db_session(),
+        actor=user,
+        listing=listing,
+        standing=standing,
+        agree=data.agree,
+        reason=data.reason,
+        mute_hours=data.mute_hours,
+    )
+    await commit()
+    await db_session().refresh(listing)
+    return ListingReviewOut(listing_id=listing_id, status=listing.status, hidden=listing.hidden_at is not None)

@@ -42,9 +42,22 @@ def run_migrations_offline() -> None:
 
 
 def _run_sync(connection: Connection) -> None:
+    sqlite = is_sqlite(_url())
+    if sqlite:
+        # Batch mode rebuilds a SQLite table by copying it and dropping the old one, and with foreign keys on,
+        # that drop deletes (ON DELETE CASCADE) every row that refers to it: a rebuilt `listing` would empty
+        # `offer`. SQLite only takes this pragma outside a transaction, so first; it is checked after instead.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end SQLAlchemy's implicit transaction, so Alembic's own commits the migration
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
 async def run_migrations_online() -> None:

@@ -1,6 +1,6 @@
-"""The review queue: a community's replies, threads (by their opening post) and thank-you letters with open
-flags, most-flagged or newest first, with each flag's reason and who raised it. Four statements, whatever the
-number of flags."""
+"""The review queue: a community's replies, threads (by their opening post), thank-you letters and listings
+with open flags, most-flagged or newest first, with each flag's reason and who raised it. At most five
+statements, whatever the number of flags."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from forum.models import Community, Flag, Letter, Membership, Post, Thread, User
+from forum.models import Community, Flag, Letter, Listing, ListingStatus, Membership, Post, Thread, User
 from forum.queries.people import Person
 
 QUEUE_LIMIT = 100
@@ -26,11 +26,13 @@ class FlagView:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """One flagged item: a post (with its thread; the opening post stands for the thread) or a letter."""
+    """One flagged item: a post (with its thread; the opening post stands for the thread), a letter or a
+    listing."""
 
     post: Post | None
     thread: Thread | None
     letter: Letter | None
+    listing: Listing | None
     author: Person | None
     flags: list[FlagView]
     latest: datetime
@@ -47,6 +49,8 @@ class Flagged:
     def hidden(self) -> bool:
         if self.letter is not None:
             return self.letter.hidden_at is not None
+        if self.listing is not None:
+            return self.listing.hidden_at is not None or self.listing.status == ListingStatus.REMOVED
         if self.is_thread:
             return self.thread is not None and self.thread.hidden_at is not None
         return self.post is not None and self.post.hidden_at is not None
@@ -56,17 +60,21 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
     """Items with open flags: the most-flagged first (then the newest), or the newest first."""
     count, latest = func.count().label("count"), func.max(col(Flag.created_at)).label("latest")
     grouped = (
-        select(col(Flag.post_id), col(Flag.letter_id), count, latest)
+        select(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id), count, latest)
         .where(col(Flag.community_id) == community.id, col(Flag.resolved_at).is_(None))
-        .group_by(col(Flag.post_id), col(Flag.letter_id))
+        .group_by(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id))
         .order_by(*((latest.desc(),) if newest_first else (count.desc(), latest.desc())))
         .limit(QUEUE_LIMIT)
     )
-    order = [(post_id, letter_id, when) for post_id, letter_id, _count, when in (await session.execute(grouped)).all()]
+    order = [
+        (post_id, letter_id, listing_id, when)
+        for post_id, letter_id, listing_id, _count, when in (await session.execute(grouped)).all()
+    ]
     if not order:
         return []
-    post_ids = [post_id for post_id, _letter, _when in order if post_id is not None]
-    letter_ids = [letter_id for _post, letter_id, _when in order if letter_id is not None]
+    post_ids = [post_id for post_id, _letter, _listing, _when in order if post_id is not None]
+    letter_ids = [letter_id for _post, letter_id, _listing, _when in order if letter_id is not None]
+    listing_ids = [listing_id for _post, _letter, listing_id, _when in order if listing_id is not None]
     author = aliased(User)
 
     posts: dict[int, tuple[Post, Thread, Person | None]] = {}
@@ -98,7 +106,21 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
             )
         ).all():
             letters[letter.id or 0] = (letter, Person.of(user, membership) if user else None)
-    flags: dict[tuple[int | None, int | None], list[FlagView]] = {}
+    listings: dict[int, tuple[Listing, Person | None]] = {}
+    if listing_ids:
+        for listing, user, membership in (
+            await session.execute(
+                select(Listing, author, Membership)
+                .outerjoin(author, col(author.id) == col(Listing.owner_id))
+                .outerjoin(
+                    Membership,
+                    and_(col(Membership.user_id) == col(author.id), col(Membership.community_id) == community.id),
+                )
+                .where(col(Listing.id).in_(listing_ids))
+            )
+        ).all():
+            listings[listing.id or 0] = (listing, Person.of(user, membership) if user else None)
+    flags: dict[tuple[int | None, int | None, int | None], list[FlagView]] = {}
     for flag, user, membership in (
         await session.execute(
             select(Flag, User, Membership)
@@ -109,29 +131,35 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
             .where(
                 col(Flag.community_id) == community.id,
                 col(Flag.resolved_at).is_(None),
-                col(Flag.post_id).in_(post_ids) | col(Flag.letter_id).in_(letter_ids),
+                col(Flag.post_id).in_(post_ids)
+                | col(Flag.letter_id).in_(letter_ids)
+                | col(Flag.listing_id).in_(listing_ids),
             )
             .order_by(col(Flag.id))
         )
     ).all():
-        flags.setdefault((flag.post_id, flag.letter_id), []).append(
+        flags.setdefault((flag.post_id, flag.letter_id, flag.listing_id), []).append(
             FlagView(flag, Person.of(user, membership) if user else None)
         )
     queue: list[Flagged] = []
-    for post_id, letter_id, when in order:
-        views = flags.get((post_id, letter_id), [])
+    for post_id, letter_id, listing_id, when in order:
+        views = flags.get((post_id, letter_id, listing_id), [])
         if post_id is not None and post_id in posts:
             post, thread, writer = posts[post_id]
-            queue.append(Flagged(post, thread, None, writer, views, when))
+            queue.append(Flagged(post, thread, None, None, writer, views, when))
         elif letter_id is not None and letter_id in letters:
             letter, writer = letters[letter_id]
-            queue.append(Flagged(None, None, letter, writer, views, when))
+            queue.append(Flagged(None, None, letter, None, writer, views, when))
+        elif listing_id is not None and listing_id in listings:
+            listing, writer = listings[listing_id]
+            queue.append(Flagged(None, None, None, listing, writer, views, when))
     return queue
 
 
 def open_flag_count(community_id: int) -> ScalarSelect[int]:
     """How many items wait in the community's review queue, as a column of a larger statement."""
-    item = func.coalesce(col(Flag.post_id), -col(Flag.letter_id))  # letters' ids negated: one key per item
+    # One number per item: ids of the three kinds kept apart by their remainder.
+    item = func.coalesce(col(Flag.post_id) * 3, col(Flag.letter_id) * 3 + 1, col(Flag.listing_id) * 3 + 2)
     return (
         select(func.count(func.distinct(item)))
         .where(col(Flag.community_id) == community_id, col(Flag.resolved_at).is_(None))

@@ -16,10 +16,10 @@ from forum import search
 from forum.models import (
     CharitySale,
     Community,
+    Flag,
     Listing,
     ListingImage,
     ListingKind,
-    ListingReport,
     ListingStatus,
     Membership,
     Offer,
@@ -157,6 +157,7 @@ async def market_page(session: AsyncSession, community: Community, chosen: Marke
             statement = statement.where(col(Listing.status) == ListingStatus.OPEN)
         else:  # removed ones stay with their owner and the secretaries
             statement = statement.where(col(Listing.status) != ListingStatus.REMOVED)
+        statement = statement.where(col(Listing.hidden_at).is_(None))  # hidden by flags until reviewed
         if threads is not None:
             statement = statement.where(col(Listing.thread_id).in_(threads or {0}))
         listings = await _listing_rows(session, statement)
@@ -218,7 +219,7 @@ class ListingView:
     offer_count: int  # open offers
     deal: OfferView | None  # the accepted (or done) offer, for everyone: who is taking it
     my_listings: list[Listing]  # the viewer's open listings, to offer one in exchange
-    reports: list[tuple[ListingReport, Person]]  # for the secretaries
+    reports: list[tuple[Flag, Person]]  # open flags, for the secretaries
     discussion_replies: int | None  # None: no discussion thread (any more)
     is_owner: bool
     may_moderate: bool
@@ -284,17 +285,17 @@ async def listing_view(
                 )
             ).scalars()
         )
-    reports: list[tuple[ListingReport, Person]] = []
+    reports: list[tuple[Flag, Person]] = []
     if moderates:
         reports = [
-            (report, Person.of(user, membership))
-            for report, user, membership in (
+            (flag, Person.of(user, membership))
+            for flag, user, membership in (
                 await session.execute(
-                    select(ListingReport, User, Membership)
-                    .join(User, col(User.id) == col(ListingReport.reporter_id))
+                    select(Flag, User, Membership)
+                    .join(User, col(User.id) == col(Flag.reporter_id))
                     .outerjoin(Membership, _member_of(listing.community_id, col(User.id)))
-                    .where(col(ListingReport.listing_id) == listing.id)
-                    .order_by(col(ListingReport.id))
+                    .where(col(Flag.listing_id) == listing.id, col(Flag.resolved_at).is_(None))
+                    .order_by(col(Flag.id))
                 )
             ).all()
         ]
@@ -321,11 +322,7 @@ async def listing_view(
         reported = bool(
             (
                 await session.execute(
-                    select(
-                        exists().where(
-                            col(ListingReport.listing_id) == listing.id, col(ListingReport.reporter_id) == viewer.id
-                        )
-                    )
+                    select(exists().where(col(Flag.listing_id) == listing.id, col(Flag.reporter_id) == viewer.id))
                 )
             ).scalar()
         )

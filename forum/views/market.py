@@ -10,7 +10,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_community, access_listing, access_offer, require_reader
-from forum.actions import listings
+from forum.actions import flags, listings
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.models import Community, Listing, ListingKind
@@ -19,7 +19,7 @@ from forum.permissions import CommunityStanding
 from forum.queries.listings import MarketFilter, listing_view, market_page, my_market
 from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, notify, require_user
-from forum.web.ratelimits import FLAG_LIMITS, MARKET_LIMITS
+from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import uploaded_images
 
@@ -135,6 +135,7 @@ async def _listing_page(
         can_offer=standing.is_verified_member,
         categories=listings.CATEGORIES,
         conditions=listings.CONDITIONS,
+        flag_reasons=flags.REASONS,
         form=form or {},
         errors=errors or {},
         last_event_id=last_event_id,
@@ -236,23 +237,6 @@ async def renew(listing_id: int) -> Any:
         return await _refused(listing_id, error)
     await commit()
     await notify(N_("Renewed for another 30 days."))
-    return redirect(listing_path(listing_id))
-
-
-@blueprint.post("/market/<id:listing_id>/report")
-@login_required
-@rate_limit(limits=FLAG_LIMITS)
-async def report(listing_id: int) -> Any:
-    user = require_user()
-    listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    try:
-        await listings.report_listing(
-            db_session(), actor=user, listing=listing, standing=standing, reason=(await request.form).get("reason")
-        )
-    except InvalidInput as error:
-        return await _refused(listing_id, error)
-    await commit()
-    await notify(N_("Thank you. The community's secretaries will look at it."))
     return redirect(listing_path(listing_id))
 
 

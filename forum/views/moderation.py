@@ -9,11 +9,18 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_community_to_moderate, access_letter, access_post, access_thread, board_in
-from forum.actions import flags, moderation, threads, word_filters
+from forum.access import (
+    access_community_to_moderate,
+    access_letter,
+    access_listing,
+    access_post,
+    access_thread,
+    board_in,
+)
+from forum.actions import flags, listings, moderation, threads, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
-from forum.paths import letter_path, post_path
+from forum.paths import letter_path, listing_path, post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
 from forum.queries.flags import review_queue
@@ -192,6 +199,74 @@ async def flag_letter(letter_id: int) -> Any:
     await commit()
     await _flagged(added)
     return redirect(letter_path(letter_id))
+
+
+@blueprint.get("/market/<id:listing_id>/flag")
+@login_required
+async def flag_listing_form(listing_id: int) -> Any:
+    listing, _community, _standing = await access_listing(db_session(), require_user(), listing_id)
+    return await _flag_page(
+        title=listing.title,
+        back=listing_path(listing_id),
+        action=url_for("moderation.flag_listing", listing_id=listing_id),
+        form={},
+        errors={},
+    )
+
+
+@blueprint.post("/market/<id:listing_id>/flag")
+@login_required
+@rate_limit(limits=FLAG_LIMITS)
+async def flag_listing(listing_id: int) -> Any:
+    user = require_user()
+    listing, _community, standing = await access_listing(db_session(), user, listing_id)
+    form = await request.form
+    try:
+        added = await listings.flag_listing(
+            db_session(),
+            actor=user,
+            listing=listing,
+            standing=standing,
+            reason=form.get("reason"),
+            note=form.get("note", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        action = url_for("moderation.flag_listing", listing_id=listing_id)
+        page = await _flag_page(
+            title=listing.title,
+            back=listing_path(listing_id),
+            action=action,
+            form=form,
+            errors=error.translated_fields(),
+        )
+        return page, error.status
+    await commit()
+    await _flagged(added)
+    return redirect(listing_path(listing_id))
+
+
+@blueprint.post("/market/<id:listing_id>/review")
+@login_required
+async def decide_listing(listing_id: int) -> Any:
+    user = require_user()
+    listing, community, standing = await access_listing(db_session(), user, listing_id)
+    form = await request.form
+    agree = form.get("decision") == "agree"
+    try:
+        await listings.review_listing(
+            db_session(),
+            actor=user,
+            listing=listing,
+            standing=standing,
+            agree=agree,
+            reason=form.get("reason", ""),
+            mute_hours=form.get("mute_hours", 0),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
+    await commit()
+    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
+    return redirect(url_for("moderation.queue", slug=community.slug))
 
 
 @blueprint.post("/letters/<id:letter_id>/review")

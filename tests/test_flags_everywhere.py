@@ -1,6 +1,7 @@
 """Flags beyond replies, and hiding letters: three neighbours flagging a thread's opening post hide the
-whole thread until reviewed; three flagging a thank-you letter hide the letter; both wait in the same review
-queue as replies, where agreeing hides with a reason and disagreeing shows again what the flags hid. A
+whole thread until reviewed; three flagging a thank-you letter or a listing hide it; all wait in the same
+review queue as replies, where agreeing hides (a listing is removed) with a reason and disagreeing shows
+again what the flags hid. A
 secretary hides a letter directly with a reason its writer sees; it leaves the wall, the community page,
 profiles and replays; its photo answers 404. Who may, over the pages and the API. Both databases."""
 
@@ -20,6 +21,7 @@ from forum.queries.events import withhold_hidden_letters
 from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
 from tests.helpers import bearer, login, post_form, post_multipart, text
 from tests.test_images import png
+from tests.test_listings import make_listing
 
 
 async def _members(app: Quart, db: Database, community: Community, *names: str) -> dict[str, Client]:
@@ -265,3 +267,55 @@ async def test_the_api_flags_letters_and_lists_every_kind_in_the_queue(app: Quar
     async with db.read_only() as session:
         stored = await session.get(Letter, letter_id)
     assert stored is not None and stored.hidden_at is None
+
+
+async def test_three_neighbours_flagging_a_listing_hide_it_and_a_secretary_keeps_or_removes_it(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    people = await _members(app, db, community, "fm_owner", "fm_a", "fm_b", "fm_c", "fm_d", "fm_sec")
+    async with db.read_only() as session:
+        owner = (await session.execute(select(User).where(col(User.username) == "fm_owner"))).scalar_one()
+    pram = await make_listing(db, owner, community, title="全新手机低价出")
+    page, market = f"/market/{pram.id}", f"/c/{community.slug}/market"
+    flag_path = f"{page}/flag"
+    assert (await post_form(people["fm_owner"], flag_path, {"reason": "spam"}, token_from=page)).status_code == 403
+    for name in ("fm_a", "fm_b", "fm_c"):
+        assert (await post_form(people[name], flag_path, {"reason": "spam"}, token_from=page)).status_code == 302
+    # Hidden until reviewed: gone for neighbours and from the market, there for its owner with why.
+    assert (await people["fm_a"].get(page)).status_code == 404
+    assert "全新手机低价出" not in await text(await people["fm_a"].get(market))
+    assert "邻居举报了此物品" in await text(await people["fm_owner"].get(page))
+    async with db.read_only() as session:
+        changes = (await session.execute(select(Event).where(col(Event.type) == "listing.changed"))).scalars().all()
+    assert [json.loads(e.payload)["status"] for e in changes][-1] == "removed"  # open market pages drop it
+    assert "listing.auto_hidden" in await _audit(db)
+    queue = await text(await people["fm_sec"].get(f"/c/{community.slug}/review"))
+    assert f"flagged-listing-{pram.id}" in queue and "物品" in queue
+
+    # Kept: shown again everywhere.
+    kept = await post_form(people["fm_sec"], f"{page}/review", {"decision": "disagree"}, token_from=page)
+    assert kept.status_code == 302
+    assert (await people["fm_a"].get(page)).status_code == 200
+    assert "全新手机低价出" in await text(await people["fm_a"].get(market))
+    assert await _kinds(db, "fm_b") == ["flag_kept"]
+
+    # A flag that was decided on is not raised again by the same neighbour; another one flags it through the
+    # API, and it is removed there, with the reason its owner sees.
+    api = app.test_client()
+    again = await api.post(f"/api/v1{page}/flags", json={"reason": "spam"}, headers=await bearer(api, "fm_a"))
+    assert again.status_code == 200 and (await again.get_json())["added"] is False
+    flagged = await api.post(f"/api/v1{page}/flags", json={"reason": "spam"}, headers=await bearer(api, "fm_d"))
+    assert flagged.status_code == 200 and (await flagged.get_json())["added"] is True
+    queue_api = f"/api/v1/communities/{community.slug}/review"
+    items = (await (await api.get(queue_api, headers=await bearer(api, "fm_sec"))).get_json())["items"]
+    assert [(i["kind"], i["listing_id"], i["title"]) for i in items] == [("listing", pram.id, "全新手机低价出")]
+    no_reason = await api.post(f"/api/v1{page}/review", json={"agree": True}, headers=await bearer(api, "fm_sec"))
+    assert no_reason.status_code == 422
+    removed = await api.post(
+        f"/api/v1{page}/review", json={"agree": True, "reason": "邻里市场不做买卖"}, headers=await bearer(api, "fm_sec")
+    )
+    assert removed.status_code == 200
+    assert await removed.get_json() == {"listing_id": pram.id, "status": "removed", "hidden": False}
+    assert "邻里市场不做买卖" in await text(await people["fm_owner"].get(page))
+    assert (await people["fm_b"].get(page)).status_code == 404
