@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from forum.access import standing_in
 from forum.actions import memberships
+from forum.actions.moderation import close_due
 from forum.db import Database
 from forum.errors import InvalidInput
 from forum.models import (
@@ -32,13 +33,14 @@ from forum.timeutil import utcnow
 from tests.factories import (
     PASSWORD,
     make_community,
+    make_district,
     make_district_admin,
     make_member,
     make_reply,
     make_thread,
     make_user,
 )
-from tests.helpers import login, post_form, text
+from tests.helpers import bearer, login, post_form, text
 
 
 async def _client(app: Quart, username: str) -> Client:
@@ -459,3 +461,47 @@ async def test_a_hidden_thread_is_gone_for_neighbours_and_its_author_sees_why(ap
     assert shown.status_code == 302
     assert (await clients["author"].get(page)).status_code == 200
     del reply
+
+
+async def test_a_district_admin_reads_the_whole_districts_log_and_automatic_entries_say_so(
+    app: Quart, db: Database
+) -> None:
+    district = await make_district(db)
+    east, west = await make_community(db, district=district), await make_community(db, district=district)
+    far = await make_community(db)
+    admin = await make_user(db, username="dl_admin")
+    await make_district_admin(db, user=admin, district_id=district.id or 0)
+    secretary = await make_user(db, username="dl_sec")
+    await make_member(db, user=secretary, community=east, role=Role.SECRETARY)
+    for community, name in ((east, "dl_east"), (west, "dl_west"), (far, "dl_far")):
+        user = await make_user(db, username=name)
+        await make_member(db, user=user, community=community)
+        thread = await make_thread(db, author=user, community=community, title=f"{name} 的帖子")
+        async with db.unit_of_work() as session:
+            await session.execute(
+                update(Thread)
+                .where(col(Thread.id) == thread.id)
+                .values(closes_at=utcnow() - timedelta(minutes=1), close_reason="到期")
+            )
+    async with db.unit_of_work() as session:
+        assert await close_due(session, now=utcnow()) == 3  # one timer entry in each community, by nobody
+    admin_client, secretary_client = await _client(app, "dl_admin"), await _client(app, "dl_sec")
+    log = f"/c/{east.slug}/moderation-log"
+    own = await text(await secretary_client.get(log))
+    assert own.count("thread.locked") == 1 and "自动" in own and "已注销用户" not in own
+    assert (await secretary_client.get(f"{log}?scope=district")).status_code == 403
+    whole = await text(await admin_client.get(f"{log}?scope=district"))
+    assert whole.count("thread.locked") == 2 and east.name in whole and west.name in whole and far.name not in whole
+    api = app.test_client()
+    headers = await bearer(api, "dl_admin")
+    entries = (
+        await (
+            await api.get(f"/api/v1/communities/{west.slug}/moderation-log?scope=district", headers=headers)
+        ).get_json()
+    )["entries"]
+    assert sorted(e["community"] for e in entries if e["action"] == "thread.locked") == sorted([east.slug, west.slug])
+    assert all(e["automatic"] and e["actor"] is None for e in entries if e["action"] == "thread.locked")
+    refused = await api.get(
+        f"/api/v1/communities/{east.slug}/moderation-log?scope=district", headers=await bearer(api, "dl_sec")
+    )
+    assert refused.status_code == 403

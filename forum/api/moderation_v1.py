@@ -21,6 +21,8 @@ from forum.access import (
 )
 from forum.actions import flags, listings, moderation, suspensions, word_filters
 from forum.api.v1 import blueprint
+from forum.errors import Forbidden
+from forum.i18n import N_
 from forum.queries.audit import audit_log
 from forum.queries.flags import Flagged, review_queue
 from forum.web.context import commit, db_session, require_user
@@ -52,8 +54,10 @@ class LogEntryOut(BaseModel):
     id: int
     at: str
     action: str  # e.g. post.hidden, thread.locked, member.verified, listing.removed
-    actor: str | None  # username; None: the account is gone
+    actor: str | None  # username; None: done by Linli itself (`automatic`), or the account is gone
+    automatic: bool  # flags, the word filter, a timer or the clock did it
     target: str | None
+    community: str  # its slug (a district's log spans its communities)
     detail: str
 
 
@@ -102,13 +106,22 @@ async def lock_thread(thread_id: int, data: LockIn) -> ThreadStateOut:
     return ThreadStateOut(thread_id=thread_id, locked=thread.locked_at is not None, lock_reason=thread.lock_reason)
 
 
+class LogQuery(BaseModel):
+    scope: Literal["community", "district"] = "community"  # district: every community of it (district admins)
+
+
 @blueprint.get("/communities/<slug>/moderation-log")
 @tag(["moderation"])
+@validate_querystring(LogQuery)
 @validate_response(LogOut)
-async def moderation_log(slug: str) -> LogOut:
-    """Secretaries and district admins: the community's audit entries, newest first."""
-    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
-    rows = await audit_log(db_session(), community)
+async def moderation_log(slug: str, query_args: LogQuery) -> LogOut:
+    """Secretaries and district admins: the community's audit entries, newest first; district admins may ask
+    for the whole district's (`scope=district`)."""
+    community, standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    whole = query_args.scope == "district"
+    if whole and not standing.is_district_admin:
+        raise Forbidden(N_("Only a district admin can read the whole district's log."))
+    rows = await audit_log(db_session(), community, whole_district=whole)
     return LogOut(
         entries=[
             LogEntryOut(
@@ -116,7 +129,9 @@ async def moderation_log(slug: str) -> LogOut:
                 at=row.entry.at.isoformat(),
                 action=row.entry.action,
                 actor=row.actor.username if row.actor else None,
+                automatic=row.automatic,
                 target=row.target.username if row.target else None,
+                community=row.community.slug,
                 detail=row.entry.detail,
             )
             for row in rows

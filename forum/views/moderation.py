@@ -99,10 +99,18 @@ async def lock(thread_id: int) -> Any:
 @blueprint.get("/c/<slug>/moderation-log")
 @login_required
 async def audit_log(slug: str) -> Any:
-    """Every moderation action in the community, newest first: who, what, when, on whom, why."""
-    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    """Every moderation action in the community, newest first: who, what, when, on whom, why; with
+    `?scope=district`, a district admin reads every community of the district."""
+    community, standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    whole = request.args.get("scope") == "district"
+    if whole and not standing.is_district_admin:
+        raise Forbidden(N_("Only a district admin can read the whole district's log."))
     return await render_template(
-        "moderation/log.html", community=community, entries=await read_audit_log(db_session(), community)
+        "moderation/log.html",
+        community=community,
+        entries=await read_audit_log(db_session(), community, whole_district=whole),
+        whole_district=whole,
+        district_admin=standing.is_district_admin,
     )
 
 
