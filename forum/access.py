@@ -18,6 +18,7 @@ from forum.models import (
     Conversation,
     ConversationMember,
     DistrictAdmin,
+    Flag,
     Letter,
     LetterImage,
     Listing,
@@ -27,7 +28,6 @@ from forum.models import (
     MembershipStatus,
     Message,
     MessageImage,
-    MessageReport,
     Notification,
     Offer,
     Post,
@@ -320,7 +320,7 @@ async def access_conversation(
 
 
 _MESSAGE_IMAGE = (
-    select(MessageImage)
+    select(MessageImage, Message)
     .join(Message, col(Message.id) == col(MessageImage.message_id))
     .join(
         ConversationMember,
@@ -333,27 +333,28 @@ _MESSAGE_IMAGE = (
 )
 
 
-_REPORTED_IMAGE = (
+_FLAGGED_IMAGE = (
     _with_standing()
     .add_columns(MessageImage)
-    .join(MessageReport, col(MessageReport.community_id) == col(Community.id))
-    .join(MessageImage, col(MessageImage.message_id) == col(MessageReport.message_id))
-    .where(col(MessageImage.id) == bindparam("image_id"), col(MessageReport.resolved_at).is_(None))
+    .join(Flag, col(Flag.community_id) == col(Community.id))
+    .join(MessageImage, col(MessageImage.message_id) == col(Flag.message_id))
+    .where(col(MessageImage.id) == bindparam("image_id"), col(Flag.resolved_at).is_(None))
     .limit(1)
 )
 
 
 async def access_message_image(session: AsyncSession, user: User, image_id: int) -> MessageImage:
-    """A picture in a private message, for the conversation's participants only (as its text), and for the
-    secretaries reviewing a report of that one message while the report is open (as its text)."""
+    """A picture in a private message, for the conversation's participants only (as its text; of a hidden
+    message, its sender only), and for the secretaries reviewing a flag on that one message while the flag is
+    open (as its text)."""
     params = {"viewer_id": user.id, "image_id": image_id}
-    image = (await session.execute(_MESSAGE_IMAGE, params)).scalar_one_or_none()
-    if image is not None:
-        return image
-    reported = (await session.execute(_REPORTED_IMAGE, params)).first()
-    if reported is None or not can_moderate(_standing(reported)):
+    found = (await session.execute(_MESSAGE_IMAGE, params)).first()
+    if found is not None and (found[1].hidden_at is None or found[1].sender_id == user.id):
+        return found[0]
+    flagged = (await session.execute(_FLAGGED_IMAGE, params)).first()
+    if flagged is None or not can_moderate(_standing(flagged)):
         raise NotFound()
-    return reported[3]
+    return flagged[3]
 
 
 _LETTER = _with_standing().add_columns(Letter).join(Letter, col(Letter.community_id) == col(Community.id))
@@ -406,18 +407,27 @@ async def access_notification(session: AsyncSession, user: User, notification_id
     return found
 
 
-async def access_message_report(
-    session: AsyncSession, user: User, report_id: int
-) -> tuple[MessageReport, Community, CommunityStanding]:
-    """A report of a private message, for the secretaries (and district admins) of its community only."""
-    report = await session.get(MessageReport, report_id)
-    if report is None:
+async def access_flagged_message(
+    session: AsyncSession, user: User, message_id: int
+) -> tuple[Message, Community, CommunityStanding]:
+    """A private message someone flagged, for the secretaries (and district admins) of its community only:
+    that one message, never its conversation. Anyone else, and any message nobody flagged, is 404."""
+    row = (
+        await session.execute(
+            select(Message, col(Flag.community_id))
+            .join(Flag, col(Flag.message_id) == col(Message.id))
+            .where(col(Message.id) == message_id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
         raise NotFound()
-    row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": report.community_id})).one()
-    standing = _standing(row)
+    message, community_id = row
+    standing_row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": community_id})).one()
+    standing = _standing(standing_row)
     if not can_moderate(standing):
         raise NotFound()
-    return report, row[0], standing
+    return message, standing_row[0], standing
 
 
 _SALE = (

@@ -369,6 +369,10 @@ class Message(SQLModel, table=True):
     body: str = Field(sa_type=Text)
     body_html: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    # Hidden by a secretary after a flag (with the reason its sender sees) or, with no reason, by flags until
+    # reviewed: the other participants see only that it was hidden.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class MessageImage(StoredImage, table=True):
@@ -388,29 +392,6 @@ class UserBlock(SQLModel, table=True):
     blocker_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
     blocked_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
-
-
-class MessageReport(SQLModel, table=True):
-    """A participant sent one private message (not its conversation) to the community's secretaries for review."""
-
-    __tablename__ = "message_report"
-    __table_args__ = (
-        UniqueConstraint("message_id", "reporter_id", name="uq_message_report_reporter"),
-        Index("ix_message_report_open", "community_id", "resolved_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(sa_column=_fk("message.id", index=False))
-    reporter_id: int | None = Field(
-        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
-    )
-    community_id: int = Field(sa_column=_fk("community.id", index=False))
-    reason: str = Field(default="", max_length=500)
-    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
-    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolved_by_id: int | None = Field(
-        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
-    )
 
 
 class SavedAnswer(SQLModel, table=True):
@@ -743,16 +724,17 @@ ONE_FLAGGED_ITEM = (
 
 
 class Flag(SQLModel, table=True):
-    """A verified member's flag on a post (a reply, or a thread by its opening post), a thank-you letter or a
-    swap or give-away listing, for the community's secretaries to review: exactly one of `post_id`,
-    `letter_id` and `listing_id` is set. One per member per item (flagging again changes nothing), so three
-    flags are three neighbours."""
+    """A member's flag on a post (a reply, or a thread by its opening post), a thank-you letter, a swap or
+    give-away listing, or a private message sent to them, for the community's secretaries to review: exactly
+    one of the FLAGGED_ITEMS columns is set. One per member per item (flagging again changes nothing), so
+    three flags are three neighbours."""
 
     __tablename__ = "flag"
     __table_args__ = (
         UniqueConstraint("post_id", "reporter_id", name="uq_flag_post_reporter"),
         UniqueConstraint("letter_id", "reporter_id", name="uq_flag_letter_reporter"),
         UniqueConstraint("listing_id", "reporter_id", name="uq_flag_listing_reporter"),
+        UniqueConstraint("message_id", "reporter_id", name="uq_flag_message_reporter"),
         CheckConstraint(ONE_FLAGGED_ITEM, name="one_item"),
         Index("ix_flag_community_open", "community_id", "resolved_at"),  # the review queue
     )
@@ -762,6 +744,7 @@ class Flag(SQLModel, table=True):
     post_id: int | None = Field(default=None, sa_column=_fk("post.id", nullable=True, index=False))
     letter_id: int | None = Field(default=None, sa_column=_fk("letter.id", nullable=True, index=False))
     listing_id: int | None = Field(default=None, sa_column=_fk("listing.id", nullable=True, index=False))
+    message_id: int | None = Field(default=None, sa_column=_fk("message.id", nullable=True, index=False))
     reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     reason: str = Field(max_length=16)  # a FlagReason
     note: str = Field(default="", max_length=500)

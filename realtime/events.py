@@ -222,6 +222,16 @@ class MessageCreated(Event):
     url: str
 
 
+class MessageHidden(Event):
+    """A secretary (or three participants' flags) hid a private message, or a secretary showed it again. Pages
+    replace a hidden message's text and pictures with a note; one shown again reappears when they load."""
+
+    type: Literal["message.hidden"] = "message.hidden"
+    message_id: int
+    conversation_id: int
+    hidden: bool
+
+
 class MessagesRead(Event):
     """A participant has read the conversation up to a message: show "read" under it."""
 
@@ -404,6 +414,11 @@ REGISTRY: dict[str, tuple[type[Event], str, str]] = {
         MessageCreated,
         "`conversation:<conversation_id>` (its participants only)",
         "A private message was sent.",
+    ),
+    "message.hidden": (
+        MessageHidden,
+        "`conversation:<conversation_id>` (its participants only)",
+        "A message was hidden after flags, or shown again.",
     ),
     "message.read": (
         MessagesRead,

@@ -31,6 +31,7 @@ from forum.queries.events import (
     REPLAY_LIMIT,
     events_after,
     events_since,
+    redact_hidden_messages,
     redact_replay,
     withhold_hidden_letters,
 )
@@ -208,6 +209,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 await redact_replay(session, backlog, viewer_id=user.id or 0)
             elif backlog and room.startswith("letters:"):
                 await withhold_hidden_letters(session, backlog, viewer_id=user.id or 0)
+            elif backlog and room.startswith("conversation:"):
+                await redact_hidden_messages(session, backlog, viewer_id=user.id or 0)
         if backlog is None:
             return {"ok": False, "reload": True}
         for envelope in backlog:

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from forum.db import Database
 from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User
-from forum.queries.events import withhold_hidden_letters
+from forum.queries.events import redact_hidden_messages, withhold_hidden_letters
 from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
 from tests.helpers import bearer, login, post_form, post_multipart, text
 from tests.test_images import png
@@ -319,3 +319,62 @@ async def test_three_neighbours_flagging_a_listing_hide_it_and_a_secretary_keeps
     assert await removed.get_json() == {"listing_id": pram.id, "status": "removed", "hidden": False}
     assert "邻里市场不做买卖" in await text(await people["fm_owner"].get(page))
     assert (await people["fm_b"].get(page)).status_code == 404
+
+
+async def test_three_members_of_a_group_flagging_a_message_hide_it_from_the_others_until_reviewed(
+    app: Quart, db: Database
+) -> None:
+    community = await make_community(db)
+    names = ("gm_rude", "gm_a", "gm_b", "gm_c", "gm_sec")
+    await _members(app, db, community, *names)
+    api = app.test_client()
+    tokens = {name: await bearer(api, name) for name in names}
+    group = await api.post(
+        f"/api/v1/communities/{community.slug}/groups",
+        json={"title": "3号楼", "usernames": ["gm_a", "gm_b", "gm_c"]},
+        headers=tokens["gm_rude"],
+    )
+    assert group.status_code == 201
+    conversation = (await group.get_json())["id"]
+    sent = await api.post(
+        f"/api/v1/conversations/{conversation}/messages",
+        json={"body": "你们都是骗子", "client_id": "rude-000001"},
+        headers=tokens["gm_rude"],
+    )
+    message_id = (await sent.get_json())["id"]
+    flags_path = f"/api/v1/conversations/{conversation}/messages/{message_id}/flags"
+    own = await api.post(flags_path, json={"reason": "abuse"}, headers=tokens["gm_rude"])
+    assert own.status_code == 422
+    outsider = await api.post(flags_path, json={"reason": "abuse"}, headers=tokens["gm_sec"])
+    assert outsider.status_code == 404  # not a participant: the conversation does not exist for them
+    for name in ("gm_a", "gm_b", "gm_c"):
+        flagged = await api.post(flags_path, json={"reason": "abuse"}, headers=tokens[name])
+        assert flagged.status_code == 200 and (await flagged.get_json())["added"] is True
+
+    listed = f"/api/v1/conversations/{conversation}/messages"
+    theirs = (await (await api.get(listed, headers=tokens["gm_a"])).get_json())["messages"][0]
+    assert (theirs["hidden"], theirs["body_html"], theirs["hidden_reason"]) == (True, "", "")
+    own_view = (await (await api.get(listed, headers=tokens["gm_rude"])).get_json())["messages"][0]
+    assert own_view["hidden"] and "骗子" in own_view["body_html"]
+    assert "message.auto_hidden" in await _audit(db)
+    async with db.read_only() as session:
+        hidden_events = (await session.execute(select(Event).where(col(Event.type) == "message.hidden"))).scalars()
+        assert [json.loads(e.payload)["message_id"] for e in hidden_events] == [message_id]
+        created = (await session.execute(select(Event).where(col(Event.type) == "message.created"))).scalar_one()
+        replay = [{"type": created.type, "id": created.id, "room": created.room, "data": json.loads(created.payload)}]
+        reader = (await session.execute(select(User).where(col(User.username) == "gm_a"))).scalar_one()
+        await redact_hidden_messages(session, replay, viewer_id=reader.id or 0)
+    assert replay[0]["data"]["body_html"] == ""  # a resuming page does not get the text back
+
+    queue = (
+        await (await api.get(f"/api/v1/communities/{community.slug}/review", headers=tokens["gm_sec"])).get_json()
+    )["items"]
+    assert [(i["kind"], i["message_id"], i["title"]) for i in queue] == [("message", message_id, "")]
+    assert (
+        await api.post(f"/api/v1/messages/{message_id}/review", json={"agree": False}, headers=tokens["gm_a"])
+    ).status_code == 404
+    kept = await api.post(f"/api/v1/messages/{message_id}/review", json={"agree": False}, headers=tokens["gm_sec"])
+    assert kept.status_code == 200 and await kept.get_json() == {"message_id": message_id, "hidden": False}
+    theirs = (await (await api.get(listed, headers=tokens["gm_b"])).get_json())["messages"][0]
+    assert not theirs["hidden"] and "骗子" in theirs["body_html"]
+    assert "flag_kept" in await _kinds(db, "gm_c")

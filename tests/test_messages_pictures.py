@@ -248,19 +248,17 @@ async def test_a_reported_picture_is_shown_to_the_secretaries_until_the_report_i
     assert (await secretary.get(picture)).status_code == 404  # nothing reported: not theirs to see
 
     reported = await post_form(
-        receiver, f"{conversation}/report", {"message_id": str(message_id)}, token_from=conversation
+        receiver, f"{conversation}/flag", {"message_id": str(message_id), "reason": "abuse"}, token_from=conversation
     )
     assert reported.status_code == 302
-    queue = f"/c/{community.slug}/message-reports"
+    queue = f"/c/{community.slug}/review"
     page = await text(await secretary.get(queue))
     assert f'src="{picture}"' in page
     assert (await secretary.get(picture)).status_code == 200
     for outsider in (neighbour, other_secretary):
         assert (await outsider.get(picture)).status_code == 404
 
-    report_id = re.search(r'id="report-(\d+)"', page)
-    assert report_id
-    resolved = await post_form(secretary, f"/message-reports/{report_id.group(1)}/resolve", token_from=queue)
-    assert resolved.status_code == 302
-    assert (await secretary.get(picture)).status_code == 404
+    kept = await post_form(secretary, f"/message/{message_id}/review", {"decision": "disagree"}, token_from=queue)
+    assert kept.status_code == 302
+    assert (await secretary.get(picture)).status_code == 404  # the flag is closed: not theirs to see any more
     assert (await receiver.get(picture)).status_code == 200

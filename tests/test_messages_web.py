@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import AuditEntry, Community, Membership, MembershipStatus, Message, Role, User
+from forum.models import AuditEntry, Community, Membership, MembershipStatus, Message, Notification, Role, User
 from tests.factories import make_community, make_district_admin, make_member, make_user
 from tests.helpers import csrf_token, login, post_form, text
 
@@ -276,31 +276,49 @@ async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(
         ids = list((await session.execute(select(col(Message.id)).order_by(col(Message.id)))).scalars())
     threat = ids[1]
 
-    own = await post_form(wang, f"{conversation}/report", {"message_id": str(threat)}, token_from=conversation)
+    flag = f"{conversation}/flag"
+    form = await text(await zhang.get(f"{flag}?message_id={threat}"))
+    assert f'name="message_id" value="{threat}"' in form and 'name="reason"' in form
+    own = await post_form(wang, flag, {"message_id": str(threat), "reason": "abuse"}, token_from=conversation)
     assert own.status_code == 422  # type: ignore[attr-defined]
-    foreign = await post_form(outsider, f"{conversation}/report", {"message_id": str(threat)}, token_from="/")
+    foreign = await post_form(outsider, flag, {"message_id": str(threat), "reason": "abuse"}, token_from="/")
     assert foreign.status_code == 404  # type: ignore[attr-defined]
-    for _ in range(2):  # twice: one report
+    no_reason = await post_form(zhang, flag, {"message_id": str(threat)}, token_from=conversation)
+    assert no_reason.status_code == 422  # type: ignore[attr-defined]
+    for _ in range(2):  # twice: one flag
         reported = await post_form(
-            zhang, f"{conversation}/report", {"message_id": str(threat), "reason": "威胁"}, token_from=conversation
+            zhang, flag, {"message_id": str(threat), "reason": "abuse", "note": "威胁"}, token_from=conversation
         )
         assert reported.status_code == 302  # type: ignore[attr-defined]
 
-    queue = f"/c/{community.slug}/message-reports"
+    queue = f"/c/{community.slug}/review"
     assert (await zhang.get(queue)).status_code == 403
+    old_page = await secretary.get(f"/c/{community.slug}/message-reports")
+    assert old_page.headers["Location"] == queue  # type: ignore[attr-defined]
     page = await text(await secretary.get(queue))
-    assert "你再这样我就报警" in page and "威胁" in page
+    assert "你再这样我就报警" in page and "威胁" in page and "私信" in page
     assert "这是私下说的第一句" not in page  # the message, never the conversation
-    assert page.count('class="message"') == 1
+    assert page.count('class="card flagged"') == 1
     assert (await secretary.get(conversation)).status_code == 404  # and the conversation stays closed to them
-    report_id = re.search(r'id="report-(\d+)"', page).group(1)  # type: ignore[union-attr]
-    assert (await post_form(zhang, f"/message-reports/{report_id}/resolve", token_from="/")).status_code == 404  # type: ignore[attr-defined]
-    done = await post_form(secretary, f"/message-reports/{report_id}/resolve", token_from=queue)
+    review = f"/message/{threat}/review"
+    assert (await post_form(zhang, review, {"decision": "disagree"}, token_from="/")).status_code == 404  # type: ignore[attr-defined]
+    done = await post_form(
+        secretary, review, {"decision": "agree", "reason": "威胁邻居", "mute_hours": "24"}, token_from=queue
+    )
     assert done.status_code == 302  # type: ignore[attr-defined]
     assert "你再这样我就报警" not in await text(await secretary.get(queue))
+    # Hidden from the other participant, there for its sender with the reason; the sender is muted.
+    reader = await text(await zhang.get(conversation))
+    assert "你再这样我就报警" not in reader and "书记在收到举报后隐藏了这条私信" in reader
+    sender = await text(await wang.get(conversation))
+    assert "你再这样我就报警" in sender and "威胁邻居" in sender
+    muted = await _send(wang, conversation, "再说一句")
+    assert muted.status_code == 403  # type: ignore[attr-defined]
     async with db.read_only() as session:
         actions = list((await session.execute(select(col(AuditEntry.action)))).scalars())
-    assert actions.count("message_report.resolved") == 1
+        told = list((await session.execute(select(col(Notification.kind)))).scalars())
+    assert actions.count("flags.agreed") == 1 and "member.muted" in actions
+    assert "flag_agreed" in told
 
 
 async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Quart, db: Database) -> None:
@@ -349,7 +367,7 @@ async def test_odd_numbers_are_clear_errors_not_crashes(app: Quart, db: Database
     for odd in ("²", "99999999999", "999999999999", "٣"):
         read = await post_form(zhang, f"{conversation}/read", {"up_to": odd}, token_from="/")
         assert read.status_code == 422  # type: ignore[attr-defined]
-        report = await post_form(zhang, f"{conversation}/report", {"message_id": odd}, token_from="/")
+        report = await post_form(zhang, f"{conversation}/flag", {"message_id": odd, "reason": "spam"}, token_from="/")
         assert report.status_code == 422  # type: ignore[attr-defined]
     api = f"/api/v1/conversations/{conversation.rsplit('/', 1)[1]}/messages"
     assert (await zhang.get(f"{api}?before=99999999999")).status_code in (400, 422)

@@ -20,6 +20,7 @@ from forum.models import (
     Letter,
     Listing,
     Membership,
+    Message,
     NotificationKind,
     Post,
     Thread,
@@ -52,7 +53,9 @@ REASONS: dict[str, str] = {  # what a member may choose; FlagReason.FILTER is th
 }
 
 
-async def lock_item(session: AsyncSession, table: type[Post] | type[Letter] | type[Listing], item_id: int) -> None:
+async def lock_item(
+    session: AsyncSession, table: type[Post] | type[Letter] | type[Listing] | type[Message], item_id: int
+) -> None:
     """On PostgreSQL, flags of one item take turns (its row is locked first): each then counts the ones
     committed before it, so the flag that makes three always sees the other two. (SQLite's write lock does
     the same.)"""

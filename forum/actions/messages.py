@@ -22,9 +22,9 @@ from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, notifications
+from forum.actions import audit, flags, notifications
 from forum.actions.images import attach_images
-from forum.actions.moderation import require_voice
+from forum.actions.moderation import REASON_MAX, require_moderator, require_voice
 from forum.actions.threads import author_data, image_data
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden, NotFound, field_error
@@ -40,7 +40,6 @@ from forum.models import (
     Message,
     MessageImage,
     MessagePolicy,
-    MessageReport,
     NotificationKind,
     Role,
     SavedAnswer,
@@ -48,12 +47,20 @@ from forum.models import (
     UserBlock,
 )
 from forum.offload import text_work
-from forum.paths import message_image_path, message_path
+from forum.paths import community_path, message_image_path, message_path
 from forum.permissions import CommunityStanding
 from forum.queries.messages import pictures_of, unread_totals
+from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import MessageCreated, MessagesRead, UnreadChanged, conversation_room, user_room
+from realtime.events import (
+    MessageCreated,
+    MessageHidden,
+    MessagesRead,
+    UnreadChanged,
+    conversation_room,
+    user_room,
+)
 
 MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
@@ -466,19 +473,24 @@ async def set_message_policy(session: AsyncSession, *, actor: User, policy: obje
     await session.flush()
 
 
-REASON_MAX = 500
+def _excerpt(message: Message) -> str:
+    """What a notification about a flagged message calls it: the start of its text, or "a picture"."""
+    text = " ".join(message.body.split())
+    return (text[:30] + "…" if len(text) > 30 else text) or "🖼"
 
 
-async def report_message(
+async def flag_message(
     session: AsyncSession,
     *,
     actor: User,
     conversation: Conversation,
     message_id: int,
     reason: object,
-) -> MessageReport:
-    """Send one message of this conversation (not the conversation) to the community's secretaries for
-    review. `conversation` comes from the participant-only access check. Reporting it again keeps one report."""
+    note: object = "",
+) -> bool:
+    """Flag one message of this conversation (not the conversation) for the community's secretaries, with a
+    reason; False if the actor had flagged it already. `conversation` comes from the participant-only access
+    check. In a group, the third distinct participant's flag hides the message until it is reviewed."""
     message = (
         await session.execute(
             select(Message).where(col(Message.id) == message_id, col(Message.conversation_id) == conversation.id)
@@ -488,42 +500,117 @@ async def report_message(
         raise NotFound()
     if message.sender_id == actor.id:
         raise field_error("message_id", N_("You cannot report your own message."))
-    clean_reason = clean_text(reason, "reason", max_length=REASON_MAX, required=False, multiline=True)
-    existing = (
-        await session.execute(
-            select(MessageReport).where(
-                col(MessageReport.message_id) == message_id, col(MessageReport.reporter_id) == actor.id
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    report = MessageReport(
-        message_id=message_id, reporter_id=actor.id, community_id=conversation.community_id, reason=clean_reason
+    text = flags.checked_note(reason, note)
+    await flags.lock_item(session, Message, message_id)
+    item = ("message_id", message_id)
+    open_flags = await flags.add_flag(
+        session, community_id=conversation.community_id, item=item, actor=actor, reason=reason, note=text
     )
-    session.add(report)
-    await session.flush()
-    return report
+    if open_flags is None:
+        return False
+    if open_flags >= flags.FLAG_THRESHOLD and await _set_message_hidden(session, message, hidden=True, reason=""):
+        await audit.record(
+            session,
+            actor=None,
+            action="message.auto_hidden",
+            community_id=conversation.community_id,
+            target_user_id=message.sender_id,
+            detail=f"message {message_id}: flagged by {open_flags} members",
+        )
+    community = await session.get(Community, conversation.community_id)
+    await notifications.notify(
+        session,
+        recipients=await secretary_ids(session, conversation.community_id),
+        kind=NotificationKind.FLAG,
+        community_id=conversation.community_id,
+        subject=f"message:{message_id}",
+        actor_id=actor.id,
+        title=_excerpt(message),
+        url=f"{community_path(community.slug)}/review" if community else "/",
+    )
+    return True
 
 
-async def resolve_report(session: AsyncSession, *, actor: User, report: MessageReport) -> None:
-    """A secretary has reviewed the reported message. `report` comes from `access_message_report`. Nobody
-    reviews a report about their own message."""
-    message = await session.get(Message, report.message_id)
-    sender_id = message.sender_id if message else None
-    if sender_id is not None and sender_id == actor.id:
-        raise Forbidden()
-    if report.resolved_at is not None:
-        return
-    report.resolved_at = utcnow()
-    report.resolved_by_id = actor.id
+async def _set_message_hidden(session: AsyncSession, message: Message, *, hidden: bool, reason: str) -> bool:
+    """Hide the message (with `reason`, empty while flags hide it) or show it again; tell its conversation's
+    open pages. False if it already was."""
+    changed = (
+        await session.execute(
+            update(Message)
+            .where(
+                col(Message.id) == message.id,
+                col(Message.hidden_at).is_(None) if hidden else col(Message.hidden_at).is_not(None),
+            )
+            .values(hidden_at=utcnow() if hidden else None, hidden_reason=reason)
+            .returning(col(Message.hidden_at))
+        )
+    ).first()
+    if changed is None:
+        return False
+    message.hidden_at, message.hidden_reason = changed[0], reason
+    assert message.id is not None  # noqa: S101 -- a loaded row
+    record_event(
+        session,
+        conversation_room(message.conversation_id),
+        MessageHidden(message_id=message.id, conversation_id=message.conversation_id, hidden=hidden).model_dump(),
+    )
+    return True
+
+
+async def review_message(
+    session: AsyncSession,
+    *,
+    actor: User,
+    message: Message,
+    community: Community,
+    standing: CommunityStanding,
+    agree: bool,
+    reason: object = "",
+    mute_hours: object = 0,
+) -> None:
+    """A secretary decides on a flagged message (`message` comes from `access_flagged_message`). Agree: it is
+    hidden from the other participants, with `reason` its sender sees, who is also muted for `mute_hours` if
+    given. Disagree: it stays (shown again if the flags had hidden it). Either way the flags are closed and the
+    flaggers told. Nobody decides on their own message."""
+    require_moderator(standing)
+    if message.sender_id is not None and message.sender_id == actor.id:
+        raise Forbidden(N_("Another secretary decides on flags about your own message."))
+    text = clean_text(reason, "reason", max_length=REASON_MAX, min_length=2) if agree else ""
+    assert message.id is not None and community.id is not None  # noqa: S101 -- loaded rows
+    flaggers = await flags.close_flags(session, community_id=community.id, item=("message_id", message.id), agree=agree)
+    if agree:
+        if not await _set_message_hidden(session, message, hidden=True, reason=text):
+            await session.execute(update(Message).where(col(Message.id) == message.id).values(hidden_reason=text))
+            message.hidden_reason = text
+        await flags.mute_author(
+            session,
+            actor=actor,
+            standing=standing,
+            community_id=community.id,
+            author_id=message.sender_id,
+            hours=mute_hours,
+            reason=text,
+        )
+    elif message.hidden_at is not None and not message.hidden_reason:  # the flags hid it
+        await _set_message_hidden(session, message, hidden=False, reason="")
     await audit.record(
         session,
         actor=actor,
-        action="message_report.resolved",
-        community_id=report.community_id,
-        target_user_id=sender_id,
-        detail=f"report {report.id} of message {report.message_id}",
+        action="flags.agreed" if agree else "flags.disagreed",
+        community_id=community.id,
+        target_user_id=message.sender_id,
+        detail=f"message {message.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
+    )
+    await notifications.notify(
+        session,
+        recipients=flaggers,
+        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
+        community_id=community.id,
+        subject=f"message:{message.id}",
+        actor_id=actor.id,
+        title=_excerpt(message),
+        url=message_path(message.conversation_id, message.id),
+        members_only=False,  # a participant who has since moved away still reads the conversation
     )
 
 

@@ -29,7 +29,7 @@ from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, people_reading, require_user
-from forum.web.ratelimits import MESSAGE_LIMITS
+from forum.web.ratelimits import FLAG_LIMITS, MESSAGE_LIMITS
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
 from realtime.events import conversation_room
 
@@ -65,8 +65,10 @@ class MessageOut(BaseModel):
     id: int
     client_id: str
     sender_id: int | None  # None: the account no longer exists
-    body_html: str  # sanitised HTML, safe to insert as is; empty for a message of pictures only
+    body_html: str  # sanitised HTML, safe to insert as is; empty for a message of pictures only (or hidden)
     images: list[ImageOut]  # in the order sent; the URLs need a participant's login
+    hidden: bool  # hidden after flags: only its sender gets its text and pictures, with `hidden_reason`
+    hidden_reason: str  # a secretary's; empty while flags hide it until review
     created_at: str
     url: str
 
@@ -111,13 +113,16 @@ def _person_out(person: Person) -> PersonOut:
     )
 
 
-def _message_out(message: Message, pictures: Sequence[MessageImage]) -> MessageOut:
+def _message_out(message: Message, pictures: Sequence[MessageImage], viewer_id: int) -> MessageOut:
+    withheld = message.hidden_at is not None and message.sender_id != viewer_id
     return MessageOut(
         id=message.id or 0,
         client_id=message.client_id,
         sender_id=message.sender_id,
-        body_html=message.body_html,
-        images=images_out(pictures, message_image_path),
+        body_html="" if withheld else message.body_html,
+        images=[] if withheld else images_out(pictures, message_image_path),
+        hidden=message.hidden_at is not None,
+        hidden_reason=message.hidden_reason if not withheld else "",
         created_at=message.created_at.isoformat(),
         url=message_path(message.conversation_id, message.id or 0),
     )
@@ -223,7 +228,9 @@ async def list_messages(conversation_id: int, query_args: MessagePageQuery) -> M
     marks = await read_marks(db_session(), conversation, viewer=user)
     return MessagePageOut(
         conversation=_conversation_out(conversation, people.get(conversation_id, []), unread=0, waiting_since=None),
-        messages=[_message_out(message, page.pictures.get(message.id or 0, [])) for message in page.messages],
+        messages=[
+            _message_out(message, page.pictures.get(message.id or 0, []), user.id or 0) for message in page.messages
+        ],
         has_earlier=page.has_earlier,
         read_marks={str(user_id): mark for user_id, mark in marks.items()},
         last_event_id=last_event_id,
@@ -252,7 +259,7 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
         reading=await people_reading(conversation_room(conversation_id)),
     )
     await commit()
-    return _message_out(sent.message, sent.pictures), 201
+    return _message_out(sent.message, sent.pictures, user.id or 0), 201
 
 
 @blueprint.post("/conversations/<id:conversation_id>/read")
@@ -266,3 +273,30 @@ async def mark_read(conversation_id: int, data: ReadIn) -> ReadOut:
     mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=data.up_to)
     await commit()
     return ReadOut(last_read_message_id=mark)
+
+
+class MessageFlagIn(BaseModel):
+    reason: str = Field(max_length=16)  # off_topic, abuse, spam, privacy or other
+    note: str = Field(default="", max_length=5000)  # needed for other
+
+
+class MessageFlagOut(BaseModel):
+    message_id: int
+    added: bool  # False: you had flagged it already (one member counts once)
+
+
+@blueprint.post("/conversations/<id:conversation_id>/messages/<id:message_id>/flags")
+@tag(["messages"])
+@rate_limit(limits=FLAG_LIMITS)
+@validate_request(MessageFlagIn)
+@validate_response(MessageFlagOut)
+async def flag_message(conversation_id: int, message_id: int, data: MessageFlagIn) -> MessageFlagOut:
+    """Participants: flag one message sent to you for the community's secretaries, who see that message only.
+    In a group, three participants' flags hide it until reviewed."""
+    user = require_user()
+    conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
+    added = await messages.flag_message(
+        db_session(), actor=user, conversation=conversation, message_id=message_id, reason=data.reason, note=data.note
+    )
+    await commit()
+    return MessageFlagOut(message_id=message_id, added=added)

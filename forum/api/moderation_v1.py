@@ -12,6 +12,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from forum.access import (
     access_community_to_moderate,
+    access_flagged_message,
     access_letter,
     access_listing,
     access_membership_to_moderate,
@@ -19,7 +20,7 @@ from forum.access import (
     access_thread,
     board_in,
 )
-from forum.actions import flags, listings, moderation, suspensions, word_filters
+from forum.actions import flags, listings, messages, moderation, suspensions, word_filters
 from forum.api.v1 import blueprint
 from forum.errors import Forbidden
 from forum.i18n import N_
@@ -163,13 +164,14 @@ class FlagEntryOut(BaseModel):
 
 
 class FlaggedOut(BaseModel):
-    kind: Literal["reply", "thread", "letter", "listing"]  # a thread is flagged by its opening post
+    kind: Literal["reply", "thread", "letter", "listing", "message"]  # a thread is flagged by its opening post
     post_id: int | None
     thread_id: int | None
     number: int | None
     letter_id: int | None
     listing_id: int | None
-    title: str  # the thread's, the letter's or the listing's
+    message_id: int | None  # a private message: that one message, never its conversation
+    title: str  # the thread's, the letter's or the listing's; empty for a message
     author: str | None
     body_html: str
     hidden: bool
@@ -238,6 +240,21 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
         for view in row.flags
     ]
     author = row.author.username if row.author else None
+    if row.message is not None:
+        return FlaggedOut(
+            kind="message",
+            post_id=None,
+            thread_id=None,
+            number=None,
+            letter_id=None,
+            listing_id=None,
+            message_id=row.message.id,
+            title="",
+            author=author,
+            body_html=row.message.body_html,
+            hidden=row.hidden,
+            flags=flags,
+        )
     if row.listing is not None:
         return FlaggedOut(
             kind="listing",
@@ -246,6 +263,7 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
             number=None,
             letter_id=None,
             listing_id=row.listing.id,
+            message_id=None,
             title=row.listing.title,
             author=author,
             body_html=str(escape(row.listing.description)),
@@ -260,6 +278,7 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
             number=None,
             letter_id=row.letter.id,
             listing_id=None,
+            message_id=None,
             title=row.letter.title,
             author=author,
             body_html=row.letter.body_html,
@@ -274,6 +293,7 @@ def _flagged_out(row: Flagged) -> FlaggedOut:
         number=row.post.number,
         letter_id=None,
         listing_id=None,
+        message_id=None,
         title=row.thread.title,
         author=author,
         body_html=row.post.body_html,
@@ -680,3 +700,31 @@ async def review_listing(listing_id: int, data: ReviewIn) -> ListingReviewOut:
     await commit()
     await db_session().refresh(listing)
     return ListingReviewOut(listing_id=listing_id, status=listing.status, hidden=listing.hidden_at is not None)
+
+
+class MessageReviewOut(BaseModel):
+    message_id: int
+    hidden: bool
+
+
+@blueprint.post("/messages/<id:message_id>/review")
+@tag(["moderation"])
+@validate_request(ReviewIn)
+@validate_response(MessageReviewOut)
+async def review_message(message_id: int, data: ReviewIn) -> MessageReviewOut:
+    """Secretaries: decide on a flagged private message (agree hides it from the other participants, with the
+    reason for its sender); the flaggers are told."""
+    user = require_user()
+    message, community, standing = await access_flagged_message(db_session(), user, message_id)
+    await messages.review_message(
+        db_session(),
+        actor=user,
+        message=message,
+        community=community,
+        standing=standing,
+        agree=data.agree,
+        reason=data.reason,
+        mute_hours=data.mute_hours,
+    )
+    await commit()
+    return MessageReviewOut(message_id=message_id, hidden=message.hidden_at is not None)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Event, EventRetention, Letter, Post
+from forum.models import Event, EventRetention, Letter, Message, Post
 
 # More missed events than this and the client is better off reloading the page.
 REPLAY_LIMIT = 500
@@ -101,3 +101,23 @@ async def withhold_hidden_letters(session: AsyncSession, envelopes: list[dict[st
             for envelope in envelopes
             if not (envelope["type"] == "letter.created" and envelope["data"].get("letter_id") in withheld)
         ]
+
+
+async def redact_hidden_messages(session: AsyncSession, envelopes: list[dict[str, Any]], *, viewer_id: int) -> None:
+    """Blank, in place, the text and pictures of replayed `message.created` events whose message was hidden
+    since, for everyone but its sender (as the conversation's page shows it)."""
+    message_ids = {e["data"].get("message_id") for e in envelopes if e["type"] == "message.created"} - {None}
+    if not message_ids:
+        return
+    rows = await session.execute(
+        select(col(Message.id)).where(
+            col(Message.id).in_(message_ids),
+            col(Message.hidden_at).is_not(None),
+            col(Message.sender_id).is_distinct_from(viewer_id),
+        )
+    )
+    withheld = set(rows.scalars())
+    for envelope in envelopes:
+        if envelope["type"] == "message.created" and envelope["data"].get("message_id") in withheld:
+            envelope["data"]["body_html"] = ""
+            envelope["data"]["images"] = []

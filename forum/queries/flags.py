@@ -1,10 +1,10 @@
-"""The review queue: a community's replies, threads (by their opening post), thank-you letters and listings
-with open flags, most-flagged or newest first, with each flag's reason and who raised it. At most five
-statements, whatever the number of flags."""
+"""The review queue: a community's replies, threads (by their opening post), thank-you letters, listings and
+private messages with open flags, most-flagged or newest first, with each flag's reason and who raised it. At
+most seven statements, whatever the number of flags."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ScalarSelect, and_, func, select
@@ -12,7 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from forum.models import Community, Flag, Letter, Listing, ListingStatus, Membership, Post, Thread, User
+from forum.models import (
+    Community,
+    Flag,
+    Letter,
+    Listing,
+    ListingStatus,
+    Membership,
+    Message,
+    MessageImage,
+    Post,
+    Thread,
+    User,
+)
+from forum.queries.messages import pictures_of
 from forum.queries.people import Person
 
 QUEUE_LIMIT = 100
@@ -26,16 +39,18 @@ class FlagView:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """One flagged item: a post (with its thread; the opening post stands for the thread), a letter or a
-    listing."""
+    """One flagged item: a post (with its thread; the opening post stands for the thread), a letter, a
+    listing, or a private message (that one message, never its conversation)."""
 
     post: Post | None
     thread: Thread | None
     letter: Letter | None
     listing: Listing | None
+    message: Message | None
     author: Person | None
     flags: list[FlagView]
     latest: datetime
+    pictures: list[MessageImage] = field(default_factory=list)  # a flagged message's, shown with its text
 
     @property
     def count(self) -> int:
@@ -51,6 +66,8 @@ class Flagged:
             return self.letter.hidden_at is not None
         if self.listing is not None:
             return self.listing.hidden_at is not None or self.listing.status == ListingStatus.REMOVED
+        if self.message is not None:
+            return self.message.hidden_at is not None
         if self.is_thread:
             return self.thread is not None and self.thread.hidden_at is not None
         return self.post is not None and self.post.hidden_at is not None
@@ -60,21 +77,22 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
     """Items with open flags: the most-flagged first (then the newest), or the newest first."""
     count, latest = func.count().label("count"), func.max(col(Flag.created_at)).label("latest")
     grouped = (
-        select(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id), count, latest)
+        select(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id), col(Flag.message_id), count, latest)
         .where(col(Flag.community_id) == community.id, col(Flag.resolved_at).is_(None))
-        .group_by(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id))
+        .group_by(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id), col(Flag.message_id))
         .order_by(*((latest.desc(),) if newest_first else (count.desc(), latest.desc())))
         .limit(QUEUE_LIMIT)
     )
     order = [
-        (post_id, letter_id, listing_id, when)
-        for post_id, letter_id, listing_id, _count, when in (await session.execute(grouped)).all()
+        ((post_id, letter_id, listing_id, message_id), when)
+        for post_id, letter_id, listing_id, message_id, _count, when in (await session.execute(grouped)).all()
     ]
     if not order:
         return []
-    post_ids = [post_id for post_id, _letter, _listing, _when in order if post_id is not None]
-    letter_ids = [letter_id for _post, letter_id, _listing, _when in order if letter_id is not None]
-    listing_ids = [listing_id for _post, _letter, listing_id, _when in order if listing_id is not None]
+    post_ids = [key[0] for key, _when in order if key[0] is not None]
+    letter_ids = [key[1] for key, _when in order if key[1] is not None]
+    listing_ids = [key[2] for key, _when in order if key[2] is not None]
+    message_ids = [key[3] for key, _when in order if key[3] is not None]
     author = aliased(User)
 
     posts: dict[int, tuple[Post, Thread, Person | None]] = {}
@@ -120,7 +138,22 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
             )
         ).all():
             listings[listing.id or 0] = (listing, Person.of(user, membership) if user else None)
-    flags: dict[tuple[int | None, int | None, int | None], list[FlagView]] = {}
+    messages: dict[int, tuple[Message, Person | None]] = {}
+    if message_ids:
+        for message, user, membership in (
+            await session.execute(
+                select(Message, author, Membership)
+                .outerjoin(author, col(author.id) == col(Message.sender_id))
+                .outerjoin(
+                    Membership,
+                    and_(col(Membership.user_id) == col(author.id), col(Membership.community_id) == community.id),
+                )
+                .where(col(Message.id).in_(message_ids))
+            )
+        ).all():
+            messages[message.id or 0] = (message, Person.of(user, membership) if user else None)
+    pictures = await pictures_of(session, message_ids) if message_ids else {}
+    flags: dict[tuple[int | None, ...], list[FlagView]] = {}
     for flag, user, membership in (
         await session.execute(
             select(Flag, User, Membership)
@@ -133,33 +166,40 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
                 col(Flag.resolved_at).is_(None),
                 col(Flag.post_id).in_(post_ids)
                 | col(Flag.letter_id).in_(letter_ids)
-                | col(Flag.listing_id).in_(listing_ids),
+                | col(Flag.listing_id).in_(listing_ids)
+                | col(Flag.message_id).in_(message_ids),
             )
             .order_by(col(Flag.id))
         )
     ).all():
-        flags.setdefault((flag.post_id, flag.letter_id, flag.listing_id), []).append(
+        flags.setdefault((flag.post_id, flag.letter_id, flag.listing_id, flag.message_id), []).append(
             FlagView(flag, Person.of(user, membership) if user else None)
         )
     queue: list[Flagged] = []
-    for post_id, letter_id, listing_id, when in order:
-        views = flags.get((post_id, letter_id, listing_id), [])
+    for key, when in order:
+        post_id, letter_id, listing_id, message_id = key
+        views = flags.get(key, [])
         if post_id is not None and post_id in posts:
             post, thread, writer = posts[post_id]
-            queue.append(Flagged(post, thread, None, None, writer, views, when))
+            queue.append(Flagged(post, thread, None, None, None, writer, views, when))
         elif letter_id is not None and letter_id in letters:
             letter, writer = letters[letter_id]
-            queue.append(Flagged(None, None, letter, None, writer, views, when))
+            queue.append(Flagged(None, None, letter, None, None, writer, views, when))
         elif listing_id is not None and listing_id in listings:
             listing, writer = listings[listing_id]
-            queue.append(Flagged(None, None, None, listing, writer, views, when))
+            queue.append(Flagged(None, None, None, listing, None, writer, views, when))
+        elif message_id is not None and message_id in messages:
+            message, writer = messages[message_id]
+            queue.append(Flagged(None, None, None, None, message, writer, views, when, pictures.get(message_id, [])))
     return queue
 
 
 def open_flag_count(community_id: int) -> ScalarSelect[int]:
     """How many items wait in the community's review queue, as a column of a larger statement."""
-    # One number per item: ids of the three kinds kept apart by their remainder.
-    item = func.coalesce(col(Flag.post_id) * 3, col(Flag.letter_id) * 3 + 1, col(Flag.listing_id) * 3 + 2)
+    # One number per item: ids of the four kinds kept apart by their remainder.
+    item = func.coalesce(
+        col(Flag.post_id) * 4, col(Flag.letter_id) * 4 + 1, col(Flag.listing_id) * 4 + 2, col(Flag.message_id) * 4 + 3
+    )
     return (
         select(func.count(func.distinct(item)))
         .where(col(Flag.community_id) == community_id, col(Flag.resolved_at).is_(None))

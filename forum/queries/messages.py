@@ -24,7 +24,6 @@ from forum.models import (
     MembershipStatus,
     Message,
     MessageImage,
-    MessageReport,
     SavedAnswer,
     User,
     UserBlock,
@@ -280,56 +279,6 @@ async def members_named(session: AsyncSession, community: Community, raw: object
     if missing:
         raise field_error("usernames", N_("No verified member here is called %(name)s."), name=missing[0])
     return [found[name] for name in names]
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    report: MessageReport
-    message: Message
-    sender: Person | None
-    reporter: Person | None
-    pictures: list[MessageImage]
-
-
-async def open_reports(session: AsyncSession, community: Community, *, viewer: User) -> list[ReportRow]:
-    """Reported private messages awaiting review in a community, oldest first: each message alone, never its
-    conversation. Reports about the viewer's own messages are left to the others (no one reviews themselves).
-    Three statements."""
-    rows = (
-        await session.execute(
-            select(MessageReport, Message)
-            .join(Message, col(Message.id) == col(MessageReport.message_id))
-            .where(
-                col(MessageReport.community_id) == community.id,
-                col(MessageReport.resolved_at).is_(None),
-                or_(col(Message.sender_id).is_(None), col(Message.sender_id) != viewer.id),
-            )
-            .order_by(col(MessageReport.created_at), col(MessageReport.id))
-        )
-    ).all()
-    ids = {user_id for report, message in rows for user_id in (report.reporter_id, message.sender_id) if user_id}
-    people: dict[int, Person] = {}
-    if ids:
-        found = await session.execute(
-            select(User, Membership)
-            .outerjoin(
-                Membership,
-                and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == community.id),
-            )
-            .where(col(User.id).in_(ids))
-        )
-        people = {user.id or 0: Person.of(user, membership) for user, membership in found}
-    pictures = await pictures_of(session, [message.id for _report, message in rows if message.id])
-    return [
-        ReportRow(
-            report,
-            message,
-            people.get(message.sender_id or 0),
-            people.get(report.reporter_id or 0),
-            pictures.get(message.id or 0, []),
-        )
-        for report, message in rows
-    ]
 
 
 async def saved_answers_of(session: AsyncSession, viewer: User) -> list[SavedAnswer]:

@@ -13,12 +13,11 @@ from forum.access import (
     access_community,
     access_community_to_moderate,
     access_conversation,
-    access_message_report,
     members_only,
 )
-from forum.actions import accounts, messages
+from forum.actions import accounts, flags, messages
 from forum.errors import InvalidInput, NotFound, field_error
-from forum.i18n import N_
+from forum.i18n import N_, gettext
 from forum.models import Community
 from forum.queries.communities import community_overview
 from forum.queries.messages import (
@@ -26,7 +25,6 @@ from forum.queries.messages import (
     inboxes_of,
     members_named,
     messages_page,
-    open_reports,
     participants,
     read_marks,
     read_receipt_at,
@@ -220,39 +218,63 @@ async def send(conversation_id: int) -> Any:
     return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{sent.message.id}"))
 
 
-@blueprint.post("/messages/<id:conversation_id>/report")
+async def _flag_form(conversation_id: int, message_id: int | None, *, form: Any, errors: dict[str, str]) -> Any:
+    return await render_template(
+        "moderation/flag.html",
+        title=gettext(N_("A private message")),
+        back=url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message_id}"),
+        action=url_for("messages.flag", conversation_id=conversation_id),
+        hidden={"message_id": message_id or ""},
+        reasons=flags.REASONS,
+        form=form,
+        errors=errors,
+    )
+
+
+@blueprint.get("/messages/<id:conversation_id>/flag")
+@login_required
+async def flag_form(conversation_id: int) -> Any:
+    """Choose why one message of the conversation should go to the community's secretaries."""
+    await access_conversation(db_session(), require_user(), conversation_id)
+    message_id = parse_id(request.args.get("message_id", ""))
+    if message_id is None:
+        raise NotFound()
+    return await _flag_form(conversation_id, message_id, form={}, errors={})
+
+
+@blueprint.post("/messages/<id:conversation_id>/flag")
 @login_required
 @rate_limit(limits=FLAG_LIMITS)
-async def report(conversation_id: int) -> Any:
-    """Send one message of the conversation to the community's secretaries."""
+async def flag(conversation_id: int) -> Any:
+    """Send one message of the conversation (never the conversation) to the community's secretaries."""
     user = require_user()
     conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
     form = await request.form
     message_id = parse_id(form.get("message_id", ""))
     if message_id is None:
         raise field_error("message_id", N_("Choose a message to report."))
-    await messages.report_message(
-        db_session(), actor=user, conversation=conversation, message_id=message_id, reason=form.get("reason")
-    )
+    try:
+        added = await messages.flag_message(
+            db_session(),
+            actor=user,
+            conversation=conversation,
+            message_id=message_id,
+            reason=form.get("reason"),
+            note=form.get("note", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await _flag_form(conversation_id, message_id, form=form, errors=error.translated_fields()), error.status
     await commit()
-    await notify(N_("The message was sent to your community's secretaries. They see that message only."))
+    if added:
+        await notify(N_("The message was sent to your community's secretaries. They see that message only."))
+    else:
+        await notify(N_("You have flagged this already; the secretaries will review it."))
     return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{message_id}"))
 
 
 @blueprint.get("/c/<slug>/message-reports")
 @login_required
 async def reports(slug: str) -> Any:
-    user = require_user()
-    community, _standing = await access_community_to_moderate(db_session(), user, slug)
-    rows = await open_reports(db_session(), community, viewer=user)
-    return await render_template("messages/reports.html", community=community, rows=rows)
-
-
-@blueprint.post("/message-reports/<id:report_id>/resolve")
-@login_required
-async def resolve(report_id: int) -> Any:
-    user = require_user()
-    found, community, _standing = await access_message_report(db_session(), user, report_id)
-    await messages.resolve_report(db_session(), actor=user, report=found)
-    await commit()
-    return redirect(url_for("messages.reports", slug=community.slug))
+    """Where reported messages used to wait: they are flags in the review queue now."""
+    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
+    return redirect(url_for("moderation.queue", slug=community.slug))

@@ -11,13 +11,14 @@ from quart_rate_limiter import rate_limit
 
 from forum.access import (
     access_community_to_moderate,
+    access_flagged_message,
     access_letter,
     access_listing,
     access_post,
     access_thread,
     board_in,
 )
-from forum.actions import flags, listings, moderation, threads, word_filters
+from forum.actions import flags, listings, messages, moderation, threads, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
 from forum.paths import letter_path, listing_path, post_path
@@ -265,6 +266,31 @@ async def decide_listing(listing_id: int) -> Any:
             db_session(),
             actor=user,
             listing=listing,
+            standing=standing,
+            agree=agree,
+            reason=form.get("reason", ""),
+            mute_hours=form.get("mute_hours", 0),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
+    await commit()
+    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
+    return redirect(url_for("moderation.queue", slug=community.slug))
+
+
+@blueprint.post("/message/<id:message_id>/review")
+@login_required
+async def decide_message(message_id: int) -> Any:
+    user = require_user()
+    message, community, standing = await access_flagged_message(db_session(), user, message_id)
+    form = await request.form
+    agree = form.get("decision") == "agree"
+    try:
+        await messages.review_message(
+            db_session(),
+            actor=user,
+            message=message,
+            community=community,
             standing=standing,
             agree=agree,
             reason=form.get("reason", ""),

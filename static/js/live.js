@@ -512,6 +512,16 @@
       if (typing && data.sender && typing.dataset.userId === String(data.sender.id)) typing.hidden = true;
     }
 
+    // A message hidden after reports: its text and pictures leave the page (its sender sees them on reload,
+    // with the secretary's reason); one shown again comes back on the next load.
+    function setMessageHidden(data) {
+      const item = document.getElementById(`m-${Number(data.message_id)}`);
+      const template = document.getElementById("message-hidden-template");
+      if (!item || !data.hidden || !template || item.querySelector(".hidden-reason")) return;
+      for (const part of item.querySelectorAll(".post-body, .post-gallery, .report-form")) part.remove();
+      item.querySelector("header")?.after(template.content.firstElementChild.cloneNode(true));
+    }
+
     let readTimer = null;
     function markRead(list, upTo) {
       list.dataset.readUpTo = String(Math.max(Number(list.dataset.readUpTo || 0), upTo));
@@ -565,6 +575,7 @@
       if (state.element.id === "messages") {
         if (envelope.type === "message.created") addMessage(state.element, data);
         else if (envelope.type === "message.read") setRead(state.element, data);
+        else if (envelope.type === "message.hidden") setMessageHidden(data);
       } else if (state.element.id === "posts") {
         if (envelope.type === "post.created") addPost(state.element, data);
         else if (envelope.type === "post.liked") setLikes(data);
