@@ -469,11 +469,13 @@ class SessionsEnded(Event):
 
 
 class AccessChanged(Event):
-    """Internal, never sent to clients: what these users may read changed (removed from a community), so every
-    process checks the rooms their sockets are in again and takes them out of those they may no longer follow."""
+    """Internal, never sent to clients: what these users may read changed (removed from a community), or who may
+    follow these rooms did (a thread hidden), so every process checks the rooms of those users' sockets (and of
+    the sockets following those rooms) again and takes them out of those they may no longer follow."""
 
     type: Literal["access.changed"] = "access.changed"
     user_ids: list[int]
+    rooms: list[str] = []
 
 
 def market_room(community_id: int) -> str:

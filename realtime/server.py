@@ -326,6 +326,21 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                         revoked = RoomRevoked(room=room).model_dump()
                         await sio.emit("revoked", revoked, to=sid, ignore_queue=True)
 
+    def users_in(rooms: list[str]) -> list[int]:
+        """The users whose sockets on this process follow any of these rooms (rooms are per process)."""
+        prefix = user_room(0).removesuffix("0")
+        users: set[int] = set()
+        for room in rooms:
+            for sid, _eio in sio.manager.get_participants("/", room):
+                users.update(int(mine.removeprefix(prefix)) for mine in sio.rooms(sid) if mine.startswith(prefix))
+        return sorted(users)
+
+    async def recheck_rooms(rooms: list[str]) -> None:
+        """Who may follow these rooms changed (a thread was hidden): recheck the users following them here."""
+        users = users_in(rooms)
+        if users:
+            await recheck(users)
+
     relay = Relay(
         app,
         sio,
@@ -333,6 +348,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         channel=app.config["REDIS_CHANNEL"],
         poll_seconds=app.config["EVENT_POLL_SECONDS"],
         recheck=recheck,
+        recheck_rooms=recheck_rooms,
     )
     app.extensions["linli.relay"] = relay
     app.extensions["linli.presence"] = presence
@@ -358,7 +374,8 @@ class Relay:
 
     Ended login sessions: the process that ended them disconnects its own sockets, and announces them on Redis;
     every other process disconnects its sockets of those sessions (rooms are per process). Access that shrank
-    (a member removed) travels the same way: each process rechecks the rooms of that user's sockets.
+    (a member removed) travels the same way: each process rechecks the rooms of that user's sockets; so do rooms
+    whose readers changed (a thread hidden): each process rechecks the users following them there.
     """
 
     RELAY_BATCH = 500  # events read from the log at a time
@@ -375,6 +392,7 @@ class Relay:
         channel: str,
         poll_seconds: float,
         recheck: Callable[[list[int]], Awaitable[None]],
+        recheck_rooms: Callable[[list[str]], Awaitable[None]],
     ) -> None:
         self.app = app
         self.sio = sio
@@ -383,6 +401,7 @@ class Relay:
         self.sessions_channel = f"{channel}:sessions-ended"
         self.access_channel = f"{channel}:access-changed"
         self.recheck = recheck
+        self.recheck_rooms = recheck_rooms
         self._unannounced_access: set[int] = set()  # users whose changed access did not reach Redis
         self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
@@ -505,6 +524,16 @@ class Relay:
             await self.recheck(changed)
             if self._redis is not None:
                 await self._announce_access(changed)
+        rooms = sorted(
+            {room for event in events if event.get("type") == "access.changed" for room in event.get("rooms", [])}
+        )
+        if rooms:
+            await self.recheck_rooms(rooms)
+            if self._redis is not None:
+                try:
+                    await self._redis.publish(self.access_channel, json.dumps({"rooms": rooms}))
+                except UNAVAILABLE as error:  # other processes recheck everyone once Redis is back
+                    log.warning("could not announce rechecking rooms %s on Redis (%s)", rooms, error)
 
     async def _announce_access(self, user_ids: list[int]) -> None:
         assert self._redis is not None  # noqa: S101 -- only called with Redis
@@ -630,6 +659,10 @@ class Relay:
             await self.disconnect_local([int(item) for item in json.loads(message["data"])])
         elif channel == self.access_channel and kind == "message":
             try:
-                await self.recheck([int(item) for item in json.loads(message["data"])])
+                changed = json.loads(message["data"])
+                if isinstance(changed, dict):  # rooms whose followers changed (a thread hidden)
+                    await self.recheck_rooms([str(room) for room in changed.get("rooms", [])])
+                else:  # users whose access changed
+                    await self.recheck([int(item) for item in changed])
             except Exception:  # a database hiccup must not drop the subscription
                 log.exception("could not recheck rooms after an access change")

@@ -374,3 +374,82 @@ async def test_a_post_whose_author_is_gone_offers_no_quote_and_quoting_it_is_not
     assert f'href="/posts/{reply.id}/quote"' not in page and "我搬走了" in page
     response = await client.get(f"/posts/{reply.id}/quote", headers={"Accept": "application/json"})
     assert response.status_code == 404
+
+
+@pytest.mark.server
+async def test_the_author_and_the_secretaries_keep_following_a_thread_that_is_hidden(
+    server: Server, db: Database
+) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="hide_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    reader_user = await make_user(db, username="hide_reader")
+    await make_member(db, user=reader_user, community=community)
+    thread = await make_thread(db, author=reader_user, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = await Client().connect(server, "hide_reader")
+    watching = await Client().connect(server, "hide_sec")
+    try:
+        thread_room = f"thread:{thread.id}"
+        assert await reader.subscribe(thread_room, seen) == {"ok": True}
+        assert await watching.subscribe(thread_room, seen) == {"ok": True}
+        http = await http_login(server.url, "hide_sec")
+        page = f"/t/{thread.id}"
+        hidden = await http_post_form(http, f"{page}/hide", {"hidden": "1", "reason": "泄露隐私"}, token_from=page)
+        assert hidden.status_code == 302
+        await http.aclose()
+        await asyncio.sleep(0.5)  # the recheck ran (see the next test) and found both still allowed
+        assert reader.revoked == [] and watching.revoked == []
+    finally:
+        await reader.close()
+        await watching.close()
+
+
+async def _hide_and_check_kick(db: Database, reader_server: Server, writer_server: Server) -> None:
+    community = await make_community(db)
+    secretary = await make_user(db, username="hid_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    author, neighbour = await make_user(db, username="hid_author"), await make_user(db, username="hid_neighbour")
+    for user in (author, neighbour):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = await Client().connect(reader_server, "hid_neighbour")
+    try:
+        thread_room = f"thread:{thread.id}"
+        assert await reader.subscribe(thread_room, seen) == {"ok": True}
+        http = await http_login(writer_server.url, "hid_sec")
+        page = f"/t/{thread.id}"
+        hidden = await http_post_form(http, f"{page}/hide", {"hidden": "1", "reason": "泄露隐私"}, token_from=page)
+        assert hidden.status_code == 302
+        await until(lambda: reader.revoked == [thread_room], "the hidden thread's room revoked")
+        replied = await http_post_form(http, f"{page}/replies", {"body": "书记在隐藏的帖子里说的话"}, token_from=page)
+        assert replied.status_code == 302
+        await http.aclose()
+        await asyncio.sleep(0.5)
+        assert [e for e in reader.events if e["type"] == "post.created"] == []
+        assert await reader.subscribe(thread_room, seen) == {"ok": False, "error": "not_found"}
+    finally:
+        await reader.close()
+
+
+@pytest.mark.server
+async def test_a_neighbour_reading_a_thread_that_is_hidden_leaves_its_room_and_hears_nothing_more(
+    server: Server, db: Database
+) -> None:
+    await _hide_and_check_kick(db, server, server)
+
+
+@pytest.mark.server
+async def test_with_redis_hiding_a_thread_through_one_process_kicks_its_reader_on_another(
+    db_url: str, tmp_path: Path, db: Database
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    channel = f"linli-test-{secrets.token_hex(4)}"
+    with (
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
+        run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
+    ):
+        await _hide_and_check_kick(db, first, second)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit, moderation, notifications
-from forum.db import insert_for, record_event
+from forum.db import insert_for, queue_event, record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.models import (
@@ -33,6 +33,7 @@ from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import clean_text
 from realtime.events import (
+    AccessChanged,
     LetterHidden,
     PostHidden,
     ReviewChanged,
@@ -205,6 +206,8 @@ async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread,
     if hidden is None:
         return
     record_event(session, thread_room(thread.id), event)
+    if post.number == 1:  # the thread's readers who may no longer see it leave its room at once
+        queue_event(session, AccessChanged(user_ids=[], rooms=[thread_room(thread.id)]).model_dump())
     await audit.record(
         session,
         actor=None,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.actions import audit, notifications
-from forum.db import record_event
+from forum.db import queue_event, record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.models import (
@@ -31,6 +31,7 @@ from forum.permissions import CommunityStanding, can_moderate
 from forum.timeutil import utcnow
 from forum.validation import clean_text, whole_number
 from realtime.events import (
+    AccessChanged,
     LetterHidden,
     MemberMuted,
     PostHidden,
@@ -520,6 +521,8 @@ async def set_thread_hidden(
     thread.hidden_at, thread.hidden_reason = changed[0], text
     assert thread.id is not None  # noqa: S101 -- a loaded row
     record_event(session, thread_room(thread.id), ThreadHidden(thread_id=thread.id, hidden=hidden).model_dump())
+    if hidden:  # its readers who may no longer see it leave its room at once, in every process
+        queue_event(session, AccessChanged(user_ids=[], rooms=[thread_room(thread.id)]).model_dump())
     if hidden and thread.author_id is not None and thread.author_id != actor.id:
         await notifications.notify(
             session,
