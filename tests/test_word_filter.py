@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Event, Flag, Post, Role, WordFilter
+from forum.models import Event, Flag, Notification, Post, Role, WordFilter
 from tests.factories import make_community, make_district, make_district_admin, make_member, make_thread, make_user
 from tests.helpers import bearer, login, post_form, post_multipart, text
 
@@ -83,9 +83,13 @@ async def test_blocked_words_are_refused_by_name_and_review_words_hold_a_reply(a
             )
         ).scalar_one()
         assert created == 0  # not sent to the thread's readers
+        told = select(func.count()).where(col(Notification.user_id) == author.id, col(Notification.kind) == "reply")
+        assert (await session.execute(told)).scalar_one() == 0  # nor to the thread's author
     kept = await post_form(secretary, f"/posts/{held_post.id}/review", {"decision": "disagree"}, token_from=page)
     assert kept.status_code == 302
     assert "看看我的小广告" in await text(await other.get(page))  # released by the review
+    async with db.read_only() as session:
+        assert (await session.execute(told)).scalar_one() == 1  # and now its author is told, as for any reply
     removed = await post_form(secretary, words, {"remove": "代开发票"}, token_from=words)
     assert removed.status_code == 302
     allowed = await post_multipart(resident, f"{page}/replies", {"body": "代开发票的骗局要小心"}, [], token_from=page)

@@ -263,6 +263,19 @@ async def review(
         raise NotFound()
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert post.id is not None  # noqa: S101 -- a loaded row
+    # A new reply the word filter held made none of a post's notifications (mentions, quotes, the thread's
+    # author): kept now, it makes them. (One held by an edit made them when it was first posted.)
+    held_when_new = (
+        post.edited_at is None
+        and (
+            await session.execute(
+                select(func.count()).where(
+                    col(Flag.post_id) == post.id, col(Flag.resolved_at).is_(None), col(Flag.reason) == FlagReason.FILTER
+                )
+            )
+        ).scalar_one()
+        > 0
+    )
     flaggers = await close_flags(session, community_id=thread.community_id, item=("post_id", post.id), agree=agree)
     if post.number == 1:  # the opening post stands for its thread: the thread is hidden or kept
         if agree and thread.hidden_at is None:
@@ -282,6 +295,9 @@ async def review(
             post.hidden_reason = text
     elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
+        author = await session.get(User, post.author_id) if post.author_id is not None else None
+        if held_when_new and author is not None:  # the word filter held it as it was posted: tell now as then
+            await notifications.notify_post(session, actor=author, thread=thread, post=post)
     if agree:
         await mute_author(
             session,
