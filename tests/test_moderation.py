@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import memberships
+from forum.actions import memberships, moderation, suspensions
 from forum.actions.moderation import close_due
 from forum.db import Database
 from forum.errors import InvalidInput
@@ -59,6 +59,8 @@ async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Po
         ("secretary", community, Role.SECRETARY),
         ("other_secretary", elsewhere, Role.SECRETARY),
         ("removed", community, Role.RESIDENT),
+        ("muted", community, Role.RESIDENT),
+        ("suspended", community, Role.RESIDENT),
     ):
         people[name] = await make_user(db, username=f"mod_{name}", display_name=name)
         await make_member(db, user=people[name], community=where, role=role)
@@ -81,6 +83,17 @@ async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Po
             membership=membership,
             standing=await standing_in(session, secretary, community),
         )
+        standing = await standing_in(session, secretary, community)
+        for name, act in (("muted", moderation.set_muted), ("suspended", suspensions.set_suspended)):
+            target = (
+                await session.execute(
+                    select(Membership).where(
+                        col(Membership.user_id) == people[name].id, col(Membership.community_id) == community.id
+                    )
+                )
+            ).scalar_one()
+            options = {"hours": 24} if name == "muted" else {"days": 7}
+            await act(session, actor=secretary, membership=target, standing=standing, reason="冷静一下", **options)
     clients = {name: await _client(app, f"mod_{name}") for name in people}
     return clients, thread, reply, people
 
@@ -89,7 +102,14 @@ async def test_only_the_communitys_secretaries_and_district_admins_hide_show_and
     clients, thread, reply, _people = await _cast(app, db)
     page = f"/t/{thread.id}"
     hide = f"/posts/{reply.id}/hide"
-    expected = {"author": 403, "resident": 403, "other_secretary": 404, "removed": 403}
+    expected = {
+        "author": 403,
+        "resident": 403,
+        "other_secretary": 404,
+        "removed": 403,
+        "muted": 403,
+        "suspended": 403,
+    }
     for name, status in expected.items():
         response = await post_form(clients[name], hide, {"reason": "不文明"}, token_from="/")
         assert response.status_code == status, (name, response.status_code)
@@ -105,7 +125,14 @@ async def test_only_the_communitys_secretaries_and_district_admins_hide_show_and
     assert [a for a in actions if a.startswith("post.")] == ["post.hidden", "post.shown"] * 2
 
     # Through the API the same rules hold.
-    for name, status in (("resident", 403), ("other_secretary", 404), ("secretary", 200)):
+    for name, status in (
+        ("resident", 403),
+        ("other_secretary", 404),
+        ("muted", 403),
+        ("suspended", 403),
+        ("removed", 403),
+        ("secretary", 200),
+    ):
         token = await (
             await app.test_client().post("/api/v1/auth/tokens", json={"username": f"mod_{name}", "password": PASSWORD})
         ).get_json()

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import Role, User
+from forum.models import Membership, Role, User
 from forum.queries.threads import latest_event_id
-from tests.factories import make_community, make_member, make_reply, make_thread, make_user
+from tests.factories import make_community, make_district_admin, make_member, make_reply, make_thread, make_user
 from tests.servers import Server, http_login, http_post_form, run_server
 from tests.test_messages_live import Participant
 
@@ -147,3 +147,64 @@ async def test_the_review_queue_is_live_for_secretaries_only(server: Server, db:
         await client.aclose()
         await secretary.client.disconnect()
         await resident.client.disconnect()
+
+
+async def test_who_may_follow_a_thread_and_its_review_queue_over_socketio(server: Server, db: Database) -> None:
+    """The matrix over Socket.IO: muted members still read (and follow) the thread; suspended and removed ones,
+    and another community's secretary, may not; only secretaries and district admins follow the review queue."""
+    community, elsewhere = await make_community(db), await make_community(db)
+    people: dict[str, User] = {}
+    for name, where, role in (
+        ("sm_sec", community, Role.SECRETARY),
+        ("sm_resident", community, Role.RESIDENT),
+        ("sm_muted", community, Role.RESIDENT),
+        ("sm_suspended", community, Role.RESIDENT),
+        ("sm_removed", community, Role.RESIDENT),
+        ("sm_far", elsewhere, Role.SECRETARY),
+    ):
+        people[name] = await make_user(db, username=name)
+        await make_member(db, user=people[name], community=where, role=role)
+    people["sm_admin"] = await make_user(db, username="sm_admin")
+    await make_district_admin(db, user=people["sm_admin"], district_id=community.district_id)
+    thread = await make_thread(db, author=people["sm_resident"], community=community)
+    secretary = await http_login(server.url, "sm_sec")
+    members = f"/c/{community.slug}/members"
+    try:
+        async with db.read_only() as session:
+            ids = {
+                name: (
+                    await session.execute(
+                        select(col(Membership.id)).where(
+                            col(Membership.user_id) == people[name].id, col(Membership.community_id) == community.id
+                        )
+                    )
+                ).scalar_one()
+                for name in ("sm_muted", "sm_suspended", "sm_removed")
+            }
+        for path, form in (
+            (f"/memberships/{ids['sm_muted']}/mute", {"hours": "24", "reason": "冷静一下"}),
+            (f"/memberships/{ids['sm_suspended']}/suspend", {"days": "7", "reason": "冷静一周"}),
+            (f"/memberships/{ids['sm_removed']}/remove", {}),
+        ):
+            assert (await http_post_form(secretary, path, form, token_from=members)).status_code == 302, path
+        async with db.read_only() as session:
+            seen = await latest_event_id(session)
+        expected = {
+            "sm_sec": ({"ok": True}, {"ok": True}),
+            "sm_admin": ({"ok": True}, {"ok": True}),
+            "sm_resident": ({"ok": True}, {"ok": False, "error": "forbidden"}),
+            "sm_muted": ({"ok": True}, {"ok": False, "error": "forbidden"}),
+            "sm_suspended": ({"ok": False, "error": "forbidden"}, {"ok": False, "error": "forbidden"}),
+            "sm_removed": ({"ok": False, "error": "forbidden"}, {"ok": False, "error": "forbidden"}),
+            "sm_far": ({"ok": False, "error": "not_found"}, {"ok": False, "error": "not_found"}),
+        }
+        for name, (thread_answer, review_answer) in expected.items():
+            client = Participant()
+            await client.connect(server, name)
+            try:
+                assert await client.subscribe(f"thread:{thread.id}", seen) == thread_answer, name
+                assert await client.subscribe(f"review:{community.id}", seen) == review_answer, name
+            finally:
+                await client.client.disconnect()
+    finally:
+        await secretary.aclose()
