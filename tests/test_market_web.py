@@ -169,6 +169,15 @@ async def test_a_flag_reaches_the_secretary_who_removes_the_listing_with_a_reaso
     assert "邻里市场不做买卖" in await text(await owner.get(page))
     assert (await reporter.get(page)).status_code == 404  # gone for everyone else
     assert "全新手机低价出" not in await text(await reporter.get(f"/c/{community.slug}/market?status=all"))
+    # Removed by mistake: only a secretary puts it back, and it is there for everyone again.
+    assert (await post_form(owner, f"{page}/restore", token_from=page)).status_code == 403
+    assert "把物品放回去" in await text(await secretary.get(page))
+    restored = await post_form(secretary, f"{page}/restore", token_from=page)
+    assert restored.status_code == 302
+    assert (await reporter.get(page)).status_code == 200
+    assert "全新手机低价出" in await text(await reporter.get(f"/c/{community.slug}/market"))
+    again = await post_form(secretary, f"{page}/restore", token_from=page)
+    assert again.status_code == 409
 
 
 async def test_a_give_away_by_lot_cannot_be_drawn_before_its_window_ends(app: Quart, db: Database) -> None:

@@ -712,6 +712,30 @@ async def flag_listing(
     return True
 
 
+async def restore_listing(session: AsyncSession, *, actor: User, listing: Listing, standing: CommunityStanding) -> None:
+    """A secretary puts back a listing they removed (by mistake, or after talking with its owner): open again
+    until its 30 days are up (expired if they are), for everyone. Deals called off by the removal stay off, and
+    its discussion thread, deleted with it, does not come back. Audited."""
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can remove a listing."))
+    assert listing.id is not None  # noqa: S101 -- a loaded row
+    status = ListingStatus.OPEN if listing.expires_at > utcnow() else ListingStatus.EXPIRED
+    restored = await _move_listing(
+        session, listing.id, sources=[ListingStatus.REMOVED], to=status, removed_reason="", hidden_at=None
+    )
+    if restored is None:
+        raise field_error("listing", N_("This listing is not removed."), status=409)
+    await record_change(session, restored)
+    await audit.record(
+        session,
+        actor=actor,
+        action="listing.restored",
+        community_id=restored.community_id,
+        target_user_id=restored.owner_id,
+        detail=f"listing {restored.id}",
+    )
+
+
 async def review_listing(
     session: AsyncSession,
     *,

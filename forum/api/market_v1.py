@@ -364,6 +364,19 @@ async def renew_listing(listing_id: int) -> ListingOut:
     return await _listing_out(listing, standing)
 
 
+@blueprint.post("/market/<id:listing_id>/restore")
+@tag(["market"])
+@validate_response(ListingOut)
+async def restore_listing(listing_id: int) -> ListingOut:
+    """Secretaries: put back a listing they removed (open again until its 30 days are up)."""
+    user = require_user()
+    listing, _community, standing = await access_listing(db_session(), user, listing_id)
+    await listings.restore_listing(db_session(), actor=user, listing=listing, standing=standing)
+    await commit()
+    await db_session().refresh(listing)
+    return await _listing_out(listing, standing)
+
+
 @blueprint.post("/market/<id:listing_id>/remove")
 @tag(["market"])
 @validate_request(ReasonIn)

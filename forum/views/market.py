@@ -240,6 +240,20 @@ async def renew(listing_id: int) -> Any:
     return redirect(listing_path(listing_id))
 
 
+@blueprint.post("/market/<id:listing_id>/restore")
+@login_required
+async def restore(listing_id: int) -> Any:
+    user = require_user()
+    listing, _community, standing = await access_listing(db_session(), user, listing_id)
+    try:
+        await listings.restore_listing(db_session(), actor=user, listing=listing, standing=standing)
+    except InvalidInput as error:
+        return await _refused(listing_id, error)
+    await commit()
+    await notify(N_("The listing is back."))
+    return redirect(url_for("market.show", listing_id=listing_id))
+
+
 @blueprint.post("/market/<id:listing_id>/remove")
 @login_required
 async def remove(listing_id: int) -> Any:
