@@ -107,7 +107,8 @@ class PostLiked(Event):
 
 
 class PostEdited(Event):
-    """The author edited a post. `body_html` is sanitised HTML, safe to insert as is."""
+    """The author (or a secretary, with `moderator_note` shown under it) edited a post. `body_html` is
+    sanitised HTML, safe to insert as is; `moderator_note` is plain text, empty unless a secretary edited it."""
 
     type: Literal["post.edited"] = "post.edited"
     post_id: int
@@ -115,6 +116,7 @@ class PostEdited(Event):
     number: int
     body_html: str
     edited_at: str
+    moderator_note: str = ""
 
 
 class PostDeleted(Event):

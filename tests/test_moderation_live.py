@@ -208,3 +208,29 @@ async def test_who_may_follow_a_thread_and_its_review_queue_over_socketio(server
                 await client.client.disconnect()
     finally:
         await secretary.aclose()
+
+
+async def test_a_secretarys_edit_reaches_open_pages_with_its_note(server: Server, db: Database) -> None:
+    community = await make_community(db)
+    secretary, author = await make_user(db, username="ln_sec"), await make_user(db, username="ln_author")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    await make_member(db, user=author, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    reply = await make_reply(db, author=author, thread=thread, body="我的电话是13800138000")
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    reader = Participant()
+    await reader.connect(server, "ln_author")
+    client = await http_login(server.url, "ln_sec")
+    try:
+        assert await reader.subscribe(f"thread:{thread.id}", seen) == {"ok": True}
+        edit = f"/posts/{reply.id}/moderate-edit"
+        done = await http_post_form(
+            client, edit, {"body": "我的电话是（已删除）", "note": "删去电话号码"}, token_from=edit
+        )
+        assert done.status_code == 302, done.text
+        data = (await reader.next_of("post.edited"))["data"]
+        assert data["moderator_note"] == "删去电话号码" and "已删除" in data["body_html"]
+    finally:
+        await client.aclose()
+        await reader.client.disconnect()

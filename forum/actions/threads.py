@@ -313,6 +313,7 @@ async def edit_post(
             number=post.number,
             body_html=post.body_html,
             edited_at=now.isoformat(),
+            moderator_note=post.moderator_note,
         ).model_dump(),
     )
     return post

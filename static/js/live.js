@@ -389,6 +389,15 @@
       const body = post?.querySelector(".post-body");
       if (!post || !body || post.classList.contains("deleted")) return;
       body.innerHTML = data.body_html; // sanitised by nh3 on the server, like post.created's body
+      if (data.moderator_note) { // a secretary's edit: the note everyone sees under the post
+        let note = post.querySelector(".moderator-note");
+        if (!note) {
+          note = document.createElement("p");
+          note.className = "meta moderator-note";
+          body.after(note);
+        }
+        note.textContent = `${text.moderated || ""} ${data.moderator_note}`;
+      }
       if (!post.querySelector(".edited")) {
         const mark = document.createElement("span");
         mark.className = "meta edited";
