@@ -4,6 +4,7 @@ review queue, the word filter, and the community's moderation log."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
@@ -21,6 +22,7 @@ from forum.access import (
 from forum.actions import flags, listings, messages, moderation, threads, word_filters
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_
+from forum.models import Community
 from forum.paths import letter_path, listing_path, post_path
 from forum.permissions import can_moderate
 from forum.queries.audit import audit_log as read_audit_log
@@ -254,23 +256,12 @@ async def flag_listing(listing_id: int) -> Any:
     return redirect(listing_path(listing_id))
 
 
-@blueprint.post("/market/<id:listing_id>/review")
-@login_required
-async def decide_listing(listing_id: int) -> Any:
-    user = require_user()
-    listing, community, standing = await access_listing(db_session(), user, listing_id)
+async def _decided(community: Community, decide: Callable[[bool, str, object], Awaitable[None]]) -> Any:
+    """A secretary's decision on something flagged, from the review queue: `decide(agree, reason, mute_hours)`."""
     form = await request.form
     agree = form.get("decision") == "agree"
     try:
-        await listings.review_listing(
-            db_session(),
-            actor=user,
-            listing=listing,
-            standing=standing,
-            agree=agree,
-            reason=form.get("reason", ""),
-            mute_hours=form.get("mute_hours", 0),
-        )
+        await decide(agree, form.get("reason", ""), form.get("mute_hours", 0))
     except InvalidInput as error:  # refused before anything was written
         return await refused_back(error, url_for("moderation.queue", slug=community.slug))
     await commit()
@@ -278,29 +269,25 @@ async def decide_listing(listing_id: int) -> Any:
     return redirect(url_for("moderation.queue", slug=community.slug))
 
 
-@blueprint.post("/message/<id:message_id>/review")
+@blueprint.post("/posts/<id:post_id>/review")
 @login_required
-async def decide_message(message_id: int) -> Any:
+async def decide(post_id: int) -> Any:
     user = require_user()
-    message, community, standing = await access_flagged_message(db_session(), user, message_id)
-    form = await request.form
-    agree = form.get("decision") == "agree"
-    try:
-        await messages.review_message(
+    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
+
+    async def review(agree: bool, reason: str, mute_hours: object) -> None:
+        await flags.review(
             db_session(),
             actor=user,
-            message=message,
-            community=community,
+            post=post,
+            thread=thread,
             standing=standing,
             agree=agree,
-            reason=form.get("reason", ""),
-            mute_hours=form.get("mute_hours", 0),
+            reason=reason,
+            mute_hours=mute_hours,
         )
-    except InvalidInput as error:  # refused before anything was written
-        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
-    await commit()
-    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
-    return redirect(url_for("moderation.queue", slug=community.slug))
+
+    return await _decided(community, review)
 
 
 @blueprint.post("/letters/<id:letter_id>/review")
@@ -308,23 +295,60 @@ async def decide_message(message_id: int) -> Any:
 async def decide_letter(letter_id: int) -> Any:
     user = require_user()
     letter, community, standing = await access_letter(db_session(), user, letter_id)
-    form = await request.form
-    agree = form.get("decision") == "agree"
-    try:
+
+    async def review(agree: bool, reason: str, mute_hours: object) -> None:
         await flags.review_letter(
             db_session(),
             actor=user,
             letter=letter,
             standing=standing,
             agree=agree,
-            reason=form.get("reason", ""),
-            mute_hours=form.get("mute_hours", 0),
+            reason=reason,
+            mute_hours=mute_hours,
         )
-    except InvalidInput as error:  # refused before anything was written
-        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
-    await commit()
-    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
-    return redirect(url_for("moderation.queue", slug=community.slug))
+
+    return await _decided(community, review)
+
+
+@blueprint.post("/market/<id:listing_id>/review")
+@login_required
+async def decide_listing(listing_id: int) -> Any:
+    user = require_user()
+    listing, community, standing = await access_listing(db_session(), user, listing_id)
+
+    async def review(agree: bool, reason: str, mute_hours: object) -> None:
+        await listings.review_listing(
+            db_session(),
+            actor=user,
+            listing=listing,
+            standing=standing,
+            agree=agree,
+            reason=reason,
+            mute_hours=mute_hours,
+        )
+
+    return await _decided(community, review)
+
+
+@blueprint.post("/message/<id:message_id>/review")
+@login_required
+async def decide_message(message_id: int) -> Any:
+    user = require_user()
+    message, community, standing = await access_flagged_message(db_session(), user, message_id)
+
+    async def review(agree: bool, reason: str, mute_hours: object) -> None:
+        await messages.review_message(
+            db_session(),
+            actor=user,
+            message=message,
+            community=community,
+            standing=standing,
+            agree=agree,
+            reason=reason,
+            mute_hours=mute_hours,
+        )
+
+    return await _decided(community, review)
 
 
 @blueprint.get("/letters/<id:letter_id>/moderate")
@@ -373,31 +397,6 @@ async def queue(slug: str) -> Any:
         reasons=flags.REASONS,
         threshold=flags.FLAG_THRESHOLD,
     )
-
-
-@blueprint.post("/posts/<id:post_id>/review")
-@login_required
-async def decide(post_id: int) -> Any:
-    user = require_user()
-    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
-    form = await request.form
-    agree = form.get("decision") == "agree"
-    try:
-        await flags.review(
-            db_session(),
-            actor=user,
-            post=post,
-            thread=thread,
-            standing=standing,
-            agree=agree,
-            reason=form.get("reason", ""),
-            mute_hours=form.get("mute_hours", 0),
-        )
-    except InvalidInput as error:  # refused before anything was written
-        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
-    await commit()
-    await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
-    return redirect(url_for("moderation.queue", slug=community.slug))
 
 
 @blueprint.post("/t/<id:thread_id>/pin")
