@@ -426,6 +426,7 @@ class NotificationKind(StrEnum):
     MODERATED = "moderated"  # a secretary edited my post, with a note shown under it
     THREAD_HIDDEN = "thread_hidden"  # a secretary hid my thread, with a reason
     LETTER_HIDDEN = "letter_hidden"  # a secretary hid my thank-you letter, with a reason
+    MESSAGE_HIDDEN = "message_hidden"  # after a report, a secretary hid my private message, with a reason
     FLAG = "flag"  # secretaries: a reply was flagged, one notification per reply while unread
     FLAG_AGREED = "flag_agreed"  # the secretaries agreed with my flag: the reply is hidden
     FLAG_KEPT = "flag_kept"  # the secretaries reviewed my flag and kept the reply
@@ -717,10 +718,8 @@ class FlagReason(StrEnum):
     FILTER = "filter"  # not a member's flag: the word filter held the reply for review (the note is the word)
 
 
-ONE_FLAGGED_ITEM = (
-    " + ".join(f"(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END)" for column in ("post_id", "letter_id", "listing_id"))
-    + " = 1"
-)
+FLAGGED_ITEMS = ("post_id", "letter_id", "listing_id", "message_id")
+ONE_FLAGGED_ITEM = " + ".join(f"(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END)" for column in FLAGGED_ITEMS) + " = 1"
 
 
 class Flag(SQLModel, table=True):

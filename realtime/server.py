@@ -403,6 +403,7 @@ class Relay:
         self.recheck = recheck
         self.recheck_rooms = recheck_rooms
         self._unannounced_access: set[int] = set()  # users whose changed access did not reach Redis
+        self._unannounced_rooms: set[str] = set()  # rooms whose readers changed, likewise
         self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -530,10 +531,17 @@ class Relay:
         if rooms:
             await self.recheck_rooms(rooms)
             if self._redis is not None:
-                try:
-                    await self._redis.publish(self.access_channel, json.dumps({"rooms": rooms}))
-                except UNAVAILABLE as error:  # other processes recheck everyone once Redis is back
-                    log.warning("could not announce rechecking rooms %s on Redis (%s)", rooms, error)
+                await self._announce_rooms(rooms)
+
+    async def _announce_rooms(self, rooms: list[str]) -> None:
+        assert self._redis is not None  # noqa: S101 -- only called with Redis
+        try:
+            await self._redis.publish(self.access_channel, json.dumps({"rooms": rooms}))
+        except UNAVAILABLE as error:  # announced again once Redis is back, as users are
+            self._unannounced_rooms.update(rooms)
+            log.warning("could not announce rechecking rooms %s on Redis (%s)", rooms, error)
+        else:
+            self._unannounced_rooms.difference_update(rooms)
 
     async def _announce_access(self, user_ids: list[int]) -> None:
         assert self._redis is not None  # noqa: S101 -- only called with Redis
@@ -649,6 +657,8 @@ class Relay:
                     await self._recheck_everyone()
                 if self._unannounced_access:
                     await self._announce_access(sorted(self._unannounced_access))
+                if self._unannounced_rooms:
+                    await self._announce_rooms(sorted(self._unannounced_rooms))
                 self._subscribed = True
                 self._read_log_soon()
                 if self._unannounced:

@@ -282,8 +282,12 @@ async def test_three_neighbours_flagging_a_listing_hide_it_and_a_secretary_keeps
     assert (await post_form(people["fm_owner"], flag_path, {"reason": "spam"}, token_from=page)).status_code == 403
     for name in ("fm_a", "fm_b", "fm_c"):
         assert (await post_form(people[name], flag_path, {"reason": "spam"}, token_from=page)).status_code == 302
-    # Hidden until reviewed: gone for neighbours and from the market, there for its owner with why.
+    # Hidden until reviewed: gone for neighbours and from the market, there for its owner with why; so is its
+    # discussion thread, which repeats it.
     assert (await people["fm_a"].get(page)).status_code == 404
+    assert pram.thread_id is not None
+    discussion = f"/t/{pram.thread_id}"
+    assert (await people["fm_a"].get(discussion)).status_code == 404
     assert "全新手机低价出" not in await text(await people["fm_a"].get(market))
     assert "邻居举报了此物品" in await text(await people["fm_owner"].get(page))
     async with db.read_only() as session:
@@ -297,6 +301,7 @@ async def test_three_neighbours_flagging_a_listing_hide_it_and_a_secretary_keeps
     kept = await post_form(people["fm_sec"], f"{page}/review", {"decision": "disagree"}, token_from=page)
     assert kept.status_code == 302
     assert (await people["fm_a"].get(page)).status_code == 200
+    assert (await people["fm_a"].get(discussion)).status_code == 200
     assert "全新手机低价出" in await text(await people["fm_a"].get(market))
     assert await _kinds(db, "fm_b") == ["flag_kept"]
 
@@ -378,3 +383,42 @@ async def test_three_members_of_a_group_flagging_a_message_hide_it_from_the_othe
     theirs = (await (await api.get(listed, headers=tokens["gm_b"])).get_json())["messages"][0]
     assert not theirs["hidden"] and "骗子" in theirs["body_html"]
     assert "flag_kept" in await _kinds(db, "gm_c")
+
+
+async def test_a_secretary_never_sees_who_reported_their_own_message(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    await _members(app, db, community, "om_sec", "om_other_sec", "om_resident")
+    api = app.test_client()
+    tokens = {name: await bearer(api, name) for name in ("om_sec", "om_other_sec", "om_resident")}
+    started = await api.post(
+        f"/api/v1/communities/{community.slug}/conversations",
+        json={"username": "om_resident"},
+        headers=tokens["om_sec"],
+    )
+    conversation = (await started.get_json())["id"]
+    sent = await api.post(
+        f"/api/v1/conversations/{conversation}/messages",
+        json={"body": "不交物业费就停你家的水", "client_id": "sec-000001"},
+        headers=tokens["om_sec"],
+    )
+    message_id = (await sent.get_json())["id"]
+    flagged = await api.post(
+        f"/api/v1/conversations/{conversation}/messages/{message_id}/flags",
+        json={"reason": "abuse"},
+        headers=tokens["om_resident"],
+    )
+    assert flagged.status_code == 200
+    queue = f"/api/v1/communities/{community.slug}/review"
+    own = (await (await api.get(queue, headers=tokens["om_sec"])).get_json())["items"]
+    other = (await (await api.get(queue, headers=tokens["om_other_sec"])).get_json())["items"]
+    assert own == [] and [item["message_id"] for item in other] == [message_id]
+    assert await _kinds(db, "om_sec") == [] and await _kinds(db, "om_other_sec") == ["flag"]
+    refused = await api.post(f"/api/v1/messages/{message_id}/review", json={"agree": False}, headers=tokens["om_sec"])
+    assert refused.status_code == 403
+    hidden = await api.post(
+        f"/api/v1/messages/{message_id}/review",
+        json={"agree": True, "reason": "威胁邻居"},
+        headers=tokens["om_other_sec"],
+    )
+    assert hidden.status_code == 200
+    assert "message_hidden" in await _kinds(db, "om_sec")  # its sender is told why

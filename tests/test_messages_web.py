@@ -318,7 +318,7 @@ async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(
         actions = list((await session.execute(select(col(AuditEntry.action)))).scalars())
         told = list((await session.execute(select(col(Notification.kind)))).scalars())
     assert actions.count("flags.agreed") == 1 and "member.muted" in actions
-    assert "flag_agreed" in told
+    assert "flag_agreed" in told and "message_hidden" in told
 
 
 async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Quart, db: Database) -> None:

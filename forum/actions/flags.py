@@ -218,6 +218,31 @@ async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread,
     )
 
 
+async def _tell_author(
+    session: AsyncSession,
+    *,
+    actor: User,
+    author_id: int | None,
+    kind: NotificationKind,
+    community_id: int,
+    subject: str,
+    title: str,
+    url: str,
+) -> None:
+    """A secretary agreed with the flags on something they had already hidden: its author learns the reason."""
+    if author_id is not None:
+        await notifications.notify(
+            session,
+            recipients=[author_id],
+            kind=kind,
+            community_id=community_id,
+            subject=subject,
+            actor_id=actor.id,
+            title=title,
+            url=url,
+        )
+
+
 async def mute_author(
     session: AsyncSession,
     *,
@@ -285,6 +310,16 @@ async def review(
         elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
             await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(hidden_reason=text))
             thread.hidden_reason = text
+            await _tell_author(
+                session,
+                actor=actor,
+                author_id=thread.author_id,
+                kind=NotificationKind.THREAD_HIDDEN,
+                community_id=thread.community_id,
+                subject=f"thread:{thread.id}",
+                title=thread.title,
+                url=f"/t/{thread.id}",
+            )
         elif thread.hidden_at is not None and not thread.hidden_reason:  # the flags hid it
             await moderation.set_thread_hidden(session, actor=actor, thread=thread, standing=standing, hidden=False)
     elif agree:
@@ -293,6 +328,16 @@ async def review(
         else:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
             await session.execute(update(Post).where(col(Post.id) == post.id).values(hidden_reason=text))
             post.hidden_reason = text
+            await _tell_author(
+                session,
+                actor=actor,
+                author_id=post.author_id,
+                kind=NotificationKind.HIDDEN,
+                community_id=thread.community_id,
+                subject=f"post:{post.id}",
+                title=thread.title,
+                url=post_path(thread.id or 0, post.number),
+            )
     elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
         author = await session.get(User, post.author_id) if post.author_id is not None else None
@@ -445,6 +490,16 @@ async def review_letter(
     elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
         await session.execute(update(Letter).where(col(Letter.id) == letter.id).values(hidden_reason=text))
         letter.hidden_reason = text
+        await _tell_author(
+            session,
+            actor=actor,
+            author_id=letter.author_id,
+            kind=NotificationKind.LETTER_HIDDEN,
+            community_id=letter.community_id,
+            subject=f"letter:{letter.id}",
+            title=letter.title,
+            url=letter_path(letter.id),
+        )
     elif letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
         await moderation.set_letter_hidden(session, actor=actor, letter=letter, standing=standing, hidden=False)
     if agree:

@@ -22,7 +22,7 @@ from sqlmodel import col
 from forum.actions import audit, flags, notifications, threads, word_filters
 from forum.actions.images import attach_images
 from forum.actions.moderation import require_voice
-from forum.db import insert_for, record_event
+from forum.db import insert_for, queue_event, record_event
 from forum.errors import Forbidden, NotFound, field_error
 from forum.i18n import N_
 from forum.images import PreparedImage
@@ -45,7 +45,15 @@ from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text, parse_id, whole_number
-from realtime.events import ListingChanged, ListingCreated, listing_room, market_room
+from realtime.events import (
+    AccessChanged,
+    ListingChanged,
+    ListingCreated,
+    ThreadHidden,
+    listing_room,
+    market_room,
+    thread_room,
+)
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -673,7 +681,7 @@ async def flag_listing(
     _require_member(standing)
     if listing.owner_id == actor.id:
         raise Forbidden(N_("This is your own listing."))
-    if listing.status == ListingStatus.REMOVED:
+    if listing.status in (ListingStatus.REMOVED, ListingStatus.DONE):
         raise field_error("listing", N_("This listing is already done or removed."), status=409)
     assert listing.id is not None and actor.id is not None  # noqa: S101 -- loaded rows
     text = flags.checked_note(reason, note)
@@ -699,6 +707,7 @@ async def flag_listing(
         ).first()
         if hidden is not None:
             await record_change(session, listing, status=ListingStatus.REMOVED)  # gone from open market pages
+            await _hide_discussion(session, listing, hidden=True)
             await audit.record(
                 session,
                 actor=None,
@@ -736,6 +745,31 @@ async def restore_listing(session: AsyncSession, *, actor: User, listing: Listin
     )
 
 
+async def _hide_discussion(session: AsyncSession, listing: Listing, *, hidden: bool) -> None:
+    """While flags hide a listing, its discussion thread (which repeats it) is hidden too, the same way (no
+    reason: "waiting for review"), and its readers leave its room; keeping the listing shows both again."""
+    if listing.thread_id is None:
+        return
+    changed = (
+        await session.execute(
+            update(Thread)
+            .where(
+                col(Thread.id) == listing.thread_id,
+                col(Thread.hidden_at).is_(None) if hidden else col(Thread.hidden_at).is_not(None),
+                col(Thread.hidden_reason) == "",  # a secretary's own hide of the thread stays theirs
+            )
+            .values(hidden_at=utcnow() if hidden else None)
+            .returning(col(Thread.id))
+        )
+    ).first()
+    if changed is None:
+        return
+    room = thread_room(listing.thread_id)
+    record_event(session, room, ThreadHidden(thread_id=listing.thread_id, hidden=hidden).model_dump())
+    if hidden:
+        queue_event(session, AccessChanged(user_ids=[], rooms=[room]).model_dump())
+
+
 async def review_listing(
     session: AsyncSession,
     *,
@@ -757,7 +791,15 @@ async def review_listing(
     )
     if agree:
         text = clean_text(reason, "reason", max_length=REASON_MAX, multiline=True, min_length=2)
-        if listing.status != ListingStatus.REMOVED:
+        if listing.status == ListingStatus.DONE:  # handed over since it was flagged: it stays hidden, with why
+            await session.execute(
+                update(Listing)
+                .where(col(Listing.id) == listing.id)
+                .values(hidden_at=listing.hidden_at or utcnow(), removed_reason=text)
+            )
+            await record_change(session, listing, status=ListingStatus.REMOVED)
+            await _hide_discussion(session, listing, hidden=True)
+        elif listing.status != ListingStatus.REMOVED:
             await remove_listing(session, actor=actor, listing=listing, standing=standing, reason=text)
         await flags.mute_author(
             session,
@@ -774,6 +816,7 @@ async def review_listing(
             await session.execute(update(Listing).where(col(Listing.id) == listing.id).values(hidden_at=None))
             listing.hidden_at = None
             await record_change(session, listing)
+            await _hide_discussion(session, listing, hidden=False)
     await audit.record(
         session,
         actor=actor,

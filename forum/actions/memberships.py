@@ -199,6 +199,8 @@ async def set_role(
     if role == Role.SECRETARY and membership.status != MembershipStatus.VERIFIED:
         raise NotVerified()
     if membership.role != role:
+        if membership.role == Role.SECRETARY:  # stood down: out of the review queue and hidden threads at once
+            queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
         membership.role = role
         await session.flush()
         await audit.record(

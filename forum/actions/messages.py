@@ -520,7 +520,11 @@ async def flag_message(
     community = await session.get(Community, conversation.community_id)
     await notifications.notify(
         session,
-        recipients=await secretary_ids(session, conversation.community_id),
+        recipients=[
+            user_id
+            for user_id in await secretary_ids(session, conversation.community_id)
+            if user_id != message.sender_id  # a secretary is not told who reported them
+        ],
         kind=NotificationKind.FLAG,
         community_id=conversation.community_id,
         subject=f"message:{message_id}",
@@ -582,6 +586,18 @@ async def review_message(
         if not await _set_message_hidden(session, message, hidden=True, reason=text):
             await session.execute(update(Message).where(col(Message.id) == message.id).values(hidden_reason=text))
             message.hidden_reason = text
+        if message.sender_id is not None:
+            await notifications.notify(
+                session,
+                recipients=[message.sender_id],
+                kind=NotificationKind.MESSAGE_HIDDEN,
+                community_id=community.id,
+                subject=f"message:{message.id}",
+                actor_id=actor.id,
+                title=_excerpt(message),
+                url=message_path(message.conversation_id, message.id),
+                members_only=False,  # they still read their conversations after moving away
+            )
         await flags.mute_author(
             session,
             actor=actor,

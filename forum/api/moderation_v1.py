@@ -224,8 +224,9 @@ async def flag_post(post_id: int, data: FlagIn) -> FlagOut:
 @validate_response(QueueOut)
 async def get_review_queue(slug: str, query_args: QueueQuery) -> QueueOut:
     """Secretaries and district admins: replies with open flags."""
-    community, _standing = await access_community_to_moderate(db_session(), require_user(), slug)
-    rows = await review_queue(db_session(), community, newest_first=query_args.sort == "newest")
+    user = require_user()
+    community, _standing = await access_community_to_moderate(db_session(), user, slug)
+    rows = await review_queue(db_session(), community, viewer=user, newest_first=query_args.sort == "newest")
     return QueueOut(items=[_flagged_out(row) for row in rows])
 
 

@@ -52,12 +52,13 @@ def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:  # before the commit: a migration that broke a reference is not applied at all
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
     if sqlite:
-        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection.commit()
-        if broken:
-            raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
 async def run_migrations_online() -> None:

@@ -16,7 +16,14 @@ LOG_LIMIT = 200
 
 # Done by Linli itself (flags, the word filter, timers, the clock), not by a person who has since left.
 AUTOMATIC_ACTIONS = frozenset(
-    {"post.auto_hidden", "thread.auto_hidden", "letter.auto_hidden", "listing.auto_hidden", "post.held"}
+    {
+        "post.auto_hidden",
+        "thread.auto_hidden",
+        "letter.auto_hidden",
+        "listing.auto_hidden",
+        "message.auto_hidden",
+        "post.held",
+    }
 )
 AUTOMATIC_DETAILS = (": timer", "time served")
 

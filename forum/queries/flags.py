@@ -73,8 +73,12 @@ class Flagged:
         return self.post is not None and self.post.hidden_at is not None
 
 
-async def review_queue(session: AsyncSession, community: Community, *, newest_first: bool = False) -> list[Flagged]:
-    """Items with open flags: the most-flagged first (then the newest), or the newest first."""
+async def review_queue(
+    session: AsyncSession, community: Community, *, viewer: User, newest_first: bool = False
+) -> list[Flagged]:
+    """Items with open flags: the most-flagged first (then the newest), or the newest first. Flags on the
+    viewer's own private messages are left to the other secretaries: who reported someone privately is not
+    shown to that someone."""
     count, latest = func.count().label("count"), func.max(col(Flag.created_at)).label("latest")
     grouped = (
         select(col(Flag.post_id), col(Flag.letter_id), col(Flag.listing_id), col(Flag.message_id), count, latest)
@@ -148,7 +152,7 @@ async def review_queue(session: AsyncSession, community: Community, *, newest_fi
                     Membership,
                     and_(col(Membership.user_id) == col(author.id), col(Membership.community_id) == community.id),
                 )
-                .where(col(Message.id).in_(message_ids))
+                .where(col(Message.id).in_(message_ids), col(Message.sender_id).is_distinct_from(viewer.id))
             )
         ).all():
             messages[message.id or 0] = (message, Person.of(user, membership) if user else None)

@@ -392,7 +392,7 @@ async def queue(slug: str) -> Any:
         "moderation/review.html",
         community=community,
         last_event_id=last_event_id,
-        queue=await review_queue(db_session(), community, newest_first=newest),
+        queue=await review_queue(db_session(), community, viewer=require_user(), newest_first=newest),
         newest=newest,
         reasons=flags.REASONS,
         threshold=flags.FLAG_THRESHOLD,

@@ -526,7 +526,10 @@
     function setMessageHidden(data) {
       const item = document.getElementById(`m-${Number(data.message_id)}`);
       const template = document.getElementById("message-hidden-template");
-      if (!item || !data.hidden || !template || item.querySelector(".hidden-reason")) return;
+      // Its sender keeps seeing it (with the secretary's reason after a reload), as the page shows it to them.
+      if (!item || !data.hidden || !template || item.classList.contains("mine") || item.querySelector(".hidden-reason")) {
+        return;
+      }
       for (const part of item.querySelectorAll(".post-body, .post-gallery, .report-form")) part.remove();
       item.querySelector("header")?.after(template.content.firstElementChild.cloneNode(true));
     }
