@@ -34,6 +34,7 @@ from forum.app import create_app
 from forum.db import Database
 from forum.models import Community, ConversationMember, Post, Role, Thread, User
 from forum.passwords import hash_password
+from forum.queries.flags import open_flag_count
 from forum.queries.threads import boards_of
 from tests.factories import PASSWORD
 from tests.helpers import csrf_token
@@ -195,6 +196,9 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 db_url, var, {}, lambda app: _timed(app, people[0].username, 50, queue)
             )
             await _flag_everything(db, community, people, options.flagged)
+            async with db.read_only() as session:  # the queue holds what was flagged, or the timing means little
+                waiting = (await session.execute(select(open_flag_count(community.id or 0)))).scalar_one()
+            assert waiting == options.flagged, (waiting, options.flagged)
             results[f"review queue, {options.flagged} flagged"] = await _with_app(
                 db_url, var, {}, lambda app: _timed(app, people[0].username, 50, queue)
             )
