@@ -1,8 +1,10 @@
-"""Flags: any verified member flags a reply, or a thread by its opening post, with a reason; the community's
-secretaries review what was flagged (agree: it is hidden; disagree: it stays, and the flags are closed); the
-flaggers are told the outcome. A reply or thread flagged by FLAG_THRESHOLD distinct members is hidden until
-reviewed (its `hidden_reason` stays empty, which is how pages tell "hidden by flags, waiting for review" from
-a secretary's hide, whose reason is required)."""
+"""Flags: any verified member flags a reply, a thread (by its opening post) or a thank-you letter with a reason
+(listings and private messages are flagged in `listings` and `messages`, with the helpers here); the
+community's secretaries review what was flagged (agree: it is hidden, and its author may be muted; disagree:
+it stays, and the flags are closed); the flaggers are told the outcome. Something flagged by FLAG_THRESHOLD
+distinct members is hidden until reviewed (its `hidden_reason` stays empty, which is how pages tell "hidden by
+flags, waiting for review" from a secretary's hide, whose reason is required). Every change to the open flags
+tells the community's open review pages how many items wait (`review.changed`)."""
 
 from __future__ import annotations
 
