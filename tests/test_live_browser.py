@@ -419,7 +419,7 @@ async def test_a_removed_reader_is_told_and_a_live_reply_shows_the_sites_clock_o
         await b.page.locator("#f-body").fill("我回来再看")
         await a.page.goto(f"/c/{community.slug}/members")
         await a.page.locator(f"#member-{membership.id} form[action$='/remove'] button").click()
-        await expect(b.page.locator(".live-notice.revoked")).to_contain_text("您已不是本社区的成员", timeout=LIVE)
+        await expect(b.page.locator(".live-notice.revoked")).to_contain_text("您已不能在这里阅读此内容", timeout=LIVE)
         await expect(b.page.locator("form.reply-form button[type=submit]")).to_be_disabled()
         await expect(b.page.locator("#f-body")).to_have_value("我回来再看")  # what they typed stays
         assert a.problems == [] and b.problems == []
