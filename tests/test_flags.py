@@ -170,3 +170,29 @@ async def test_the_api_flags_and_reviews_with_the_same_rules(app: Quart, db: Dat
     decided = await client.post(f"/api/v1/posts/{reply.id}/review", json={"agree": True, "reason": "广告"}, headers=sec)
     assert (await decided.get_json())["hidden"] is True
     assert await _hidden(db, reply)
+
+
+async def test_a_secretary_gives_a_reply_the_flags_hid_their_own_reason(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    author, first, second, third = await _people(db, community, "fr_author", "fr_a", "fr_b", "fr_c")
+    secretary = await make_user(db, username="fr_sec")
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    thread = await make_thread(db, author=author, community=community)
+    reply = await make_reply(db, author=author, thread=thread, body="卖假货")
+    for flagger in (first, second, third):
+        await _flag(db, flagger, community, reply, "spam")
+    assert await _hidden(db, reply)
+    client = await _client(app, "fr_sec")
+    page = f"/t/{thread.id}"
+    hidden = await post_form(client, f"/posts/{reply.id}/hide", {"reason": "商业广告"}, token_from=page)
+    assert hidden.status_code == 302  # not "hidden already": the flags gave it no reason
+    again = await post_form(client, f"/posts/{reply.id}/hide", {"reason": "再说一次"}, token_from=page)
+    assert again.status_code == 409  # a secretary's hide is not redone
+    async with db.read_only() as session:
+        stored = await session.get(Post, reply.id)
+        told = (
+            (await session.execute(select(Notification.kind).where(col(Notification.user_id) == author.id)))
+            .scalars()
+            .all()
+        )
+    assert stored is not None and stored.hidden_reason == "商业广告" and list(told) == [NotificationKind.HIDDEN]

@@ -220,29 +220,59 @@ async def _hide_for_review(session: AsyncSession, *, post: Post, thread: Thread,
     )
 
 
-async def _tell_author(
+async def conclude(
     session: AsyncSession,
     *,
     actor: User,
-    author_id: int | None,
-    kind: NotificationKind,
+    standing: CommunityStanding,
+    agree: bool,
+    reason: str,
+    mute_hours: object,
+    flaggers: list[int],
     community_id: int,
+    author_id: int | None,
+    detail: str,
     subject: str,
     title: str,
     url: str,
+    members_only: bool = True,
 ) -> None:
-    """A secretary agreed with the flags on something they had already hidden: its author learns the reason."""
-    if author_id is not None:
-        await notifications.notify(
+    """What every decision from the review queue ends with, once the item is hidden or kept: agreeing may mute
+    its author; the decision is audited; the flaggers are told."""
+    if agree:
+        await mute_author(
             session,
-            recipients=[author_id],
-            kind=kind,
+            actor=actor,
+            standing=standing,
             community_id=community_id,
-            subject=subject,
-            actor_id=actor.id,
-            title=title,
-            url=url,
+            author_id=author_id,
+            hours=mute_hours,
+            reason=reason,
         )
+    await audit.record(
+        session,
+        actor=actor,
+        action="flags.agreed" if agree else "flags.disagreed",
+        community_id=community_id,
+        target_user_id=author_id,
+        detail=f"{detail}: {len(flaggers)} flags" + (f": {reason}" if reason else ""),
+    )
+    await notifications.notify(
+        session,
+        recipients=flaggers,
+        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
+        community_id=community_id,
+        subject=subject,
+        actor_id=actor.id,
+        title=title,
+        url=url,
+        members_only=members_only,
+    )
+
+
+def hidden_by_a_secretary(item: Post | Thread | Letter | Message) -> bool:
+    """Hidden with a reason: a secretary's decision already (flags and the word filter hide without one)."""
+    return item.hidden_at is not None and bool(item.hidden_reason)
 
 
 async def mute_author(
@@ -305,72 +335,33 @@ async def review(
     )
     flaggers = await close_flags(session, community_id=thread.community_id, item=("post_id", post.id), agree=agree)
     if post.number == 1:  # the opening post stands for its thread: the thread is hidden or kept
-        if agree and thread.hidden_at is None:
+        if agree and not hidden_by_a_secretary(thread):
             await moderation.set_thread_hidden(
                 session, actor=actor, thread=thread, standing=standing, hidden=True, reason=text
             )
-        elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
-            await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(hidden_reason=text))
-            thread.hidden_reason = text
-            await _tell_author(
-                session,
-                actor=actor,
-                author_id=thread.author_id,
-                kind=NotificationKind.THREAD_HIDDEN,
-                community_id=thread.community_id,
-                subject=f"thread:{thread.id}",
-                title=thread.title,
-                url=f"/t/{thread.id}",
-            )
-        elif thread.hidden_at is not None and not thread.hidden_reason:  # the flags hid it
+        elif not agree and thread.hidden_at is not None and not thread.hidden_reason:  # the flags hid it
             await moderation.set_thread_hidden(session, actor=actor, thread=thread, standing=standing, hidden=False)
     elif agree:
-        if post.hidden_at is None:
+        if not hidden_by_a_secretary(post):
             await moderation.hide_post(session, actor=actor, post=post, thread=thread, standing=standing, reason=text)
-        else:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
-            await session.execute(update(Post).where(col(Post.id) == post.id).values(hidden_reason=text))
-            post.hidden_reason = text
-            await _tell_author(
-                session,
-                actor=actor,
-                author_id=post.author_id,
-                kind=NotificationKind.HIDDEN,
-                community_id=thread.community_id,
-                subject=f"post:{post.id}",
-                title=thread.title,
-                url=post_path(thread.id or 0, post.number),
-            )
     elif post.hidden_at is not None and not post.hidden_reason and post.deleted_at is None:  # the flags hid it
         await moderation.show_post(session, actor=actor, post=post, thread=thread, standing=standing)
         author = await session.get(User, post.author_id) if post.author_id is not None else None
         if held_when_new and author is not None:  # the word filter held it as it was posted: tell now as then
             await notifications.notify_post(session, actor=author, thread=thread, post=post)
-    if agree:
-        await mute_author(
-            session,
-            actor=actor,
-            standing=standing,
-            community_id=thread.community_id,
-            author_id=post.author_id,
-            hours=mute_hours,
-            reason=text,
-        )
-    await audit.record(
+    assert thread.id is not None  # noqa: S101 -- a loaded row
+    await conclude(
         session,
         actor=actor,
-        action="flags.agreed" if agree else "flags.disagreed",
+        standing=standing,
+        agree=agree,
+        reason=text,
+        mute_hours=mute_hours,
+        flaggers=flaggers,
         community_id=thread.community_id,
-        target_user_id=post.author_id,
-        detail=f"thread {thread.id} #{post.number - 1}: {len(flaggers)} flags" + (f": {text}" if text else ""),
-    )
-    assert thread.id is not None  # noqa: S101 -- a loaded row
-    await notifications.notify(
-        session,
-        recipients=flaggers,
-        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
-        community_id=thread.community_id,
+        author_id=post.author_id,
+        detail=f"thread {thread.id}" if post.number == 1 else f"thread {thread.id} #{post.number - 1}",
         subject=f"post:{post.id}",
-        actor_id=actor.id,
         title=thread.title,
         url=post_path(thread.id, post.number),
     )
@@ -485,50 +476,24 @@ async def review_letter(
     text = clean_text(reason, "reason", max_length=moderation.REASON_MAX, min_length=2) if agree else ""
     assert letter.id is not None  # noqa: S101 -- a loaded row
     flaggers = await close_flags(session, community_id=letter.community_id, item=("letter_id", letter.id), agree=agree)
-    if agree and letter.hidden_at is None:
+    if agree and not hidden_by_a_secretary(letter):
         await moderation.set_letter_hidden(
             session, actor=actor, letter=letter, standing=standing, hidden=True, reason=text
         )
-    elif agree:  # hidden by the flags (or already by a secretary): it keeps hiding, now with a reason
-        await session.execute(update(Letter).where(col(Letter.id) == letter.id).values(hidden_reason=text))
-        letter.hidden_reason = text
-        await _tell_author(
-            session,
-            actor=actor,
-            author_id=letter.author_id,
-            kind=NotificationKind.LETTER_HIDDEN,
-            community_id=letter.community_id,
-            subject=f"letter:{letter.id}",
-            title=letter.title,
-            url=letter_path(letter.id),
-        )
-    elif letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
+    elif not agree and letter.hidden_at is not None and not letter.hidden_reason:  # the flags hid it
         await moderation.set_letter_hidden(session, actor=actor, letter=letter, standing=standing, hidden=False)
-    if agree:
-        await mute_author(
-            session,
-            actor=actor,
-            standing=standing,
-            community_id=letter.community_id,
-            author_id=letter.author_id,
-            hours=mute_hours,
-            reason=text,
-        )
-    await audit.record(
+    await conclude(
         session,
         actor=actor,
-        action="flags.agreed" if agree else "flags.disagreed",
+        standing=standing,
+        agree=agree,
+        reason=text,
+        mute_hours=mute_hours,
+        flaggers=flaggers,
         community_id=letter.community_id,
-        target_user_id=letter.author_id,
-        detail=f"letter {letter.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
-    )
-    await notifications.notify(
-        session,
-        recipients=flaggers,
-        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
-        community_id=letter.community_id,
+        author_id=letter.author_id,
+        detail=f"letter {letter.id}",
         subject=f"letter:{letter.id}",
-        actor_id=actor.id,
         title=letter.title,
         url=letter_path(letter.id),
     )

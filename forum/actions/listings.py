@@ -786,51 +786,39 @@ async def review_listing(
     if not can_moderate(standing):
         raise Forbidden(N_("Only the community's secretaries can remove a listing."))
     assert listing.id is not None  # noqa: S101 -- a loaded row
+    text = clean_text(reason, "reason", max_length=REASON_MAX, multiline=True, min_length=2) if agree else ""
     flaggers = await flags.close_flags(
         session, community_id=listing.community_id, item=("listing_id", listing.id), agree=agree
     )
-    if agree:
-        text = clean_text(reason, "reason", max_length=REASON_MAX, multiline=True, min_length=2)
-        if listing.status == ListingStatus.DONE:  # handed over since it was flagged: it stays hidden, with why
-            await session.execute(
-                update(Listing)
-                .where(col(Listing.id) == listing.id)
-                .values(hidden_at=listing.hidden_at or utcnow(), removed_reason=text)
-            )
-            await record_change(session, listing, status=ListingStatus.REMOVED)
-            await _hide_discussion(session, listing, hidden=True)
-        elif listing.status != ListingStatus.REMOVED:
-            await remove_listing(session, actor=actor, listing=listing, standing=standing, reason=text)
-        await flags.mute_author(
-            session,
-            actor=actor,
-            standing=standing,
-            community_id=listing.community_id,
-            author_id=listing.owner_id,
-            hours=mute_hours,
-            reason=text,
+    if agree and listing.status == ListingStatus.DONE:  # handed over since it was flagged: stays hidden, with why
+        await session.execute(
+            update(Listing)
+            .where(col(Listing.id) == listing.id)
+            .values(hidden_at=listing.hidden_at or utcnow(), removed_reason=text)
         )
-    else:
-        text = ""
-        if listing.hidden_at is not None:
-            await session.execute(update(Listing).where(col(Listing.id) == listing.id).values(hidden_at=None))
-            listing.hidden_at = None
-            await record_change(session, listing)
-            await _hide_discussion(session, listing, hidden=False)
-    await audit.record(
+        await record_change(session, listing, status=ListingStatus.REMOVED)
+        await _hide_discussion(session, listing, hidden=True)
+    elif agree and listing.status != ListingStatus.REMOVED:
+        await remove_listing(session, actor=actor, listing=listing, standing=standing, reason=text)
+    elif not agree and listing.hidden_at is not None:  # the flags hid it
+        await session.execute(update(Listing).where(col(Listing.id) == listing.id).values(hidden_at=None))
+        listing.hidden_at = None
+        await record_change(session, listing)
+        await _hide_discussion(session, listing, hidden=False)
+    await flags.conclude(
         session,
         actor=actor,
-        action="flags.agreed" if agree else "flags.disagreed",
+        standing=standing,
+        agree=agree,
+        reason=text,
+        mute_hours=mute_hours,
+        flaggers=flaggers,
         community_id=listing.community_id,
-        target_user_id=listing.owner_id,
-        detail=f"listing {listing.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
-    )
-    await _tell(
-        session,
-        flaggers,
-        NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
-        listing,
-        actor_id=actor.id,
+        author_id=listing.owner_id,
+        detail=f"listing {listing.id}",
+        subject=f"listing:{listing.id}",
+        title=listing.title,
+        url=listing_path(listing.id),
     )
 
 

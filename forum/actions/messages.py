@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -536,14 +536,16 @@ async def flag_message(
 
 
 async def _set_message_hidden(session: AsyncSession, message: Message, *, hidden: bool, reason: str) -> bool:
-    """Hide the message (with `reason`, empty while flags hide it) or show it again; tell its conversation's
-    open pages. False if it already was."""
+    """Hide the message (with `reason`, empty while flags hide it; a secretary's reason replaces the flags'
+    hide) or show it again; tell its conversation's open pages. False if it already was."""
     changed = (
         await session.execute(
             update(Message)
             .where(
                 col(Message.id) == message.id,
-                col(Message.hidden_at).is_(None) if hidden else col(Message.hidden_at).is_not(None),
+                or_(col(Message.hidden_at).is_(None), col(Message.hidden_reason) == "")
+                if hidden
+                else col(Message.hidden_at).is_not(None),
             )
             .values(hidden_at=utcnow() if hidden else None, hidden_reason=reason)
             .returning(col(Message.hidden_at))
@@ -582,10 +584,8 @@ async def review_message(
     text = clean_text(reason, "reason", max_length=REASON_MAX, min_length=2) if agree else ""
     assert message.id is not None and community.id is not None  # noqa: S101 -- loaded rows
     flaggers = await flags.close_flags(session, community_id=community.id, item=("message_id", message.id), agree=agree)
-    if agree:
-        if not await _set_message_hidden(session, message, hidden=True, reason=text):
-            await session.execute(update(Message).where(col(Message.id) == message.id).values(hidden_reason=text))
-            message.hidden_reason = text
+    if agree and not flags.hidden_by_a_secretary(message):
+        await _set_message_hidden(session, message, hidden=True, reason=text)
         if message.sender_id is not None:
             await notifications.notify(
                 session,
@@ -598,32 +598,20 @@ async def review_message(
                 url=message_path(message.conversation_id, message.id),
                 members_only=False,  # they still read their conversations after moving away
             )
-        await flags.mute_author(
-            session,
-            actor=actor,
-            standing=standing,
-            community_id=community.id,
-            author_id=message.sender_id,
-            hours=mute_hours,
-            reason=text,
-        )
-    elif message.hidden_at is not None and not message.hidden_reason:  # the flags hid it
+    elif not agree and message.hidden_at is not None and not message.hidden_reason:  # the flags hid it
         await _set_message_hidden(session, message, hidden=False, reason="")
-    await audit.record(
+    await flags.conclude(
         session,
         actor=actor,
-        action="flags.agreed" if agree else "flags.disagreed",
+        standing=standing,
+        agree=agree,
+        reason=text,
+        mute_hours=mute_hours,
+        flaggers=flaggers,
         community_id=community.id,
-        target_user_id=message.sender_id,
-        detail=f"message {message.id}: {len(flaggers)} flags" + (f": {text}" if text else ""),
-    )
-    await notifications.notify(
-        session,
-        recipients=flaggers,
-        kind=NotificationKind.FLAG_AGREED if agree else NotificationKind.FLAG_KEPT,
-        community_id=community.id,
+        author_id=message.sender_id,
+        detail=f"message {message.id}",
         subject=f"message:{message.id}",
-        actor_id=actor.id,
         title=_excerpt(message),
         url=message_path(message.conversation_id, message.id),
         members_only=False,  # a participant who has since moved away still reads the conversation

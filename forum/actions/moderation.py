@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -53,6 +53,12 @@ def require_moderator(standing: CommunityStanding) -> None:
         raise Forbidden(N_("Only the community's secretaries can do this."))
 
 
+def not_hidden_by_a_secretary(table: type[Post] | type[Thread] | type[Letter]) -> ColumnElement[bool]:
+    """Shown, or hidden only by flags or the word filter, waiting for review (no reason yet): a secretary's
+    hide applies, and gives it the reason its author sees."""
+    return or_(col(table.hidden_at).is_(None), col(table.hidden_reason) == "")
+
+
 def _reason(value: object) -> str:
     return clean_text(value, "reason", max_length=REASON_MAX, min_length=2)
 
@@ -60,7 +66,8 @@ def _reason(value: object) -> str:
 async def hide_post(
     session: AsyncSession, *, actor: User, post: Post, thread: Thread, standing: CommunityStanding, reason: object
 ) -> None:
-    """Hide a reply, with a reason its author sees; the opening post is the thread's (lock or delete it)."""
+    """Hide a reply, with a reason its author sees; the opening post is the thread's (lock or delete it). One
+    that flags or the word filter hid (no reason yet) is hidden again, with the secretary's reason."""
     require_moderator(standing)
     if post.thread_id != thread.id:
         raise NotFound()
@@ -73,7 +80,7 @@ async def hide_post(
     hidden = (
         await session.execute(
             update(Post)
-            .where(col(Post.id) == post.id, col(Post.hidden_at).is_(None))
+            .where(col(Post.id) == post.id, not_hidden_by_a_secretary(Post))
             .values(hidden_at=now, hidden_reason=text)
             .returning(col(Post.id))
         )
@@ -500,7 +507,8 @@ async def set_thread_hidden(
     reason: object = "",
 ) -> None:
     """Hide a whole thread with a reason its author sees (everyone else gets 404 and it leaves the board and
-    search; it takes no more replies but the secretaries'), or show it again. Audited; its author is told."""
+    search; it takes no more replies but the secretaries'), or show it again. Audited; its author is told. A
+    thread the flags hid is hidden again, with the reason."""
     require_moderator(standing)
     text = _reason(reason) if hidden else ""
     changed = (
@@ -508,7 +516,7 @@ async def set_thread_hidden(
             update(Thread)
             .where(
                 col(Thread.id) == thread.id,
-                col(Thread.hidden_at).is_(None) if hidden else col(Thread.hidden_at).is_not(None),
+                not_hidden_by_a_secretary(Thread) if hidden else col(Thread.hidden_at).is_not(None),
             )
             .values(hidden_at=utcnow() if hidden else None, hidden_reason=text)
             .returning(col(Thread.hidden_at))
@@ -563,7 +571,7 @@ async def set_letter_hidden(
             update(Letter)
             .where(
                 col(Letter.id) == letter.id,
-                col(Letter.hidden_at).is_(None) if hidden else col(Letter.hidden_at).is_not(None),
+                not_hidden_by_a_secretary(Letter) if hidden else col(Letter.hidden_at).is_not(None),
             )
             .values(hidden_at=utcnow() if hidden else None, hidden_reason=text)
             .returning(col(Letter.hidden_at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
@@ -114,30 +115,39 @@ async def role(membership_id: int) -> Any:
     return await _done(community, membership, message)
 
 
+async def _decided(membership_id: int, act: Callable[..., Awaitable[None]], message: str) -> Any:
+    """Mute or suspend (or lift either): `act(actor, membership, standing)`, then back to the member's row; a
+    refusal (a missing reason, an odd length) goes back with the message, nothing written."""
+    user, membership, community, standing = await _target(membership_id)
+    try:
+        await act(user, membership, standing)
+    except InvalidInput as error:
+        return await refused_back(
+            error, url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")
+        )
+    await commit()
+    return await _done(community, membership, message)
+
+
 @blueprint.post("/memberships/<id:membership_id>/mute")
 @login_required
 async def mute(membership_id: int) -> Any:
     """Mute a member for a while with a reason they see (`muted=1`, `hours`, `reason`), or lift it (`muted=0`)."""
     form = await request.form
     muted = form.get("muted", "1") == "1"
-    user, membership, community, standing = await _target(membership_id)
-    try:
+
+    async def act(actor: User, membership: Membership, standing: CommunityStanding) -> None:
         await moderation.set_muted(
             db_session(),
-            actor=user,
+            actor=actor,
             membership=membership,
             standing=standing,
             hours=form.get("hours"),
             reason=form.get("reason", ""),
             muted=muted,
         )
-    except InvalidInput as error:  # refused before anything was written
-        return await refused_back(
-            error, url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")
-        )
-    await commit()
-    message = N_("%(name)s is muted.") if muted else N_("%(name)s may post again.")
-    return await _done(community, membership, message)
+
+    return await _decided(membership_id, act, N_("%(name)s is muted.") if muted else N_("%(name)s may post again."))
 
 
 @blueprint.post("/memberships/<id:membership_id>/suspend")
@@ -146,21 +156,17 @@ async def suspend(membership_id: int) -> Any:
     """Suspend a member (`suspended=1`, `days` with 0 until lifted, `reason`), or lift it (`suspended=0`)."""
     form = await request.form
     suspended = form.get("suspended", "1") == "1"
-    user, membership, community, standing = await _target(membership_id)
-    try:
+
+    async def act(actor: User, membership: Membership, standing: CommunityStanding) -> None:
         await suspensions.set_suspended(
             db_session(),
-            actor=user,
+            actor=actor,
             membership=membership,
             standing=standing,
             suspended=suspended,
             days=form.get("days"),
             reason=form.get("reason", ""),
         )
-    except InvalidInput as error:  # refused before anything was written
-        return await refused_back(
-            error, url_for("members.index", slug=community.slug, _anchor=f"member-{membership.id}")
-        )
-    await commit()
+
     message = N_("%(name)s is suspended.") if suspended else N_("%(name)s is a verified member again.")
-    return await _done(community, membership, message)
+    return await _decided(membership_id, act, message)
