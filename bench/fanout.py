@@ -44,16 +44,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
 from bench import common
+from forum import rooms
 from forum.access import standing_in
 from forum.actions import accounts, communities, memberships, threads
 from forum.actions.sessions import hash_token
 from forum.db import Database
+from forum.events import PersonData, PostCreated
 from forum.markup import render_markdown
 from forum.migrate import upgrade_async
 from forum.models import AuthSession, Board, Membership, MembershipStatus, SessionKind, User
 from forum.paths import post_path
 from forum.timeutil import utcnow
-from realtime.events import PersonData, PostCreated, thread_room
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "fanout-bench-secret-not-for-production"
@@ -208,7 +209,7 @@ async def seed(url: str, readers: int) -> Seeded:
         url=post_path(thread.id, 100),
         images=[],
     ).model_dump()
-    room = thread_room(thread.id)
+    room = rooms.THREAD(thread.id)
     envelope = {"type": event["type"], "id": 1_000_000, "room": room, "data": event}
     return Seeded(thread_id=thread.id, room=room, tokens=tokens, envelope=envelope)
 

@@ -57,14 +57,15 @@ from bench.fanout import (
     percentile_ms,
     serving,
 )
+from forum import rooms
 from forum.access import standing_in
 from forum.actions import communities, messages
 from forum.db import Database
+from forum.events import MessageCreated, PersonData
 from forum.markup import render_markdown
 from forum.models import AuthSession, Community, User
 from forum.paths import message_path
 from forum.timeutil import utcnow
-from realtime.events import MessageCreated, PersonData, conversation_room
 
 # A typical private message between neighbours: one or two sentences of Chinese (Markdown renders it).
 BODY = "王阿姨您好，您的快递我帮您放在3号楼门卫室了，今天下午五点前去拿就行。有事随时找我！"
@@ -173,7 +174,7 @@ async def seed(url: str, members: int) -> Seeded:
         created_at=utcnow().isoformat(),
         url=message_path(conversation_id, 1_000_000),
     ).model_dump()
-    room = conversation_room(conversation_id)
+    room = rooms.CONVERSATION(conversation_id)
     envelope = {"type": event["type"], "id": 1_000_000, "room": room, "data": event}
     return Seeded(tokens=tokens, conversations=conversations, envelope=envelope)
 
@@ -231,7 +232,9 @@ def floor_sender(client: httpx.AsyncClient, seeded: Seeded, run: Exchange) -> Po
     async def send(sequence: int) -> int:
         message_id = sequence + 1
         conversation_id = seeded.conversations[run.schedule[sequence][0]][0]
-        response = await client.post("/emit", params={"number": message_id, "room": conversation_room(conversation_id)})
+        response = await client.post(
+            "/emit", params={"number": message_id, "room": rooms.CONVERSATION(conversation_id)}
+        )
         response.raise_for_status()
         run.sequence_of[message_id] = sequence
         return message_id
@@ -258,7 +261,7 @@ async def measure(
     member_pair = {member: pair for pair, (_id, *members) in enumerate(seeded.conversations) for member in members}
     per_pair = Counter(pair for pair, _sender, _recipient in run.schedule)
     expect = [per_pair[member_pair[member]] for member in range(len(seeded.tokens))]
-    rooms = [conversation_room(seeded.conversations[member_pair[member]][0]) for member in range(len(seeded.tokens))]
+    rooms = [rooms.CONVERSATION(seeded.conversations[member_pair[member]][0]) for member in range(len(seeded.tokens))]
     workers = Workers(options.client_processes, var, name)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         send = sender(client, seeded, run)

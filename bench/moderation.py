@@ -32,6 +32,7 @@ from forum.access import standing_in
 from forum.actions import communities, flags, letters, listings, memberships, messages, threads
 from forum.app import create_app
 from forum.db import Database
+from forum.flaggables import LetterItem, ListingItem, MessageItem, of_post
 from forum.models import Community, ConversationMember, Post, Role, Thread, User
 from forum.passwords import hash_password
 from forum.queries.flags import open_flag_count
@@ -87,15 +88,13 @@ async def _flag_everything(db: Database, community: Community, people: list[User
                 reply = await threads.reply(
                     session, actor=author, thread=thread, board=board, standing=mine, body=f"回复 {n}"
                 )
-                await flags.flag_post(session, actor=flagger, post=reply, thread=thread, standing=theirs, reason="spam")
+                await flags.flag(session, actor=flagger, item=of_post(reply, thread), standing=theirs, reason="spam")
             elif kind == 1:
                 other = await threads.create_thread(
                     session, actor=author, board=board, standing=mine, title=f"帖子 {n}", body="内容"
                 )
                 opening = await _opening(session, other)
-                await flags.flag_post(
-                    session, actor=flagger, post=opening, thread=other, standing=theirs, reason="spam"
-                )
+                await flags.flag(session, actor=flagger, item=of_post(opening, other), standing=theirs, reason="spam")
             elif kind == 2:
                 letter = await letters.write_letter(
                     session,
@@ -106,7 +105,7 @@ async def _flag_everything(db: Database, community: Community, people: list[User
                     title=f"谢谢 {n}",
                     body="谢谢",
                 )
-                await flags.flag_letter(session, actor=flagger, letter=letter, standing=theirs, reason="spam")
+                await flags.flag(session, actor=flagger, item=LetterItem(letter), standing=theirs, reason="spam")
             elif kind == 3:
                 listing = await listings.create_listing(
                     session,
@@ -121,7 +120,7 @@ async def _flag_everything(db: Database, community: Community, people: list[User
                     condition="good",
                     pickup_area="楼下",
                 )
-                await listings.flag_listing(session, actor=flagger, listing=listing, standing=theirs, reason="spam")
+                await flags.flag(session, actor=flagger, item=ListingItem(listing), standing=theirs, reason="spam")
             else:
                 sent = await messages.send_message(
                     session,
@@ -132,8 +131,8 @@ async def _flag_everything(db: Database, community: Community, people: list[User
                     body=f"私信 {n}",
                     client_id=f"bench-{n:08d}",
                 )
-                await messages.flag_message(
-                    session, actor=flagger, conversation=conversation, message_id=sent.message.id or 0, reason="spam"
+                await flags.flag(
+                    session, actor=flagger, item=MessageItem(sent.message, community), standing=theirs, reason="spam"
                 )
     return thread
 

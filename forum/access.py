@@ -39,7 +39,6 @@ from forum.models import (
     User,
 )
 from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
-from forum.validation import parse_id
 
 
 def _with_standing() -> Select[Community, Membership, DistrictAdmin]:
@@ -123,12 +122,42 @@ async def access_community(session: AsyncSession, user: User, slug: str) -> tupl
     return row[0], _standing(row)
 
 
+async def access_community_content(session: AsyncSession, user: User, slug: str) -> tuple[Community, CommunityStanding]:
+    """A community whose content (boards, letters, the market, search) the user may read: outsiders learn
+    nothing (404), members who may not read it are told why (403)."""
+    community, standing = await access_community(session, user, slug)
+    require_reader(standing)
+    return community, standing
+
+
+async def access_community_content_by_id(
+    session: AsyncSession, user: User, community_id: int
+) -> tuple[Community, CommunityStanding]:
+    """As `access_community_content`, by id (the community's live rooms)."""
+    row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": community_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    require_reader(standing)
+    return row[0], standing
+
+
 async def access_community_to_moderate(
     session: AsyncSession, user: User, slug: str
 ) -> tuple[Community, CommunityStanding]:
     community, standing = await access_community(session, user, slug)
     if not can_moderate(standing):
         raise Forbidden()
+    return community, standing
+
+
+async def access_community_to_moderate_by_id(
+    session: AsyncSession, user: User, community_id: int
+) -> tuple[Community, CommunityStanding]:
+    """A community the user moderates, by id (its review queue's room): readers who do not moderate get 403."""
+    community, standing = await access_community_content_by_id(session, user, community_id)
+    if not can_moderate(standing):
+        raise Forbidden()  # the review queue is the secretaries'
     return community, standing
 
 
@@ -148,13 +177,14 @@ async def access_membership_to_moderate(
     return membership, community, standing
 
 
+def require_moderator(standing: CommunityStanding) -> None:
+    """Raise 403 unless the standing is a secretary's or a district admin's."""
+    if not can_moderate(standing):
+        raise Forbidden(N_("Only the community's secretaries can do this."))
+
+
 class MembersOnly(Forbidden):
     default_message = N_("Only verified members of this community can see its boards. A secretary verifies you.")
-
-
-def require_reader(standing: CommunityStanding) -> None:
-    """Raise unless the standing may read the community's content (a pending member learns why)."""
-    _require_reader(standing)
 
 
 class Suspended(Forbidden):
@@ -168,10 +198,13 @@ def members_only(standing: CommunityStanding) -> Forbidden:
     return MembersOnly()
 
 
-def _require_reader(standing: CommunityStanding) -> None:
+def require_reader(standing: CommunityStanding) -> None:
+    """The one rule for reading a community's content, on pages, in the API and for live rooms: raise unless
+    the standing may. Outsiders learn nothing (404); anyone with a membership there (pending, declined or
+    suspended) knows the community and is told why (403, with a suspension's reason)."""
     if not can_read_content(standing):
         if standing.membership is not None:
-            raise members_only(standing)  # pending, declined or suspended: they know the community, tell them why
+            raise members_only(standing)
         raise NotFound()
 
 
@@ -191,7 +224,7 @@ async def access_board(
     session: AsyncSession, user: User, community_slug: str, board_slug: str
 ) -> tuple[Community, Board, CommunityStanding]:
     community, board, standing = await _board_with_standing(session, user, community_slug, board_slug)
-    _require_reader(standing)
+    require_reader(standing)
     return community, board, standing
 
 
@@ -230,42 +263,20 @@ async def access_thread(
         raise NotFound()
     community, _membership, _admin, board, thread = row
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     if thread.hidden_at is not None and thread.author_id != user.id and not can_moderate(standing):
         raise NotFound()  # hidden by a secretary: there for its author (who sees why) and the secretaries only
     return thread, board, community, standing
 
 
-async def access_room(session: AsyncSession, user: User, room: str) -> None:
-    """May `user` join this Socket.IO room? The same rules as the pages that show the room's content."""
-    kind, _, raw_id = room.partition(":")
-    room_id = parse_id(raw_id)
-    if room_id is None:
-        raise NotFound()
-    if kind == "thread":
-        await access_thread(session, user, room_id)
-        return
-    if kind == "conversation":
-        await access_conversation(session, user, room_id)
-        return
-    if kind == "sale":
-        await access_sale(session, user, room_id)
-        return
-    if kind == "listing":
-        await access_listing(session, user, room_id)
-        return
-    if kind == "board":
-        row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": room_id})).first()
-    elif kind in ("community", "letters", "market", "review"):  # <kind>:<community_id>
-        row = (await session.execute(_COMMUNITY_BY_ID, {"viewer_id": user.id, "community_id": room_id})).first()
-    else:
-        raise NotFound()
+async def access_board_content(session: AsyncSession, user: User, board_id: int) -> CommunityStanding:
+    """May the user read this board's threads (its live room)? As the board's page: the community's readers."""
+    row = (await session.execute(_BOARD_BY_ID, {"viewer_id": user.id, "board_id": board_id})).first()
     if row is None:
         raise NotFound()
     standing = _standing(row)
-    _require_reader(standing)
-    if kind == "review" and not can_moderate(standing):
-        raise Forbidden()  # the review queue is the secretaries'
+    require_reader(standing)
+    return standing
 
 
 async def access_post(
@@ -287,7 +298,7 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
         raise NotFound()
     _community, _membership, _admin, image, hidden_at, author_id = row
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     if hidden_at is not None and author_id != user.id and not can_moderate(standing):
         raise NotFound()  # a hidden reply's pictures go with its text
     return image
@@ -317,6 +328,24 @@ async def access_conversation(
     if row is None:
         raise NotFound()
     return row[3], row[4], _standing(row)
+
+
+async def access_conversation_message(
+    session: AsyncSession, user: User, conversation_id: int, message_id: int
+) -> tuple[Message, Community, CommunityStanding]:
+    """One message of a conversation, for its participants only (as `access_conversation`), with the
+    conversation's community."""
+    row = (await session.execute(_CONVERSATION, {"viewer_id": user.id, "conversation_id": conversation_id})).first()
+    if row is None:
+        raise NotFound()
+    message = (
+        await session.execute(
+            select(Message).where(col(Message.id) == message_id, col(Message.conversation_id) == conversation_id)
+        )
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound()
+    return message, row[0], _standing(row)
 
 
 _MESSAGE_IMAGE = (
@@ -369,7 +398,7 @@ async def access_letter(
     if row is None:
         raise NotFound()
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     _require_letter_shown(row[3], user, standing)
     return row[3], row[0], standing
 
@@ -394,7 +423,7 @@ async def access_letter_image(session: AsyncSession, user: User, image_id: int) 
     if row is None:
         raise NotFound()
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     _require_letter_shown(row[4], user, standing)
     return row[3]
 
@@ -469,7 +498,7 @@ async def access_sale(
     if row is None:
         raise NotFound()
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     return row[3], row[0], standing
 
 
@@ -481,7 +510,7 @@ async def access_sale_item(
     if row is None:
         raise NotFound()
     standing = _standing(row)
-    _require_reader(standing)
+    require_reader(standing)
     return row[4], row[3], row[0], standing
 
 
@@ -507,7 +536,7 @@ async def access_sale_item_image(session: AsyncSession, user: User, image_id: in
     row = (await session.execute(_SALE_ITEM_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
-    _require_reader(_standing(row))
+    require_reader(_standing(row))
     return row[3]
 
 
@@ -536,7 +565,7 @@ _LISTING_IMAGE = (
 def _require_listing_visible(user: User, listing: Listing, standing: CommunityStanding) -> None:
     """A listing is for the community's readers; a removed one, or one hidden by flags until review, only for
     its owner (who sees why) and the secretaries."""
-    _require_reader(standing)
+    require_reader(standing)
     withheld = listing.status == ListingStatus.REMOVED or listing.hidden_at is not None
     if withheld and listing.owner_id != user.id and not can_moderate(standing):
         raise NotFound()

@@ -15,15 +15,16 @@ from quart import Quart
 from quart_auth import QuartAuth
 from quart_schema import DataSource, QuartSchema
 from quart_schema.openapi import OpenAPIProvider
+from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.routing import Rule
 
 from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.listings import expire_due
-from forum.actions.moderation import close_due
 from forum.actions.notifications import prune_read
 from forum.actions.sales import close_ended, lapse_due, remind_due
 from forum.actions.suspensions import lift_due
+from forum.actions.thread_tools import close_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import ConfigError, load_config
 from forum.db import Database
@@ -36,6 +37,7 @@ from forum.web.templating import setup_templating
 from realtime.server import create_socket_server
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 class _APIOnlyProvider(OpenAPIProvider):
@@ -159,7 +161,7 @@ async def _every(
         try:
             await work(app)
         except Exception:
-            logging.getLogger(__name__).exception("the periodic job %s failed", work.__name__)
+            log.exception("the periodic round %s failed", work.__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), seconds)
 
@@ -167,23 +169,42 @@ async def _every(
 async def _prune(app: Quart) -> None:
     """Keep the event log and read notifications to their retention windows."""
     hours, days = app.config["EVENT_RETENTION_HOURS"], app.config["NOTIFICATION_RETENTION_DAYS"]
-    async with app.extensions["linli.db"].unit_of_work() as session:
-        await prune_events(session, before=utcnow() - timedelta(hours=hours))
-        await prune_read(session, before=utcnow() - timedelta(days=days))
+    await _each_alone(
+        app,
+        [
+            ("prune the event log", lambda session: prune_events(session, before=utcnow() - timedelta(hours=hours))),
+            ("prune read notifications", lambda session: prune_read(session, before=utcnow() - timedelta(days=days))),
+        ],
+    )
 
 
 async def _lapse(app: Quart) -> None:
     """The clock: give back the units of sale reservations not paid in time (each lapses once), remind buyers
     whose reservations lapse soon, close sales whose end has passed, expire listings past their 30 days,
     lock threads whose timer has run out, and end suspensions whose time is up."""
-    async with app.extensions["linli.db"].unit_of_work() as session:
-        now = utcnow()
-        await lapse_due(session, now=now)
-        await remind_due(session, now=now)
-        await close_ended(session, now=now)
-        await expire_due(session, now=now)
-        await close_due(session, now=now)
-        await lift_due(session, now=now)
+    now = utcnow()
+    await _each_alone(
+        app,
+        [
+            ("lapse sale reservations", lambda session: lapse_due(session, now=now)),
+            ("remind sale buyers", lambda session: remind_due(session, now=now)),
+            ("close ended sales", lambda session: close_ended(session, now=now)),
+            ("expire listings", lambda session: expire_due(session, now=now)),
+            ("close timed threads", lambda session: close_due(session, now=now)),
+            ("lift ended suspensions", lambda session: lift_due(session, now=now)),
+        ],
+    )
+
+
+async def _each_alone(app: Quart, jobs: list[tuple[str, Callable[[AsyncSession], Awaitable[object]]]]) -> None:
+    """Run each job in its own unit of work: one that fails rolls back only its own changes, is logged with its
+    name, and the others still run (each is retried at the next round)."""
+    for name, job in jobs:
+        try:
+            async with app.extensions["linli.db"].unit_of_work() as session:
+                await job(session)
+        except Exception:
+            log.exception("the periodic job %r failed; it runs again at the next round", name)
 
 
 def _register_blueprints(app: Quart) -> None:

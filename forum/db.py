@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from forum.events import Event as ClientEvent
+from forum.events import InternalEvent
 from forum.models import Event
 from forum.storage import remove_files, write_files
 
@@ -170,10 +172,10 @@ def insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def queue_event(session: AsyncSession, event: dict[str, Any]) -> None:
+def queue_event(session: AsyncSession, event: InternalEvent) -> None:
     """Queue an internal event (not stored, not sent to clients) for the sinks, only if and after the unit of
     work commits."""
-    session.info.setdefault(_PENDING_EVENTS, []).append(event)
+    session.info.setdefault(_PENDING_EVENTS, []).append(event.model_dump())
 
 
 def stage_file(session: AsyncSession, name: str, data: bytes) -> None:
@@ -186,7 +188,11 @@ def stage_removal(session: AsyncSession, name: str) -> None:
     session.info.setdefault(_REMOVALS, []).append(name)
 
 
-def record_event(session: AsyncSession, room: str, data: dict[str, Any]) -> None:
-    """Record a client event for `room` in this unit of work; it gets its id at commit and is sent after it.
-    `data` is a registered event's `model_dump()` (see realtime.events)."""
-    session.info.setdefault(_OUTBOX, []).append((room, data))
+def record_event(session: AsyncSession, event: ClientEvent) -> None:
+    """Record a client event in each of its rooms in this unit of work; it gets its ids at commit and is sent
+    after it."""
+    rooms = event.rooms()
+    if not rooms:
+        raise ValueError(f"{type(event).__name__} is sent straight to sockets, not recorded")
+    data = event.model_dump()
+    session.info.setdefault(_OUTBOX, []).extend((room, data) for room in rooms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +39,19 @@ def _created() -> datetime:
 
 def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True) -> Column[int]:
     return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def id_of(row: _Stored) -> int:
+    """The id of a row that is stored (loaded, or flushed): a row without one is a bug, which must fail here
+    rather than quietly query id 0."""
+    if row.id is None:
+        raise ValueError(f"this {type(row).__name__} has no id: it was never flushed")
+    return row.id
 
 
 class CommunityKind(StrEnum):

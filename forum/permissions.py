@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Protocol
 
-from forum.models import Board, BoardKind, Membership, MembershipStatus, Post, Role
+from forum.models import Board, BoardKind, Membership, MembershipStatus, Post, Role, Thread
 from forum.timeutil import utcnow
 
 
@@ -88,8 +90,36 @@ def can_start_thread(standing: CommunityStanding, board: Board) -> bool:
     return True
 
 
-def can_reply(standing: CommunityStanding, board: Board) -> bool:
-    return not board.is_archived and can_read_content(standing)
+class Refusal(Enum):
+    """Why someone may not reply in a thread (the action turns it into the message they read)."""
+
+    ARCHIVED = "archived"  # the board is archived
+    NOT_A_READER = "not_a_reader"  # they may not read the community's content (or the thread is gone)
+    HIDDEN = "hidden"  # a secretary (or flags) hid the thread
+    LOCKED = "locked"  # a secretary locked it
+    MUTED = "muted"  # a secretary muted them here
+
+
+def reply_refusal(standing: CommunityStanding, board: Board, thread: Thread) -> Refusal | None:
+    """Why this standing may not reply in the thread now, or None if it may. Secretaries (and district admins)
+    still reply in a locked or hidden thread; nobody muted does."""
+    if thread.is_deleted or not can_read_content(standing):
+        return Refusal.NOT_A_READER
+    if board.is_archived:
+        return Refusal.ARCHIVED
+    if standing.muted_until is not None:
+        return Refusal.MUTED
+    if thread.hidden_at is not None and not can_moderate(standing):
+        return Refusal.HIDDEN
+    if thread.locked_at is not None and not can_moderate(standing):
+        return Refusal.LOCKED
+    return None
+
+
+def can_reply(standing: CommunityStanding, board: Board, thread: Thread) -> bool:
+    """May this standing reply in the thread now: the thread page's reply box, the API's `can_reply` and the
+    reply action all ask this."""
+    return reply_refusal(standing, board, thread) is None
 
 
 def can_edit_post(standing: CommunityStanding, post: Post, actor_id: int) -> bool:
@@ -99,6 +129,29 @@ def can_edit_post(standing: CommunityStanding, post: Post, actor_id: int) -> boo
 
 def can_see_history(standing: CommunityStanding, post: Post, actor_id: int) -> bool:
     return post.author_id == actor_id or can_moderate(standing)
+
+
+def can_see_hidden(author_id: int | None, *, viewer_id: int | None, moderates: bool) -> bool:
+    """Something hidden (by a secretary, by flags or by the word filter) stays there for its author, who sees
+    why, and for the community's secretaries; for everyone else it is gone."""
+    return moderates or (author_id is not None and author_id == viewer_id)
+
+
+class PostState(Protocol):
+    @property
+    def author_id(self) -> int | None: ...
+    @property
+    def hidden_at(self) -> datetime | None: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+def can_see_post_text(post: PostState, *, viewer_id: int | None, moderates: bool) -> bool:
+    """May this reader see a post's text and pictures (the thread page, the API and a replay ask this): not
+    deleted by its author, and not hidden from them."""
+    return post.deleted_at is None and (
+        post.hidden_at is None or can_see_hidden(post.author_id, viewer_id=viewer_id, moderates=moderates)
+    )
 
 
 def can_run_sale(standing: CommunityStanding, organiser_id: int | None, actor_id: int | None) -> bool:

@@ -40,6 +40,15 @@ def clean_text(
     return text
 
 
+REASON_MAX = 500  # a secretary's reason for a decision, which the person concerned reads
+REASON_MIN = 2
+
+
+def clean_reason(value: object, field: str = "reason") -> str:
+    """A secretary's reason for hiding, locking, muting, suspending or removing: required, one line."""
+    return clean_text(value, field, max_length=REASON_MAX, min_length=REASON_MIN)
+
+
 def clean_username(value: object) -> str:
     username = clean_text(value, "username", max_length=32).lower()
     if not USERNAME_RE.match(username):

@@ -11,7 +11,7 @@ import collections
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -20,53 +20,46 @@ from quart import Quart
 from quart_auth import QuartAuth
 from redis import asyncio as aioredis
 
-from forum.access import access_room
+from forum import rooms
 from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
+from forum.events import ReadersPresent, Ready, RoomRevoked, Typing
 from forum.models import User
 from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
-from forum.queries.events import (
-    REPLAY_LIMIT,
-    events_after,
-    events_since,
-    redact_hidden_messages,
-    redact_replay,
-    withhold_hidden_letters,
-)
+from forum.queries.events import REPLAY_LIMIT, events_after, events_since
 from forum.queries.messages import unread_totals
 from forum.queries.notifications import unread_notification_totals
+from forum.queries.replay import Reader
 from forum.queries.threads import latest_event_id
 from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
-from realtime.events import (
-    ReadersPresent,
-    Ready,
-    RoomRevoked,
-    Typing,
-    community_room,
-    conversation_room,
-    session_room,
-    thread_room,
-    user_room,
-)
+from forum.validation import MAX_ID
 from realtime.presence import Presence
 
 TYPING_INTERVAL = 2.0  # seconds between two typing signals from one client
 PRESENCE_INTERVAL = 1.0  # seconds: reader counts of a thread are sent at most this often
-FOLLOWED_PREFIXES = (
-    "thread:",
-    "board:",
-    "community:",
-    "conversation:",
-    "letters:",
-    "market:",
-    "sale:",
-    "listing:",
-    "review:",
-)  # rooms joined through an access check
 
 log = logging.getLogger(__name__)
+
+
+def _followed(room: str) -> bool:
+    """A room a client joined through an access check (not its personal rooms, nor its own sid)."""
+    kind = rooms.kind_of(room)
+    return kind is not None and kind.followed
+
+
+def _ids_of(kind: rooms.RoomKind, names: Iterable[str]) -> list[int]:
+    """The ids of the rooms of this kind among `names`."""
+    found = []
+    for name in names:
+        try:
+            parsed, ident = rooms.parse(name)
+        except DomainError:
+            continue
+        if parsed is kind:
+            found.append(ident)
+    return found
 
 
 def _cookie(environ: dict[str, Any], name: str) -> str | None:
@@ -126,14 +119,21 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         await sio.save_session(
             sid, {"user_id": user.id, "auth_session_id": auth_session.id, "display_name": user.display_name}
         )
-        await sio.enter_room(sid, user_room(user.id))
-        await sio.enter_room(sid, session_room(auth_session.id))
+        await sio.enter_room(sid, rooms.USER(user.id))
+        await sio.enter_room(sid, rooms.SESSION(auth_session.id))
         # Every community the user is a verified member of: a secretary's notice reaches whatever page they
-        # have open. Nothing is replayed here; notices missed while offline are on the community page.
+        # have open. Nothing is replayed here (notices missed while offline are on the community page), so the
+        # socket joins once the relay has sent what was committed before: an older notice, hidden since, must
+        # not arrive as new.
         db: Database = app.extensions["linli.db"]
         async with db.read_only() as session:
-            for community_id in await followed_community_ids(session, user):
-                await sio.enter_room(sid, community_room(community_id))
+            communities = await followed_community_ids(session, user)
+            newest = await latest_event_id(session)
+        if not await relay.caught_up(newest):
+            raise ConnectionRefusedError("unavailable")
+        for community_id in communities:
+            await sio.enter_room(sid, rooms.COMMUNITY(community_id))
+        async with db.read_only() as session:
             # Counted after joining the personal room: any later change arrives there as `unread.changed`.
             unread = (await unread_totals(session, [user.id]))[user.id]
             bell = (await unread_notification_totals(session, [user.id]))[user.id]
@@ -169,17 +169,23 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                 changed(room)
 
     @sio.event
-    async def subscribe(sid: str, data: Any) -> dict[str, Any]:
+    async def subscribe(sid: str, data: Any = None) -> dict[str, Any]:
         """Join a room and receive, in order, every event in it after `after` (the id the page was rendered at
-        or the last one the client saw). Joining first, then replaying, leaves no gap; the client ignores ids it
-        has already seen. Answers {"ok": true}, {"ok": false, "error": ...} or {"ok": false, "reload": true}."""
+        or the last one the client saw), as the room's page would show it now (`forum.rooms`: its replay
+        filter). Answers {"ok": true}, {"ok": false, "error": ...} or {"ok": false, "reload": true}.
+
+        The socket joins the room only once this process's relay has sent every event committed before the
+        access check, and the replay covers everything the relay had sent when it joined: so an event recorded
+        before a later change (a reply, then hidden) reaches the socket only through the replay, which shows it
+        as it is now, never live as it was. Events after the join arrive live; the client ignores ids it has
+        already seen (an event being sent as the socket joins may come both ways)."""
         if not await within_limit(sid):
             return {"ok": False, "error": "rate_limited"}
         if not isinstance(data, dict) or not isinstance(data.get("room"), str):
             return {"ok": False, "error": "bad_request"}
         room: str = data["room"][:64]
         after = data.get("after", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
             return {"ok": False, "error": "bad_request"}
         socket_session = await sio.get_session(sid)
         generation = rechecked.get(socket_session["user_id"], 0)
@@ -189,29 +195,31 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             if user is None:
                 return {"ok": False, "error": "not_authenticated"}
             try:
-                await access_room(session, user, room)
+                kind, standing = await rooms.check_access(session, user, room)
             except DomainError as error:
                 return {"ok": False, "error": error.code}
-            if not sio.manager.is_connected(sid, "/"):
-                return {"ok": False, "error": "disconnected"}
-            await sio.enter_room(sid, room)
-            if rechecked.get(user.id or 0, 0) != generation:
+            newest = await latest_event_id(session)
+        if not await relay.caught_up(newest):
+            return {"ok": False, "error": "unavailable"}  # the database is away: the client tries again
+        if not sio.manager.is_connected(sid, "/"):
+            return {"ok": False, "error": "disconnected"}
+        await sio.enter_room(sid, room)
+        joined_at = relay.position  # read after joining: every later event reaches the socket live
+        async with db.read_only() as session:
+            if rechecked.get(socket_session["user_id"], 0) != generation:
                 # Their access changed while this subscribe was checking it: the recheck may not have seen this
                 # room yet, so check again now that the socket is in it.
-                async with db.read_only() as fresh:
-                    try:
-                        await access_room(fresh, user, room)
-                    except DomainError as error:
-                        await sio.leave_room(sid, room)
-                        return {"ok": False, "error": error.code}
-            backlog = await events_after(session, room=room, after=after, limit=REPLAY_LIMIT)
-            if backlog and room.startswith("thread:"):
-                await redact_replay(session, backlog, viewer_id=user.id or 0)
-            elif backlog and room.startswith("letters:"):
-                await withhold_hidden_letters(session, backlog, viewer_id=user.id or 0)
-            elif backlog and room.startswith("conversation:"):
-                await redact_hidden_messages(session, backlog, viewer_id=user.id or 0)
+                try:
+                    kind, standing = await rooms.check_access(session, user, room)
+                except DomainError as error:
+                    await sio.leave_room(sid, room)
+                    return {"ok": False, "error": error.code}
+            backlog = await events_after(session, room=room, after=after, upto=joined_at, limit=REPLAY_LIMIT)
+            if backlog and kind.replay is not None:
+                reader = Reader(user_id=socket_session["user_id"], standing=standing, room_id=rooms.parse(room)[1])
+                backlog = await kind.replay(session, backlog, reader)
         if backlog is None:
+            await sio.leave_room(sid, room)
             return {"ok": False, "reload": True}
         for envelope in backlog:
             await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
@@ -220,9 +228,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if not sio.manager.is_connected(sid, "/"):
             await sio.leave_room(sid, room)
             return {"ok": False, "error": "disconnected"}
-        # A thread's readers are counted for everyone in it; a conversation's are asked for only when a message
-        # is sent (someone reading it gets no notification for it).
-        if room.startswith(("thread:", "conversation:")) and await presence.enter(room, sid, socket_session["user_id"]):
+        if kind.counts_readers and await presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
         return {"ok": True}
 
@@ -234,9 +240,9 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             return
         thread_id, conversation_id = data.get("thread_id"), data.get("conversation_id")
         if isinstance(thread_id, int) and not isinstance(thread_id, bool):
-            room, conversation_id = thread_room(thread_id), None
+            room, conversation_id = rooms.THREAD(thread_id), None
         elif isinstance(conversation_id, int) and not isinstance(conversation_id, bool):
-            room, thread_id = conversation_room(conversation_id), None
+            room, thread_id = rooms.CONVERSATION(conversation_id), None
         else:
             return
         if room not in sio.rooms(sid):
@@ -255,17 +261,21 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         await sio.emit("typing", signal.model_dump(), room=room, skip_sid=sid)
 
     @sio.event
-    async def unsubscribe(sid: str, data: Any) -> dict[str, Any]:
+    async def unsubscribe(sid: str, data: Any = None) -> dict[str, Any]:
         if not await within_limit(sid):
             return {"ok": False, "error": "rate_limited"}
-        if isinstance(data, dict) and isinstance(data.get("room"), str):
-            room = data["room"][:64]
-            if not room.startswith(FOLLOWED_PREFIXES):
-                # user: and session: rooms are how logout and removal find a socket: a client may not leave them.
-                return {"ok": False, "error": "bad_request"}
-            await sio.leave_room(sid, room)
-            if await presence.leave(room, sid):
-                changed(room)
+        if not isinstance(data, dict):
+            return {"ok": False, "error": "bad_request"}
+        try:
+            kind, _ident = rooms.parse(data.get("room"))
+        except DomainError:
+            return {"ok": False, "error": "bad_request"}
+        if not kind.followed:  # the personal rooms are how logout and removal find a socket: never left
+            return {"ok": False, "error": "bad_request"}
+        room = str(data["room"])
+        await sio.leave_room(sid, room)
+        if await presence.leave(room, sid):
+            changed(room)
         return {"ok": True}
 
     # --- Readers present: counted on every change, sent at most once a second per thread ---------------------
@@ -274,7 +284,8 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     flushing: list[asyncio.Task[None]] = []
 
     def changed(room: str) -> None:
-        if not room.startswith("thread:"):
+        kind = rooms.kind_of(room)
+        if kind is None or not kind.announces_readers:
             return
         dirty.add(room)
         if not flushing or flushing[0].done():
@@ -283,15 +294,15 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     async def flush() -> None:
         while dirty:  # a change that arrives while counts are being sent gets its own round
             await asyncio.sleep(PRESENCE_INTERVAL)
-            rooms = list(dirty)
+            due = list(dirty)
             dirty.clear()
-            await send_counts(rooms)
+            await send_counts(due)
 
-    async def send_counts(rooms: list[str]) -> None:
-        for room in rooms:
+    async def send_counts(due: list[str]) -> None:
+        for room in due:
             try:
                 count = await presence.count(room)
-                signal = ReadersPresent(thread_id=int(room.partition(":")[2]), count=count)
+                signal = ReadersPresent(thread_id=rooms.parse(room)[1], count=count)
                 await sio.emit("presence", signal.model_dump(), room=room)  # through Redis: every process
             except Exception:  # an ephemeral signal: the next change sends the count again
                 log.warning("could not send the reader count of %s", room, exc_info=True)
@@ -306,16 +317,16 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         db: Database = app.extensions["linli.db"]
         async with db.read_only() as session:
             for user_id in user_ids:
-                sockets = [sid for sid, _eio in sio.manager.get_participants("/", user_room(user_id))]
+                sockets = [sid for sid, _eio in sio.manager.get_participants("/", rooms.USER(user_id))]
                 if not sockets:
                     continue
                 user = await session.get(User, user_id)
                 for sid in sockets:
-                    for room in [room for room in sio.rooms(sid) if room.startswith(FOLLOWED_PREFIXES)]:
+                    for room in [room for room in sio.rooms(sid) if _followed(room)]:
                         allowed = user is not None
                         if user is not None:
                             try:
-                                await access_room(session, user, room)
+                                await rooms.check_access(session, user, room)
                             except DomainError:
                                 allowed = False
                         if allowed:
@@ -326,18 +337,17 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                         revoked = RoomRevoked(room=room).model_dump()
                         await sio.emit("revoked", revoked, to=sid, ignore_queue=True)
 
-    def users_in(rooms: list[str]) -> list[int]:
+    def users_in(followed: list[str]) -> list[int]:
         """The users whose sockets on this process follow any of these rooms (rooms are per process)."""
-        prefix = user_room(0).removesuffix("0")
         users: set[int] = set()
-        for room in rooms:
+        for room in followed:
             for sid, _eio in sio.manager.get_participants("/", room):
-                users.update(int(mine.removeprefix(prefix)) for mine in sio.rooms(sid) if mine.startswith(prefix))
+                users.update(_ids_of(rooms.USER, sio.rooms(sid)))
         return sorted(users)
 
-    async def recheck_rooms(rooms: list[str]) -> None:
+    async def recheck_rooms(followed: list[str]) -> None:
         """Who may follow these rooms changed (a thread was hidden): recheck the users following them here."""
-        users = users_in(rooms)
+        users = users_in(followed)
         if users:
             await recheck(users)
 
@@ -382,6 +392,7 @@ class Relay:
     # Seconds to wait for this process's own commits to fill a gap in the ids before reading the log instead.
     GAP_WAIT = 0.05
     RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again
+    CATCH_UP_SECONDS = 5.0  # a subscribe waits at most this long for the relay to reach the log's newest event
 
     def __init__(
         self,
@@ -411,6 +422,7 @@ class Relay:
         self._log_due = False  # the next relay reads the log (not only what was committed here)
         self._committed: list[dict[str, Any]] = []  # committed here since the last relay
         self._relayed: int | None = None  # the last event id relayed to this process's sockets
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # subscribes waiting for an id to be relayed
         self._subscribed = False  # to Redis, right now
         self._lost = False  # Redis could not be reached since the last subscription (or since start)
         self._newest_here = 0  # the newest event id committed by this process
@@ -425,7 +437,7 @@ class Relay:
         try:
             # Before serving: an event committed by the first request must be relayed, not taken as the start.
             async with self._db.read_only() as session:
-                self._relayed = await latest_event_id(session)
+                self._advance(await latest_event_id(session))
         except Exception:  # the database is away: serving pages fails too; relaying starts once it is back
             log.exception("could not read the event log at start")
         self._tasks.append(asyncio.create_task(self._relay_forever()))
@@ -472,8 +484,7 @@ class Relay:
         for envelope in fresh:
             if envelope["id"] != self._relayed + 1:
                 break
-            await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
-            self._relayed = envelope["id"]
+            await self._send(envelope)
             sent += 1
         if sent == len(fresh):
             return True
@@ -556,7 +567,7 @@ class Relay:
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
-            room = session_room(session_id)
+            room = rooms.SESSION(session_id)
             for sid, _eio_sid in list(self.sio.manager.get_participants("/", room)):
                 # Only this process's sockets are in its rooms: nothing to tell the others.
                 await self.sio.disconnect(sid, ignore_queue=True)
@@ -564,9 +575,8 @@ class Relay:
     async def _disconnect_ended_sessions(self) -> None:
         """Sessions ended while Redis was away were not announced here: check this process's sockets against
         the session table instead."""
-        prefix = session_room(0).removesuffix("0")
-        rooms = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
-        held = [int(room.removeprefix(prefix)) for room in rooms if room.startswith(prefix)]
+        names = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
+        held = _ids_of(rooms.SESSION, names)
         if not held:
             return
         try:
@@ -580,15 +590,49 @@ class Relay:
     async def _recheck_everyone(self) -> None:
         """Access changes announced while Redis was away were not heard here: check the rooms of every socket
         of this process against the page rules again."""
-        prefix = user_room(0).removesuffix("0")
-        rooms = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
-        users = sorted({int(room.removeprefix(prefix)) for room in rooms if room.startswith(prefix)})
+        names = [room for room in list(self.sio.manager.rooms.get("/", {})) if isinstance(room, str)]
+        users = sorted(set(_ids_of(rooms.USER, names)))
         if not users:
             return
         try:
             await self.recheck(users)
         except Exception:  # the database is away too: the next access change or reconnection tries again
             log.exception("could not recheck the rooms of open sockets")
+
+    async def _send(self, envelope: dict[str, Any]) -> None:
+        """Send the next event to this process's sockets in its room. The position moves first: a socket that
+        joins the room while it is being sent (and so may miss it) replays it (see `position`)."""
+        self._advance(envelope["id"])
+        await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
+
+    def _advance(self, relayed: int) -> None:
+        self._relayed = relayed
+        for target, waiter in self._waiters:
+            if target <= relayed and not waiter.done():
+                waiter.set_result(None)
+
+    @property
+    def position(self) -> int:
+        """The id of the last event this process has started sending: a socket that joins a room now gets every
+        later event of it live, and must be replayed the earlier ones."""
+        return self._relayed or 0
+
+    async def caught_up(self, newest: int) -> bool:
+        """Wait until this process has relayed every event up to id `newest` (reading the log at once if it has
+        not); False if it could not within CATCH_UP_SECONDS (the database is away)."""
+        if self._relayed is not None and self._relayed >= newest:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (newest, waiter)
+        self._waiters.append(entry)
+        try:
+            self._read_log_soon()
+            await asyncio.wait_for(waiter, self.CATCH_UP_SECONDS)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.remove(entry)
 
     def _read_log_soon(self) -> None:
         self._log_due = True
@@ -613,13 +657,12 @@ class Relay:
         if self._relayed is None:
             # Clients are replayed what happened before they subscribed; this process relays from here on.
             async with self._db.read_only() as session:
-                self._relayed = await latest_event_id(session)
+                self._advance(await latest_event_id(session))
         while True:
             async with self._db.read_only() as session:
-                batch = await events_since(session, after=self._relayed, limit=self.RELAY_BATCH)
+                batch = await events_since(session, after=self.position, limit=self.RELAY_BATCH)
             for envelope in batch:
-                await self.sio.emit("event", envelope, room=envelope["room"], ignore_queue=True)
-                self._relayed = envelope["id"]
+                await self._send(envelope)
             if len(batch) < self.RELAY_BATCH:
                 return
 

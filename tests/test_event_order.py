@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 from sqlmodel import col
 
 from forum.db import Database, record_event
+from forum.events import PostLiked
 from forum.models import Event
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
 
@@ -91,7 +92,7 @@ async def test_a_process_relays_its_own_next_events_from_memory_and_reads_the_lo
         async def commit_here(count: int) -> list[int]:
             async with here.unit_of_work() as session:
                 for _ in range(count):
-                    record_event(session, "thread:1", {"type": "post.liked"})
+                    record_event(session, PostLiked(post_id=1, thread_id=1, number=1, like_count=0))
             async with here.read_only() as session:
                 return list((await session.execute(select(col(Event.id)).order_by(col(Event.id)))).scalars())
 
@@ -110,7 +111,7 @@ async def test_a_process_relays_its_own_next_events_from_memory_and_reads_the_lo
         assert reads and log_reads == []  # sent from memory: the log was not read back
 
         async with db.unit_of_work() as session:  # "another process": only the log has its event
-            record_event(session, "thread:1", {"type": "post.liked"})
+            record_event(session, PostLiked(post_id=1, thread_id=1, number=1, like_count=0))
         event.listen(engine, "before_cursor_execute", count)
         ids = await commit_here(1)  # after a gap: the log is read, and gives both, in order
         await settle(ids)

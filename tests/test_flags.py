@@ -15,6 +15,7 @@ from sqlmodel import col
 from forum.access import standing_in
 from forum.actions import flags
 from forum.db import Database
+from forum.flaggables import of_post
 from forum.models import AuditEntry, Community, Event, Flag, Notification, NotificationKind, Post, Role, Thread, User
 from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
 from tests.helpers import login, post_form, text
@@ -26,7 +27,7 @@ async def _flag(db: Database, user: User, community: Community, post: Post, reas
         loaded = await session.get(Post, post.id)
         assert thread is not None and loaded is not None
         standing = await standing_in(session, user, community)
-        return await flags.flag_post(session, actor=user, post=loaded, thread=thread, standing=standing, reason=reason)
+        return await flags.flag(session, actor=user, item=of_post(loaded, thread), standing=standing, reason=reason)
 
 
 async def _hidden(db: Database, post: Post) -> bool:

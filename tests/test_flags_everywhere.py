@@ -15,9 +15,11 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 from sqlmodel import col
 
+from forum.access import standing_in
 from forum.db import Database
-from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User
-from forum.queries.events import redact_hidden_messages, withhold_hidden_letters
+from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User, id_of
+from forum.queries import replay as replays
+from forum.queries.replay import Reader
 from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
 from tests.helpers import bearer, login, post_form, post_multipart, text
 from tests.test_images import png
@@ -213,8 +215,14 @@ async def test_a_secretary_hides_a_letter_with_a_reason_and_shows_it_again(app: 
         envelopes = [{"type": e.type, "id": e.id, "room": e.room, "data": json.loads(e.payload)} for e in events]
         assert [e["type"] for e in envelopes] == ["letter.created", "letter.hidden"]
         to_id = (await session.execute(select(Notification.user_id).where(col(Notification.kind) == "letter"))).scalar()
-        replay = [dict(e) for e in envelopes]
-        await withhold_hidden_letters(session, replay, viewer_id=to_id or 0)
+        reader = await session.get(User, to_id)
+        assert reader is not None
+        standing = await standing_in(session, reader, community)
+        replay = await replays.LETTERS(
+            session,
+            [dict(e) for e in envelopes],
+            Reader(user_id=id_of(reader), standing=standing, room_id=id_of(community)),
+        )
         assert [e["type"] for e in replay] == ["letter.hidden"]  # a resuming wall does not get it back
         kinds = (await session.execute(select(Notification.kind))).scalars().all()
     assert "letter_hidden" in kinds
@@ -368,13 +376,16 @@ async def test_three_members_of_a_group_flagging_a_message_hide_it_from_the_othe
         created = (await session.execute(select(Event).where(col(Event.type) == "message.created"))).scalar_one()
         replay = [{"type": created.type, "id": created.id, "room": created.room, "data": json.loads(created.payload)}]
         reader = (await session.execute(select(User).where(col(User.username) == "gm_a"))).scalar_one()
-        await redact_hidden_messages(session, replay, viewer_id=reader.id or 0)
+        standing = await standing_in(session, reader, community)
+        replay = await replays.CONVERSATION(
+            session, replay, Reader(user_id=id_of(reader), standing=standing, room_id=0)
+        )
     assert replay[0]["data"]["body_html"] == ""  # a resuming page does not get the text back
 
     queue = (
         await (await api.get(f"/api/v1/communities/{community.slug}/review", headers=tokens["gm_sec"])).get_json()
     )["items"]
-    assert [(i["kind"], i["message_id"], i["title"]) for i in queue] == [("message", message_id, "")]
+    assert [(i["kind"], i["message_id"], i["title"]) for i in queue] == [("message", message_id, "你们都是骗子")]
     assert (
         await api.post(f"/api/v1/messages/{message_id}/review", json={"agree": False}, headers=tokens["gm_a"])
     ).status_code == 404

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
+from forum.events import PostCreated
 from forum.images import THUMB_MAX_PX, ImageRejected, prepare_image
 from forum.models import Event, Post, PostImage, Role, Thread
-from realtime.events import PostCreated
 from tests.factories import PASSWORD, make_community, make_member, make_pending, make_thread, make_user
 from tests.helpers import login, multipart, post_form, post_multipart, text
 

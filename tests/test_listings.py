@@ -12,9 +12,10 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import listings
+from forum.actions import flags, hiding, listings, offers
 from forum.db import Database
 from forum.errors import DomainError, Forbidden
+from forum.flaggables import ListingItem
 from forum.models import (
     AuditEntry,
     Community,
@@ -70,7 +71,7 @@ async def offer_for(db: Database, maker: User, community: Community, listing_id:
         assert listing is not None
         standing = await standing_in(session, maker, community)
         values: dict[str, object] = {"message": "我有一辆儿童自行车", **fields}
-        return await listings.make_offer(session, actor=maker, listing=listing, standing=standing, **values)  # type: ignore[arg-type]
+        return await offers.make_offer(session, actor=maker, listing=listing, standing=standing, **values)  # type: ignore[arg-type]
 
 
 async def _step(db: Database, actor: User, step: str, listing_id: int, offer_id: int | None = None) -> object:
@@ -78,17 +79,17 @@ async def _step(db: Database, actor: User, step: str, listing_id: int, offer_id:
         listing = await session.get(Listing, listing_id)
         assert listing is not None
         if step == "draw":
-            return await listings.draw_lot(session, actor=actor, listing=listing)
+            return await offers.draw_lot(session, actor=actor, listing=listing)
         if step == "renew":
             return await listings.renew(session, actor=actor, listing=listing)
         offer = await session.get(Offer, offer_id)
         assert offer is not None
         action = {
-            "accept": listings.accept_offer,
-            "decline": listings.decline_offer,
-            "withdraw": listings.withdraw_offer,
-            "confirm": listings.confirm_handover,
-            "call_off": listings.call_off,
+            "accept": offers.accept_offer,
+            "decline": offers.decline_offer,
+            "withdraw": offers.withdraw_offer,
+            "confirm": offers.confirm_handover,
+            "call_off": offers.call_off,
         }[step]
         return await action(session, actor=actor, listing=listing, offer=offer)
 
@@ -310,22 +311,27 @@ async def test_a_secretary_removes_a_listing_with_a_reason_the_owner_is_told(db:
         listing = await session.get(Listing, pram.id)
         assert listing is not None
         standing = await standing_in(session, reporter, community)
-        flagged = await listings.flag_listing(
-            session, actor=reporter, listing=listing, standing=standing, reason="other", note="像是在卖货"
+        flagged = await flags.flag(
+            session, actor=reporter, item=ListingItem(listing), standing=standing, reason="other", note="像是在卖货"
         )
         assert flagged is True
     async with db.unit_of_work() as session:
         listing = await session.get(Listing, pram.id)
         assert listing is not None
         standing = await standing_in(session, reporter, community)
-        again = await listings.flag_listing(session, actor=reporter, listing=listing, standing=standing, reason="spam")
+        again = await flags.flag(session, actor=reporter, item=ListingItem(listing), standing=standing, reason="spam")
         assert again is False  # one member counts once
     async with db.unit_of_work() as session:
         listing = await session.get(Listing, pram.id)
         assert listing is not None
         try:
-            await listings.remove_listing(
-                session, actor=owner, listing=listing, standing=await standing_in(session, owner, community), reason="x"
+            await hiding.set_hidden(
+                session,
+                actor=owner,
+                item=ListingItem(listing),
+                standing=await standing_in(session, owner, community),
+                hidden=True,
+                reason="x",
             )
         except Forbidden:
             pass
@@ -335,8 +341,13 @@ async def test_a_secretary_removes_a_listing_with_a_reason_the_owner_is_told(db:
         listing = await session.get(Listing, pram.id)
         assert listing is not None
         standing = await standing_in(session, secretary, community)
-        await listings.remove_listing(
-            session, actor=secretary, listing=listing, standing=standing, reason="小区群里禁止商业广告"
+        await hiding.set_hidden(
+            session,
+            actor=secretary,
+            item=ListingItem(listing),
+            standing=standing,
+            hidden=True,
+            reason="小区群里禁止商业广告",
         )
     async with db.read_only() as session:
         removed = await session.get(Listing, pram.id)
@@ -369,7 +380,9 @@ async def test_removing_a_listing_offered_in_exchange_calls_that_deal_off_and_hi
         listing = await session.get(Listing, bike.id)
         assert listing is not None
         standing = await standing_in(session, secretary, community)
-        await listings.remove_listing(session, actor=secretary, listing=listing, standing=standing, reason="违规")
+        await hiding.set_hidden(
+            session, actor=secretary, item=ListingItem(listing), standing=standing, hidden=True, reason="违规"
+        )
     assert await _status(db, Offer, offer.id) == OfferStatus.CALLED_OFF
     assert await _status(db, Listing, pram.id) == ListingStatus.OPEN
     async with db.read_only() as session:

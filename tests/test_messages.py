@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from forum.access import access_conversation, access_room, standing_in
+from forum import rooms
+from forum.access import access_conversation, standing_in
 from forum.actions import messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
@@ -403,4 +404,4 @@ async def test_a_room_name_with_odd_digits_is_simply_not_found(db: Database) -> 
     async with db.read_only() as session:
         for room in ("conversation:²", "conversation:9999999999", "conversation:-1", "thread:٣", "conversation:"):
             with pytest.raises(NotFound):
-                await access_room(session, n.zhang, room)
+                await rooms.check_access(session, n.zhang, room)

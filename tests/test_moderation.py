@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import memberships, moderation, suspensions
-from forum.actions.moderation import close_due
+from forum.actions import hiding, memberships, mutes, suspensions, thread_tools
 from forum.db import Database
 from forum.errors import InvalidInput
+from forum.flaggables import ReplyItem
 from forum.models import (
     AuditEntry,
     Community,
@@ -84,7 +84,7 @@ async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Po
             standing=await standing_in(session, secretary, community),
         )
         standing = await standing_in(session, secretary, community)
-        for name, act in (("muted", moderation.set_muted), ("suspended", suspensions.set_suspended)):
+        for name, act in (("muted", mutes.set_muted), ("suspended", suspensions.set_suspended)):
             target = (
                 await session.execute(
                     select(Membership).where(
@@ -291,8 +291,6 @@ async def test_slow_mode_spaces_a_residents_replies_but_not_a_secretarys(app: Qu
 
 
 async def test_a_timer_locks_the_thread_by_itself_with_its_reason(app: Quart, db: Database) -> None:
-    from forum.actions import moderation
-
     clients, thread, _reply, _people = await _cast(app, db)
     page = f"/t/{thread.id}"
     timed = await post_form(
@@ -301,14 +299,14 @@ async def test_a_timer_locks_the_thread_by_itself_with_its_reason(app: Quart, db
     assert timed.status_code == 302
     assert "此帖将于" in await text(await clients["resident"].get(page))
     async with db.unit_of_work() as session:
-        assert await moderation.close_due(session, now=utcnow()) == 0  # not yet
+        assert await thread_tools.close_due(session, now=utcnow()) == 0  # not yet
         await session.execute(
             update(Thread).where(col(Thread.id) == thread.id).values(closes_at=utcnow() - timedelta(seconds=1))
         )
     async with db.unit_of_work() as session:
-        assert await moderation.close_due(session, now=utcnow()) == 1
+        assert await thread_tools.close_due(session, now=utcnow()) == 1
     async with db.unit_of_work() as session:
-        assert await moderation.close_due(session, now=utcnow()) == 0  # once
+        assert await thread_tools.close_due(session, now=utcnow()) == 0  # once
     shown = await text(await clients["resident"].get(page))
     assert "报名已截止" in shown and 'class="reply-form"' not in shown
     async with db.read_only() as session:
@@ -381,7 +379,6 @@ async def test_the_api_sets_slow_mode_a_timer_moves_and_deletes_under_the_same_r
 async def test_a_hidden_replys_pictures_are_gone_and_edits_meet_the_mute_and_the_word_filter(
     app: Quart, db: Database
 ) -> None:
-    from forum.actions import moderation
     from tests.helpers import post_multipart
     from tests.test_images import png
 
@@ -415,12 +412,12 @@ async def test_a_hidden_replys_pictures_are_gone_and_edits_meet_the_mute_and_the
         assert loaded is not None and thread_row is not None
         secretary = people["secretary"]
         try:
-            await moderation.show_post(
+            await hiding.set_hidden(
                 session,
                 actor=secretary,
-                post=loaded,
-                thread=thread_row,
+                item=ReplyItem(loaded, thread_row),
                 standing=await standing_in(session, secretary, await _community(db, thread)),
+                hidden=False,
             )
         except InvalidInput as error:
             assert error.status == 409
@@ -511,7 +508,7 @@ async def test_a_district_admin_reads_the_whole_districts_log_and_automatic_entr
                 .values(closes_at=utcnow() - timedelta(minutes=1), close_reason="到期")
             )
     async with db.unit_of_work() as session:
-        assert await close_due(session, now=utcnow()) == 3  # one timer entry in each community, by nobody
+        assert await thread_tools.close_due(session, now=utcnow()) == 3  # one timer entry in each community, by nobody
     admin_client, secretary_client = await _client(app, "dl_admin"), await _client(app, "dl_sec")
     log = f"/c/{east.slug}/moderation-log"
     own = await text(await secretary_client.get(log))

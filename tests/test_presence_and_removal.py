@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlmodel import col
 
 from forum.db import Database, record_event
-from forum.models import AuditEntry, AuthSession, Membership, MembershipStatus, Role, User
+from forum.events import PostLiked
+from forum.models import AuditEntry, AuthSession, Membership, MembershipStatus, Role, User, id_of
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import login, post_form
@@ -296,9 +297,7 @@ async def test_a_page_closed_while_its_subscribe_is_answered_is_not_counted_as_a
     room = f"thread:{thread.id}"
     async with db.unit_of_work() as session:  # a long replay keeps each subscribe busy after it joined the room
         for n in range(300):
-            record_event(
-                session, room, {"type": "typing", "thread_id": thread.id, "user_id": 0, "display_name": str(n)}
-            )
+            record_event(session, PostLiked(post_id=1, thread_id=id_of(thread), number=1, like_count=n))
     http = await http_login(server.url, "quick_leaver")
     cookie = cookie_header(http)
     await http.aclose()

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import socketio
 
+from forum import rooms
 from forum.db import Database
-from realtime.events import Ready, user_room
+from forum.events import Ready
 from tests.factories import make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
 from tests.services import REDIS_URL, require_service
@@ -91,7 +92,7 @@ async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_roo
             assert user.id is not None
             payload = Ready(user_id=user.id, display_name="来自另一个进程", unread=0, notifications=0).model_dump()
             try:
-                await publisher.emit("ready", payload, room=user_room(user.id), namespace="/")
+                await publisher.emit("ready", payload, room=rooms.USER(user.id), namespace="/")
             finally:
                 await publisher.pubsub.aclose()
                 await publisher.redis.aclose()

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
+from forum.events import REGISTRY
 from forum.models import Community, Event, Membership, Post, Role, Thread, User
 from forum.paths import post_action_path, post_path, profile_path
-from realtime.events import REGISTRY
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import csrf_token, login, post_form, text
 
@@ -60,7 +60,7 @@ async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: 
         ("notifications.changed", "user"),  # the thread's author: someone replied
     ]
     for event in events:  # every recorded event matches its declared schema
-        model = REGISTRY[event.type][0]
+        model = REGISTRY[event.type]
         model.model_validate(json.loads(event.payload))
     assert events[0].id is not None and events[1].id is not None and events[0].id < events[1].id
 

@@ -20,12 +20,12 @@ from forum.actions import audit
 from forum.config import LOCALES
 from forum.db import record_event
 from forum.errors import DomainError, Forbidden, field_error
+from forum.events import BoardsChanged
 from forum.i18n import N_, translations
 from forum.models import Board, BoardKind, Community, User
 from forum.permissions import CommunityStanding, can_archive_board, can_manage_boards
 from forum.queries.threads import DEFAULT_BOARD_NAMES
 from forum.validation import FieldErrors, clean_text
-from realtime.events import BoardsChanged, community_room
 
 # Every community starts with these, in this order. Their names are translated by kind until a secretary
 # renames them (see `forum.queries.threads.board_name`).
@@ -168,11 +168,7 @@ async def _changed(
     await audit.record(
         session, actor=actor, action=audit_action, community_id=board.community_id, detail=f"{board.slug}: {detail}"
     )
-    record_event(
-        session,
-        community_room(board.community_id),
-        BoardsChanged(community_id=board.community_id, board_id=board.id, change=action).model_dump(),
-    )
+    record_event(session, BoardsChanged(community_id=board.community_id, board_id=board.id, change=action))
 
 
 async def add_board(

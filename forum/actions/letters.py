@@ -15,10 +15,11 @@ from sqlmodel import col
 
 from forum.actions import audit, likes, notifications, word_filters
 from forum.actions.images import attach_images
-from forum.actions.moderation import require_voice
+from forum.actions.mutes import require_voice
 from forum.actions.threads import author_data, image_data, render_body
 from forum.db import record_event
 from forum.errors import Forbidden
+from forum.events import LetterCreated, LetterLiked, PersonData
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS
@@ -31,13 +32,13 @@ from forum.models import (
     Membership,
     MembershipStatus,
     User,
+    id_of,
 )
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import CommunityStanding, can_moderate, can_read_content
 from forum.queries.messages import members_named
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import LetterCreated, LetterLiked, PersonData, letters_room
 
 TITLE_MAX = 100
 GROUP_NAME_MAX = 60
@@ -97,14 +98,13 @@ async def write_letter(
     await session.flush()
     assert letter.id is not None  # noqa: S101 -- flushed
     session.add_all(
-        LetterRecipient(letter_id=letter.id, user_id=user.id or 0, position=position)
+        LetterRecipient(letter_id=letter.id, user_id=id_of(user), position=position)
         for position, user in enumerate(people)
     )
     pictures = await attach_images(session, model=LetterImage, owner={"letter_id": letter.id}, images=images)
-    badges = await _badges(session, community_id=community.id, user_ids=[user.id or 0 for user in people])
+    badges = await _badges(session, community_id=community.id, user_ids=[id_of(user) for user in people])
     record_event(
         session,
-        letters_room(community.id),
         LetterCreated(
             letter_id=letter.id,
             community_id=community.id,
@@ -113,10 +113,10 @@ async def write_letter(
             author=author_data(actor, standing),
             recipients=[
                 PersonData(
-                    id=user.id or 0,
+                    id=id_of(user),
                     username=user.username,
                     display_name=user.display_name,
-                    is_party_member=badges.get(user.id or 0, False),
+                    is_party_member=badges.get(id_of(user), False),
                 )
                 for user in people
             ],
@@ -124,9 +124,9 @@ async def write_letter(
             images=[image_data(picture, letter_image_path) for picture in pictures],
             created_at=now.isoformat(),
             url=letter_path(letter.id),
-        ).model_dump(),
+        ),
     )
-    await notifications.notify_letter(session, actor=actor, letter=letter, recipients=[user.id or 0 for user in people])
+    await notifications.notify_letter(session, actor=actor, letter=letter, recipients=[id_of(user) for user in people])
     return letter
 
 
@@ -159,9 +159,7 @@ async def set_like(
             .returning(col(Letter.like_count))
         )
     ).scalar_one()
-    record_event(
-        session, letters_room(letter.community_id), LetterLiked(letter_id=letter.id, like_count=count).model_dump()
-    )
+    record_event(session, LetterLiked(letter_id=letter.id, community_id=letter.community_id, like_count=count))
     return count
 
 

@@ -6,14 +6,15 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum import subjects
 from forum.actions import notifications
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden
+from forum.events import PostLiked
 from forum.models import LetterLike, Like, NotificationKind, Post, Thread, User
 from forum.paths import post_path
 from forum.permissions import CommunityStanding, can_read_content
 from forum.timeutil import utcnow
-from realtime.events import PostLiked, thread_room
 
 
 async def toggle(
@@ -54,14 +55,10 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
             .returning(col(Post.like_count))
         )
     ).scalar_one()
-    record_event(
-        session,
-        thread_room(post.thread_id),
-        PostLiked(post_id=post.id, thread_id=post.thread_id, number=post.number, like_count=count).model_dump(),
-    )
+    record_event(session, PostLiked(post_id=post.id, thread_id=post.thread_id, number=post.number, like_count=count))
     if not liked and post.author_id is not None:
         await notifications.withdraw(
-            session, user_id=post.author_id, kind=NotificationKind.LIKE, subject=f"post:{post.id}"
+            session, user_id=post.author_id, kind=NotificationKind.LIKE, subject=subjects.post(post.id)
         )
     if liked and post.author_id is not None:
         thread = await session.get(Thread, post.thread_id)
@@ -71,7 +68,7 @@ async def set_like(session: AsyncSession, *, actor: User, post: Post, standing: 
             recipients=[post.author_id],
             kind=NotificationKind.LIKE,
             community_id=thread.community_id,
-            subject=f"post:{post.id}",
+            subject=subjects.post(post.id),
             actor_id=actor.id,
             title=thread.title,
             url=post_path(thread.id, post.number),

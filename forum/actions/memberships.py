@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum import subjects
 from forum.actions import audit, notifications
 from forum.db import queue_event
 from forum.errors import DomainError, Forbidden
+from forum.events import AccessChanged
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, NotificationKind, Role, User
 from forum.paths import community_path
 from forum.permissions import CommunityStanding, can_appoint_secretaries, can_decide_on, can_request_to_join
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import AccessChanged
 
 
 class AlreadyMember(DomainError):
@@ -97,7 +98,7 @@ async def _decide(
         return membership  # idempotent: a double click or a second secretary does no harm
     if membership.status == MembershipStatus.VERIFIED:
         # They lose the members' content: their open sockets leave its rooms at once, in every process.
-        queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
+        queue_event(session, AccessChanged(user_ids=[membership.user_id]))
     membership.status = status
     membership.suspended_until, membership.suspend_reason = None, ""  # a decision ends a suspension
     membership.decided_at = utcnow()
@@ -131,7 +132,7 @@ async def verify_membership(
             recipients=[membership.user_id],
             kind=NotificationKind.VERIFIED,
             community_id=membership.community_id,
-            subject=f"community:{membership.community_id}",
+            subject=subjects.membership(membership.community_id),
             actor_id=actor.id,
             title=community.name,
             url=community_path(community.slug),
@@ -200,7 +201,7 @@ async def set_role(
         raise NotVerified()
     if membership.role != role:
         if membership.role == Role.SECRETARY:  # stood down: out of the review queue and hidden threads at once
-            queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
+            queue_event(session, AccessChanged(user_ids=[membership.user_id]))
         membership.role = role
         await session.flush()
         await audit.record(

@@ -18,16 +18,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, flags, notifications
+from forum import subjects
+from forum.actions import notifications
 from forum.actions.images import attach_images
-from forum.actions.moderation import REASON_MAX, require_moderator, require_voice
+from forum.actions.mutes import require_voice
 from forum.actions.threads import author_data, image_data
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden, NotFound, field_error
+from forum.events import MessageCreated, MessagesRead, UnreadChanged
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import render_markdown
@@ -45,22 +47,14 @@ from forum.models import (
     SavedAnswer,
     User,
     UserBlock,
+    id_of,
 )
 from forum.offload import text_work
-from forum.paths import community_path, message_image_path, message_path
+from forum.paths import message_image_path, message_path
 from forum.permissions import CommunityStanding
 from forum.queries.messages import pictures_of, unread_totals
-from forum.queries.people import secretary_ids
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import (
-    MessageCreated,
-    MessageHidden,
-    MessagesRead,
-    UnreadChanged,
-    conversation_room,
-    user_room,
-)
 
 MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
@@ -103,7 +97,7 @@ async def _require_reachable(
         raise field_error("recipients", N_("You can only message verified members of this community."))
     if standing.is_secretary:
         return
-    guarded = [other for other in others if roles.get(other.id or 0) != Role.SECRETARY]
+    guarded = [other for other in others if roles.get(id_of(other)) != Role.SECRETARY]
     if not guarded:
         return
     guarded_ids = [other.id for other in guarded]
@@ -352,7 +346,6 @@ async def send_message(
     sender = author_data(actor, standing)
     record_event(
         session,
-        conversation_room(conversation.id),
         MessageCreated(
             message_id=new_id,
             conversation_id=conversation.id,
@@ -362,7 +355,7 @@ async def send_message(
             images=[image_data(picture, message_image_path) for picture in pictures],
             created_at=now.isoformat(),
             url=message_path(conversation.id, new_id),
-        ).model_dump(),
+        ),
     )
     await _record_unread(session, participant_ids)
     await notifications.notify(
@@ -370,7 +363,7 @@ async def send_message(
         recipients=[user_id for user_id in participant_ids if user_id not in reading],
         kind=NotificationKind.MESSAGE,
         community_id=conversation.community_id,
-        subject=conversation_room(conversation.id),
+        subject=subjects.conversation(conversation.id),
         actor_id=actor.id,
         title=conversation.title,
         url=message_path(conversation.id, new_id),
@@ -395,7 +388,7 @@ async def _record_unread(session: AsyncSession, user_ids: Sequence[int]) -> None
     sent is right."""
     await notifications.lock_people(session, user_ids)
     for user_id, count in (await unread_totals(session, user_ids)).items():
-        record_event(session, user_room(user_id), UnreadChanged(unread=count).model_dump())
+        record_event(session, UnreadChanged(unread=count).to_user(user_id))
 
 
 async def _stored_message(
@@ -435,15 +428,11 @@ async def mark_read(
     if await _move_read_mark(session, member, mark):
         assert conversation.id is not None  # noqa: S101 -- a loaded row
         record_event(
-            session,
-            conversation_room(conversation.id),
-            MessagesRead(
-                conversation_id=conversation.id, user_id=member.user_id, last_read_message_id=mark
-            ).model_dump(),
+            session, MessagesRead(conversation_id=conversation.id, user_id=member.user_id, last_read_message_id=mark)
         )
         await _record_unread(session, [member.user_id])
         await notifications.mark_subject_read(
-            session, user_id=member.user_id, subject=conversation_room(conversation.id)
+            session, user_id=member.user_id, subject=subjects.conversation(conversation.id)
         )
         return mark
     return max(member.last_read_message_id, mark)
@@ -471,151 +460,6 @@ async def set_message_policy(session: AsyncSession, *, actor: User, policy: obje
         raise field_error("message_policy", N_("Choose who may send you private messages."))
     actor.message_policy = str(policy)
     await session.flush()
-
-
-def _excerpt(message: Message) -> str:
-    """What a notification about a flagged message calls it: the start of its text, or "a picture"."""
-    text = " ".join(message.body.split())
-    return (text[:30] + "…" if len(text) > 30 else text) or "🖼"
-
-
-async def flag_message(
-    session: AsyncSession,
-    *,
-    actor: User,
-    conversation: Conversation,
-    message_id: int,
-    reason: object,
-    note: object = "",
-) -> bool:
-    """Flag one message of this conversation (not the conversation) for the community's secretaries, with a
-    reason; False if the actor had flagged it already. `conversation` comes from the participant-only access
-    check. In a group, the third distinct participant's flag hides the message until it is reviewed."""
-    message = (
-        await session.execute(
-            select(Message).where(col(Message.id) == message_id, col(Message.conversation_id) == conversation.id)
-        )
-    ).scalar_one_or_none()
-    if message is None:
-        raise NotFound()
-    if message.sender_id == actor.id:
-        raise field_error("message_id", N_("You cannot report your own message."))
-    text = flags.checked_note(reason, note)
-    await flags.lock_item(session, Message, message_id)
-    item = ("message_id", message_id)
-    open_flags = await flags.add_flag(
-        session, community_id=conversation.community_id, item=item, actor=actor, reason=reason, note=text
-    )
-    if open_flags is None:
-        return False
-    if open_flags >= flags.FLAG_THRESHOLD and await _set_message_hidden(session, message, hidden=True, reason=""):
-        await audit.record(
-            session,
-            actor=None,
-            action="message.auto_hidden",
-            community_id=conversation.community_id,
-            target_user_id=message.sender_id,
-            detail=f"message {message_id}: flagged by {open_flags} members",
-        )
-    community = await session.get(Community, conversation.community_id)
-    await notifications.notify(
-        session,
-        recipients=[
-            user_id
-            for user_id in await secretary_ids(session, conversation.community_id)
-            if user_id != message.sender_id  # a secretary is not told who reported them
-        ],
-        kind=NotificationKind.FLAG,
-        community_id=conversation.community_id,
-        subject=f"message:{message_id}",
-        actor_id=actor.id,
-        title=_excerpt(message),
-        url=f"{community_path(community.slug)}/review" if community else "/",
-    )
-    return True
-
-
-async def _set_message_hidden(session: AsyncSession, message: Message, *, hidden: bool, reason: str) -> bool:
-    """Hide the message (with `reason`, empty while flags hide it; a secretary's reason replaces the flags'
-    hide) or show it again; tell its conversation's open pages. False if it already was."""
-    changed = (
-        await session.execute(
-            update(Message)
-            .where(
-                col(Message.id) == message.id,
-                or_(col(Message.hidden_at).is_(None), col(Message.hidden_reason) == "")
-                if hidden
-                else col(Message.hidden_at).is_not(None),
-            )
-            .values(hidden_at=utcnow() if hidden else None, hidden_reason=reason)
-            .returning(col(Message.hidden_at))
-        )
-    ).first()
-    if changed is None:
-        return False
-    message.hidden_at, message.hidden_reason = changed[0], reason
-    assert message.id is not None  # noqa: S101 -- a loaded row
-    record_event(
-        session,
-        conversation_room(message.conversation_id),
-        MessageHidden(message_id=message.id, conversation_id=message.conversation_id, hidden=hidden).model_dump(),
-    )
-    return True
-
-
-async def review_message(
-    session: AsyncSession,
-    *,
-    actor: User,
-    message: Message,
-    community: Community,
-    standing: CommunityStanding,
-    agree: bool,
-    reason: object = "",
-    mute_hours: object = 0,
-) -> None:
-    """A secretary decides on a flagged message (`message` comes from `access_flagged_message`). Agree: it is
-    hidden from the other participants, with `reason` its sender sees, who is also muted for `mute_hours` if
-    given. Disagree: it stays (shown again if the flags had hidden it). Either way the flags are closed and the
-    flaggers told. Nobody decides on their own message."""
-    require_moderator(standing)
-    if message.sender_id is not None and message.sender_id == actor.id:
-        raise Forbidden(N_("Another secretary decides on flags about your own message."))
-    text = clean_text(reason, "reason", max_length=REASON_MAX, min_length=2) if agree else ""
-    assert message.id is not None and community.id is not None  # noqa: S101 -- loaded rows
-    flaggers = await flags.close_flags(session, community_id=community.id, item=("message_id", message.id), agree=agree)
-    if agree and not flags.hidden_by_a_secretary(message):
-        await _set_message_hidden(session, message, hidden=True, reason=text)
-        if message.sender_id is not None:
-            await notifications.notify(
-                session,
-                recipients=[message.sender_id],
-                kind=NotificationKind.MESSAGE_HIDDEN,
-                community_id=community.id,
-                subject=f"message:{message.id}",
-                actor_id=actor.id,
-                title=_excerpt(message),
-                url=message_path(message.conversation_id, message.id),
-                members_only=False,  # they still read their conversations after moving away
-            )
-    elif not agree and message.hidden_at is not None and not message.hidden_reason:  # the flags hid it
-        await _set_message_hidden(session, message, hidden=False, reason="")
-    await flags.conclude(
-        session,
-        actor=actor,
-        standing=standing,
-        agree=agree,
-        reason=text,
-        mute_hours=mute_hours,
-        flaggers=flaggers,
-        community_id=community.id,
-        author_id=message.sender_id,
-        detail=f"message {message.id}",
-        subject=f"message:{message.id}",
-        title=_excerpt(message),
-        url=message_path(message.conversation_id, message.id),
-        members_only=False,  # a participant who has since moved away still reads the conversation
-    )
 
 
 MAX_SAVED_ANSWERS = 20

@@ -20,8 +20,10 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum import subjects
 from forum.db import record_event
 from forum.errors import field_error
+from forum.events import NotificationsChanged
 from forum.i18n import N_
 from forum.markup import mentioned_usernames
 from forum.models import (
@@ -34,12 +36,12 @@ from forum.models import (
     Post,
     Thread,
     User,
+    id_of,
 )
 from forum.paths import letter_path, post_path
 from forum.queries.notifications import unread_notification_totals
 from forum.queries.people import member_ids_by_username
 from forum.timeutil import utcnow
-from realtime.events import NotificationsChanged, user_room
 
 GATHERED = frozenset(
     {
@@ -68,7 +70,7 @@ async def lock_people(session: AsyncSession, user_ids: Iterable[int]) -> None:
 
 async def _record_counts(session: AsyncSession, user_ids: Collection[int]) -> None:
     for user_id, count in (await unread_notification_totals(session, user_ids)).items():
-        record_event(session, user_room(user_id), NotificationsChanged(unread=count).model_dump())
+        record_event(session, NotificationsChanged(unread=count).to_user(user_id))
 
 
 async def notify(
@@ -167,7 +169,7 @@ async def notify_letter(session: AsyncSession, *, actor: User, letter: Letter, r
             recipients=people,
             kind=kind,
             community_id=letter.community_id,
-            subject=f"letter:{letter.id}",
+            subject=subjects.letter(letter.id),
             actor_id=actor.id,
             title=letter.title,
             url=letter_path(letter.id),
@@ -199,10 +201,10 @@ async def notify_post(session: AsyncSession, *, actor: User, thread: Thread, pos
             recipients=[user_id for user_id, reason in reasons.items() if reason == kind],
             kind=kind,
             community_id=thread.community_id,
-            subject=f"post:{post.id}",
+            subject=subjects.post(post.id),
             actor_id=actor.id,
             title=thread.title,
-            url=post_path(thread.id or 0, post.number),
+            url=post_path(id_of(thread), post.number),
         )
 
 
@@ -281,6 +283,6 @@ async def set_muted(session: AsyncSession, *, user: User, kinds: Iterable[object
         if NotificationKind(kind) not in chosen:
             chosen.append(NotificationKind(kind))
     await session.execute(delete(NotificationMute).where(col(NotificationMute.user_id) == user.id))
-    session.add_all(NotificationMute(user_id=user.id or 0, kind=kind) for kind in chosen)
+    session.add_all(NotificationMute(user_id=id_of(user), kind=kind) for kind in chosen)
     await session.flush()
     return chosen

@@ -23,11 +23,13 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum import subjects
 from forum.actions import audit, notifications, threads, word_filters
 from forum.actions.images import attach_images
-from forum.actions.moderation import require_voice
+from forum.actions.mutes import require_voice
 from forum.db import record_event
 from forum.errors import Forbidden, NotFound, field_error
+from forum.events import SaleChanged, SaleCreated, SaleItemAdded, SaleItemChanged
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.models import (
@@ -43,20 +45,13 @@ from forum.models import (
     SaleStatus,
     Thread,
     User,
+    id_of,
     metadata,
 )
 from forum.paths import sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding, can_run_sale
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
-from realtime.events import (
-    SaleChanged,
-    SaleCreated,
-    SaleItemAdded,
-    SaleItemChanged,
-    market_room,
-    sale_room,
-)
 
 TITLE_MAX = 100
 CAUSE_MAX = 200
@@ -156,9 +151,12 @@ def _require_running(sale: CharitySale, now: datetime) -> None:
         raise field_error("sale", N_("This sale is over."), status=409)
 
 
-def item_changed(item_id: int, sale_id: int, quantity: int, reserved: int, sold: int) -> SaleItemChanged:
+def item_changed(
+    item_id: int, sale_id: int, community_id: int, quantity: int, reserved: int, sold: int
+) -> SaleItemChanged:
     return SaleItemChanged(
         sale_id=sale_id,
+        community_id=community_id,
         item_id=item_id,
         quantity=quantity,
         reserved=reserved,
@@ -171,6 +169,7 @@ def sale_changed(sale: CharitySale) -> SaleChanged:
     assert sale.id is not None  # noqa: S101 -- a loaded row
     return SaleChanged(
         sale_id=sale.id,
+        community_id=sale.community_id,
         status=SaleStatus(sale.status).value,
         raised_cents=sale.raised_cents,
         target_cents=sale.target_cents,
@@ -185,17 +184,12 @@ def _record_units(session: AsyncSession, row: Any, community_id: int) -> None:
     """Tell the sale's open pages, and the community's market pages (which list the items of open sales), an
     item's units changed; `row` is (id, sale_id, quantity, reserved, sold)."""
     item_id, sale_id, quantity, reserved, sold = row
-    event = item_changed(item_id, sale_id, quantity, reserved, sold).model_dump()
-    record_event(session, sale_room(sale_id), event)
-    record_event(session, market_room(community_id), event)
+    record_event(session, item_changed(item_id, sale_id, community_id, quantity, reserved, sold))
 
 
 def _record_sale(session: AsyncSession, sale: CharitySale) -> None:
     """Tell the sale's open pages and the community's list of sales its total or status changed."""
-    assert sale.id is not None  # noqa: S101 -- a loaded row
-    event = sale_changed(sale).model_dump()
-    record_event(session, sale_room(sale.id), event)
-    record_event(session, market_room(sale.community_id), event)
+    record_event(session, sale_changed(sale))
 
 
 def _require_same_sale(sale: CharitySale, item: SaleItem, reservation: SaleReservation | None = None) -> None:
@@ -284,7 +278,6 @@ async def create_sale(
         await session.flush()
     record_event(
         session,
-        market_room(community.id),
         SaleCreated(
             sale_id=sale.id,
             community_id=community.id,
@@ -295,7 +288,7 @@ async def create_sale(
             ends_at=ends.isoformat(),
             target_cents=target_cents,
             url=sale_path(sale.id),
-        ).model_dump(),
+        ),
     )
     return sale
 
@@ -354,7 +347,6 @@ async def donate_item(
     pictures = await attach_images(session, model=SaleItemImage, owner={"item_id": item.id}, images=images)
     record_event(
         session,
-        sale_room(sale.id),
         SaleItemAdded(
             sale_id=sale.id,
             item_id=item.id,
@@ -365,7 +357,7 @@ async def donate_item(
             donor=threads.author_data(actor, standing),
             images=[threads.image_data(picture, sale_item_image_path) for picture in pictures],
             url=f"{sale_path(sale.id)}#item-{item.id}",
-        ).model_dump(),
+        ),
     )
     return item
 
@@ -422,7 +414,7 @@ async def reserve(
             recipients=[sale.organiser_id],
             kind=NotificationKind.RESERVATION,
             community_id=sale.community_id,
-            subject=f"sale:{sale.id}",
+            subject=subjects.sale(id_of(sale)),
             actor_id=actor.id,
             title=sale.title,
             url=sale_path(item.sale_id),
@@ -631,15 +623,16 @@ async def remind_due(session: AsyncSession, *, now: datetime, most: int = 200) -
         .order_by(col(SaleReservation.buyer_id))
     )
     for reservation_id, buyer_id, sale_id, community_id, item_title in rows.all():
+        assert reservation_id is not None and sale_id is not None  # noqa: S101 -- stored rows
         await notifications.notify(
             session,
             recipients=[buyer_id],
             kind=NotificationKind.LAPSING,
             community_id=community_id,
-            subject=f"reservation:{reservation_id}",
+            subject=subjects.reservation(reservation_id),
             actor_id=None,
             title=item_title,
-            url=sale_path(sale_id or 0),  # the join found the sale
+            url=sale_path(sale_id),
         )
     return len(reminded)
 

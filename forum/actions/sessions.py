@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.db import queue_event
+from forum.events import SessionsEnded
 from forum.models import AuthSession, Membership, MembershipStatus, SessionKind, User
 from forum.timeutil import utcnow
-from realtime.events import SessionsEnded
 
 # Writing last_seen_at on every request would turn every page view into a write; once a minute is plenty.
 _TOUCH_INTERVAL = timedelta(minutes=1)
@@ -96,7 +96,7 @@ async def resolve_session(session: AsyncSession, token: str) -> ResolvedSession 
 def _announce_ended(session: AsyncSession, session_ids: list[int]) -> None:
     """After commit, open sockets of these sessions are disconnected (see realtime.server)."""
     if session_ids:
-        queue_event(session, SessionsEnded(session_ids=session_ids).model_dump())
+        queue_event(session, SessionsEnded(session_ids=session_ids))
 
 
 async def end_session(session: AsyncSession, *, auth_session: AuthSession) -> None:

@@ -15,17 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum import subjects
+from forum.access import require_moderator
 from forum.actions import audit, notifications
-from forum.actions.moderation import REASON_MAX, require_moderator
 from forum.db import queue_event
 from forum.errors import Forbidden, field_error
+from forum.events import AccessChanged
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, NotificationKind, Role, User
 from forum.paths import community_path
 from forum.permissions import CommunityStanding
 from forum.timeutil import utcnow
-from forum.validation import clean_text, whole_number
-from realtime.events import AccessChanged
+from forum.validation import clean_reason, whole_number
 
 SUSPEND_DAYS_MAX = 365  # 0 is "until a secretary lifts it"
 
@@ -57,7 +58,7 @@ async def set_suspended(
         raise Forbidden(N_("You cannot suspend yourself."))
     if suspended:
         length = _days(days)
-        text = clean_text(reason, "reason", max_length=REASON_MAX, min_length=2)
+        text = clean_reason(reason)
         until = utcnow() + timedelta(days=length) if length else None
         changed = await session.execute(
             update(Membership)
@@ -73,7 +74,7 @@ async def set_suspended(
             text,
         )
         # They lose the community's content: their open sockets leave its rooms at once, in every process.
-        queue_event(session, AccessChanged(user_ids=[membership.user_id]).model_dump())
+        queue_event(session, AccessChanged(user_ids=[membership.user_id]))
         detail = f"{length} d: {text}" if length else f"until lifted: {text}"
     else:
         if not await _reinstate(session, [membership.id]):
@@ -86,7 +87,7 @@ async def set_suspended(
         recipients=[membership.user_id],
         kind=NotificationKind.SUSPENDED if suspended else NotificationKind.REINSTATED,
         community_id=membership.community_id,
-        subject=f"suspended:{membership.community_id}",
+        subject=subjects.suspended(membership.community_id),
         actor_id=actor.id,
         title=(membership.suspend_reason if suspended else community.name if community else ""),
         url=community_path(community.slug) if community else "/",
@@ -145,7 +146,7 @@ async def lift_due(session: AsyncSession, *, now: datetime, most: int = 200) -> 
             recipients=[user_id],
             kind=NotificationKind.REINSTATED,
             community_id=community_id,
-            subject=f"suspended:{community_id}",
+            subject=subjects.suspended(community_id),
             actor_id=None,
             title=community.name if community else "",
             url=community_path(community.slug) if community else "/",

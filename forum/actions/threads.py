@@ -8,24 +8,15 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum import search
+from forum import search, subjects
 from forum.actions import audit, flags, notifications, word_filters
 from forum.actions.boards import BoardArchived
 from forum.actions.images import attach_images, remove_images
-from forum.actions.moderation import require_slow_mode_allows, require_voice
+from forum.actions.mutes import require_voice
+from forum.actions.thread_tools import require_slow_mode_allows
 from forum.db import record_event
 from forum.errors import Forbidden, field_error
-from forum.i18n import N_
-from forum.images import PreparedImage
-from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
-from forum.models import Board, BoardKind, NotificationKind, Post, PostImage, PostRevision, StoredImage, Thread, User
-from forum.offload import text_work
-from forum.paths import image_path, post_path, thread_path
-from forum.permissions import CommunityStanding, can_edit_post, can_moderate, can_reply, can_start_thread
-from forum.queries.people import member_ids_by_username
-from forum.timeutil import utcnow
-from forum.validation import FieldErrors, clean_text
-from realtime.events import (
+from forum.events import (
     ImageData,
     NoticePublished,
     PersonData,
@@ -34,10 +25,28 @@ from realtime.events import (
     PostEdited,
     PostHidden,
     ThreadCreated,
-    board_room,
-    community_room,
-    thread_room,
 )
+from forum.i18n import N_
+from forum.images import PreparedImage
+from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
+from forum.models import (
+    Board,
+    BoardKind,
+    NotificationKind,
+    Post,
+    PostImage,
+    PostRevision,
+    StoredImage,
+    Thread,
+    User,
+    id_of,
+)
+from forum.offload import text_work
+from forum.paths import image_path, post_path, thread_path
+from forum.permissions import CommunityStanding, Refusal, can_edit_post, can_moderate, can_start_thread, reply_refusal
+from forum.queries.people import member_ids_by_username
+from forum.timeutil import utcnow
+from forum.validation import FieldErrors, clean_text
 
 TITLE_MAX = 120
 
@@ -127,7 +136,6 @@ async def create_thread(
     author = author_data(actor, standing)
     record_event(
         session,
-        board_room(board.id),
         ThreadCreated(
             thread_id=thread.id,
             board_id=board.id,
@@ -135,18 +143,40 @@ async def create_thread(
             author=author,
             created_at=now.isoformat(),
             url=thread_path(thread.id),
-        ).model_dump(),
+        ),
     )
     if board.kind == BoardKind.NOTICES:
         record_event(
             session,
-            community_room(board.community_id),
             NoticePublished(
-                thread_id=thread.id, title=thread.title, author=author, url=thread_path(thread.id)
-            ).model_dump(),
+                thread_id=thread.id,
+                community_id=thread.community_id,
+                title=thread.title,
+                author=author,
+                url=thread_path(thread.id),
+            ),
         )
     await notifications.notify_post(session, actor=actor, thread=thread, post=opening)
     return thread
+
+
+def refuse_reply(refusal: Refusal | None, *, standing: CommunityStanding, thread: Thread) -> None:
+    """Raise the error that says why `permissions.reply_refusal` refused (nothing if it did not)."""
+    if refusal is None:
+        return
+    if refusal is Refusal.ARCHIVED:
+        raise BoardArchived()
+    if refusal is Refusal.MUTED:
+        require_voice(standing)
+    if refusal is Refusal.HIDDEN:
+        raise field_error(
+            "body", N_("A secretary hid this thread: %(reason)s"), status=403, reason=thread.hidden_reason
+        )
+    if refusal is Refusal.LOCKED:
+        raise field_error(
+            "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason
+        )
+    raise Forbidden()
 
 
 async def reply(
@@ -164,19 +194,9 @@ async def reply(
     concurrent replies get consecutive numbers in commit order (PostgreSQL holds the row lock until commit).
     `images` as for `create_thread`. `on_behalf`: the platform posts it for the actor (a sale's published
     summary), past slow mode; the caller skips a locked thread."""
-    if not can_reply(standing, board) or thread.is_deleted:
-        raise BoardArchived() if board.is_archived and not thread.is_deleted else Forbidden()
-    require_voice(standing)
+    refuse_reply(reply_refusal(standing, board, thread), standing=standing, thread=thread)
     if not on_behalf:  # the common case, refused before anything is written; checked again under the lock below
         await require_slow_mode_allows(session, actor=actor, thread=thread, standing=standing)
-    if thread.hidden_at is not None and not can_moderate(standing):
-        raise field_error(
-            "body", N_("A secretary hid this thread: %(reason)s"), status=403, reason=thread.hidden_reason
-        )
-    if thread.locked_at is not None and not can_moderate(standing):
-        raise field_error(
-            "body", N_("A secretary locked this thread: %(reason)s"), status=403, reason=thread.lock_reason
-        )
     errors = FieldErrors()
     clean_body = errors.check(clean_text, body, "body", max_length=MAX_BODY_CHARS, multiline=True)
     errors.raise_if_any()
@@ -217,7 +237,6 @@ async def reply(
         return post
     record_event(
         session,
-        thread_room(thread.id),
         PostCreated(
             post_id=post.id,
             thread_id=thread.id,
@@ -227,7 +246,7 @@ async def reply(
             created_at=now.isoformat(),
             url=post_path(thread.id, number),
             images=[image_data(image) for image in attached],
-        ).model_dump(),
+        ),
     )
     await notifications.notify_post(session, actor=actor, thread=thread, post=post)
     return post
@@ -276,11 +295,7 @@ async def edit_post(
     if verdict.held and post.hidden_at is None:  # edited into a word held for review: it waits like a new one
         post.hidden_at, post.hidden_reason = now, ""
         await session.flush()
-        record_event(
-            session,
-            thread_room(post.thread_id),
-            PostHidden(post_id=post.id, thread_id=post.thread_id, number=post.number).model_dump(),
-        )
+        record_event(session, PostHidden(post_id=post.id, thread_id=post.thread_id, number=post.number))
         await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
         return post
     if by_secretary:
@@ -289,10 +304,10 @@ async def edit_post(
             recipients=[post.author_id] if post.author_id is not None else [],
             kind=NotificationKind.MODERATED,
             community_id=thread.community_id,
-            subject=f"post:{post.id}",
+            subject=subjects.post(post.id),
             actor_id=actor.id,
             title=thread.title,
-            url=post_path(thread.id or 0, post.number),
+            url=post_path(id_of(thread), post.number),
         )
         await audit.record(
             session,
@@ -306,7 +321,6 @@ async def edit_post(
         return post  # hidden from the thread's readers: its new text is not sent to them either
     record_event(
         session,
-        thread_room(post.thread_id),
         PostEdited(
             post_id=post.id,
             thread_id=post.thread_id,
@@ -314,7 +328,7 @@ async def edit_post(
             body_html=post.body_html,
             edited_at=now.isoformat(),
             moderator_note=post.moderator_note,
-        ).model_dump(),
+        ),
     )
     return post
 
@@ -330,10 +344,6 @@ async def delete_post(session: AsyncSession, *, actor: User, post: Post, standin
     await session.flush()
     await remove_images(session, post=post)
     await search.unindex_post(session, post_id=post.id)
-    await notifications.forget_subject(session, subject=f"post:{post.id}")
-    record_event(
-        session,
-        thread_room(post.thread_id),
-        PostDeleted(post_id=post.id, thread_id=post.thread_id, number=post.number).model_dump(),
-    )
+    await notifications.forget_subject(session, subject=subjects.post(post.id))
+    record_event(session, PostDeleted(post_id=post.id, thread_id=post.thread_id, number=post.number))
     return post

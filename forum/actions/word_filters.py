@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from forum.access import require_moderator
 from forum.actions import audit
-from forum.actions.moderation import require_moderator
 from forum.db import insert_for
 from forum.errors import Forbidden, field_error
 from forum.i18n import N_
-from forum.models import Community, FilterMode, User, WordFilter
+from forum.models import Community, FilterMode, User, WordFilter, id_of
 from forum.permissions import CommunityStanding
 from forum.timeutil import utcnow
 
@@ -78,7 +78,7 @@ async def words_of(session: AsyncSession, community: Community) -> list[WordFilt
     return list(
         (
             await session.execute(
-                select(WordFilter).where(_applies_to(community.id or 0)).order_by(col(WordFilter.word))
+                select(WordFilter).where(_applies_to(id_of(community))).order_by(col(WordFilter.word))
             )
         ).scalars()
     )
@@ -87,7 +87,7 @@ async def words_of(session: AsyncSession, community: Community) -> list[WordFilt
 def _scope(community: Community, standing: CommunityStanding, district_wide: bool) -> tuple[str, int]:
     """The column and id a word is kept under: the community's list, or (district admins only) its district's."""
     if not district_wide:
-        return "community_id", community.id or 0
+        return "community_id", id_of(community)
     if not standing.is_district_admin:
         raise Forbidden(N_("Only a district admin can change the district's word list."))
     return "district_id", community.district_id

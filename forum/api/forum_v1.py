@@ -17,7 +17,7 @@ from forum.actions.threads import image_data
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import Forbidden, NotFound
-from forum.models import StoredImage, User
+from forum.models import StoredImage, User, id_of
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import (
     CommunityStanding,
@@ -57,7 +57,7 @@ class BoardListQuery(BaseModel):
 
 def board_out(row: BoardRow) -> BoardOut:
     return BoardOut(
-        id=row.board.id or 0,
+        id=id_of(row.board),
         slug=row.board.slug,
         name=row.name,
         description=row.board.description,
@@ -216,13 +216,13 @@ async def list_threads(slug: str, board_slug: str, query_args: BoardQuery) -> Th
 
     def summary(row: Any) -> ThreadSummaryOut:
         return ThreadSummaryOut(
-            id=row.thread.id or 0,
+            id=id_of(row.thread),
             title=row.thread.title,
             author=_person(row.author),
             reply_count=row.thread.post_count - 1,
             created_at=row.thread.created_at.isoformat(),
             last_posted_at=row.thread.last_posted_at.isoformat(),
-            url=thread_path(row.thread.id or 0),
+            url=thread_path(id_of(row.thread)),
         )
 
     return ThreadListOut(
@@ -253,15 +253,15 @@ async def start_thread(slug: str, board_slug: str, data: ThreadIn) -> tuple[Thre
     )
     await commit()
     author = _author_out(user, standing)
-    images = await images_of(db_session(), thread_id=thread.id or 0, numbers=[1])
+    images = await images_of(db_session(), thread_id=id_of(thread), numbers=[1])
     return ThreadCreatedOut(
-        id=thread.id or 0,
+        id=id_of(thread),
         title=thread.title,
         author=author,
         reply_count=0,
         created_at=thread.created_at.isoformat(),
         last_posted_at=thread.last_posted_at.isoformat(),
-        url=thread_path(thread.id or 0),
+        url=thread_path(id_of(thread)),
         images=images_out(next(iter(images.values()), [])),
     ), 201
 
@@ -282,36 +282,36 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
         return post.deleted_at is None and (post.hidden_at is None or moderates or post.author_id == user.id)
 
     return ThreadOut(
-        id=thread.id or 0,
+        id=id_of(thread),
         title=thread.title,
-        board_id=board.id or 0,
+        board_id=id_of(board),
         locked=thread.locked_at is not None,
         lock_reason=thread.lock_reason or None,
         hidden=thread.hidden_at is not None,
         hidden_reason=thread.hidden_reason or None,
         posts=[
             PostOut(
-                id=row.post.id or 0,
+                id=id_of(row.post),
                 number=row.post.number,
                 author=_person(row.author),
                 body_html=row.post.body_html if shown(row.post) else "",
                 like_count=row.post.like_count,
                 liked_by_me=row.post.id in page.liked,
                 created_at=row.post.created_at.isoformat(),
-                url=post_path(thread.id or 0, row.post.number),
+                url=post_path(id_of(thread), row.post.number),
                 edited_at=row.post.edited_at.isoformat() if row.post.edited_at else None,
                 deleted=row.post.deleted_at is not None,
                 hidden=row.post.hidden_at is not None,
                 hidden_reason=row.post.hidden_reason
                 if row.post.hidden_at and (moderates or row.post.author_id == user.id)
                 else None,
-                images=images_out(page.images.get(row.post.id or 0, [])) if shown(row.post) else [],
+                images=images_out(page.images.get(id_of(row.post), [])) if shown(row.post) else [],
             )
             for row in page.posts
         ],
         has_more=page.has_more,
         after=page.after,
-        can_reply=can_reply(standing, board) and ((thread.locked_at is None and thread.hidden_at is None) or moderates),
+        can_reply=can_reply(standing, board, thread),
         last_event_id=page.last_event_id,
     )
 
@@ -338,7 +338,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
     author = _author_out(user, standing)
     images = await images_of(db_session(), thread_id=thread_id, numbers=[post.number])
     return PostOut(
-        id=post.id or 0,
+        id=id_of(post),
         number=post.number,
         author=author,
         body_html=post.body_html,
@@ -346,7 +346,7 @@ async def reply(thread_id: int, data: ReplyIn) -> tuple[PostOut, int]:
         liked_by_me=False,
         created_at=post.created_at.isoformat(),
         url=post_path(thread_id, post.number),
-        images=images_out(images.get(post.id or 0, [])),
+        images=images_out(images.get(id_of(post), [])),
     ), 201
 
 
@@ -369,7 +369,7 @@ async def set_like(post_id: int, data: LikeIn) -> LikeOut:
 @validate_response(PeopleOut)
 async def get_likers(post_id: int) -> PeopleOut:
     post, _thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
-    people = await likers(db_session(), post, community_id=community.id or 0)
+    people = await likers(db_session(), post, community_id=id_of(community))
     return PeopleOut(people=[PersonOut(**person.payload()) for person in people])
 
 
@@ -459,7 +459,7 @@ async def get_revisions(post_id: int) -> RevisionListOut:
     """Earlier texts of an edited post: for its author and the community's secretaries."""
     user = require_user()
     post, _thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    if not can_see_history(standing, post, user.id or 0):
+    if not can_see_history(standing, post, id_of(user)):
         raise Forbidden()
     return RevisionListOut(
         revisions=[
@@ -477,7 +477,7 @@ async def get_revisions(post_id: int) -> RevisionListOut:
 async def get_quote(post_id: int) -> QuoteOut:
     """The Markdown that quotes this post in a reply: "> @author [#n](link):" and its text."""
     post, thread, board, _community, standing = await access_post(db_session(), require_user(), post_id)
-    if not can_reply(standing, board):
+    if not can_reply(standing, board, thread):
         raise Forbidden()
     markdown = await quote_of_post(db_session(), post, thread)
     if markdown is None:
@@ -494,7 +494,7 @@ async def get_mention_candidates(slug: str, query_args: MentionQuery) -> PeopleO
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
         raise MembersOnly()
-    people = await mention_candidates(db_session(), community_id=community.id or 0, typed=query_args.q)
+    people = await mention_candidates(db_session(), community_id=id_of(community), typed=query_args.q)
     return PeopleOut(people=[PersonOut(**person.payload()) for person in people])
 
 
@@ -507,7 +507,7 @@ async def search_posts(slug: str, query_args: SearchQuery) -> SearchOut:
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
         raise MembersOnly()
-    hits = await search.search(db_session(), community_id=community.id or 0, query=query_args.q)
+    hits = await search.search(db_session(), community_id=id_of(community), query=query_args.q)
     return SearchOut(
         hits=[
             SearchHitOut(

@@ -7,11 +7,13 @@ from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 from quart_schema.pydantic import File
 
+from forum import rooms
 from forum.access import access_community, access_letter, require_reader
 from forum.actions import letters
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
+from forum.models import id_of
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import can_moderate
 from forum.queries.letters import LetterView, letter_view, thanks_wall
@@ -20,7 +22,6 @@ from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import LETTER_LIMITS, LIKE_LIMITS
 from forum.web.uploads import uploaded_images
-from realtime.events import letters_room
 
 
 class LetterOut(BaseModel):
@@ -79,7 +80,7 @@ class HideIn(BaseModel):
 def _letter_out(view: LetterView, viewer_id: int) -> LetterOut:
     letter = view.letter
     return LetterOut(
-        id=letter.id or 0,
+        id=id_of(letter),
         community_id=letter.community_id,
         title=letter.title,
         body_html=letter.body_html,
@@ -92,7 +93,7 @@ def _letter_out(view: LetterView, viewer_id: int) -> LetterOut:
         featured=letter.featured_at is not None,
         hidden_by_you=viewer_id in view.hidden_by,
         created_at=letter.created_at.isoformat(),
-        url=letter_path(letter.id or 0),
+        url=letter_path(id_of(letter)),
     )
 
 
@@ -108,9 +109,9 @@ async def list_letters(slug: str, query_args: LetterQuery) -> LetterListOut:
     last_event_id = await latest_event_id(db_session())
     page = await thanks_wall(db_session(), community, user, moderator=can_moderate(standing), before=query_args.before)
     return LetterListOut(
-        letters=[_letter_out(view, user.id or 0) for view in page.letters],
+        letters=[_letter_out(view, id_of(user)) for view in page.letters],
         earlier=page.earlier,
-        room=letters_room(community.id or 0),
+        room=rooms.LETTERS(id_of(community)),
         last_event_id=last_event_id,
     )
 
@@ -136,7 +137,7 @@ async def write_letter(slug: str, data: LetterIn) -> tuple[LetterOut, int]:
         images=await uploaded_images(most=letters.MAX_IMAGES, too_many=letters.TOO_MANY_FOR_LETTER),
     )
     await commit()
-    return _letter_out(await letter_view(db_session(), letter, user), user.id or 0), 201
+    return _letter_out(await letter_view(db_session(), letter, user), id_of(user)), 201
 
 
 @blueprint.get("/letters/<id:letter_id>")
@@ -145,7 +146,7 @@ async def write_letter(slug: str, data: LetterIn) -> tuple[LetterOut, int]:
 async def get_letter(letter_id: int) -> LetterOut:
     user = require_user()
     letter, _community, _standing = await access_letter(db_session(), user, letter_id)
-    return _letter_out(await letter_view(db_session(), letter, user), user.id or 0)
+    return _letter_out(await letter_view(db_session(), letter, user), id_of(user))
 
 
 @blueprint.post("/letters/<id:letter_id>/like")
@@ -159,7 +160,7 @@ async def like_letter(letter_id: int, data: LikeIn) -> LetterOut:
     await letters.set_like(db_session(), actor=user, letter=letter, standing=standing, liked=data.liked)
     await commit()
     await db_session().refresh(letter)
-    return _letter_out(await letter_view(db_session(), letter, user), user.id or 0)
+    return _letter_out(await letter_view(db_session(), letter, user), id_of(user))
 
 
 @blueprint.post("/letters/<id:letter_id>/feature")
@@ -172,7 +173,7 @@ async def feature_letter(letter_id: int, data: FeatureIn) -> LetterOut:
     letter, _community, standing = await access_letter(db_session(), user, letter_id)
     await letters.set_featured(db_session(), actor=user, letter=letter, standing=standing, featured=data.featured)
     await commit()
-    return _letter_out(await letter_view(db_session(), letter, user), user.id or 0)
+    return _letter_out(await letter_view(db_session(), letter, user), id_of(user))
 
 
 @blueprint.post("/letters/<id:letter_id>/hide")
@@ -185,4 +186,4 @@ async def hide_letter(letter_id: int, data: HideIn) -> LetterOut:
     letter, _community, _standing = await access_letter(db_session(), user, letter_id)
     await letters.set_hidden(db_session(), actor=user, letter=letter, hidden=data.hidden)
     await commit()
-    return _letter_out(await letter_view(db_session(), letter, user), user.id or 0)
+    return _letter_out(await letter_view(db_session(), letter, user), id_of(user))

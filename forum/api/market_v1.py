@@ -9,12 +9,14 @@ from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 from quart_schema.pydantic import File
 
+from forum import rooms
 from forum.access import access_community, access_listing, access_offer, require_reader
-from forum.actions import listings
+from forum.actions import hiding, listings, offers
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
-from forum.models import Listing
+from forum.flaggables import ListingItem
+from forum.models import Listing, id_of
 from forum.paths import listing_image_path, listing_path, sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding
 from forum.queries.listings import ListingRow, MarketFilter, OfferView, listing_view, market_page, my_market
@@ -24,7 +26,6 @@ from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
-from realtime.events import listing_room, market_room
 
 ListingStatusOut = Literal["open", "reserved", "done", "expired", "removed"]
 
@@ -132,7 +133,7 @@ class MyMarketOut(BaseModel):
 def _brief(row: ListingRow) -> ListingBriefOut:
     listing = row.listing
     return ListingBriefOut(
-        id=listing.id or 0,
+        id=id_of(listing),
         community_id=listing.community_id,
         kind=listing.kind,
         title=listing.title,
@@ -143,10 +144,10 @@ def _brief(row: ListingRow) -> ListingBriefOut:
         status=listing.status,
         owner=PersonOut(**row.owner.payload()),
         offer_count=row.offer_count,
-        thumb_url=listing_image_path(row.picture.id or 0, "thumb") if row.picture else None,
+        thumb_url=listing_image_path(id_of(row.picture), "thumb") if row.picture else None,
         created_at=listing.created_at.isoformat(),
         expires_at=listing.expires_at.isoformat(),
-        url=listing_path(listing.id or 0),
+        url=listing_path(id_of(listing)),
     )
 
 
@@ -154,7 +155,7 @@ def _offer_out(view: OfferView, *, private: bool = True) -> OfferOut:
     """`private`: the viewer may read the offer's message (its maker, the listing's owner, a secretary)."""
     offer = view.offer
     return OfferOut(
-        id=offer.id or 0,
+        id=id_of(offer),
         listing_id=offer.listing_id,
         maker=PersonOut(**view.maker.payload()),
         message=offer.message if private else "",
@@ -184,7 +185,7 @@ async def _listing_out(listing: Listing, standing: CommunityStanding) -> Listing
         deal=_offer_out(view.deal, private=view.is_owner or view.may_moderate or view.deal.maker.id == user_id)
         if view.deal
         else None,
-        room=listing_room(listing.id or 0),
+        room=rooms.LISTING(id_of(listing)),
         last_event_id=last_event_id,
     )
 
@@ -204,18 +205,18 @@ async def browse_market(slug: str, query_args: MarketQuery) -> MarketOut:
         listings=[_brief(row) for row in page.listings],
         sale_items=[
             SaleItemBriefOut(
-                item_id=row.item.id or 0,
-                sale_id=row.sale.id or 0,
+                item_id=id_of(row.item),
+                sale_id=id_of(row.sale),
                 sale_title=row.sale.title,
                 title=row.item.title,
                 price_cents=row.item.price_cents,
                 available=row.available,
-                thumb_url=sale_item_image_path(row.picture.id or 0, "thumb") if row.picture else None,
-                url=f"{sale_path(row.sale.id or 0)}#item-{row.item.id}",
+                thumb_url=sale_item_image_path(id_of(row.picture), "thumb") if row.picture else None,
+                url=f"{sale_path(id_of(row.sale))}#item-{row.item.id}",
             )
             for row in page.sale_items
         ],
-        room=market_room(community.id or 0),
+        room=rooms.MARKET(id_of(community)),
         last_event_id=last_event_id,
     )
 
@@ -274,7 +275,7 @@ async def make_offer(listing_id: int, data: OfferIn) -> tuple[ListingOut, int]:
     """Offer (or, for a give-away, ask). Answers the listing with your offer in `offers`."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.make_offer(
+    await offers.make_offer(
         db_session(),
         actor=user,
         listing=listing,
@@ -290,11 +291,11 @@ async def _offer_step(offer_id: int, step: str) -> ListingOut:
     user = require_user()
     offer, listing, _community, standing = await access_offer(db_session(), user, offer_id)
     action = {
-        "accept": listings.accept_offer,
-        "decline": listings.decline_offer,
-        "withdraw": listings.withdraw_offer,
-        "confirm": listings.confirm_handover,
-        "call_off": listings.call_off,
+        "accept": offers.accept_offer,
+        "decline": offers.decline_offer,
+        "withdraw": offers.withdraw_offer,
+        "confirm": offers.confirm_handover,
+        "call_off": offers.call_off,
     }[step]
     await action(db_session(), actor=user, listing=listing, offer=offer)
     await commit()
@@ -346,7 +347,7 @@ async def draw_lot(listing_id: int) -> ListingOut:
     """A give-away's owner, after its claim window: one of those who asked in time, at random."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.draw_lot(db_session(), actor=user, listing=listing)
+    await offers.draw_lot(db_session(), actor=user, listing=listing)
     await commit()
     await db_session().refresh(listing)
     return await _listing_out(listing, standing)
@@ -371,7 +372,7 @@ async def restore_listing(listing_id: int) -> ListingOut:
     """Secretaries: put back a listing they removed (open again until its 30 days are up)."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.restore_listing(db_session(), actor=user, listing=listing, standing=standing)
+    await hiding.set_hidden(db_session(), actor=user, item=ListingItem(listing), standing=standing, hidden=False)
     await commit()
     await db_session().refresh(listing)
     return await _listing_out(listing, standing)
@@ -385,7 +386,9 @@ async def remove_listing(listing_id: int, data: ReasonIn) -> ListingOut:
     """Secretaries: take a listing down with a reason its owner sees."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.remove_listing(db_session(), actor=user, listing=listing, standing=standing, reason=data.reason)
+    await hiding.set_hidden(
+        db_session(), actor=user, item=ListingItem(listing), standing=standing, hidden=True, reason=data.reason
+    )
     await commit()
     await db_session().refresh(listing)
     return await _listing_out(listing, standing)

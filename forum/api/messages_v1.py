@@ -9,13 +9,15 @@ from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 from quart_schema.pydantic import File
 
-from forum.access import MembersOnly, access_community, access_conversation
-from forum.actions import accounts, messages
+from forum import rooms
+from forum.access import MembersOnly, access_community, access_conversation, access_conversation_message
+from forum.actions import accounts, flags, messages
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
 from forum.errors import NotFound
-from forum.models import Conversation, Message, MessageImage
+from forum.flaggables import MessageItem
+from forum.models import Conversation, Message, MessageImage, id_of
 from forum.paths import message_image_path, message_path
 from forum.queries.messages import (
     conversations_of,
@@ -31,7 +33,6 @@ from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, people_reading, require_user
 from forum.web.ratelimits import FLAG_LIMITS, MESSAGE_LIMITS
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
-from realtime.events import conversation_room
 
 
 class ConversationOut(BaseModel):
@@ -116,7 +117,7 @@ def _person_out(person: Person) -> PersonOut:
 def _message_out(message: Message, pictures: Sequence[MessageImage], viewer_id: int) -> MessageOut:
     withheld = message.hidden_at is not None and message.sender_id != viewer_id
     return MessageOut(
-        id=message.id or 0,
+        id=id_of(message),
         client_id=message.client_id,
         sender_id=message.sender_id,
         body_html="" if withheld else message.body_html,
@@ -124,7 +125,7 @@ def _message_out(message: Message, pictures: Sequence[MessageImage], viewer_id: 
         hidden=message.hidden_at is not None,
         hidden_reason=message.hidden_reason if not withheld else "",
         created_at=message.created_at.isoformat(),
-        url=message_path(message.conversation_id, message.id or 0),
+        url=message_path(message.conversation_id, id_of(message)),
     )
 
 
@@ -132,7 +133,7 @@ def _conversation_out(
     conversation: Conversation, others: list[Person], *, unread: int, waiting_since: str | None
 ) -> ConversationOut:
     return ConversationOut(
-        id=conversation.id or 0,
+        id=id_of(conversation),
         community_id=conversation.community_id,
         title=conversation.title,
         is_group=conversation.pair_key is None,
@@ -141,7 +142,7 @@ def _conversation_out(
         last_message_id=conversation.last_message_id,
         last_message_at=conversation.last_message_at.isoformat(),
         waiting_since=waiting_since,
-        room=f"conversation:{conversation.id}",
+        room=rooms.CONVERSATION(id_of(conversation)),
     )
 
 
@@ -153,7 +154,7 @@ async def list_conversations(slug: str) -> ConversationListOut:
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
     rows = await conversations_of(
-        db_session(), user, community_id=community.id or 0, unanswered_first=standing.is_secretary
+        db_session(), user, community_id=id_of(community), unanswered_first=standing.is_secretary
     )
     if not standing.is_verified_member and not rows:
         raise MembersOnly()
@@ -188,8 +189,8 @@ async def start_conversation(slug: str, data: StartConversationIn) -> tuple[Conv
         db_session(), actor=user, community=community, standing=standing, other=other
     )
     await commit()
-    people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)
-    out = _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None)
+    people = await participants(db_session(), [id_of(conversation)], community_id=id_of(community), except_id=user.id)
+    out = _conversation_out(conversation, people.get(id_of(conversation), []), unread=0, waiting_since=None)
     return out, 201 if new else 200
 
 
@@ -208,8 +209,8 @@ async def start_group(slug: str, data: StartGroupIn) -> tuple[ConversationOut, i
         db_session(), actor=user, community=community, standing=standing, others=others, title=data.title
     )
     await commit()
-    people = await participants(db_session(), [conversation.id or 0], community_id=community.id or 0, except_id=user.id)
-    return _conversation_out(conversation, people.get(conversation.id or 0, []), unread=0, waiting_since=None), 201
+    people = await participants(db_session(), [id_of(conversation)], community_id=id_of(community), except_id=user.id)
+    return _conversation_out(conversation, people.get(id_of(conversation), []), unread=0, waiting_since=None), 201
 
 
 @blueprint.get("/conversations/<id:conversation_id>/messages")
@@ -229,7 +230,7 @@ async def list_messages(conversation_id: int, query_args: MessagePageQuery) -> M
     return MessagePageOut(
         conversation=_conversation_out(conversation, people.get(conversation_id, []), unread=0, waiting_since=None),
         messages=[
-            _message_out(message, page.pictures.get(message.id or 0, []), user.id or 0) for message in page.messages
+            _message_out(message, page.pictures.get(id_of(message), []), id_of(user)) for message in page.messages
         ],
         has_earlier=page.has_earlier,
         read_marks={str(user_id): mark for user_id, mark in marks.items()},
@@ -256,10 +257,10 @@ async def send_message(conversation_id: int, data: SendIn) -> tuple[MessageOut, 
         body=data.body,
         client_id=data.client_id,
         images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
-        reading=await people_reading(conversation_room(conversation_id)),
+        reading=await people_reading(rooms.CONVERSATION(conversation_id)),
     )
     await commit()
-    return _message_out(sent.message, sent.pictures, user.id or 0), 201
+    return _message_out(sent.message, sent.pictures, id_of(user)), 201
 
 
 @blueprint.post("/conversations/<id:conversation_id>/read")
@@ -294,9 +295,14 @@ async def flag_message(conversation_id: int, message_id: int, data: MessageFlagI
     """Participants: flag one message sent to you for the community's secretaries, who see that message only.
     In a group, three participants' flags hide it until reviewed."""
     user = require_user()
-    conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
-    added = await messages.flag_message(
-        db_session(), actor=user, conversation=conversation, message_id=message_id, reason=data.reason, note=data.note
+    message, community, standing = await access_conversation_message(db_session(), user, conversation_id, message_id)
+    added = await flags.flag(
+        db_session(),
+        actor=user,
+        item=MessageItem(message, community),
+        standing=standing,
+        reason=data.reason,
+        note=data.note,
     )
     await commit()
     return MessageFlagOut(message_id=message_id, added=added)

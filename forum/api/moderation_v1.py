@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from markupsafe import escape
 from pydantic import BaseModel, Field
 from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_querystring, validate_request, validate_response
@@ -20,12 +19,14 @@ from forum.access import (
     access_thread,
     board_in,
 )
-from forum.actions import flags, listings, messages, moderation, suspensions, word_filters
+from forum.actions import flags, hiding, mutes, suspensions, thread_tools, word_filters
 from forum.api.v1 import blueprint
 from forum.errors import Forbidden
+from forum.flaggables import LetterItem, ListingItem, MessageItem, ReplyItem, ThreadItem, of_post
 from forum.i18n import N_
+from forum.models import id_of
 from forum.queries.audit import audit_log
-from forum.queries.flags import Flagged, review_queue
+from forum.queries.review import Flagged, review_queue
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import FLAG_LIMITS
 
@@ -74,8 +75,8 @@ async def hide_post(post_id: int, data: ReasonIn) -> PostStateOut:
     """Secretaries: hide a reply with a reason its author sees."""
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    await moderation.hide_post(
-        db_session(), actor=user, post=post, thread=thread, standing=standing, reason=data.reason
+    await hiding.set_hidden(
+        db_session(), actor=user, item=ReplyItem(post, thread), standing=standing, hidden=True, reason=data.reason
     )
     await commit()
     return PostStateOut(post_id=post_id, hidden=True, hidden_reason=post.hidden_reason)
@@ -87,7 +88,7 @@ async def hide_post(post_id: int, data: ReasonIn) -> PostStateOut:
 async def show_post(post_id: int) -> PostStateOut:
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    await moderation.show_post(db_session(), actor=user, post=post, thread=thread, standing=standing)
+    await hiding.set_hidden(db_session(), actor=user, item=ReplyItem(post, thread), standing=standing, hidden=False)
     await commit()
     return PostStateOut(post_id=post_id, hidden=False, hidden_reason="")
 
@@ -100,7 +101,7 @@ async def lock_thread(thread_id: int, data: LockIn) -> ThreadStateOut:
     """Secretaries: lock (with a reason) or unlock a thread."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.set_locked(
+    await thread_tools.set_locked(
         db_session(), actor=user, thread=thread, standing=standing, locked=data.locked, reason=data.reason
     )
     await commit()
@@ -126,7 +127,7 @@ async def moderation_log(slug: str, query_args: LogQuery) -> LogOut:
     return LogOut(
         entries=[
             LogEntryOut(
-                id=row.entry.id or 0,
+                id=id_of(row.entry),
                 at=row.entry.at.isoformat(),
                 action=row.entry.action,
                 actor=row.actor.username if row.actor else None,
@@ -153,7 +154,7 @@ class FlagOut(BaseModel):
 class ReviewIn(BaseModel):
     agree: bool  # True: hide it (reason required); False: keep it
     reason: str = Field(default="", max_length=5000)
-    mute_hours: int = Field(default=0, ge=0, le=moderation.MUTE_HOURS_MAX)  # with agree: also mute the author
+    mute_hours: int = Field(default=0, ge=0, le=mutes.MUTE_HOURS_MAX)  # with agree: also mute the author
 
 
 class FlagEntryOut(BaseModel):
@@ -171,7 +172,7 @@ class FlaggedOut(BaseModel):
     letter_id: int | None
     listing_id: int | None
     message_id: int | None  # a private message: that one message, never its conversation
-    title: str  # the thread's, the letter's or the listing's; empty for a message
+    title: str  # the thread's, the letter's or the listing's; for a message, the start of its text
     author: str | None
     body_html: str
     hidden: bool
@@ -211,8 +212,8 @@ async def flag_post(post_id: int, data: FlagIn) -> FlagOut:
     """Verified members: flag a reply for the secretaries. Three distinct members hide it until reviewed."""
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    added = await flags.flag_post(
-        db_session(), actor=user, post=post, thread=thread, standing=standing, reason=data.reason, note=data.note
+    added = await flags.flag(
+        db_session(), actor=user, item=of_post(post, thread), standing=standing, reason=data.reason, note=data.note
     )
     await commit()
     return FlagOut(post_id=post_id, added=added)
@@ -231,75 +232,23 @@ async def get_review_queue(slug: str, query_args: QueueQuery) -> QueueOut:
 
 
 def _flagged_out(row: Flagged) -> FlaggedOut:
-    flags = [
-        FlagEntryOut(
-            reporter=view.reporter.username if view.reporter else None,
-            reason=view.flag.reason,
-            note=view.flag.note,
-            created_at=view.flag.created_at.isoformat(),
-        )
-        for view in row.flags
-    ]
-    author = row.author.username if row.author else None
-    if row.message is not None:
-        return FlaggedOut(
-            kind="message",
-            post_id=None,
-            thread_id=None,
-            number=None,
-            letter_id=None,
-            listing_id=None,
-            message_id=row.message.id,
-            title="",
-            author=author,
-            body_html=row.message.body_html,
-            hidden=row.hidden,
-            flags=flags,
-        )
-    if row.listing is not None:
-        return FlaggedOut(
-            kind="listing",
-            post_id=None,
-            thread_id=None,
-            number=None,
-            letter_id=None,
-            listing_id=row.listing.id,
-            message_id=None,
-            title=row.listing.title,
-            author=author,
-            body_html=str(escape(row.listing.description)),
-            hidden=row.hidden,
-            flags=flags,
-        )
-    if row.letter is not None:
-        return FlaggedOut(
-            kind="letter",
-            post_id=None,
-            thread_id=None,
-            number=None,
-            letter_id=row.letter.id,
-            listing_id=None,
-            message_id=None,
-            title=row.letter.title,
-            author=author,
-            body_html=row.letter.body_html,
-            hidden=row.hidden,
-            flags=flags,
-        )
-    assert row.post is not None and row.thread is not None  # noqa: S101 -- a post's row has both
+    item = row.item
     return FlaggedOut(
-        kind="thread" if row.is_thread else "reply",
-        post_id=row.post.id,
-        thread_id=row.thread.id,
-        number=row.post.number,
-        letter_id=None,
-        listing_id=None,
-        message_id=None,
-        title=row.thread.title,
-        author=author,
-        body_html=row.post.body_html,
+        **{**dict.fromkeys(("post_id", "thread_id", "number", "letter_id", "listing_id", "message_id")), **item.ids()},
+        kind=item.kind,
+        title=item.title,
+        author=row.author.username if row.author else None,
+        body_html=item.body_html,
         hidden=row.hidden,
-        flags=flags,
+        flags=[
+            FlagEntryOut(
+                reporter=view.reporter.username if view.reporter else None,
+                reason=view.flag.reason,
+                note=view.flag.note,
+                created_at=view.flag.created_at.isoformat(),
+            )
+            for view in row.flags
+        ],
     )
 
 
@@ -314,8 +263,7 @@ async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
     await flags.review(
         db_session(),
         actor=user,
-        post=post,
-        thread=thread,
+        item=of_post(post, thread),
         standing=standing,
         agree=data.agree,
         reason=data.reason,
@@ -327,7 +275,7 @@ async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
 
 class MuteIn(BaseModel):
     muted: bool
-    hours: int = Field(default=24, ge=1, le=moderation.MUTE_HOURS_MAX)
+    hours: int = Field(default=24, ge=1, le=mutes.MUTE_HOURS_MAX)
     reason: str = Field(default="", max_length=5000)  # required to mute; the member sees it
 
 
@@ -345,7 +293,7 @@ async def mute_member(membership_id: int, data: MuteIn) -> MuteOut:
     """Secretaries: mute a member for `hours` (they can read, not post or message here), or lift it."""
     user = require_user()
     membership, _community, standing = await access_membership_to_moderate(db_session(), user, membership_id)
-    await moderation.set_muted(
+    await mutes.set_muted(
         db_session(),
         actor=user,
         membership=membership,
@@ -404,7 +352,7 @@ async def suspend_member(membership_id: int, data: SuspendIn) -> SuspendOut:
 
 class PinIn(BaseModel):
     pinned: bool
-    hours: int = Field(default=0, ge=0, le=moderation.PIN_HOURS_MAX)  # 0: until unpinned
+    hours: int = Field(default=0, ge=0, le=thread_tools.PIN_HOURS_MAX)  # 0: until unpinned
 
 
 class PinOut(BaseModel):
@@ -421,7 +369,7 @@ async def pin_thread(thread_id: int, data: PinIn) -> PinOut:
     """Secretaries: pin a thread above its board's others (for `hours`, or until unpinned), or unpin it."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.set_pinned(
+    await thread_tools.set_pinned(
         db_session(), actor=user, thread=thread, standing=standing, pinned=data.pinned, hours=data.hours
     )
     await commit()
@@ -432,11 +380,11 @@ async def pin_thread(thread_id: int, data: PinIn) -> PinOut:
 
 
 class SlowModeIn(BaseModel):
-    minutes: int = Field(ge=0, le=moderation.SLOW_MODE_MAX_MINUTES)  # 0: off
+    minutes: int = Field(ge=0, le=thread_tools.SLOW_MODE_MAX_MINUTES)  # 0: off
 
 
 class TimerIn(BaseModel):
-    hours: int = Field(ge=0, le=moderation.CLOSE_HOURS_MAX)  # 0: no timer
+    hours: int = Field(ge=0, le=thread_tools.CLOSE_HOURS_MAX)  # 0: no timer
     reason: str = Field(default="", max_length=5000)  # required with a timer; shown when it closes
 
 
@@ -453,7 +401,7 @@ class ThreadToolsOut(BaseModel):
 
 def _tools_out(thread: Any) -> ThreadToolsOut:
     return ThreadToolsOut(
-        thread_id=thread.id or 0,
+        thread_id=id_of(thread),
         board_id=thread.board_id,
         slow_mode_minutes=thread.slow_mode_minutes,
         closes_at=thread.closes_at.isoformat() if thread.closes_at else None,
@@ -468,7 +416,7 @@ async def slow_mode(thread_id: int, data: SlowModeIn) -> ThreadToolsOut:
     """Secretaries: one reply per person every `minutes` (secretaries exempt); 0 turns it off."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.set_slow_mode(db_session(), actor=user, thread=thread, standing=standing, minutes=data.minutes)
+    await thread_tools.set_slow_mode(db_session(), actor=user, thread=thread, standing=standing, minutes=data.minutes)
     await commit()
     return _tools_out(thread)
 
@@ -481,7 +429,7 @@ async def close_timer(thread_id: int, data: TimerIn) -> ThreadToolsOut:
     """Secretaries: the thread locks itself in `hours`, with `reason`; 0 cancels."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.set_close_timer(
+    await thread_tools.set_close_timer(
         db_session(), actor=user, thread=thread, standing=standing, hours=data.hours, reason=data.reason
     )
     await commit()
@@ -496,7 +444,7 @@ async def move_thread(thread_id: int, data: MoveIn) -> ThreadToolsOut:
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
     board = await board_in(db_session(), thread.community_id, data.board)
-    await moderation.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
+    await thread_tools.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
     await commit()
     return _tools_out(thread)
 
@@ -508,7 +456,7 @@ async def delete_thread(thread_id: int, data: ReasonIn) -> tuple[str, int]:
     """Secretaries: delete a thread for everyone; its author is told the reason."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.delete_thread(db_session(), actor=user, thread=thread, standing=standing, reason=data.reason)
+    await thread_tools.delete_thread(db_session(), actor=user, thread=thread, standing=standing, reason=data.reason)
     await commit()
     return "", 204
 
@@ -592,8 +540,8 @@ async def hide_thread(thread_id: int, data: HideThreadIn) -> ThreadToolsOut:
     """Secretaries: hide the whole thread with a reason its author sees, or show it again."""
     user = require_user()
     thread, _board, _community, standing = await access_thread(db_session(), user, thread_id)
-    await moderation.set_thread_hidden(
-        db_session(), actor=user, thread=thread, standing=standing, hidden=data.hidden, reason=data.reason
+    await hiding.set_hidden(
+        db_session(), actor=user, item=ThreadItem(thread), standing=standing, hidden=data.hidden, reason=data.reason
     )
     await commit()
     return _tools_out(thread)
@@ -609,8 +557,8 @@ async def flag_letter(letter_id: int, data: FlagIn) -> LetterFlagOut:
     reviewed."""
     user = require_user()
     letter, _community, standing = await access_letter(db_session(), user, letter_id)
-    added = await flags.flag_letter(
-        db_session(), actor=user, letter=letter, standing=standing, reason=data.reason, note=data.note
+    added = await flags.flag(
+        db_session(), actor=user, item=LetterItem(letter), standing=standing, reason=data.reason, note=data.note
     )
     await commit()
     return LetterFlagOut(letter_id=letter_id, added=added)
@@ -624,10 +572,10 @@ async def review_letter(letter_id: int, data: ReviewIn) -> LetterStateOut:
     """Secretaries: decide on a flagged letter; the flaggers are told."""
     user = require_user()
     letter, _community, standing = await access_letter(db_session(), user, letter_id)
-    await flags.review_letter(
+    await flags.review(
         db_session(),
         actor=user,
-        letter=letter,
+        item=LetterItem(letter),
         standing=standing,
         agree=data.agree,
         reason=data.reason,
@@ -645,8 +593,8 @@ async def moderate_letter(letter_id: int, data: LetterHideIn) -> LetterStateOut:
     """Secretaries: hide a thank-you letter from everyone but its writer (who sees `reason`), or show it again."""
     user = require_user()
     letter, _community, standing = await access_letter(db_session(), user, letter_id)
-    await moderation.set_letter_hidden(
-        db_session(), actor=user, letter=letter, standing=standing, hidden=data.hidden, reason=data.reason
+    await hiding.set_hidden(
+        db_session(), actor=user, item=LetterItem(letter), standing=standing, hidden=data.hidden, reason=data.reason
     )
     await commit()
     return LetterStateOut(letter_id=letter_id, hidden=letter.hidden_at is not None, reason=letter.hidden_reason)
@@ -673,8 +621,8 @@ async def flag_listing(listing_id: int, data: FlagIn) -> ListingFlagOut:
     reviewed."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    added = await listings.flag_listing(
-        db_session(), actor=user, listing=listing, standing=standing, reason=data.reason, note=data.note
+    added = await flags.flag(
+        db_session(), actor=user, item=ListingItem(listing), standing=standing, reason=data.reason, note=data.note
     )
     await commit()
     return ListingFlagOut(listing_id=listing_id, added=added)
@@ -689,10 +637,10 @@ async def review_listing(listing_id: int, data: ReviewIn) -> ListingReviewOut:
     are told."""
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    await listings.review_listing(
+    await flags.review(
         db_session(),
         actor=user,
-        listing=listing,
+        item=ListingItem(listing),
         standing=standing,
         agree=data.agree,
         reason=data.reason,
@@ -717,11 +665,10 @@ async def review_message(message_id: int, data: ReviewIn) -> MessageReviewOut:
     reason for its sender); the flaggers are told."""
     user = require_user()
     message, community, standing = await access_flagged_message(db_session(), user, message_id)
-    await messages.review_message(
+    await flags.review(
         db_session(),
         actor=user,
-        message=message,
-        community=community,
+        item=MessageItem(message, community),
         standing=standing,
         agree=data.agree,
         reason=data.reason,

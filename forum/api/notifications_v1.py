@@ -9,7 +9,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from forum.actions import notifications
 from forum.api.v1 import PersonOut, blueprint
-from forum.models import NotificationKind
+from forum.models import NotificationKind, id_of
 from forum.queries.notifications import muted_kinds, notifications_page, unread_notification_totals
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
@@ -60,7 +60,7 @@ async def list_notifications(query_args: NotificationQuery) -> NotificationListO
     return NotificationListOut(
         notifications=[
             NotificationOut(
-                id=row.notification.id or 0,
+                id=id_of(row.notification),
                 kind=NotificationKind(row.notification.kind),
                 community_id=row.notification.community_id,
                 actor=PersonOut(**row.actor.payload()) if row.actor else None,
@@ -88,7 +88,7 @@ async def read_notifications(data: ReadIn) -> UnreadOut:
     user = require_user()
     await notifications.mark_read(db_session(), user=user, notification_ids=data.ids)
     await commit()
-    return UnreadOut(unread=(await unread_notification_totals(db_session(), [user.id or 0]))[user.id or 0])
+    return UnreadOut(unread=(await unread_notification_totals(db_session(), [id_of(user)]))[id_of(user)])
 
 
 @blueprint.get("/notifications/preferences")

@@ -12,12 +12,13 @@ from quart_rate_limiter import rate_limit
 from quart_schema import tag, validate_request, validate_response
 from quart_schema.pydantic import File
 
+from forum import rooms
 from forum.access import access_community, access_reservation, access_sale, access_sale_item, require_reader
 from forum.actions import sales
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.v1 import PersonOut, blueprint
-from forum.models import CharitySale
+from forum.models import CharitySale, id_of
 from forum.paths import sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding
 from forum.queries.people import Person
@@ -26,7 +27,6 @@ from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
-from realtime.events import market_room, sale_room
 
 Amount = str | int | float
 
@@ -145,7 +145,7 @@ def _person(person: Person | None) -> PersonOut | None:
 
 def _brief(sale: CharitySale, organiser: Person | None) -> SaleBriefOut:
     return SaleBriefOut(
-        id=sale.id or 0,
+        id=id_of(sale),
         community_id=sale.community_id,
         title=sale.title,
         cause=sale.cause,
@@ -159,14 +159,14 @@ def _brief(sale: CharitySale, organiser: Person | None) -> SaleBriefOut:
         status=sale.status,
         published=sale.published_at is not None,
         thread_id=sale.thread_id,
-        url=sale_path(sale.id or 0),
+        url=sale_path(id_of(sale)),
     )
 
 
 def _item_out(view: ItemView) -> ItemOut:
     item = view.item
     return ItemOut(
-        id=item.id or 0,
+        id=id_of(item),
         title=item.title,
         description=item.description,
         price_cents=item.price_cents,
@@ -182,8 +182,8 @@ def _item_out(view: ItemView) -> ItemOut:
 def _reservation_out(view: ReservationView) -> ReservationOut:
     reservation, item = view.reservation, view.item
     return ReservationOut(
-        id=reservation.id or 0,
-        item_id=item.id or 0,
+        id=id_of(reservation),
+        item_id=id_of(item),
         item_title=item.title,
         quantity=reservation.quantity,
         amount_cents=reservation.quantity * item.price_cents,
@@ -204,7 +204,7 @@ async def _sale_out(sale: CharitySale, standing: CommunityStanding) -> SaleOut:
         my_reservations=[_reservation_out(row) for row in view.mine],
         desk=[_reservation_out(row) for row in view.desk] if view.desk is not None else None,
         summary=sale.summary if sale.published_at else "",
-        room=sale_room(sale.id or 0),
+        room=rooms.SALE(id_of(sale)),
         last_event_id=last_event_id,
     )
 
@@ -219,7 +219,7 @@ async def list_sales(slug: str) -> SaleListOut:
     rows = await sales_of(db_session(), community)
     return SaleListOut(
         sales=[_brief(row.sale, row.organiser) for row in rows],
-        room=market_room(community.id or 0),
+        room=rooms.MARKET(id_of(community)),
         last_event_id=last_event_id,
     )
 
@@ -347,7 +347,7 @@ async def get_summary(sale_id: int) -> SummaryOut:
         sale=_brief(sale, summary.organiser),
         lines=[
             SummaryLineOut(
-                item_id=line.item.id or 0,
+                item_id=id_of(line.item),
                 title=line.item.title,
                 donor=_person(line.donor),
                 price_cents=line.item.price_cents,

@@ -21,7 +21,7 @@ from forum.actions import communities as community_actions
 from forum.actions import sessions as session_actions
 from forum.errors import NotFound
 from forum.i18n import N_
-from forum.models import Community, Membership, MembershipStatus, Role, SessionKind, User
+from forum.models import Community, Membership, MembershipStatus, Role, SessionKind, User, id_of
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.accounts import list_sessions
 from forum.queries.communities import community_overview, members, my_communities, profile
@@ -311,7 +311,7 @@ async def get_sessions() -> SessionListOut:
     return SessionListOut(
         sessions=[
             SessionOut(
-                id=item.id or 0,
+                id=id_of(item),
                 kind=item.kind,
                 user_agent=item.user_agent,
                 ip=item.ip,

@@ -9,7 +9,18 @@ from sqlalchemy import ScalarSelect, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Community, District, DistrictAdmin, Membership, MembershipStatus, Post, Role, Thread, User
+from forum.models import (
+    Community,
+    District,
+    DistrictAdmin,
+    Membership,
+    MembershipStatus,
+    Post,
+    Role,
+    Thread,
+    User,
+    id_of,
+)
 from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.flags import open_flag_count
 from forum.queries.people import Person
@@ -67,7 +78,7 @@ async def my_communities(session: AsyncSession, user: User) -> list[MyCommunity]
             )
         ).all()
     )
-    return [replace(item, pending_count=int(waiting.get(item.community.id or 0, 0))) for item in result]
+    return [replace(item, pending_count=int(waiting.get(id_of(item.community), 0))) for item in result]
 
 
 async def followed_community_ids(session: AsyncSession, user: User) -> list[int]:
@@ -106,7 +117,7 @@ async def community_overview(session: AsyncSession, community: Community) -> Com
                 District,
                 counted(MembershipStatus.VERIFIED),
                 counted(MembershipStatus.PENDING),
-                open_flag_count(community.id or 0),
+                open_flag_count(id_of(community)),
             ).where(col(District.id) == community.district_id)
         )
     ).one()
@@ -215,7 +226,7 @@ async def profile(session: AsyncSession, *, viewer: User, username: str) -> Prof
     ).all()
     shared = [SharedCommunity(community, membership) for community, membership in rows]
     badge = any(item.membership.is_party_member for item in shared)
-    person = Person(id=user.id or 0, username=user.username, display_name=user.display_name, is_party_member=badge)
+    person = Person(id=id_of(user), username=user.username, display_name=user.display_name, is_party_member=badge)
     return Profile(user=user, person=person, communities=shared)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Community, Letter, LetterImage, LetterLike, LetterRecipient, Membership, User
+from forum.models import Community, Letter, LetterImage, LetterLike, LetterRecipient, Membership, User, id_of
 from forum.queries.people import Person
 
 PER_PAGE = 20
@@ -91,10 +91,10 @@ async def _views(session: AsyncSession, rows: Sequence[Any], viewer: User) -> li
         LetterView(
             letter=letter,
             author=Person.of(user, membership) if user is not None else None,
-            recipients=recipients.get(letter.id or 0, []),
-            pictures=pictures.get(letter.id or 0, []),
+            recipients=recipients.get(id_of(letter), []),
+            pictures=pictures.get(id_of(letter), []),
             liked=letter.id in liked,
-            hidden_by=frozenset(hidden.get(letter.id or 0, set())),
+            hidden_by=frozenset(hidden.get(id_of(letter), set())),
         )
         for letter, user, membership in rows
     ]

@@ -30,6 +30,7 @@ from forum.models import (
     SaleReservation,
     SaleStatus,
     User,
+    id_of,
 )
 from forum.offload import text_work
 from forum.permissions import CommunityStanding, can_moderate
@@ -118,7 +119,7 @@ async def _listing_rows(session: AsyncSession, statement: Any) -> list[ListingRo
     counts = await _open_offer_counts(session, ids)
     pictures = await _first_pictures(session, ids)
     return [
-        ListingRow(listing, Person.of(user, membership), pictures.get(listing.id or 0), counts.get(listing.id or 0, 0))
+        ListingRow(listing, Person.of(user, membership), pictures.get(id_of(listing)), counts.get(id_of(listing), 0))
         for listing, user, membership in rows
     ]
 
@@ -200,7 +201,7 @@ async def _sale_items(session: AsyncSession, community: Community, chosen: Marke
             )
         ).scalars():
             pictures[picture.item_id] = picture
-    return [SaleItemRow(item, sale, pictures.get(item.id or 0)) for item, sale in rows]
+    return [SaleItemRow(item, sale, pictures.get(id_of(item))) for item, sale in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +304,7 @@ async def listing_view(
     open_count = (
         sum(1 for view in views if view.offer.status == OfferStatus.OPEN)
         if (is_owner or moderates)
-        else ((await _open_offer_counts(session, [listing.id or 0])).get(listing.id or 0, 0))
+        else ((await _open_offer_counts(session, [id_of(listing)])).get(id_of(listing), 0))
     )
     exchanged = (
         await session.execute(

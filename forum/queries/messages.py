@@ -27,6 +27,7 @@ from forum.models import (
     SavedAnswer,
     User,
     UserBlock,
+    id_of,
 )
 from forum.queries.people import Person
 
@@ -77,7 +78,7 @@ async def conversations_of(
     found = [
         ConversationRow(
             conversation,
-            others.get(conversation.id or 0, []),
+            others.get(id_of(conversation), []),
             int(unread),
             conversation.last_message_at if conversation.last_message_id and last_sender != viewer.id else None,
         )
@@ -224,7 +225,7 @@ async def inboxes_of(session: AsyncSession, viewer: User) -> list[CommunityInbox
             .order_by(col(Community.name))
         )
     ).scalars()
-    return [CommunityInbox(community, unread.get(community.id or 0, 0)) for community in communities]
+    return [CommunityInbox(community, unread.get(id_of(community), 0)) for community in communities]
 
 
 async def blocked_by(session: AsyncSession, viewer: User) -> list[Person]:
@@ -296,6 +297,6 @@ def read_receipt_at(shown: Sequence[Message], marks: dict[int, int], *, viewer_i
     "read" goes."""
     seen_by_all = min(marks.values(), default=0)
     return max(
-        (message.id or 0 for message in shown if message.sender_id == viewer_id and (message.id or 0) <= seen_by_all),
+        (id_of(message) for message in shown if message.sender_id == viewer_id and (id_of(message)) <= seen_by_all),
         default=0,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Community, Membership, Notification, NotificationKind, NotificationMute, User
+from forum.models import Community, Membership, Notification, NotificationKind, NotificationMute, User, id_of
 from forum.queries.people import Person
 
 PER_PAGE = 50
@@ -72,7 +72,7 @@ async def notifications_page(
         NotificationRow(notification, Person.of(actor, membership) if actor else None, community)
         for notification, community, actor, membership in found[:limit]
     ]
-    unread = (await unread_notification_totals(session, [user.id or 0]))[user.id or 0]
+    unread = (await unread_notification_totals(session, [id_of(user)]))[id_of(user)]
     earlier = rows[-1].notification.id if len(found) > limit else None
     return NotificationPage(rows, unread, earlier)
 

@@ -23,6 +23,7 @@ from forum.models import (
     SaleReservation,
     SaleStatus,
     User,
+    id_of,
 )
 from forum.permissions import CommunityStanding, can_run_sale
 from forum.queries.people import Person
@@ -126,9 +127,7 @@ async def _items(session: AsyncSession, sale: CharitySale) -> list[ItemView]:
             )
         ).scalars():
             pictures.setdefault(picture.item_id, []).append(picture)
-    return [
-        ItemView(item, _person(user, membership), pictures.get(item.id or 0, [])) for item, user, membership in rows
-    ]
+    return [ItemView(item, _person(user, membership), pictures.get(id_of(item), [])) for item, user, membership in rows]
 
 
 async def sale_view(session: AsyncSession, sale: CharitySale, viewer: User, standing: CommunityStanding) -> SaleView:

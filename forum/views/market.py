@@ -10,10 +10,11 @@ from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_community, access_listing, access_offer, require_reader
-from forum.actions import flags, listings
+from forum.actions import flags, hiding, listings, offers
 from forum.errors import Forbidden, InvalidInput
+from forum.flaggables import ListingItem
 from forum.i18n import N_
-from forum.models import Community, Listing, ListingKind
+from forum.models import Community, Listing, ListingKind, id_of
 from forum.paths import listing_path
 from forum.permissions import CommunityStanding
 from forum.queries.listings import MarketFilter, listing_view, market_page, my_market
@@ -114,7 +115,7 @@ async def create(slug: str) -> Any:
         await notify(N_("Listed. Neighbours can now ask for it; it stays up for 30 days."))
     else:
         await notify(N_("Listed. Neighbours can now make offers; it stays up for 30 days."))
-    return redirect(listing_path(listing.id or 0))
+    return redirect(listing_path(id_of(listing)))
 
 
 async def _listing_page(
@@ -166,7 +167,7 @@ async def offer(listing_id: int) -> Any:
     listing, community, standing = await access_listing(db_session(), user, listing_id)
     form = await request.form
     try:
-        await listings.make_offer(
+        await offers.make_offer(
             db_session(),
             actor=user,
             listing=listing,
@@ -187,11 +188,11 @@ async def offer(listing_id: int) -> Any:
 
 
 _STEPS = {
-    "accept": (listings.accept_offer, N_("Accepted. Arrange the hand-over, then both of you confirm it here.")),
-    "decline": (listings.decline_offer, N_("Offer declined.")),
-    "withdraw": (listings.withdraw_offer, N_("Offer withdrawn.")),
-    "confirm": (listings.confirm_handover, N_("Hand-over confirmed.")),
-    "call-off": (listings.call_off, N_("The deal is called off; the listing is open for offers again.")),
+    "accept": (offers.accept_offer, N_("Accepted. Arrange the hand-over, then both of you confirm it here.")),
+    "decline": (offers.decline_offer, N_("Offer declined.")),
+    "withdraw": (offers.withdraw_offer, N_("Offer withdrawn.")),
+    "confirm": (offers.confirm_handover, N_("Hand-over confirmed.")),
+    "call-off": (offers.call_off, N_("The deal is called off; the listing is open for offers again.")),
 }
 
 
@@ -201,15 +202,15 @@ async def offer_step(offer_id: int, step: str) -> Any:
     user = require_user()
     found, listing, _community, _standing = await access_offer(db_session(), user, offer_id)
     if step not in _STEPS:
-        return redirect(listing_path(listing.id or 0))
+        return redirect(listing_path(id_of(listing)))
     action, done = _STEPS[step]
     try:
         await action(db_session(), actor=user, listing=listing, offer=found)
     except InvalidInput as error:
-        return await _refused(listing.id or 0, error)
+        return await _refused(id_of(listing), error)
     await commit()
     await notify(done)
-    return redirect(listing_path(listing.id or 0))
+    return redirect(listing_path(id_of(listing)))
 
 
 @blueprint.post("/market/<id:listing_id>/draw")
@@ -218,7 +219,7 @@ async def draw(listing_id: int) -> Any:
     user = require_user()
     listing, _community, _standing = await access_listing(db_session(), user, listing_id)
     try:
-        await listings.draw_lot(db_session(), actor=user, listing=listing)
+        await offers.draw_lot(db_session(), actor=user, listing=listing)
     except InvalidInput as error:
         return await _refused(listing_id, error)
     await commit()
@@ -246,7 +247,7 @@ async def restore(listing_id: int) -> Any:
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
     try:
-        await listings.restore_listing(db_session(), actor=user, listing=listing, standing=standing)
+        await hiding.set_hidden(db_session(), actor=user, item=ListingItem(listing), standing=standing, hidden=False)
     except InvalidInput as error:
         return await _refused(listing_id, error)
     await commit()
@@ -260,8 +261,13 @@ async def remove(listing_id: int) -> Any:
     user = require_user()
     listing, _community, standing = await access_listing(db_session(), user, listing_id)
     try:
-        await listings.remove_listing(
-            db_session(), actor=user, listing=listing, standing=standing, reason=(await request.form).get("reason")
+        await hiding.set_hidden(
+            db_session(),
+            actor=user,
+            item=ListingItem(listing),
+            standing=standing,
+            hidden=True,
+            reason=(await request.form).get("reason"),
         )
     except InvalidInput as error:
         return await _refused(listing_id, error)

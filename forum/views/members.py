@@ -8,7 +8,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from forum.access import access_community_to_moderate, access_membership_to_moderate
-from forum.actions import memberships, moderation, suspensions
+from forum.actions import memberships, mutes, suspensions
 from forum.errors import InvalidInput
 from forum.i18n import N_
 from forum.models import Community, Membership, MembershipStatus, Role, User
@@ -137,7 +137,7 @@ async def mute(membership_id: int) -> Any:
     muted = form.get("muted", "1") == "1"
 
     async def act(actor: User, membership: Membership, standing: CommunityStanding) -> None:
-        await moderation.set_muted(
+        await mutes.set_muted(
             db_session(),
             actor=actor,
             membership=membership,

@@ -9,16 +9,19 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
+from forum import rooms
 from forum.access import (
     access_community,
     access_community_to_moderate,
     access_conversation,
+    access_conversation_message,
     members_only,
 )
 from forum.actions import accounts, flags, messages
 from forum.errors import InvalidInput, NotFound, field_error
+from forum.flaggables import MessageItem
 from forum.i18n import N_, gettext
-from forum.models import Community
+from forum.models import Community, id_of
 from forum.queries.communities import community_overview
 from forum.queries.messages import (
     conversations_of,
@@ -38,7 +41,6 @@ from forum.web.context import commit, db_session, login_required, notify, people
 from forum.web.ratelimits import FLAG_LIMITS, MESSAGE_LIMITS
 from forum.web.templating import render_template
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
-from realtime.events import conversation_room
 
 blueprint = Blueprint("messages", __name__)
 
@@ -141,12 +143,12 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
     assert community is not None and conversation.id is not None  # noqa: S101 -- a conversation's community
     people = {
         person.id: person
-        for person in (await participants(db_session(), [conversation.id], community_id=community.id or 0)).get(
+        for person in (await participants(db_session(), [conversation.id], community_id=id_of(community))).get(
             conversation.id, []
         )
     }
     marks = await read_marks(db_session(), conversation, viewer=user)
-    read_here = read_receipt_at(page.messages, marks, viewer_id=user.id or 0)
+    read_here = read_receipt_at(page.messages, marks, viewer_id=id_of(user))
     others = [person for person_id, person in people.items() if person_id != user.id]
     return await render_template(
         "messages/show.html",
@@ -206,7 +208,7 @@ async def send(conversation_id: int) -> Any:
             body=form.get("body"),
             client_id=form.get("client_id"),
             images=await uploaded_images(too_many=TOO_MANY_FOR_MESSAGE),
-            reading=await people_reading(conversation_room(conversation_id)),
+            reading=await people_reading(rooms.CONVERSATION(conversation_id)),
         )
     except InvalidInput as error:
         if wants_json():  # static/js/messages.js: the reason, to show beside the message that was not sent
@@ -248,17 +250,18 @@ async def flag_form(conversation_id: int) -> Any:
 async def flag(conversation_id: int) -> Any:
     """Send one message of the conversation (never the conversation) to the community's secretaries."""
     user = require_user()
-    conversation, _member, _standing = await access_conversation(db_session(), user, conversation_id)
+    await access_conversation(db_session(), user, conversation_id)
     form = await request.form
     message_id = parse_id(form.get("message_id", ""))
     if message_id is None:
         raise field_error("message_id", N_("Choose a message to report."))
+    message, community, standing = await access_conversation_message(db_session(), user, conversation_id, message_id)
     try:
-        added = await messages.flag_message(
+        added = await flags.flag(
             db_session(),
             actor=user,
-            conversation=conversation,
-            message_id=message_id,
+            item=MessageItem(message, community),
+            standing=standing,
             reason=form.get("reason"),
             note=form.get("note", ""),
         )

@@ -4,7 +4,6 @@ review queue, the word filter, and the community's moderation log."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
@@ -18,15 +17,18 @@ from forum.access import (
     access_post,
     access_thread,
     board_in,
+    require_moderator,
 )
-from forum.actions import flags, listings, messages, moderation, threads, word_filters
+from forum.actions import flags, hiding, thread_tools, threads, word_filters
+from forum.actions.hiding import Hideable
 from forum.errors import Forbidden, InvalidInput
+from forum.flaggables import LetterItem, ListingItem, MessageItem, ReplyItem, ThreadItem, of_post
 from forum.i18n import N_
-from forum.models import Community
+from forum.models import Community, id_of
 from forum.paths import letter_path, listing_path, post_path
-from forum.permissions import can_moderate
+from forum.permissions import CommunityStanding, can_moderate
 from forum.queries.audit import audit_log as read_audit_log
-from forum.queries.flags import review_queue
+from forum.queries.review import review_queue
 from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, login_required, notify, refused_back, require_user
 from forum.web.ratelimits import FLAG_LIMITS
@@ -53,8 +55,13 @@ async def hide(post_id: int) -> Any:
     post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
     form = await request.form
     try:
-        await moderation.hide_post(
-            db_session(), actor=user, post=post, thread=thread, standing=standing, reason=form.get("reason")
+        await hiding.set_hidden(
+            db_session(),
+            actor=user,
+            item=ReplyItem(post, thread),
+            standing=standing,
+            hidden=True,
+            reason=form.get("reason"),
         )
     except InvalidInput as error:  # refused before anything was written
         return await render_template(
@@ -67,7 +74,7 @@ async def hide(post_id: int) -> Any:
         ), error.status
     await commit()
     await notify(N_("The reply is hidden; its author sees why."))
-    return redirect(post_path(thread.id or 0, post.number))
+    return redirect(post_path(id_of(thread), post.number))
 
 
 @blueprint.post("/posts/<id:post_id>/show")
@@ -75,10 +82,10 @@ async def hide(post_id: int) -> Any:
 async def show(post_id: int) -> Any:
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    await moderation.show_post(db_session(), actor=user, post=post, thread=thread, standing=standing)
+    await hiding.set_hidden(db_session(), actor=user, item=ReplyItem(post, thread), standing=standing, hidden=False)
     await commit()
     await notify(N_("The reply is shown again."))
-    return redirect(post_path(thread.id or 0, post.number))
+    return redirect(post_path(id_of(thread), post.number))
 
 
 @blueprint.post("/t/<id:thread_id>/lock")
@@ -89,7 +96,7 @@ async def lock(thread_id: int) -> Any:
     form = await request.form
     locked = form.get("locked", "1") == "1"
     try:
-        await moderation.set_locked(
+        await thread_tools.set_locked(
             db_session(), actor=user, thread=thread, standing=standing, locked=locked, reason=form.get("reason", "")
         )
     except InvalidInput as error:  # refused before anything was written
@@ -117,245 +124,141 @@ async def audit_log(slug: str) -> Any:
     )
 
 
-def _flag_page(*, title: str, back: str, action: str, form: Any, errors: dict[str, str]) -> Any:
-    return render_template(
-        "moderation/flag.html", title=title, back=back, action=action, reasons=flags.REASONS, form=form, errors=errors
+async def _flag_page(item: Hideable, back: str, *, form: Any, errors: dict[str, str], status: int = 200) -> Any:
+    page = await render_template(
+        "moderation/flag.html",
+        title=item.title,
+        back=back,
+        action=request.path,
+        reasons=flags.REASONS,
+        form=form,
+        errors=errors,
     )
+    return page, status
+
+
+async def _flagged(item: Hideable, standing: CommunityStanding, back: str) -> Any:
+    """A neighbour's flag, from the flag page of any kind of item."""
+    form = await request.form
+    try:
+        added = await flags.flag(
+            db_session(),
+            actor=require_user(),
+            item=item,
+            standing=standing,
+            reason=form.get("reason"),
+            note=form.get("note", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        return await _flag_page(item, back, form=form, errors=error.translated_fields(), status=error.status)
+    await commit()
+    if added:
+        await notify(N_("Thank you. The community's secretaries will review it."))
+    else:
+        await notify(N_("You have flagged this already; the secretaries will review it."))
+    return redirect(back)
 
 
 @blueprint.get("/posts/<id:post_id>/flag")
 @login_required
 async def flag_form(post_id: int) -> Any:
     post, thread, _board, _community, _standing = await access_post(db_session(), require_user(), post_id)
-    return await _flag_page(
-        title=thread.title,
-        back=post_path(thread.id or 0, post.number),
-        action=url_for("moderation.flag", post_id=post_id),
-        form={},
-        errors={},
-    )
+    return await _flag_page(of_post(post, thread), post_path(id_of(thread), post.number), form={}, errors={})
 
 
 @blueprint.post("/posts/<id:post_id>/flag")
 @login_required
 @rate_limit(limits=FLAG_LIMITS)
 async def flag(post_id: int) -> Any:
-    user = require_user()
-    post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    back = post_path(thread.id or 0, post.number)
-    form = await request.form
-    try:
-        added = await flags.flag_post(
-            db_session(),
-            actor=user,
-            post=post,
-            thread=thread,
-            standing=standing,
-            reason=form.get("reason"),
-            note=form.get("note", ""),
-        )
-    except InvalidInput as error:  # refused before anything was written
-        action = url_for("moderation.flag", post_id=post_id)
-        page = await _flag_page(
-            title=thread.title, back=back, action=action, form=form, errors=error.translated_fields()
-        )
-        return page, error.status
-    await commit()
-    await _flagged(added)
-    return redirect(back)
-
-
-async def _flagged(added: bool) -> None:
-    if added:
-        await notify(N_("Thank you. The community's secretaries will review it."))
-    else:
-        await notify(N_("You have flagged this already; the secretaries will review it."))
+    post, thread, _board, _community, standing = await access_post(db_session(), require_user(), post_id)
+    return await _flagged(of_post(post, thread), standing, post_path(id_of(thread), post.number))
 
 
 @blueprint.get("/letters/<id:letter_id>/flag")
 @login_required
 async def flag_letter_form(letter_id: int) -> Any:
     letter, _community, _standing = await access_letter(db_session(), require_user(), letter_id)
-    return await _flag_page(
-        title=letter.title,
-        back=letter_path(letter_id),
-        action=url_for("moderation.flag_letter", letter_id=letter_id),
-        form={},
-        errors={},
-    )
+    return await _flag_page(LetterItem(letter), letter_path(letter_id), form={}, errors={})
 
 
 @blueprint.post("/letters/<id:letter_id>/flag")
 @login_required
 @rate_limit(limits=FLAG_LIMITS)
 async def flag_letter(letter_id: int) -> Any:
-    user = require_user()
-    letter, _community, standing = await access_letter(db_session(), user, letter_id)
-    form = await request.form
-    try:
-        added = await flags.flag_letter(
-            db_session(),
-            actor=user,
-            letter=letter,
-            standing=standing,
-            reason=form.get("reason"),
-            note=form.get("note", ""),
-        )
-    except InvalidInput as error:  # refused before anything was written
-        action = url_for("moderation.flag_letter", letter_id=letter_id)
-        page = await _flag_page(
-            title=letter.title, back=letter_path(letter_id), action=action, form=form, errors=error.translated_fields()
-        )
-        return page, error.status
-    await commit()
-    await _flagged(added)
-    return redirect(letter_path(letter_id))
+    letter, _community, standing = await access_letter(db_session(), require_user(), letter_id)
+    return await _flagged(LetterItem(letter), standing, letter_path(letter_id))
 
 
 @blueprint.get("/market/<id:listing_id>/flag")
 @login_required
 async def flag_listing_form(listing_id: int) -> Any:
     listing, _community, _standing = await access_listing(db_session(), require_user(), listing_id)
-    return await _flag_page(
-        title=listing.title,
-        back=listing_path(listing_id),
-        action=url_for("moderation.flag_listing", listing_id=listing_id),
-        form={},
-        errors={},
-    )
+    return await _flag_page(ListingItem(listing), listing_path(listing_id), form={}, errors={})
 
 
 @blueprint.post("/market/<id:listing_id>/flag")
 @login_required
 @rate_limit(limits=FLAG_LIMITS)
 async def flag_listing(listing_id: int) -> Any:
-    user = require_user()
-    listing, _community, standing = await access_listing(db_session(), user, listing_id)
-    form = await request.form
-    try:
-        added = await listings.flag_listing(
-            db_session(),
-            actor=user,
-            listing=listing,
-            standing=standing,
-            reason=form.get("reason"),
-            note=form.get("note", ""),
-        )
-    except InvalidInput as error:  # refused before anything was written
-        action = url_for("moderation.flag_listing", listing_id=listing_id)
-        page = await _flag_page(
-            title=listing.title,
-            back=listing_path(listing_id),
-            action=action,
-            form=form,
-            errors=error.translated_fields(),
-        )
-        return page, error.status
-    await commit()
-    await _flagged(added)
-    return redirect(listing_path(listing_id))
+    listing, _community, standing = await access_listing(db_session(), require_user(), listing_id)
+    return await _flagged(ListingItem(listing), standing, listing_path(listing_id))
 
 
-async def _decided(community: Community, decide: Callable[[bool, str, object], Awaitable[None]]) -> Any:
-    """A secretary's decision on something flagged, from the review queue: `decide(agree, reason, mute_hours)`."""
+async def _decided(item: Hideable, community: Community, standing: CommunityStanding) -> Any:
+    """A secretary's decision on something flagged, from the review queue."""
     form = await request.form
     agree = form.get("decision") == "agree"
+    back = url_for("moderation.queue", slug=community.slug)
     try:
-        await decide(agree, form.get("reason", ""), form.get("mute_hours", 0))
+        await flags.review(
+            db_session(),
+            actor=require_user(),
+            item=item,
+            standing=standing,
+            agree=agree,
+            reason=form.get("reason", ""),
+            mute_hours=form.get("mute_hours", 0),
+        )
     except InvalidInput as error:  # refused before anything was written
-        return await refused_back(error, url_for("moderation.queue", slug=community.slug))
+        return await refused_back(error, back)
     await commit()
     await notify(N_("Hidden; the flaggers and the author are told.") if agree else N_("Kept; the flaggers are told."))
-    return redirect(url_for("moderation.queue", slug=community.slug))
+    return redirect(back)
 
 
 @blueprint.post("/posts/<id:post_id>/review")
 @login_required
 async def decide(post_id: int) -> Any:
-    user = require_user()
-    post, thread, _board, community, standing = await access_post(db_session(), user, post_id)
-
-    async def review(agree: bool, reason: str, mute_hours: object) -> None:
-        await flags.review(
-            db_session(),
-            actor=user,
-            post=post,
-            thread=thread,
-            standing=standing,
-            agree=agree,
-            reason=reason,
-            mute_hours=mute_hours,
-        )
-
-    return await _decided(community, review)
+    post, thread, _board, community, standing = await access_post(db_session(), require_user(), post_id)
+    return await _decided(of_post(post, thread), community, standing)
 
 
 @blueprint.post("/letters/<id:letter_id>/review")
 @login_required
 async def decide_letter(letter_id: int) -> Any:
-    user = require_user()
-    letter, community, standing = await access_letter(db_session(), user, letter_id)
-
-    async def review(agree: bool, reason: str, mute_hours: object) -> None:
-        await flags.review_letter(
-            db_session(),
-            actor=user,
-            letter=letter,
-            standing=standing,
-            agree=agree,
-            reason=reason,
-            mute_hours=mute_hours,
-        )
-
-    return await _decided(community, review)
+    letter, community, standing = await access_letter(db_session(), require_user(), letter_id)
+    return await _decided(LetterItem(letter), community, standing)
 
 
 @blueprint.post("/market/<id:listing_id>/review")
 @login_required
 async def decide_listing(listing_id: int) -> Any:
-    user = require_user()
-    listing, community, standing = await access_listing(db_session(), user, listing_id)
-
-    async def review(agree: bool, reason: str, mute_hours: object) -> None:
-        await listings.review_listing(
-            db_session(),
-            actor=user,
-            listing=listing,
-            standing=standing,
-            agree=agree,
-            reason=reason,
-            mute_hours=mute_hours,
-        )
-
-    return await _decided(community, review)
+    listing, community, standing = await access_listing(db_session(), require_user(), listing_id)
+    return await _decided(ListingItem(listing), community, standing)
 
 
 @blueprint.post("/message/<id:message_id>/review")
 @login_required
 async def decide_message(message_id: int) -> Any:
-    user = require_user()
-    message, community, standing = await access_flagged_message(db_session(), user, message_id)
-
-    async def review(agree: bool, reason: str, mute_hours: object) -> None:
-        await messages.review_message(
-            db_session(),
-            actor=user,
-            message=message,
-            community=community,
-            standing=standing,
-            agree=agree,
-            reason=reason,
-            mute_hours=mute_hours,
-        )
-
-    return await _decided(community, review)
+    message, community, standing = await access_flagged_message(db_session(), require_user(), message_id)
+    return await _decided(MessageItem(message, community), community, standing)
 
 
 @blueprint.get("/letters/<id:letter_id>/moderate")
 @login_required
 async def hide_letter_form(letter_id: int) -> Any:
     letter, _community, standing = await access_letter(db_session(), require_user(), letter_id)
-    moderation.require_moderator(standing)
+    require_moderator(standing)
     return await render_template("moderation/hide_letter.html", letter=letter, form={}, errors={})
 
 
@@ -368,8 +271,13 @@ async def hide_letter(letter_id: int) -> Any:
     form = await request.form
     hidden = form.get("hidden", "1") == "1"
     try:
-        await moderation.set_letter_hidden(
-            db_session(), actor=user, letter=letter, standing=standing, hidden=hidden, reason=form.get("reason", "")
+        await hiding.set_hidden(
+            db_session(),
+            actor=user,
+            item=LetterItem(letter),
+            standing=standing,
+            hidden=hidden,
+            reason=form.get("reason", ""),
         )
     except InvalidInput as error:  # refused before anything was written
         page = await render_template(
@@ -407,7 +315,7 @@ async def pin(thread_id: int) -> Any:
     form = await request.form
     pinned = form.get("pinned", "1") == "1"
     try:
-        await moderation.set_pinned(
+        await thread_tools.set_pinned(
             db_session(), actor=user, thread=thread, standing=standing, pinned=pinned, hours=form.get("hours", "0")
         )
     except InvalidInput as error:  # refused before anything was written
@@ -435,7 +343,7 @@ async def _thread_step(thread_id: int, step: Any, done: str) -> Any:
 @login_required
 async def slow_mode(thread_id: int) -> Any:
     async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
-        await moderation.set_slow_mode(
+        await thread_tools.set_slow_mode(
             db_session(), actor=user, thread=thread, standing=standing, minutes=form.get("minutes", "0")
         )
 
@@ -446,7 +354,7 @@ async def slow_mode(thread_id: int) -> Any:
 @login_required
 async def timer(thread_id: int) -> Any:
     async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
-        await moderation.set_close_timer(
+        await thread_tools.set_close_timer(
             db_session(),
             actor=user,
             thread=thread,
@@ -463,7 +371,7 @@ async def timer(thread_id: int) -> Any:
 async def move(thread_id: int) -> Any:
     async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
         board = await board_in(db_session(), thread.community_id, form.get("board", ""))
-        await moderation.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
+        await thread_tools.move_thread(db_session(), actor=user, thread=thread, standing=standing, board=board)
 
     return await _thread_step(thread_id, step, N_("The thread is moved."))
 
@@ -475,7 +383,7 @@ async def delete_thread(thread_id: int) -> Any:
     thread, _board, community, standing = await access_thread(db_session(), user, thread_id)
     form = await request.form
     try:
-        await moderation.delete_thread(
+        await thread_tools.delete_thread(
             db_session(), actor=user, thread=thread, standing=standing, reason=form.get("reason", "")
         )
     except InvalidInput as error:  # refused before anything was written
@@ -563,7 +471,7 @@ async def edit_submit(post_id: int) -> Any:
         ), error.status
     await commit()
     await notify(N_("The post is edited; the note shows under it and its author is told."))
-    return redirect(post_path(thread.id or 0, post.number))
+    return redirect(post_path(id_of(thread), post.number))
 
 
 @blueprint.post("/t/<id:thread_id>/hide")
@@ -573,8 +481,13 @@ async def hide_thread(thread_id: int) -> Any:
     hidden = (await request.form).get("hidden", "1") == "1"
 
     async def step(user: Any, thread: Any, standing: Any, form: Any) -> None:
-        await moderation.set_thread_hidden(
-            db_session(), actor=user, thread=thread, standing=standing, hidden=hidden, reason=form.get("reason", "")
+        await hiding.set_hidden(
+            db_session(),
+            actor=user,
+            item=ThreadItem(thread),
+            standing=standing,
+            hidden=hidden,
+            reason=form.get("reason", ""),
         )
 
     done = N_("The thread is hidden; its author sees why.") if hidden else N_("The thread is shown again.")

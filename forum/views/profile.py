@@ -5,6 +5,7 @@ from typing import Any
 from quart import Blueprint
 
 from forum.errors import NotFound
+from forum.models import id_of
 from forum.queries.communities import activity_of, profile
 from forum.queries.letters import letters_received
 from forum.queries.messages import has_blocked
@@ -23,7 +24,7 @@ async def show(username: str) -> Any:
         raise NotFound()
     blocked = found.user.id != viewer.id and await has_blocked(db_session(), viewer, found.user)
     # Only what the viewer may read anyway: the communities they share (or administer).
-    community_ids = [item.community.id or 0 for item in found.communities]
+    community_ids = [id_of(item.community) for item in found.communities]
     return await render_template(
         "profile/show.html",
         profile=found,

@@ -15,7 +15,7 @@ from forum.access import access_community, access_reservation, access_sale, acce
 from forum.actions import sales
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_, gettext
-from forum.models import CharitySale, Community, SaleStatus
+from forum.models import CharitySale, Community, SaleStatus, id_of
 from forum.paths import sale_path
 from forum.permissions import CommunityStanding
 from forum.queries.sales import may_run, sale_summary, sale_view, sales_of, summary_rows
@@ -84,7 +84,7 @@ async def create(slug: str) -> Any:
         return await _new_page(community, standing, form=form, errors=error.translated_fields(), status=error.status)
     await commit()
     await notify(N_("Your charity sale is open. Invite neighbours to donate items."))
-    return redirect(sale_path(sale.id or 0))
+    return redirect(sale_path(id_of(sale)))
 
 
 async def _sale_page(
@@ -171,7 +171,7 @@ async def reserve(item_id: int) -> Any:
         hours=sale.hold_hours,
         pickup=sale.pickup,
     )
-    return redirect(f"{sale_path(sale.id or 0)}#item-{item_id}")
+    return redirect(f"{sale_path(id_of(sale))}#item-{item_id}")
 
 
 _STEPS = {
@@ -193,10 +193,10 @@ async def reservation_step(reservation_id: int, step: str) -> Any:
         await action(db_session(), actor=user, sale=sale, item=item, reservation=reservation, standing=standing)
     except InvalidInput as error:  # refused before anything was written
         message = " ".join(error.translated_fields().values())
-        return await _sale_page(sale, community, standing, item_errors={item.id or 0: message}, status=error.status)
+        return await _sale_page(sale, community, standing, item_errors={id_of(item): message}, status=error.status)
     await commit()
     await notify(done)
-    return redirect(f"{sale_path(sale.id or 0)}#desk" if step != "cancel" else sale_path(sale.id or 0))
+    return redirect(f"{sale_path(id_of(sale))}#desk" if step != "cancel" else sale_path(id_of(sale)))
 
 
 @blueprint.post("/sales/<id:sale_id>/close")

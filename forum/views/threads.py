@@ -12,7 +12,7 @@ from forum.access import access_board, access_community, access_post, access_thr
 from forum.actions import likes, threads
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
-from forum.models import Board, Community, Thread
+from forum.models import Board, Community, Thread, id_of
 from forum.paths import page_start, post_path
 from forum.permissions import (
     CommunityStanding,
@@ -105,9 +105,7 @@ async def _thread_page(
         board_name=board_name(board),
         community=community,
         page=page,
-        can_reply=can_reply(standing, board)
-        and ((thread.locked_at is None and thread.hidden_at is None) or can_moderate(standing))
-        and standing.muted_until is None,
+        can_reply=can_reply(standing, board, thread),
         muted_until=standing.muted_until,
         muted_reason=standing.membership.mute_reason if standing.membership else "",
         can_moderate=can_moderate(standing),
@@ -127,7 +125,7 @@ async def show(thread_id: int) -> Any:
     thread, found_board, community, standing = await access_thread(db_session(), require_user(), thread_id)
     form: dict[str, str] = {}
     quoted = _number_arg("quote")
-    if quoted and can_reply(standing, found_board):
+    if quoted and can_reply(standing, found_board, thread):
         # "Quote" without JavaScript: the reply box starts with the quoted post.
         form["body"] = await quote_of_number(db_session(), thread=thread, number=quoted) or ""
     return await _thread_page(
@@ -141,7 +139,7 @@ async def quote(post_id: int) -> Any:
     """For scripts, the Markdown that quotes the post ({"markdown": ...}); for a plain link, the thread's last
     page with the reply box already holding it."""
     post, thread, found_board, _community, standing = await access_post(db_session(), require_user(), post_id)
-    if not can_reply(standing, found_board):
+    if not can_reply(standing, found_board, thread):
         raise Forbidden()
     if request.accept_mimetypes.best == "application/json":
         text = await quote_of_post(db_session(), post, thread)
@@ -218,7 +216,7 @@ async def like(post_id: int) -> Any:
 @login_required
 async def who_liked(post_id: int) -> Any:
     post, thread, _board, community, _standing = await access_post(db_session(), require_user(), post_id)
-    people = await likers(db_session(), post, community_id=community.id or 0)
+    people = await likers(db_session(), post, community_id=id_of(community))
     return await render_template("threads/likes.html", post=post, thread=thread, people=people)
 
 
@@ -227,7 +225,7 @@ async def who_liked(post_id: int) -> Any:
 async def edit(post_id: int) -> Any:
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    if not can_edit_post(standing, post, user.id or 0):
+    if not can_edit_post(standing, post, id_of(user)):
         raise Forbidden()
     return await render_template("threads/edit.html", post=post, thread=thread, form={"body": post.body}, errors={})
 
@@ -270,7 +268,7 @@ async def history(post_id: int) -> Any:
     """Earlier texts of an edited post: for its author and the community's secretaries."""
     user = require_user()
     post, thread, _board, _community, standing = await access_post(db_session(), user, post_id)
-    if not can_see_history(standing, post, user.id or 0):
+    if not can_see_history(standing, post, id_of(user)):
         raise Forbidden()
     return await render_template(
         "threads/history.html", post=post, thread=thread, revisions=await revisions(db_session(), post)
@@ -284,9 +282,7 @@ async def mention_suggestions(slug: str) -> Any:
     community, standing = await access_community(db_session(), require_user(), slug)
     if not can_read_content(standing):
         raise members_only(standing)
-    people = await mention_candidates(
-        db_session(), community_id=community.id or 0, typed=request.args.get("q", "")[:32]
-    )
+    people = await mention_candidates(db_session(), community_id=id_of(community), typed=request.args.get("q", "")[:32])
     return {"people": [person.payload() for person in people]}
 
 
@@ -297,5 +293,5 @@ async def search_page(slug: str) -> Any:
     if not can_read_content(standing):
         raise members_only(standing)
     query = request.args.get("q", "")[:200]
-    hits = await search.search(db_session(), community_id=community.id or 0, query=query) if query.strip() else []
+    hits = await search.search(db_session(), community_id=id_of(community), query=query) if query.strip() else []
     return await render_template("threads/search.html", community=community, query=query, hits=hits)

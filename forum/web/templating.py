@@ -25,7 +25,7 @@ from jinja2.runtime import Context, Macro
 from markupsafe import Markup
 from quart import Quart, current_app, g, has_request_context, request
 
-from forum import i18n
+from forum import i18n, rooms
 from forum.paths import (
     image_path,
     letter_image_path,
@@ -40,6 +40,7 @@ from forum.paths import (
     sale_path,
 )
 from forum.queries.sales import yuan
+from forum.validation import REASON_MAX
 from forum.web import csrf
 
 
@@ -216,6 +217,8 @@ def setup_templating(app: Quart) -> None:
         sale_item_image_path=sale_item_image_path,
         listing_path=listing_path,
         listing_image_path=listing_image_path,
+        rooms=rooms.KINDS,  # data-room="{{ rooms.thread(thread.id) }}": the room kinds' one table
+        REASON_MAX=REASON_MAX,
     )
 
     app.jinja_env.globals["url_for"] = _remembering_url_for(app)

@@ -1,15 +1,67 @@
-"""The one registry of events the server sends. Each event is a typed model with a literal `type`, and names
-the room it goes to. docs/realtime.md is checked against this registry by the tests."""
+"""The one registry of events the server sends, beside the actions that record them. Each event is a typed
+model with a literal `type` and no extra fields; it names the rooms it goes to (`to`: a room kind of
+`forum.rooms` and the field that holds the room's id), so recording one needs nothing but the event
+(`forum.db.record_event`). docs/realtime.md is generated from this registry (`python -m realtime.docs`) and the
+tests check every stored event against it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from forum.rooms import (
+    BOARD,
+    COMMUNITY,
+    CONVERSATION,
+    LETTERS,
+    LISTING,
+    MARKET,
+    REVIEW,
+    SALE,
+    THREAD,
+    USER,
+    RoomKind,
+)
 
 
 class Event(BaseModel):
+    """An event for clients. `to` names its rooms; `room_note` says where it goes when it is sent straight to
+    sockets rather than recorded; `content` marks text or pictures that a page may stop showing later (a
+    reply hidden, a thread removed): each of its rooms must have a replay filter that decides them."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: ClassVar[tuple[tuple[RoomKind, str], ...]] = ()
+    room_note: ClassVar[str] = ""
+    content: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def rooms(self) -> list[str]:
+        """The rooms this event is recorded in, in order."""
+        return [kind(getattr(self, field)) for kind, field in self.to]
+
+    @classmethod
+    def rooms_described(cls) -> str:
+        """Where it goes, for docs/realtime.md."""
+        return cls.room_note or " and ".join(kind.pattern() for kind, _field in cls.to)
+
+
+class PersonalEvent(Event):
+    """An event for one person, in their `user:` room (every tab and device of theirs): address it with `to_user`."""
+
+    to: ClassVar[tuple[tuple[RoomKind, str], ...]] = ((USER, "_user_id"),)
+    _user_id: int | None = PrivateAttr(default=None)
+
+    def to_user(self, user_id: int) -> Self:
+        addressed = self.model_copy()
+        addressed._user_id = user_id
+        return addressed
+
+    def rooms(self) -> list[str]:
+        if self._user_id is None:
+            raise ValueError(f"{type(self).__name__} is for one person: address it with to_user(user_id)")
+        return super().rooms()
 
 
 class Ready(Event):
@@ -18,6 +70,9 @@ class Ready(Event):
     (`notifications.changed`)."""
 
     type: Literal["ready"] = "ready"
+    to = ()
+    room_note = "the connecting client only"
+    summary = "Connection accepted; the client is in its personal room."
     user_id: int
     display_name: str
     unread: int
@@ -39,6 +94,9 @@ class ThreadCreated(Event):
     """A new thread in a board: boards show it at the top without reloading."""
 
     type: Literal["thread.created"] = "thread.created"
+    to = ((BOARD, "board_id"),)
+    content = True
+    summary = "A thread was started in the board."
     thread_id: int
     board_id: int
     title: str
@@ -51,7 +109,11 @@ class NoticePublished(Event):
     """A secretary published a notice: every member online in the community is told."""
 
     type: Literal["notice.published"] = "notice.published"
+    to = ((COMMUNITY, "community_id"),)
+    content = True
+    summary = "A notice for every member online."
     thread_id: int
+    community_id: int
     title: str
     author: PersonData
     url: str
@@ -62,6 +124,8 @@ class BoardsChanged(Event):
     boards again (`GET /api/v1/communities/<slug>/boards`). The web pages do not update live on it."""
 
     type: Literal["boards.changed"] = "boards.changed"
+    to = ((COMMUNITY, "community_id"),)
+    summary = "The community's list of boards changed."
     community_id: int
     board_id: int
     change: Literal["added", "renamed", "moved", "archived", "restored"]
@@ -86,6 +150,9 @@ class PostCreated(Event):
     order (none for most replies)."""
 
     type: Literal["post.created"] = "post.created"
+    to = ((THREAD, "thread_id"),)
+    content = True
+    summary = "A reply was posted in the thread."
     post_id: int
     thread_id: int
     number: int
@@ -100,6 +167,8 @@ class PostLiked(Event):
     """A post's like count changed. Carries the full count, so one lost event heals with the next."""
 
     type: Literal["post.liked"] = "post.liked"
+    to = ((THREAD, "thread_id"),)
+    summary = "A post was liked or unliked."
     post_id: int
     thread_id: int
     number: int
@@ -111,6 +180,9 @@ class PostEdited(Event):
     sanitised HTML, safe to insert as is; `moderator_note` is plain text, empty unless a secretary edited it."""
 
     type: Literal["post.edited"] = "post.edited"
+    to = ((THREAD, "thread_id"),)
+    content = True
+    summary = "A post was edited."
     post_id: int
     thread_id: int
     number: int
@@ -123,6 +195,8 @@ class PostDeleted(Event):
     """The author deleted a post; clients replace its text with a "deleted" note."""
 
     type: Literal["post.deleted"] = "post.deleted"
+    to = ((THREAD, "thread_id"),)
+    summary = "A post was deleted."
     post_id: int
     thread_id: int
     number: int
@@ -133,6 +207,8 @@ class PostHidden(Event):
     it, and why, after a reload)."""
 
     type: Literal["post.hidden"] = "post.hidden"
+    to = ((THREAD, "thread_id"),)
+    summary = "A secretary hid a reply."
     post_id: int
     thread_id: int
     number: int
@@ -142,6 +218,9 @@ class PostShown(Event):
     """A secretary showed a hidden reply again. `body_html` is sanitised HTML, safe to insert as is."""
 
     type: Literal["post.shown"] = "post.shown"
+    to = ((THREAD, "thread_id"),)
+    content = True
+    summary = "A secretary showed a hidden reply again."
     post_id: int
     thread_id: int
     number: int
@@ -153,17 +232,20 @@ class ThreadLocked(Event):
     or enable the reply box. Secretaries can still reply in a locked thread."""
 
     type: Literal["thread.locked"] = "thread.locked"
+    to = ((THREAD, "thread_id"),)
+    summary = "A secretary locked or unlocked the thread."
     thread_id: int
     locked: bool
     reason: str
 
 
-class MemberMuted(Event):
+class MemberMuted(PersonalEvent):
     """Sent to the member concerned: a secretary muted them in a community until `muted_until` (can read,
     cannot post or message there; `reason` says why), or lifted it (`muted_until` null). Open composers for
     that community say so."""
 
     type: Literal["member.muted"] = "member.muted"
+    summary = "A secretary muted the member in a community, or lifted it."
     community_id: int
     muted_until: str | None
     reason: str
@@ -174,6 +256,8 @@ class ThreadHidden(Event):
     again."""
 
     type: Literal["thread.hidden"] = "thread.hidden"
+    to = ((THREAD, "thread_id"),)
+    summary = "A secretary hid the thread or showed it again."
     thread_id: int
     hidden: bool
 
@@ -183,6 +267,9 @@ class Typing(Event):
     other is null). Sent as the Socket.IO event `typing`, never stored or replayed; show it for a few seconds."""
 
     type: Literal["typing"] = "typing"
+    to = ()
+    room_note = "`thread:<thread_id>` or `conversation:<conversation_id>`, except the typist"
+    summary = "Someone is writing (ephemeral)."
     thread_id: int | None
     conversation_id: int | None = None
     user_id: int
@@ -195,6 +282,8 @@ class ReadersPresent(Event):
     while the number changes; never stored or replayed."""
 
     type: Literal["presence"] = "presence"
+    to = ((THREAD, "thread_id"),)
+    summary = "How many neighbours are reading (ephemeral)."
     thread_id: int
     count: int
 
@@ -205,6 +294,9 @@ class RoomRevoked(Event):
     for it."""
 
     type: Literal["revoked"] = "revoked"
+    to = ()
+    room_note = "the client concerned only"
+    summary = "Taken out of a room it may no longer follow."
     room: str
 
 
@@ -214,6 +306,9 @@ class MessageCreated(Event):
     for a message of pictures only)."""
 
     type: Literal["message.created"] = "message.created"
+    to = ((CONVERSATION, "conversation_id"),)
+    content = True
+    summary = "A private message was sent."
     message_id: int
     conversation_id: int
     client_id: str
@@ -229,6 +324,8 @@ class MessageHidden(Event):
     replace a hidden message's text and pictures with a note; one shown again reappears when they load."""
 
     type: Literal["message.hidden"] = "message.hidden"
+    to = ((CONVERSATION, "conversation_id"),)
+    summary = "A message was hidden after flags, or shown again."
     message_id: int
     conversation_id: int
     hidden: bool
@@ -238,16 +335,19 @@ class MessagesRead(Event):
     """A participant has read the conversation up to a message: show "read" under it."""
 
     type: Literal["message.read"] = "message.read"
+    to = ((CONVERSATION, "conversation_id"),)
+    summary = "A participant read the conversation up to a message."
     conversation_id: int
     user_id: int
     last_read_message_id: int
 
 
-class UnreadChanged(Event):
+class UnreadChanged(PersonalEvent):
     """The person's number of unread private messages, in all their conversations. The full count, so one lost
     event heals with the next."""
 
     type: Literal["unread.changed"] = "unread.changed"
+    summary = "The person's count of unread private messages."
     unread: int
 
 
@@ -256,6 +356,9 @@ class LetterCreated(Event):
     when the letter names its recipients one by one."""
 
     type: Literal["letter.created"] = "letter.created"
+    to = ((LETTERS, "community_id"),)
+    content = True
+    summary = "A thank-you letter was written."
     letter_id: int
     community_id: int
     title: str
@@ -272,7 +375,10 @@ class LetterLiked(Event):
     """A letter was liked or unliked: its new count."""
 
     type: Literal["letter.liked"] = "letter.liked"
+    to = ((LETTERS, "community_id"),)
+    summary = "A thank-you letter was liked or unliked."
     letter_id: int
+    community_id: int
     like_count: int
 
 
@@ -281,7 +387,10 @@ class LetterHidden(Event):
     take a hidden letter off the wall; one shown again appears when they load."""
 
     type: Literal["letter.hidden"] = "letter.hidden"
+    to = ((LETTERS, "community_id"),)
+    summary = "A thank-you letter was hidden or shown again."
     letter_id: int
+    community_id: int
     hidden: bool
 
 
@@ -290,15 +399,18 @@ class ReviewChanged(Event):
     review queue. Only the count, so a page tells its secretary to reload rather than showing content."""
 
     type: Literal["review.changed"] = "review.changed"
+    to = ((REVIEW, "community_id"),)
+    summary = "The number of items waiting in the review queue changed."
     community_id: int
     waiting: int
 
 
-class NotificationsChanged(Event):
+class NotificationsChanged(PersonalEvent):
     """The person's number of unread notifications (the bell), in every community. The full count, so one lost
     event heals with the next."""
 
     type: Literal["notifications.changed"] = "notifications.changed"
+    summary = "The person's count of unread notifications."
     unread: int
 
 
@@ -307,6 +419,8 @@ class SaleCreated(Event):
     Amounts are in fen; `target_cents` is null when the sale has no target."""
 
     type: Literal["sale.created"] = "sale.created"
+    to = ((MARKET, "community_id"),)
+    summary = "A charity sale was started."
     sale_id: int
     community_id: int
     title: str
@@ -323,6 +437,8 @@ class SaleItemAdded(Event):
     breaks); `price_cents` is per unit, in fen."""
 
     type: Literal["sale.item_added"] = "sale.item_added"
+    to = ((SALE, "sale_id"),)
+    summary = "An item was donated to the sale."
     sale_id: int
     item_id: int
     title: str
@@ -339,7 +455,10 @@ class SaleItemChanged(Event):
     (`available` = quantity − reserved − sold), so one lost event heals with the next."""
 
     type: Literal["sale.item_changed"] = "sale.item_changed"
+    to = ((SALE, "sale_id"), (MARKET, "community_id"))
+    summary = "An item's units were reserved, given back or sold."
     sale_id: int
+    community_id: int
     item_id: int
     quantity: int
     reserved: int
@@ -352,7 +471,10 @@ class SaleChanged(Event):
     sale closed, or its summary was published. The full state, so one lost event heals with the next."""
 
     type: Literal["sale.changed"] = "sale.changed"
+    to = ((SALE, "sale_id"), (MARKET, "community_id"))
+    summary = "The sale's total raised or its status changed."
     sale_id: int
+    community_id: int
     status: Literal["open", "closed"]
     raised_cents: int
     target_cents: int | None
@@ -364,6 +486,9 @@ class ListingCreated(Event):
     `category` and `condition` are keys (docs/market.md); `images` are its photos in order."""
 
     type: Literal["listing.created"] = "listing.created"
+    to = ((MARKET, "community_id"),)
+    content = True
+    summary = "A swap or give-away was listed."
     listing_id: int
     community_id: int
     kind: Literal["swap", "free"]
@@ -383,86 +508,59 @@ class ListingChanged(Event):
     handed over (`done`), expired, renewed (`open` again), or removed by a secretary. The full state."""
 
     type: Literal["listing.changed"] = "listing.changed"
+    to = ((MARKET, "community_id"), (LISTING, "listing_id"))
+    summary = "A listing's status or its number of open offers changed."
     listing_id: int
     community_id: int
     status: Literal["open", "reserved", "done", "expired", "removed"]
     offer_count: int
 
 
-# name -> (model, room pattern, description). Events other than `ready` arrive as the Socket.IO event `event`
-# with the envelope {"id", "room", "type", "data"}; `data` is the model below.
-REGISTRY: dict[str, tuple[type[Event], str, str]] = {
-    "ready": (Ready, "the connecting client only", "Connection accepted; the client is in its personal room."),
-    "thread.created": (ThreadCreated, "`board:<board_id>`", "A thread was started in the board."),
-    "notice.published": (NoticePublished, "`community:<community_id>`", "A notice for every member online."),
-    "boards.changed": (BoardsChanged, "`community:<community_id>`", "The community's list of boards changed."),
-    "post.created": (PostCreated, "`thread:<thread_id>`", "A reply was posted in the thread."),
-    "post.liked": (PostLiked, "`thread:<thread_id>`", "A post was liked or unliked."),
-    "post.edited": (PostEdited, "`thread:<thread_id>`", "A post was edited."),
-    "post.deleted": (PostDeleted, "`thread:<thread_id>`", "A post was deleted."),
-    "post.hidden": (PostHidden, "`thread:<thread_id>`", "A secretary hid a reply."),
-    "post.shown": (PostShown, "`thread:<thread_id>`", "A secretary showed a hidden reply again."),
-    "thread.locked": (ThreadLocked, "`thread:<thread_id>`", "A secretary locked or unlocked the thread."),
-    "thread.hidden": (ThreadHidden, "`thread:<thread_id>`", "A secretary hid the thread or showed it again."),
-    "member.muted": (MemberMuted, "`user:<user_id>`", "A secretary muted the member in a community, or lifted it."),
-    "typing": (
-        Typing,
-        "`thread:<thread_id>` or `conversation:<conversation_id>`, except the typist",
-        "Someone is writing (ephemeral).",
-    ),
-    "presence": (ReadersPresent, "`thread:<thread_id>`", "How many neighbours are reading (ephemeral)."),
-    "revoked": (RoomRevoked, "the client concerned only", "Taken out of a room it may no longer follow."),
-    "message.created": (
-        MessageCreated,
-        "`conversation:<conversation_id>` (its participants only)",
-        "A private message was sent.",
-    ),
-    "message.hidden": (
-        MessageHidden,
-        "`conversation:<conversation_id>` (its participants only)",
-        "A message was hidden after flags, or shown again.",
-    ),
-    "message.read": (
-        MessagesRead,
-        "`conversation:<conversation_id>` (its participants only)",
-        "A participant read the conversation up to a message.",
-    ),
-    "unread.changed": (UnreadChanged, "`user:<user_id>`", "The person's count of unread private messages."),
-    "letter.created": (LetterCreated, "`letters:<community_id>`", "A thank-you letter was written."),
-    "letter.liked": (LetterLiked, "`letters:<community_id>`", "A thank-you letter was liked or unliked."),
-    "letter.hidden": (LetterHidden, "`letters:<community_id>`", "A thank-you letter was hidden or shown again."),
-    "review.changed": (
-        ReviewChanged,
-        "`review:<community_id>` (secretaries and district admins)",
-        "The number of items waiting in the review queue changed.",
-    ),
-    "notifications.changed": (
-        NotificationsChanged,
-        "`user:<user_id>`",
-        "The person's count of unread notifications.",
-    ),
-    "sale.created": (SaleCreated, "`market:<community_id>`", "A charity sale was started."),
-    "sale.item_added": (SaleItemAdded, "`sale:<sale_id>`", "An item was donated to the sale."),
-    "sale.item_changed": (
-        SaleItemChanged,
-        "`sale:<sale_id>` and `market:<community_id>`",
-        "An item's units were reserved, given back or sold.",
-    ),
-    "sale.changed": (
-        SaleChanged,
-        "`sale:<sale_id>` and `market:<community_id>`",
-        "The sale's total raised or its status changed.",
-    ),
-    "listing.created": (ListingCreated, "`market:<community_id>`", "A swap or give-away was listed."),
-    "listing.changed": (
-        ListingChanged,
-        "`market:<community_id>` and `listing:<listing_id>`",
-        "A listing's status or its number of open offers changed.",
-    ),
-}
+# Every event a client may receive, by its `type`. Events other than `ready`, `typing`, `presence` and `revoked`
+# arrive as the Socket.IO event `event` with the envelope {"id", "room", "type", "data"}; `data` is the model.
+CLIENT_EVENTS: tuple[type[Event], ...] = (
+    Ready,
+    ThreadCreated,
+    NoticePublished,
+    BoardsChanged,
+    PostCreated,
+    PostLiked,
+    PostEdited,
+    PostDeleted,
+    PostHidden,
+    PostShown,
+    ThreadLocked,
+    MemberMuted,
+    ThreadHidden,
+    Typing,
+    ReadersPresent,
+    RoomRevoked,
+    MessageCreated,
+    MessageHidden,
+    MessagesRead,
+    UnreadChanged,
+    LetterCreated,
+    LetterLiked,
+    LetterHidden,
+    ReviewChanged,
+    NotificationsChanged,
+    SaleCreated,
+    SaleItemAdded,
+    SaleItemChanged,
+    SaleChanged,
+    ListingCreated,
+    ListingChanged,
+)
+REGISTRY: dict[str, type[Event]] = {model.model_fields["type"].default: model for model in CLIENT_EVENTS}
 
 
-class SessionsEnded(Event):
+class InternalEvent(BaseModel):
+    """Internal, between the unit of work and the socket server of every process; never sent to clients."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SessionsEnded(InternalEvent):
     """Internal, never sent to clients: these login sessions ended (logout, password change), so every process
     disconnects the sockets that authenticated with them."""
 
@@ -470,7 +568,7 @@ class SessionsEnded(Event):
     session_ids: list[int]
 
 
-class AccessChanged(Event):
+class AccessChanged(InternalEvent):
     """Internal, never sent to clients: what these users may read changed (removed from a community), or who may
     follow these rooms did (a thread hidden), so every process checks the rooms of those users' sockets (and of
     the sockets following those rooms) again and takes them out of those they may no longer follow."""
@@ -478,50 +576,3 @@ class AccessChanged(Event):
     type: Literal["access.changed"] = "access.changed"
     user_ids: list[int]
     rooms: list[str] = []
-
-
-def market_room(community_id: int) -> str:
-    """The community's market pages: new sales (and, later, listings)."""
-    return f"market:{community_id}"
-
-
-def listing_room(listing_id: int) -> str:
-    return f"listing:{listing_id}"
-
-
-def sale_room(sale_id: int) -> str:
-    return f"sale:{sale_id}"
-
-
-def letters_room(community_id: int) -> str:
-    return f"letters:{community_id}"
-
-
-def review_room(community_id: int) -> str:
-    """The community's review queue: its secretaries (and district admins) only."""
-    return f"review:{community_id}"
-
-
-def user_room(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-def board_room(board_id: int) -> str:
-    return f"board:{board_id}"
-
-
-def thread_room(thread_id: int) -> str:
-    return f"thread:{thread_id}"
-
-
-def community_room(community_id: int) -> str:
-    return f"community:{community_id}"
-
-
-def session_room(session_id: int) -> str:
-    """Every socket of one login session, so that ending the session can disconnect them."""
-    return f"session:{session_id}"
-
-
-def conversation_room(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}"
