@@ -38,7 +38,7 @@ from forum.models import (
     Thread,
     User,
 )
-from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content
+from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content, can_see_hidden
 
 
 def _with_standing() -> Select[Community, Membership, DistrictAdmin]:
@@ -198,6 +198,12 @@ def members_only(standing: CommunityStanding) -> Forbidden:
     return MembersOnly()
 
 
+def _withheld(hidden: bool, author_id: int | None, user: User, standing: CommunityStanding) -> bool:
+    """Hidden from this reader: hidden, and they are neither its author nor one of the secretaries."""
+    is_author = author_id is not None and author_id == user.id
+    return hidden and not can_see_hidden(is_author=is_author, moderates=can_moderate(standing))
+
+
 def require_reader(standing: CommunityStanding) -> None:
     """The one rule for reading a community's content, on pages, in the API and for live rooms: raise unless
     the standing may. Outsiders learn nothing (404); anyone with a membership there (pending, declined or
@@ -264,7 +270,7 @@ async def access_thread(
     community, _membership, _admin, board, thread = row
     standing = _standing(row)
     require_reader(standing)
-    if thread.hidden_at is not None and thread.author_id != user.id and not can_moderate(standing):
+    if _withheld(thread.hidden_at is not None, thread.author_id, user, standing):
         raise NotFound()  # hidden by a secretary: there for its author (who sees why) and the secretaries only
     return thread, board, community, standing
 
@@ -299,7 +305,7 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
     _community, _membership, _admin, image, hidden_at, author_id = row
     standing = _standing(row)
     require_reader(standing)
-    if hidden_at is not None and author_id != user.id and not can_moderate(standing):
+    if _withheld(hidden_at is not None, author_id, user, standing):
         raise NotFound()  # a hidden reply's pictures go with its text
     return image
 
@@ -404,7 +410,7 @@ async def access_letter(
 
 
 def _require_letter_shown(letter: Letter, user: User, standing: CommunityStanding) -> None:
-    if letter.hidden_at is not None and letter.author_id != user.id and not can_moderate(standing):
+    if _withheld(letter.hidden_at is not None, letter.author_id, user, standing):
         raise NotFound()  # hidden by a secretary or by flags: there for its writer and the secretaries only
 
 
@@ -567,7 +573,7 @@ def _require_listing_visible(user: User, listing: Listing, standing: CommunitySt
     its owner (who sees why) and the secretaries."""
     require_reader(standing)
     withheld = listing.status == ListingStatus.REMOVED or listing.hidden_at is not None
-    if withheld and listing.owner_id != user.id and not can_moderate(standing):
+    if _withheld(withheld, listing.owner_id, user, standing):
         raise NotFound()
 
 

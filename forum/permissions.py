@@ -131,26 +131,24 @@ def can_see_history(standing: CommunityStanding, post: Post, actor_id: int) -> b
     return post.author_id == actor_id or can_moderate(standing)
 
 
-def can_see_hidden(author_id: int | None, *, viewer_id: int | None, moderates: bool) -> bool:
+def can_see_hidden(*, is_author: bool, moderates: bool) -> bool:
     """Something hidden (by a secretary, by flags or by the word filter) stays there for its author, who sees
     why, and for the community's secretaries; for everyone else it is gone."""
-    return moderates or (author_id is not None and author_id == viewer_id)
+    return is_author or moderates
 
 
 class PostState(Protocol):
-    @property
-    def author_id(self) -> int | None: ...
     @property
     def hidden_at(self) -> datetime | None: ...
     @property
     def deleted_at(self) -> datetime | None: ...
 
 
-def can_see_post_text(post: PostState, *, viewer_id: int | None, moderates: bool) -> bool:
+def can_see_post_text(post: PostState, *, is_author: bool, moderates: bool) -> bool:
     """May this reader see a post's text and pictures (the thread page, the API and a replay ask this): not
     deleted by its author, and not hidden from them."""
     return post.deleted_at is None and (
-        post.hidden_at is None or can_see_hidden(post.author_id, viewer_id=viewer_id, moderates=moderates)
+        post.hidden_at is None or can_see_hidden(is_author=is_author, moderates=moderates)
     )
 
 

@@ -11,7 +11,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quart_schema.pydantic import File
 
 from forum import search
-from forum.access import MembersOnly, access_board, access_community, access_post, access_thread
+from forum.access import access_board, access_community_content, access_post, access_thread
 from forum.actions import likes, threads
 from forum.actions.threads import image_data
 from forum.api.bodies import validate_json_or_multipart
@@ -23,9 +23,10 @@ from forum.permissions import (
     CommunityStanding,
     can_manage_boards,
     can_moderate,
-    can_read_content,
     can_reply,
+    can_see_hidden,
     can_see_history,
+    can_see_post_text,
     can_start_thread,
 )
 from forum.queries.people import Person, mention_candidates
@@ -196,9 +197,7 @@ def images_out(images: Sequence[StoredImage], path_of: Callable[[int, str], str]
 @validate_response(BoardListOut)
 async def list_boards(slug: str, query_args: BoardListQuery) -> BoardListOut:
     """The open boards in order; `include_archived=true` adds the archived ones, for those who manage boards."""
-    community, standing = await access_community(db_session(), require_user(), slug)
-    if not can_read_content(standing):
-        raise NotFound()
+    community, standing = await access_community_content(db_session(), require_user(), slug)
     if query_args.include_archived and not can_manage_boards(standing):
         raise Forbidden()
     rows = await boards_of(db_session(), community, include_archived=query_args.include_archived)
@@ -278,8 +277,7 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
     moderates = can_moderate(standing)
 
     def shown(post: Any) -> bool:
-        """The post's text and pictures are for this viewer: not deleted, and not hidden from them."""
-        return post.deleted_at is None and (post.hidden_at is None or moderates or post.author_id == user.id)
+        return can_see_post_text(post, is_author=post.author_id == user.id, moderates=moderates)
 
     return ThreadOut(
         id=id_of(thread),
@@ -303,7 +301,7 @@ async def get_thread(thread_id: int, query_args: ThreadQuery) -> ThreadOut:
                 deleted=row.post.deleted_at is not None,
                 hidden=row.post.hidden_at is not None,
                 hidden_reason=row.post.hidden_reason
-                if row.post.hidden_at and (moderates or row.post.author_id == user.id)
+                if row.post.hidden_at and can_see_hidden(is_author=row.post.author_id == user.id, moderates=moderates)
                 else None,
                 images=images_out(page.images.get(id_of(row.post), [])) if shown(row.post) else [],
             )
@@ -491,9 +489,7 @@ async def get_quote(post_id: int) -> QuoteOut:
 @validate_response(PeopleOut)
 async def get_mention_candidates(slug: str, query_args: MentionQuery) -> PeopleOut:
     """Members whose username starts with, or whose name contains, `q`: whom "@" can mention (at most 8)."""
-    community, standing = await access_community(db_session(), require_user(), slug)
-    if not can_read_content(standing):
-        raise MembersOnly()
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     people = await mention_candidates(db_session(), community_id=id_of(community), typed=query_args.q)
     return PeopleOut(people=[PersonOut(**person.payload()) for person in people])
 
@@ -504,9 +500,7 @@ async def get_mention_candidates(slug: str, query_args: MentionQuery) -> PeopleO
 @validate_response(SearchOut)
 async def search_posts(slug: str, query_args: SearchQuery) -> SearchOut:
     """Threads and replies of the community matching every word of `q` (Chinese is segmented), best first."""
-    community, standing = await access_community(db_session(), require_user(), slug)
-    if not can_read_content(standing):
-        raise MembersOnly()
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     hits = await search.search(db_session(), community_id=id_of(community), query=query_args.q)
     return SearchOut(
         hits=[

@@ -10,7 +10,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quart_schema.pydantic import File
 
 from forum import rooms
-from forum.access import MembersOnly, access_community, access_conversation, access_conversation_message
+from forum.access import access_community, access_conversation, access_conversation_message, members_only
 from forum.actions import accounts, flags, messages
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
@@ -157,7 +157,7 @@ async def list_conversations(slug: str) -> ConversationListOut:
         db_session(), user, community_id=id_of(community), unanswered_first=standing.is_secretary
     )
     if not standing.is_verified_member and not rows:
-        raise MembersOnly()
+        raise members_only(standing)
     return ConversationListOut(
         conversations=[
             _conversation_out(

@@ -74,7 +74,9 @@ async def _thread(session: AsyncSession, envelopes: list[Envelope], reader: Read
         if envelope["type"] not in _POST_TEXT:
             continue
         data, post = envelope["data"], posts.get(envelope["data"]["post_id"])
-        shown = post is not None and can_see_post_text(post, viewer_id=reader.user_id, moderates=reader.moderates)
+        shown = post is not None and can_see_post_text(
+            post, is_author=post.author_id == reader.user_id, moderates=reader.moderates
+        )
         data["body_html"] = post.body_html if shown and post is not None else ""
         if "moderator_note" in data:
             data["moderator_note"] = post.moderator_note if shown and post is not None else ""
@@ -137,7 +139,8 @@ async def _letters(session: AsyncSession, envelopes: list[Envelope], reader: Rea
     shown = {
         row.id
         for row in rows.all()
-        if row.hidden_at is None or can_see_hidden(row.author_id, viewer_id=reader.user_id, moderates=reader.moderates)
+        if row.hidden_at is None
+        or can_see_hidden(is_author=row.author_id == reader.user_id, moderates=reader.moderates)
     }
     return [
         envelope

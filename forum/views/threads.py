@@ -8,7 +8,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum import search
-from forum.access import access_board, access_community, access_post, access_thread, members_only
+from forum.access import access_board, access_community_content, access_post, access_thread
 from forum.actions import likes, threads
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.i18n import N_
@@ -18,7 +18,6 @@ from forum.permissions import (
     CommunityStanding,
     can_edit_post,
     can_moderate,
-    can_read_content,
     can_reply,
     can_see_history,
     can_start_thread,
@@ -279,9 +278,7 @@ async def history(post_id: int) -> Any:
 @login_required
 async def mention_suggestions(slug: str) -> Any:
     """Neighbours to mention, for the reply box's "@" suggestions: members only, at most eight."""
-    community, standing = await access_community(db_session(), require_user(), slug)
-    if not can_read_content(standing):
-        raise members_only(standing)
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     people = await mention_candidates(db_session(), community_id=id_of(community), typed=request.args.get("q", "")[:32])
     return {"people": [person.payload() for person in people]}
 
@@ -289,9 +286,7 @@ async def mention_suggestions(slug: str) -> Any:
 @blueprint.get("/c/<slug>/search")
 @login_required
 async def search_page(slug: str) -> Any:
-    community, standing = await access_community(db_session(), require_user(), slug)
-    if not can_read_content(standing):
-        raise members_only(standing)
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     query = request.args.get("q", "")[:200]
     hits = await search.search(db_session(), community_id=id_of(community), query=query) if query.strip() else []
     return await render_template("threads/search.html", community=community, query=query, hits=hits)

@@ -39,6 +39,7 @@ from forum.paths import (
     sale_item_image_path,
     sale_path,
 )
+from forum.permissions import can_see_post_text
 from forum.queries.sales import yuan
 from forum.validation import REASON_MAX
 from forum.web import csrf
@@ -219,6 +220,7 @@ def setup_templating(app: Quart) -> None:
         listing_image_path=listing_image_path,
         rooms=rooms.KINDS,  # data-room="{{ rooms.thread(thread.id) }}": the room kinds' one table
         REASON_MAX=REASON_MAX,
+        can_see_post_text=can_see_post_text,  # the one rule for a hidden post's text (also the API's, a replay's)
     )
 
     app.jinja_env.globals["url_for"] = _remembering_url_for(app)
