@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import socketio
 from quart import Quart
 from quart_auth import QuartAuth
 from quart_schema import DataSource, QuartSchema
@@ -34,7 +33,7 @@ from forum.web.context import close_db_session
 from forum.web.converters import IdConverter
 from forum.web.ratelimits import create_limiter
 from forum.web.templating import setup_templating
-from realtime.server import create_socket_server
+from realtime.server import SocketIOApp, create_socket_server
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.extensions["socketio"] = sio
     # Wrapping asgi_app keeps `app` a Quart object (test client, test_app(), lifespan hooks all still work);
     # no on_startup/on_shutdown here, or Quart's before_serving/after_serving would stop running.
-    app.asgi_app = socketio.ASGIApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]  # the documented way to wrap
+    app.asgi_app = SocketIOApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]  # the documented way to wrap
     return app
 
 

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFICATION_RETENTION_DAYS": 90,  # read notifications older than this are deleted (unread ones are kept)
     "SOCKET_EVENTS_PER_WINDOW": 60,  # events one Socket.IO connection may send per window; more and it is dropped
     "SOCKET_WINDOW_SECONDS": 10.0,
+    "SOCKETS_PER_ACCOUNT": 20,  # open Socket.IO connections of one account, per process; more are refused
+    "SOCKET_FAILED_CONNECTS_PER_MINUTE": 60,  # connects without a valid login, per client address and process
     "SALE_LAPSE_SECONDS": 60.0,  # the sales clock: lapse unpaid reservations, remind buyers, close ended sales
     # Every process reads new events from the event log at least this often, besides when Redis says there are
     # some: events whose announcement was lost (Redis away, a process killed after its commit) arrive anyway.

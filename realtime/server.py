@@ -11,6 +11,8 @@ import collections
 import contextlib
 import json
 import logging
+import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -88,6 +90,111 @@ async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> Resolv
         return await resolve_session(session, token)
 
 
+class MalformedPacket(ValueError):
+    """A client sent something that is not a Socket.IO packet (or one too deep to read)."""
+
+
+class _CheckedPacket(socketio.packet.Packet):
+    """Decoding a client's packet either works or raises MalformedPacket: never an IndexError, a JSON error or a
+    RecursionError (a body nested 100,000 deep) from inside the library."""
+
+    def decode(self, encoded_packet: Any) -> Any:
+        try:
+            return super().decode(encoded_packet)
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError, UnicodeError) as error:
+            raise MalformedPacket(type(error).__name__) from None
+
+
+class _SafeJSON:
+    """JSON for python-socketio and python-engineio: text nested too deep to read is a ValueError, which both
+    take as a malformed packet, rather than a RecursionError that escapes them."""
+
+    @staticmethod
+    def dumps(*args: Any, **kwargs: Any) -> str:
+        return json.dumps(*args, **kwargs)
+
+    @staticmethod
+    def loads(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return json.loads(*args, **kwargs)
+        except RecursionError:
+            raise ValueError("nested too deep") from None
+
+
+class _Server(socketio.AsyncServer):
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except MalformedPacket as error:
+            log.info("closing a socket that sent a malformed packet (%s)", error)
+            await self.eio.disconnect(eio_sid)
+
+
+class SocketIOApp(socketio.ASGIApp):
+    """The Socket.IO app that wraps the Quart app. A WebSocket frame that Engine.IO cannot even split into a
+    packet ("garbage") raises out of python-engineio's receive loop; here it closes that one socket with a line in
+    the log, instead of an "Exception in ASGI application" traceback per frame."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:  # a client's bytes: anything from the library's decoding is theirs
+            log.info("closed a socket whose frame Engine.IO could not read (%s)", type(error).__name__)
+
+
+class _OneLineLogger(logging.Logger):
+    """The logger given to python-socketio and python-engineio: what they log with a traceback (a client's
+    garbage, a dropped connection) is one line here, so a hostile client cannot fill the log."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        self.warning("%s: %s", str(msg) % args if args else msg, f"{type(error).__name__}: {error}"[:200])
+
+
+def _library_logger(name: str) -> logging.Logger:
+    logger = _OneLineLogger(name, level=logging.WARNING)
+    logger.parent = logging.getLogger()  # handled like every other record (propagates to the root's handlers)
+    return logger
+
+
+def _peer(environ: dict[str, Any]) -> str:
+    """The client's address as uvicorn resolved it (engineio's REMOTE_ADDR is always 127.0.0.1)."""
+    client = environ.get("asgi.scope", {}).get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class FailedConnects:
+    """Connection attempts without a valid login, per client address and per process: past the allowance in a
+    minute, further attempts are refused before the database is asked."""
+
+    WINDOW = 60.0
+    MOST_ADDRESSES = 10_000  # memory stays bounded whatever addresses come and go
+
+    def __init__(self, allowance: int) -> None:
+        self.allowance = allowance
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, address: str, now: float) -> collections.deque[float]:
+        times = self._seen.get(address)
+        if times is None:
+            if len(self._seen) >= self.MOST_ADDRESSES:
+                self._seen.clear()
+            times = self._seen[address] = collections.deque()
+        while times and now - times[0] > self.WINDOW:
+            times.popleft()
+        return times
+
+    def blocked(self, address: str) -> bool:
+        return len(self._recent(address, time.monotonic())) >= self.allowance
+
+    def note(self, address: str) -> None:
+        now = time.monotonic()
+        self._recent(address, now).append(now)
+
+
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
     redis_url = app.config["REDIS_URL"]
     # Through Redis go only typing and reader counts now (events are relayed from the log, see Relay): fail fast while
@@ -97,7 +204,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if redis_url
         else None
     )
-    sio = socketio.AsyncServer(
+    sio = _Server(
         # Stated explicitly: with aiohttp installed the default would pick aiohttp (python-socketio #776).
         async_mode="asgi",
         client_manager=manager,
@@ -105,17 +212,27 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         transports=["websocket"],
         # None = same origin only: the guard against cross-site WebSocket hijacking.
         cors_allowed_origins=None,
-        logger=False,
-        engineio_logger=False,
+        serializer=_CheckedPacket,
+        json=_SafeJSON,
+        logger=_library_logger("socketio.server"),
+        engineio_logger=_library_logger("engineio.server"),
     )
+    failed_connects = FailedConnects(app.config["SOCKET_FAILED_CONNECTS_PER_MINUTE"])
+    sockets_per_account = app.config["SOCKETS_PER_ACCOUNT"]
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        address = _peer(environ)
+        if failed_connects.blocked(address):
+            raise socketio.exceptions.ConnectionRefusedError("rate_limited")
         resolved = await authenticate(app, environ, auth)
         if resolved is None:
-            raise ConnectionRefusedError("not_authenticated")
+            failed_connects.note(address)
+            raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
         auth_session, user = resolved.auth_session, resolved.user
         assert user.id is not None and auth_session.id is not None  # noqa: S101 -- stored rows
+        if len(list(sio.manager.get_participants("/", rooms.USER(user.id)))) >= sockets_per_account:
+            raise socketio.exceptions.ConnectionRefusedError("too_many_connections")
         await sio.save_session(
             sid, {"user_id": user.id, "auth_session_id": auth_session.id, "display_name": user.display_name}
         )
@@ -130,7 +247,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             communities = await followed_community_ids(session, user)
             newest = await latest_event_id(session)
         if not await relay.caught_up(newest):
-            raise ConnectionRefusedError("unavailable")
+            raise socketio.exceptions.ConnectionRefusedError("unavailable")
         for community_id in communities:
             await sio.enter_room(sid, rooms.COMMUNITY(community_id))
         async with db.read_only() as session:
