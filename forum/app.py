@@ -32,6 +32,7 @@ from forum.web import errors, hooks
 from forum.web.context import close_db_session
 from forum.web.converters import IdConverter
 from forum.web.ratelimits import create_limiter
+from forum.web.requests import Request
 from forum.web.templating import setup_templating
 from realtime.server import create_socket_server
 
@@ -60,6 +61,7 @@ class _APIOnlyProvider(OpenAPIProvider):
 def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     config = load_config(overrides)
     app = Quart("forum", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.request_class = Request  # JSON bodies read strictly: malformed ones are a 400, never a 500
     app.config.update(config)
     app.secret_key = config["SECRET_KEY"]
     app.config.update(
