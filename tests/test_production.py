@@ -45,3 +45,14 @@ async def test_the_language_cookie_works_over_plain_http_in_development(app: Qua
     client = app.test_client()
     switched = await client.post("/language", form={"locale": "en", "csrf_token": await csrf_token(client)})
     assert not _cookies(switched)["linli_lang"]["linli_lang"]["secure"]
+
+
+async def test_production_answers_ask_browsers_to_keep_to_https(production_app: Quart) -> None:
+    client = production_app.test_client()
+    for path in ("/", "/login", "/healthz", "/api/v1/me", "/static/css/linli.css", "/no-such-page"):
+        response = await client.get(path, scheme="https")
+        assert response.headers.get("Strict-Transport-Security") == "max-age=31536000", path
+
+
+async def test_development_over_plain_http_sends_no_hsts(app: Quart) -> None:
+    assert "Strict-Transport-Security" not in (await app.test_client().get("/login")).headers
