@@ -28,7 +28,7 @@ from forum.queries.communities import community_overview, members, my_communitie
 from forum.queries.people import Person, viewer_person
 from forum.web import csrf
 from forum.web.context import commit, current_auth_session, db_session, require_user
-from forum.web.ratelimits import JOIN_LIMITS, LOGIN_LIMITS, REGISTER_LIMITS
+from forum.web.ratelimits import JOIN_LIMITS, LOGIN_LIMITS, PASSWORD_LIMITS, REGISTER_LIMITS
 from forum.web.signin import sign_in
 from forum.web.urls import join_url
 
@@ -287,6 +287,7 @@ async def update_me(data: MeIn) -> MeOut:
 
 @blueprint.post("/me/password")
 @tag(["me"])
+@rate_limit(limits=PASSWORD_LIMITS)
 @validate_request(PasswordIn)
 async def change_password(data: PasswordIn) -> tuple[str, int]:
     """Change the password; every other session of this user ends."""
