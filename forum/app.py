@@ -189,7 +189,9 @@ async def _lapse(app: Quart) -> None:
 
 
 def _register_blueprints(app: Quart) -> None:
+    import forum.api.accounts_v1  # adds the account, token and profile routes to the v1 blueprint
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
+    import forum.api.communities_v1  # adds the community and membership routes to the v1 blueprint
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
     import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
     import forum.api.market_v1  # adds the swap, give-away and market routes to the v1 blueprint

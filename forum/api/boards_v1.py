@@ -9,7 +9,8 @@ from quart_schema import tag, validate_request, validate_response
 from forum.access import access_board_to_manage, access_boards_to_manage
 from forum.actions import boards
 from forum.api.forum_v1 import BoardOut, board_out
-from forum.api.v1 import FlagIn, blueprint
+from forum.api.schemas import SwitchIn
+from forum.api.v1 import blueprint
 from forum.models import Board, Community
 from forum.queries.threads import boards_of
 from forum.web.context import commit, db_session, require_user
@@ -94,9 +95,9 @@ async def move_board(slug: str, board_slug: str, data: PositionIn) -> BoardOut:
 @blueprint.put("/communities/<slug>/boards/<board_slug>/archived")
 @tag(["moderation"])
 @rate_limit(limits=BOARD_LIMITS)
-@validate_request(FlagIn)
+@validate_request(SwitchIn)
 @validate_response(BoardOut)
-async def set_archived(slug: str, board_slug: str, data: FlagIn) -> BoardOut:
+async def set_archived(slug: str, board_slug: str, data: SwitchIn) -> BoardOut:
     """`true` archives the board (not the notices or market boards: 409), `false` restores it at the end of the
     list. Idempotent."""
     user = require_user()

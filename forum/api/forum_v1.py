@@ -15,7 +15,8 @@ from forum.access import MembersOnly, access_board, access_community, access_pos
 from forum.actions import likes, threads
 from forum.actions.threads import image_data
 from forum.api.bodies import validate_json_or_multipart
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.errors import Forbidden, NotFound
 from forum.models import StoredImage, User
 from forum.paths import image_path, post_path, thread_path

@@ -11,7 +11,8 @@ from forum.access import access_community, access_letter, require_reader
 from forum.actions import letters
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import can_moderate
 from forum.queries.letters import LetterView, letter_view, thanks_wall

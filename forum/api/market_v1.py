@@ -13,7 +13,8 @@ from forum.access import access_community, access_listing, access_offer, require
 from forum.actions import listings
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.models import Listing
 from forum.paths import listing_image_path, listing_path, sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding

@@ -13,7 +13,8 @@ from forum.access import MembersOnly, access_community, access_conversation
 from forum.actions import accounts, messages
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.errors import NotFound
 from forum.models import Conversation, Message, MessageImage
 from forum.paths import message_image_path, message_path

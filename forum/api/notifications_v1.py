@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from forum.actions import notifications
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.models import NotificationKind
 from forum.queries.notifications import muted_kinds, notifications_page, unread_notification_totals
 from forum.validation import MAX_ID

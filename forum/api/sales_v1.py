@@ -16,7 +16,8 @@ from forum.access import access_community, access_reservation, access_sale, acce
 from forum.actions import sales
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.models import CharitySale
 from forum.paths import sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding
