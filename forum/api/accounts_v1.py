@@ -9,13 +9,16 @@ from quart_schema import tag, validate_request, validate_response
 
 from forum.actions import accounts
 from forum.actions import sessions as session_actions
-from forum.api.schemas import PersonOut
+from forum.actions.accounts import DISPLAY_NAME_MAX
+from forum.api.schemas import PersonOut, longest
 from forum.api.v1 import blueprint
+from forum.config import LOCALES
 from forum.errors import NotFound
 from forum.models import SessionKind, User
 from forum.queries.accounts import list_sessions
 from forum.queries.communities import profile
 from forum.queries.people import viewer_person
+from forum.validation import PASSWORD_MAX, USERNAME_MAX
 from forum.web import csrf
 from forum.web.context import commit, current_auth_session, db_session, require_user
 from forum.web.ratelimits import LOGIN_LIMITS, PASSWORD_LIMITS, REGISTER_LIMITS
@@ -23,15 +26,15 @@ from forum.web.signin import sign_in
 
 
 class RegisterIn(BaseModel):
-    username: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
-    display_name: str = Field(max_length=200)
-    locale: str | None = None
+    username: str = Field(max_length=USERNAME_MAX)
+    password: str = Field(max_length=PASSWORD_MAX)
+    display_name: str = Field(max_length=DISPLAY_NAME_MAX)
+    locale: str | None = Field(default=None, max_length=longest(LOCALES))
 
 
 class CredentialsIn(BaseModel):
-    username: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
+    username: str = Field(max_length=USERNAME_MAX)
+    password: str = Field(max_length=PASSWORD_MAX)
 
 
 class TokenOut(BaseModel):
@@ -48,8 +51,8 @@ class MeOut(BaseModel):
 
 
 class MeIn(BaseModel):
-    display_name: str = Field(max_length=200)
-    locale: str | None = None
+    display_name: str = Field(max_length=DISPLAY_NAME_MAX)
+    locale: str | None = Field(default=None, max_length=longest(LOCALES))
 
 
 class CsrfOut(BaseModel):
@@ -57,8 +60,8 @@ class CsrfOut(BaseModel):
 
 
 class PasswordIn(BaseModel):
-    current_password: str = Field(max_length=1000)
-    new_password: str = Field(max_length=1000)
+    current_password: str = Field(max_length=PASSWORD_MAX)
+    new_password: str = Field(max_length=PASSWORD_MAX)
 
 
 class SessionOut(BaseModel):

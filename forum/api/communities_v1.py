@@ -17,7 +17,9 @@ from forum.access import (
 )
 from forum.actions import communities as community_actions
 from forum.actions import memberships
-from forum.api.schemas import PersonOut, SwitchIn
+from forum.actions.communities import JOIN_CODE_TYPED_MAX
+from forum.actions.memberships import ADDRESS_PART_MAX
+from forum.api.schemas import PersonOut, SwitchIn, longest
 from forum.api.v1 import blueprint
 from forum.errors import NotFound
 from forum.i18n import N_
@@ -52,10 +54,10 @@ class CommunityListOut(BaseModel):
 
 
 class JoinIn(BaseModel):
-    code: str = Field(max_length=50)
-    building: str = Field(max_length=200)
-    unit: str = Field(default="", max_length=200)
-    room: str = Field(max_length=200)
+    code: str = Field(max_length=JOIN_CODE_TYPED_MAX)
+    building: str = Field(max_length=ADDRESS_PART_MAX)
+    unit: str = Field(default="", max_length=ADDRESS_PART_MAX)
+    room: str = Field(max_length=ADDRESS_PART_MAX)
 
 
 class MembershipOut(BaseModel):
@@ -75,7 +77,7 @@ class MemberListOut(BaseModel):
 
 
 class MemberQuery(BaseModel):
-    status: str = MembershipStatus.VERIFIED
+    status: str = Field(default=MembershipStatus.VERIFIED, max_length=longest(MembershipStatus))
 
 
 class RoleIn(BaseModel):

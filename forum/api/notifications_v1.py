@@ -39,8 +39,11 @@ class NotificationQuery(BaseModel):
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+READ_AT_ONCE = 200  # ids in one request: more than a page of notifications shows, fewer than a long IN (...)
+
+
 class ReadIn(BaseModel):
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=200)  # None: all
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=READ_AT_ONCE)  # None: all
 
 
 class UnreadOut(BaseModel):
