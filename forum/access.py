@@ -91,14 +91,13 @@ _THREAD = (
 
 _IMAGE = (
     _with_standing()
-    .add_columns(PostImage, col(Post.hidden_at), col(Post.author_id))
+    .add_columns(PostImage, col(Post.hidden_at), col(Post.author_id), col(Thread.hidden_at), col(Thread.author_id))
     .join(Thread, col(Thread.community_id) == col(Community.id))
     .join(Post, col(Post.thread_id) == col(Thread.id))
     .join(PostImage, col(PostImage.post_id) == col(Post.id))
     .where(
         col(PostImage.id) == bindparam("image_id"),
         col(Thread.is_deleted).is_(False),
-        col(Thread.hidden_at).is_(None),  # a hidden thread's pictures: see access_image
         col(Post.deleted_at).is_(None),
     )
 )
@@ -302,9 +301,11 @@ async def access_image(session: AsyncSession, user: User, image_id: int) -> Post
     row = (await session.execute(_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
     if row is None:
         raise NotFound()
-    _community, _membership, _admin, image, hidden_at, author_id = row
+    _community, _membership, _admin, image, hidden_at, author_id, thread_hidden_at, thread_author_id = row
     standing = _standing(row)
     require_reader(standing)
+    if _withheld(thread_hidden_at is not None, thread_author_id, user, standing):
+        raise NotFound()  # a hidden thread's pictures go with it, as in access_thread
     if _withheld(hidden_at is not None, author_id, user, standing):
         raise NotFound()  # a hidden reply's pictures go with its text
     return image

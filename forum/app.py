@@ -32,6 +32,7 @@ from forum.web import errors, hooks
 from forum.web.context import close_db_session
 from forum.web.converters import IdConverter
 from forum.web.ratelimits import create_limiter
+from forum.web.requests import Request
 from forum.web.templating import setup_templating
 from realtime.server import SocketIOApp, create_socket_server
 
@@ -61,6 +62,7 @@ class _APIOnlyProvider(OpenAPIProvider):
 def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     config = load_config(overrides)
     app = Quart("forum", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.request_class = Request  # JSON bodies read strictly: malformed ones are a 400, never a 500
     app.config.update(config)
     app.secret_key = config["SECRET_KEY"]
     app.config.update(
@@ -207,7 +209,9 @@ async def _each_alone(app: Quart, jobs: list[tuple[str, Callable[[AsyncSession],
 
 
 def _register_blueprints(app: Quart) -> None:
+    import forum.api.accounts_v1  # adds the account, token and profile routes to the v1 blueprint
     import forum.api.boards_v1  # adds the board management routes to the v1 blueprint
+    import forum.api.communities_v1  # adds the community and membership routes to the v1 blueprint
     import forum.api.forum_v1  # adds the forum routes to the v1 blueprint
     import forum.api.letters_v1  # adds the thank-you letter routes to the v1 blueprint
     import forum.api.market_v1  # adds the swap, give-away and market routes to the v1 blueprint

@@ -24,6 +24,7 @@ from forum.sqlite_driver import long_reads
 jieba.setLogLevel(logging.WARNING)
 _WORD = re.compile(r"\w", re.UNICODE)
 MAX_QUERY_TERMS = 12
+QUERY_MAX = 200  # characters of a query that are read
 # Only the newest this-many matches are ranked (see `search`).
 CANDIDATES = 300
 
@@ -132,7 +133,8 @@ async def search(session: AsyncSession, *, community_id: int, query: str, limit:
     Ranking every match of a common word reads every matching row: 1.6 s for "the" among a million posts.
     Taking the newest matches first lets the database walk the posts newest-first and stop early for common
     words, or use the full-text index for rare ones; only those candidates are ranked."""
-    terms = list(dict.fromkeys(await text_work(len(query[:200]), segment, query[:200])))[:MAX_QUERY_TERMS]
+    read = query[:QUERY_MAX]
+    terms = list(dict.fromkeys(await text_work(len(read), segment, read)))[:MAX_QUERY_TERMS]
     if not terms:
         return []
     parameters: dict[str, object] = {"community": community_id, "candidates": CANDIDATES, "limit": limit}

@@ -13,7 +13,8 @@ from forum.i18n import N_
 
 T = TypeVar("T")
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+USERNAME_MAX = 32
+USERNAME_RE = re.compile(rf"^[a-z0-9][a-z0-9_.-]{{2,{USERNAME_MAX - 1}}}$")
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 
@@ -50,7 +51,7 @@ def clean_reason(value: object, field: str = "reason") -> str:
 
 
 def clean_username(value: object) -> str:
-    username = clean_text(value, "username", max_length=32).lower()
+    username = clean_text(value, "username", max_length=USERNAME_MAX).lower()
     if not USERNAME_RE.match(username):
         raise field_error(
             "username",
@@ -119,6 +120,11 @@ def parse_id(raw: object) -> int | None:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
+
+
+# A number as text (a form's field, or the API's string form of one): the parsers take nine digits, a point
+# and two decimals, a currency sign, a minus sign to refuse with a message. The API refuses longer text.
+NUMBER_TEXT_MAX = 32
 
 
 def whole_number(value: object) -> object:

@@ -13,6 +13,8 @@ from forum.models import User
 from forum.passwords import hash_password, needs_rehash, verify_password
 from forum.validation import FieldErrors, clean_locale, clean_password, clean_text, clean_username
 
+DISPLAY_NAME_MAX = 40
+
 
 async def register_user(
     session: AsyncSession,
@@ -25,7 +27,7 @@ async def register_user(
     errors = FieldErrors()
     clean_name = errors.check(clean_username, username)
     clean_pw = errors.check(clean_password, password)
-    clean_display = errors.check(clean_text, display_name, "display_name", max_length=40)
+    clean_display = errors.check(clean_text, display_name, "display_name", max_length=DISPLAY_NAME_MAX)
     clean_loc = errors.check(clean_locale, locale)
     errors.raise_if_any()
     assert clean_name is not None and clean_pw is not None and clean_display is not None  # noqa: S101 -- narrowed by raise_if_any
@@ -65,7 +67,7 @@ async def authenticate(session: AsyncSession, *, username: object, password: obj
 
 async def update_profile(session: AsyncSession, *, user: User, display_name: object, locale: object) -> User:
     errors = FieldErrors()
-    clean_display = errors.check(clean_text, display_name, "display_name", max_length=40)
+    clean_display = errors.check(clean_text, display_name, "display_name", max_length=DISPLAY_NAME_MAX)
     clean_loc = errors.check(clean_locale, locale)
     errors.raise_if_any()
     assert clean_display is not None  # noqa: S101 -- narrowed by raise_if_any

@@ -16,6 +16,8 @@ from forum.permissions import CommunityStanding, can_moderate
 # No 0/O, 1/I/L: a code read aloud or copied off a poster should not be mistyped.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
+# As typed or pasted: "abcd efgh", "ABCD-EFGH", with spaces around. Longer text is no code.
+JOIN_CODE_TYPED_MAX = 50
 
 
 def new_join_code() -> str:
@@ -77,6 +79,8 @@ async def regenerate_join_code(
 
 
 async def find_by_join_code(session: AsyncSession, code: str) -> Community | None:
+    if len(code) > JOIN_CODE_TYPED_MAX:
+        return None
     normalised = normalise_join_code(code)
     if len(normalised) != JOIN_CODE_LENGTH:
         return None

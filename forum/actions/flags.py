@@ -37,7 +37,6 @@ REASONS: dict[str, str] = {  # what a member may choose; FlagReason.FILTER is th
     FlagReason.PRIVACY: N_("Reveals someone's private information"),
     FlagReason.OTHER: N_("Something else"),
 }
-REASON_KEY_MAX = max(len(key) for key in REASONS)
 
 
 def checked_note(reason: object, note: object) -> str:

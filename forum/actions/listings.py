@@ -51,7 +51,6 @@ DESCRIPTION_MAX = 2000
 WANTED_MAX = 200
 PICKUP_MAX = 100
 MESSAGE_MAX = 500
-REASON_MAX = 500
 MAX_IMAGES = 4
 TOO_MANY_FOR_LISTING = N_("At most %(max)d photos per listing; you chose %(count)d.")
 LIFETIME = timedelta(days=30)  # a listing expires this long after it was listed or renewed

@@ -16,6 +16,8 @@ from forum.permissions import CommunityStanding, can_appoint_secretaries, can_de
 from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 
+ADDRESS_PART_MAX = 20  # building, unit and room, each
+
 
 class AlreadyMember(DomainError):
     status = 409
@@ -46,9 +48,9 @@ async def request_to_join(
     if not can_request_to_join(standing):
         raise AlreadyMember()
     errors = FieldErrors()
-    clean_building = errors.check(clean_text, building, "building", max_length=20)
-    clean_unit = errors.check(clean_text, unit, "unit", max_length=20, required=False)
-    clean_room = errors.check(clean_text, room, "room", max_length=20)
+    clean_building = errors.check(clean_text, building, "building", max_length=ADDRESS_PART_MAX)
+    clean_unit = errors.check(clean_text, unit, "unit", max_length=ADDRESS_PART_MAX, required=False)
+    clean_room = errors.check(clean_text, room, "room", max_length=ADDRESS_PART_MAX)
     errors.raise_if_any()
     assert user.id is not None and community.id is not None  # noqa: S101 -- flushed rows
 

@@ -60,7 +60,8 @@ MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
 TITLE_MAX = 60
 # A UUID, a ULID or any other random id the client makes: long enough not to collide, short enough to index.
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID_MAX = 64
+_CLIENT_ID = re.compile(rf"[A-Za-z0-9_-]{{8,{CLIENT_ID_MAX}}}")
 
 
 class NotReachable(Forbidden):

@@ -61,6 +61,7 @@ MAX_PRICE_CENTS = 100_000 * 100  # ¥100,000 for one unit
 MAX_TARGET_CENTS = 10_000_000 * 100
 MAX_QUANTITY = 999
 HOLD_HOURS = (1, 168)  # a reservation holds for an hour at least, a week at most
+WHEN_TEXT_MAX = 64  # a moment as ISO 8601 text ("2026-12-05T09:00:00.000000+08:00" is 32)
 SUMMARY_MAX = 2000
 MAX_IMAGES = 4
 TOO_MANY_FOR_ITEM = N_("At most %(max)d photos per item; you chose %(count)d.")
@@ -114,7 +115,7 @@ def parse_when(value: object, field: str, *, zone: str) -> datetime | None:
         moment = value
     elif value is None or (isinstance(value, str) and not value.strip()):
         return None
-    elif isinstance(value, str):
+    elif isinstance(value, str) and len(value) <= WHEN_TEXT_MAX:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:

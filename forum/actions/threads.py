@@ -49,6 +49,7 @@ from forum.timeutil import utcnow
 from forum.validation import FieldErrors, clean_text
 
 TITLE_MAX = 120
+NOTE_MAX = 500  # a secretary's note on their edit of someone's post (Post.moderator_note)
 
 
 async def render_body(session: AsyncSession, *, community_id: int, body: str) -> str:
@@ -268,7 +269,7 @@ async def edit_post(
     if by_secretary:
         if not can_moderate(standing) or post.deleted_at is not None:
             raise Forbidden()
-        clean_note = clean_text(note, "note", max_length=500, min_length=2)
+        clean_note = clean_text(note, "note", max_length=NOTE_MAX, min_length=2)
     elif not can_edit_post(standing, post, actor.id):
         raise Forbidden()
     require_voice(standing)

@@ -9,7 +9,8 @@ from quart_schema import tag, validate_request, validate_response
 from forum.access import access_board_to_manage, access_boards_to_manage
 from forum.actions import boards
 from forum.api.forum_v1 import BoardOut, board_out
-from forum.api.v1 import FlagIn, blueprint
+from forum.api.schemas import SwitchIn, longest
+from forum.api.v1 import blueprint
 from forum.models import Board, Community
 from forum.queries.threads import boards_of
 from forum.web.context import commit, db_session, require_user
@@ -17,14 +18,20 @@ from forum.web.ratelimits import BOARD_LIMITS
 
 
 class BoardIn(BaseModel):
-    name: str = Field(max_length=1000)
-    description: str = Field(default="", max_length=5000)
-    kind: str = Field(default="talk", max_length=16, description="`talk` (a discussion board) or `guides`")
+    name: str = Field(max_length=boards.NAME_MAX)
+    description: str = Field(default="", max_length=boards.DESCRIPTION_MAX)
+    kind: str = Field(
+        default="talk",
+        max_length=longest(boards.NEW_BOARD_KINDS),
+        description="`talk` (a discussion board) or `guides`",
+    )
 
 
 class BoardChangeIn(BaseModel):
-    name: str = Field(max_length=1000)
-    description: str | None = Field(default=None, max_length=5000, description="left as it is when absent")
+    name: str = Field(max_length=boards.NAME_MAX)
+    description: str | None = Field(
+        default=None, max_length=boards.DESCRIPTION_MAX, description="left as it is when absent"
+    )
 
 
 class PositionIn(BaseModel):
@@ -94,9 +101,9 @@ async def move_board(slug: str, board_slug: str, data: PositionIn) -> BoardOut:
 @blueprint.put("/communities/<slug>/boards/<board_slug>/archived")
 @tag(["moderation"])
 @rate_limit(limits=BOARD_LIMITS)
-@validate_request(FlagIn)
+@validate_request(SwitchIn)
 @validate_response(BoardOut)
-async def set_archived(slug: str, board_slug: str, data: FlagIn) -> BoardOut:
+async def set_archived(slug: str, board_slug: str, data: SwitchIn) -> BoardOut:
     """`true` archives the board (not the notices or market boards: 409), `false` restores it at the end of the
     list. Idempotent."""
     user = require_user()

@@ -13,10 +13,12 @@ from quart_schema.pydantic import File
 from forum import search
 from forum.access import access_board, access_community_content, access_post, access_thread
 from forum.actions import likes, threads
-from forum.actions.threads import image_data
+from forum.actions.threads import NOTE_MAX, TITLE_MAX, image_data
 from forum.api.bodies import validate_json_or_multipart
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.errors import Forbidden, NotFound
+from forum.markup import MAX_BODY_CHARS
 from forum.models import StoredImage, User, id_of
 from forum.paths import image_path, post_path, thread_path
 from forum.permissions import (
@@ -31,7 +33,17 @@ from forum.permissions import (
 )
 from forum.queries.people import Person, mention_candidates
 from forum.queries.quotes import quote_of_post
-from forum.queries.threads import BoardRow, board_page, boards_of, images_of, likers, revisions, thread_page
+from forum.queries.threads import (
+    CURSOR_MAX,
+    BoardRow,
+    board_page,
+    boards_of,
+    images_of,
+    likers,
+    revisions,
+    thread_page,
+)
+from forum.validation import MAX_ID, USERNAME_MAX
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import LIKE_LIMITS, POST_LIMITS
 from forum.web.uploads import uploaded_images
@@ -87,12 +99,12 @@ class ThreadListOut(BaseModel):
 
 
 class BoardQuery(BaseModel):
-    before: str | None = None
+    before: str | None = Field(default=None, max_length=CURSOR_MAX)
 
 
 class ThreadIn(BaseModel):
-    title: str = Field(max_length=1000)
-    body: str = Field(max_length=100_000)
+    title: str = Field(max_length=TITLE_MAX)
+    body: str = Field(max_length=MAX_BODY_CHARS)
 
 
 class ThreadWithImagesIn(ThreadIn):
@@ -150,11 +162,11 @@ class ThreadOut(BaseModel):
 
 
 class ThreadQuery(BaseModel):
-    after: int = Field(default=0, ge=0, le=2**31 - 1)
+    after: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class ReplyIn(BaseModel):
-    body: str = Field(max_length=100_000)
+    body: str = Field(max_length=MAX_BODY_CHARS)
 
 
 class ReplyWithImagesIn(ReplyIn):
@@ -372,8 +384,8 @@ async def get_likers(post_id: int) -> PeopleOut:
 
 
 class EditIn(BaseModel):
-    body: str = Field(max_length=100_000)
-    note: str | None = Field(default=None, max_length=5000)  # secretaries editing someone's post: shown under it
+    body: str = Field(max_length=MAX_BODY_CHARS)
+    note: str | None = Field(default=None, max_length=NOTE_MAX)  # secretaries editing someone's post: shown under it
 
 
 class EditedOut(BaseModel):
@@ -399,11 +411,11 @@ class QuoteOut(BaseModel):
 
 
 class MentionQuery(BaseModel):
-    q: str = Field(default="", max_length=32)
+    q: str = Field(default="", max_length=USERNAME_MAX)  # what mention_candidates reads of it
 
 
 class SearchQuery(BaseModel):
-    q: str = Field(max_length=200)
+    q: str = Field(max_length=search.QUERY_MAX)
 
 
 class SearchHitOut(BaseModel):

@@ -12,11 +12,14 @@ from forum.access import access_community, access_letter, require_reader
 from forum.actions import letters
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
+from forum.markup import MAX_BODY_CHARS
 from forum.models import id_of
 from forum.paths import letter_image_path, letter_path
 from forum.permissions import can_moderate
 from forum.queries.letters import LetterView, letter_view, thanks_wall
+from forum.queries.messages import NAMES_TEXT_MAX
 from forum.queries.threads import latest_event_id
 from forum.validation import MAX_ID
 from forum.web.context import commit, db_session, require_user
@@ -53,10 +56,10 @@ class LetterQuery(BaseModel):
 
 
 class LetterIn(BaseModel):
-    usernames: str = Field(max_length=2000)  # one or more, separated by spaces or commas
-    group_name: str = Field(default="", max_length=500)  # needed for several people
-    title: str = Field(max_length=1000)
-    body: str = Field(max_length=100_000)
+    usernames: str = Field(max_length=NAMES_TEXT_MAX)  # one or more, separated by spaces or commas
+    group_name: str = Field(default="", max_length=letters.GROUP_NAME_MAX)  # needed for several people
+    title: str = Field(max_length=letters.TITLE_MAX)
+    body: str = Field(max_length=MAX_BODY_CHARS)
 
 
 class LetterWithImagesIn(LetterIn):

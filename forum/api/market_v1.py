@@ -14,15 +14,17 @@ from forum.access import access_community, access_listing, access_offer, require
 from forum.actions import hiding, listings, offers
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut, WholeNumber, longest
+from forum.api.v1 import blueprint
 from forum.flaggables import ListingItem
-from forum.models import Listing, id_of
+from forum.models import Listing, ListingKind, id_of
 from forum.paths import listing_image_path, listing_path, sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding
+from forum.queries import listings as listing_queries
 from forum.queries.listings import ListingRow, MarketFilter, OfferView, listing_view, market_page, my_market
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
-from forum.validation import MAX_ID
+from forum.validation import MAX_ID, REASON_MAX
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
@@ -67,10 +69,10 @@ class MarketOut(BaseModel):
 
 
 class MarketQuery(BaseModel):
-    kind: str = Field(default="all", max_length=16)  # all, sale, swap or free
-    category: str = Field(default="", max_length=16)
-    status: str = Field(default="available", max_length=16)  # available or all
-    q: str = Field(default="", max_length=200)
+    kind: str = Field(default="all", max_length=longest(listing_queries.KINDS))  # all, sale, swap or free
+    category: str = Field(default="", max_length=longest(listings.CATEGORIES))
+    status: str = Field(default="available", max_length=longest(listing_queries.STATUSES))  # available or all
+    q: str = Field(default="", max_length=listing_queries.QUERY_MAX)
 
 
 class OfferOut(BaseModel):
@@ -100,14 +102,14 @@ class ListingOut(ListingBriefOut):
 
 
 class ListingIn(BaseModel):
-    kind: str = Field(max_length=16)  # swap or free
-    title: str = Field(max_length=1000)
-    description: str = Field(default="", max_length=10_000)
-    wanted: str = Field(default="", max_length=1000)
-    category: str = Field(max_length=32)
-    condition: str = Field(max_length=32)
-    pickup_area: str = Field(max_length=1000)
-    claim_hours: int | str = 0  # give-aways: hours of requests before a draw (0: the owner picks)
+    kind: str = Field(max_length=longest(ListingKind))  # swap or free
+    title: str = Field(max_length=listings.TITLE_MAX)
+    description: str = Field(default="", max_length=listings.DESCRIPTION_MAX)
+    wanted: str = Field(default="", max_length=listings.WANTED_MAX)
+    category: str = Field(max_length=longest(listings.CATEGORIES))
+    condition: str = Field(max_length=longest(listings.CONDITIONS))
+    pickup_area: str = Field(max_length=listings.PICKUP_MAX)
+    claim_hours: WholeNumber = 0  # give-aways: hours of requests before a draw (0: the owner picks)
 
 
 class ListingWithImagesIn(ListingIn):
@@ -117,12 +119,12 @@ class ListingWithImagesIn(ListingIn):
 
 
 class OfferIn(BaseModel):
-    message: str = Field(default="", max_length=5000)
+    message: str = Field(default="", max_length=listings.MESSAGE_MAX)
     offered_listing_id: int | None = Field(default=None, ge=0, le=MAX_ID)  # one of your own open listings (swaps)
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(max_length=5000)
+    reason: str = Field(max_length=REASON_MAX)
 
 
 class MyMarketOut(BaseModel):

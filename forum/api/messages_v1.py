@@ -14,7 +14,8 @@ from forum.access import access_community, access_conversation, access_conversat
 from forum.actions import accounts, flags, messages
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut, Username, longest
+from forum.api.v1 import blueprint
 from forum.errors import NotFound
 from forum.flaggables import MessageItem
 from forum.models import Conversation, Message, MessageImage, id_of
@@ -29,7 +30,7 @@ from forum.queries.messages import (
 )
 from forum.queries.people import Person
 from forum.queries.threads import latest_event_id
-from forum.validation import MAX_ID
+from forum.validation import MAX_ID, USERNAME_MAX
 from forum.web.context import commit, db_session, people_reading, require_user
 from forum.web.ratelimits import FLAG_LIMITS, MESSAGE_LIMITS
 from forum.web.uploads import TOO_MANY_FOR_MESSAGE, uploaded_images
@@ -54,12 +55,13 @@ class ConversationListOut(BaseModel):
 
 
 class StartConversationIn(BaseModel):
-    username: str = Field(max_length=200)
+    username: str = Field(max_length=USERNAME_MAX)
 
 
 class StartGroupIn(BaseModel):
-    title: str = Field(default="", max_length=200)
-    usernames: list[str] = Field(max_length=20)  # the others: verified members of the community, up to nine
+    title: str = Field(default="", max_length=messages.TITLE_MAX)
+    # The others (you may be among them): verified members of the community, nine at most.
+    usernames: list[Username] = Field(max_length=messages.MAX_PARTICIPANTS)
 
 
 class MessageOut(BaseModel):
@@ -87,8 +89,9 @@ class MessagePageQuery(BaseModel):
 
 
 class SendIn(BaseModel):
-    body: str = Field(default="", max_length=20000)  # may be empty when pictures come with it
-    client_id: str = Field(max_length=200)  # your id for it (8 to 64 of A-Z a-z 0-9 - _): a retry stores it once
+    body: str = Field(default="", max_length=messages.MAX_MESSAGE_CHARS)  # may be empty when pictures come with it
+    # Your id for it (8 to 64 of A-Z a-z 0-9 - _): a retry stores it once.
+    client_id: str = Field(max_length=messages.CLIENT_ID_MAX)
 
 
 class SendWithImagesIn(SendIn):
@@ -204,7 +207,7 @@ async def start_group(slug: str, data: StartGroupIn) -> tuple[ConversationOut, i
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
     messages.require_can_message(standing)
-    others = await members_named(db_session(), community, " ".join(name[:64] for name in data.usernames))
+    others = await members_named(db_session(), community, " ".join(data.usernames))
     conversation = await messages.start_group(
         db_session(), actor=user, community=community, standing=standing, others=others, title=data.title
     )
@@ -277,8 +280,8 @@ async def mark_read(conversation_id: int, data: ReadIn) -> ReadOut:
 
 
 class MessageFlagIn(BaseModel):
-    reason: str = Field(max_length=16)  # off_topic, abuse, spam, privacy or other
-    note: str = Field(default="", max_length=5000)  # needed for other
+    reason: str = Field(max_length=longest(flags.REASONS))  # off_topic, abuse, spam, privacy or other
+    note: str = Field(default="", max_length=flags.NOTE_MAX)  # needed for other
 
 
 class MessageFlagOut(BaseModel):

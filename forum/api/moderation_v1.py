@@ -19,25 +19,27 @@ from forum.access import (
     access_thread,
     board_in,
 )
-from forum.actions import flags, hiding, mutes, suspensions, thread_tools, word_filters
+from forum.actions import boards, flags, hiding, mutes, suspensions, thread_tools, word_filters
+from forum.api.schemas import longest
 from forum.api.v1 import blueprint
 from forum.errors import Forbidden
 from forum.flaggables import LetterItem, ListingItem, MessageItem, ReplyItem, ThreadItem, of_post
 from forum.i18n import N_
-from forum.models import id_of
+from forum.models import FilterMode, id_of
 from forum.queries.audit import audit_log
 from forum.queries.review import Flagged, review_queue
+from forum.validation import REASON_MAX
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import FLAG_LIMITS
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(max_length=5000)
+    reason: str = Field(max_length=REASON_MAX)
 
 
 class LockIn(BaseModel):
     locked: bool
-    reason: str = Field(default="", max_length=5000)  # required to lock; shown in the thread
+    reason: str = Field(default="", max_length=REASON_MAX)  # required to lock; shown in the thread
 
 
 class PostStateOut(BaseModel):
@@ -142,8 +144,8 @@ async def moderation_log(slug: str, query_args: LogQuery) -> LogOut:
 
 
 class FlagIn(BaseModel):
-    reason: str = Field(max_length=16)  # off_topic, abuse, spam, privacy or other
-    note: str = Field(default="", max_length=5000)  # needed for other
+    reason: str = Field(max_length=longest(flags.REASONS))  # off_topic, abuse, spam, privacy or other
+    note: str = Field(default="", max_length=flags.NOTE_MAX)  # needed for other
 
 
 class FlagOut(BaseModel):
@@ -153,7 +155,7 @@ class FlagOut(BaseModel):
 
 class ReviewIn(BaseModel):
     agree: bool  # True: hide it (reason required); False: keep it
-    reason: str = Field(default="", max_length=5000)
+    reason: str = Field(default="", max_length=REASON_MAX)
     mute_hours: int = Field(default=0, ge=0, le=mutes.MUTE_HOURS_MAX)  # with agree: also mute the author
 
 
@@ -190,7 +192,7 @@ class LetterFlagOut(BaseModel):
 
 class LetterHideIn(BaseModel):
     hidden: bool
-    reason: str = Field(default="", max_length=5000)  # required to hide; the writer sees it
+    reason: str = Field(default="", max_length=REASON_MAX)  # required to hide; the writer sees it
 
 
 class LetterStateOut(BaseModel):
@@ -199,8 +201,11 @@ class LetterStateOut(BaseModel):
     reason: str
 
 
+REVIEW_ORDERS = ("most", "newest")  # flagged most first (any other value too), or newest first
+
+
 class QueueQuery(BaseModel):
-    sort: str = Field(default="most", max_length=16)  # most (flagged first) or newest
+    sort: str = Field(default="most", max_length=longest(REVIEW_ORDERS))
 
 
 @blueprint.post("/posts/<id:post_id>/flags")
@@ -276,7 +281,7 @@ async def review_post(post_id: int, data: ReviewIn) -> PostStateOut:
 class MuteIn(BaseModel):
     muted: bool
     hours: int = Field(default=24, ge=1, le=mutes.MUTE_HOURS_MAX)
-    reason: str = Field(default="", max_length=5000)  # required to mute; the member sees it
+    reason: str = Field(default="", max_length=REASON_MAX)  # required to mute; the member sees it
 
 
 class MuteOut(BaseModel):
@@ -312,7 +317,7 @@ async def mute_member(membership_id: int, data: MuteIn) -> MuteOut:
 class SuspendIn(BaseModel):
     suspended: bool
     days: int = Field(default=7, ge=0, le=suspensions.SUSPEND_DAYS_MAX)  # 0: until lifted
-    reason: str = Field(default="", max_length=5000)  # required to suspend; the member sees it
+    reason: str = Field(default="", max_length=REASON_MAX)  # required to suspend; the member sees it
 
 
 class SuspendOut(BaseModel):
@@ -385,11 +390,11 @@ class SlowModeIn(BaseModel):
 
 class TimerIn(BaseModel):
     hours: int = Field(ge=0, le=thread_tools.CLOSE_HOURS_MAX)  # 0: no timer
-    reason: str = Field(default="", max_length=5000)  # required with a timer; shown when it closes
+    reason: str = Field(default="", max_length=REASON_MAX)  # required with a timer; shown when it closes
 
 
 class MoveIn(BaseModel):
-    board: str = Field(max_length=64)  # the slug of another board of the community
+    board: str = Field(max_length=boards.SLUG_MAX)  # the slug of another board of the community
 
 
 class ThreadToolsOut(BaseModel):
@@ -462,8 +467,8 @@ async def delete_thread(thread_id: int, data: ReasonIn) -> tuple[str, int]:
 
 
 class WordIn(BaseModel):
-    word: str = Field(max_length=200)
-    mode: str = Field(default="block", max_length=16)  # block or review
+    word: str = Field(max_length=word_filters.WORD_MAX)
+    mode: str = Field(default="block", max_length=longest(FilterMode))  # block or review
     remove: bool = False  # True: take the word off the list
     district: bool = False  # district admins: the district's list, for every community in it
 
@@ -529,7 +534,7 @@ async def change_word_filter(slug: str, data: WordIn) -> WordListOut:
 
 class HideThreadIn(BaseModel):
     hidden: bool
-    reason: str = Field(default="", max_length=5000)  # required to hide; its author sees it
+    reason: str = Field(default="", max_length=REASON_MAX)  # required to hide; its author sees it
 
 
 @blueprint.post("/threads/<id:thread_id>/hide")

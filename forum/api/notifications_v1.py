@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from forum.actions import notifications
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import PersonOut
+from forum.api.v1 import blueprint
 from forum.models import NotificationKind, id_of
 from forum.queries.notifications import muted_kinds, notifications_page, unread_notification_totals
 from forum.validation import MAX_ID
@@ -38,8 +39,11 @@ class NotificationQuery(BaseModel):
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+READ_AT_ONCE = 200  # ids in one request: more than a page of notifications shows, fewer than a long IN (...)
+
+
 class ReadIn(BaseModel):
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=200)  # None: all
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=READ_AT_ONCE)  # None: all
 
 
 class UnreadOut(BaseModel):

@@ -17,7 +17,8 @@ from forum.access import access_community, access_reservation, access_sale, acce
 from forum.actions import sales
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
-from forum.api.v1 import PersonOut, blueprint
+from forum.api.schemas import Amount, PersonOut, WholeNumber
+from forum.api.v1 import blueprint
 from forum.models import CharitySale, id_of
 from forum.paths import sale_item_image_path, sale_path
 from forum.permissions import CommunityStanding
@@ -27,8 +28,6 @@ from forum.queries.threads import latest_event_id
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
-
-Amount = str | int | float
 
 
 class SaleBriefOut(BaseModel):
@@ -90,20 +89,21 @@ class SaleOut(SaleBriefOut):
 
 
 class SaleIn(BaseModel):
-    title: str = Field(max_length=1000)
-    cause: str = Field(max_length=1000)
-    pickup: str = Field(max_length=1000)
-    starts_at: str = Field(max_length=64)  # ISO 8601; without an offset, the community's time (Asia/Shanghai)
-    ends_at: str = Field(max_length=64)
+    title: str = Field(max_length=sales.TITLE_MAX)
+    cause: str = Field(max_length=sales.CAUSE_MAX)
+    pickup: str = Field(max_length=sales.PICKUP_MAX)
+    # ISO 8601; without an offset, the community's time (Asia/Shanghai)
+    starts_at: str = Field(max_length=sales.WHEN_TEXT_MAX)
+    ends_at: str = Field(max_length=sales.WHEN_TEXT_MAX)
     target: Amount | None = None  # yuan
-    hold_hours: int | str = 24
+    hold_hours: WholeNumber = 24
 
 
 class ItemIn(BaseModel):
-    title: str = Field(max_length=1000)
-    description: str = Field(default="", max_length=10_000)
+    title: str = Field(max_length=sales.TITLE_MAX)
+    description: str = Field(default="", max_length=sales.DESCRIPTION_MAX)
     price: Amount  # yuan per unit
-    quantity: int | str = 1
+    quantity: WholeNumber = 1
 
 
 class ItemWithImagesIn(ItemIn):
@@ -113,11 +113,11 @@ class ItemWithImagesIn(ItemIn):
 
 
 class ReserveIn(BaseModel):
-    quantity: int | str = 1
+    quantity: WholeNumber = 1
 
 
 class SummaryIn(BaseModel):
-    summary: str = Field(max_length=10_000)
+    summary: str = Field(max_length=sales.SUMMARY_MAX)
 
 
 class SummaryLineOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ScalarSelect, case, func, select
+from sqlalchemy import ScalarSelect, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -240,15 +240,39 @@ class Activity:
     recent: list[tuple[Post, Thread]]  # newest first
 
 
-async def activity_of(session: AsyncSession, user: User, *, community_ids: list[int], limit: int = 10) -> Activity:
-    """Two statements: the counts, and the latest posts. Deleted posts and threads do not count."""
+async def activity_of(
+    session: AsyncSession, user: User, *, viewer: User, community_ids: list[int], limit: int = 10
+) -> Activity:
+    """Two statements: the counts, and the latest posts, of what `viewer` may see of them on the thread pages
+    in `community_ids` (communities the viewer may read). Deleted posts and threads never count; a thread
+    hidden by a secretary or by flags counts only for its author and the community's moderators, a hidden
+    reply only for its author and the moderators."""
     if not community_ids:
         return Activity(0, 0, 0, [])
+    moderated = (
+        select(col(Membership.community_id))
+        .where(
+            col(Membership.user_id) == viewer.id,
+            col(Membership.status) == MembershipStatus.VERIFIED,
+            col(Membership.role) == Role.SECRETARY,
+        )
+        .union(
+            select(col(Community.id))
+            .join(DistrictAdmin, col(DistrictAdmin.district_id) == col(Community.district_id))
+            .where(col(DistrictAdmin.user_id) == viewer.id)
+        )
+    )
     shown = (
         col(Post.author_id) == user.id,
         col(Post.deleted_at).is_(None),
         col(Thread.is_deleted).is_(False),
         col(Thread.community_id).in_(community_ids),
+        or_(
+            col(Thread.hidden_at).is_(None),
+            col(Thread.author_id) == viewer.id,
+            col(Thread.community_id).in_(moderated),
+        ),
+        or_(col(Post.hidden_at).is_(None), col(Post.author_id) == viewer.id, col(Thread.community_id).in_(moderated)),
     )
     threads, replies, likes = (
         await session.execute(

@@ -41,6 +41,7 @@ from forum.timeutil import utcnow
 PER_PAGE = 60
 KINDS = ("all", "sale", "swap", "free")
 STATUSES = ("available", "all")
+QUERY_MAX = 200  # characters of a search that are read
 
 
 def _member_of(community_id: Any, user_column: Any) -> Any:
@@ -89,7 +90,7 @@ class MarketFilter:
             kind=kind if kind in KINDS else "all",
             category=category if category in categories else "",
             status=status if status in STATUSES else "available",
-            query=str(args.get("q", ""))[:200].strip(),
+            query=str(args.get("q", ""))[:QUERY_MAX].strip(),
         )
 
 

@@ -249,6 +249,7 @@ async def has_blocked(session: AsyncSession, viewer: User, other: User) -> bool:
 
 
 MAX_NAMES = 20
+NAMES_TEXT_MAX = 2000  # the text they are typed in; the rest is not read
 
 
 async def members_named(session: AsyncSession, community: Community, raw: object) -> list[User]:
@@ -256,7 +257,7 @@ async def members_named(session: AsyncSession, community: Community, raw: object
     field error that says which."""
     if not isinstance(raw, str):
         raise field_error("usernames", N_("Give the usernames of the people to add."))
-    words = re.split(r"[\s,，、;；]+", raw[:2000])
+    words = re.split(r"[\s,，、;；]+", raw[:NAMES_TEXT_MAX])
     names = list(dict.fromkeys(word.lstrip("@").lower() for word in words if word.strip("@")))
     if not names:
         raise field_error("usernames", N_("Give the usernames of the people to add."))

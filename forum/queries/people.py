@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.models import Membership, MembershipStatus, Role, User
+from forum.validation import USERNAME_MAX
 
 
 class Person(NamedTuple):
@@ -91,7 +92,7 @@ async def member_ids_by_username(
 async def mention_candidates(session: AsyncSession, *, community_id: int, typed: str, limit: int = 8) -> list[Person]:
     """Verified members whose username starts with, or whose display name contains, what was typed after "@":
     suggestions while writing a post. Neighbours know each other as 王阿姨 more often than as wang_fang."""
-    typed = typed.strip()
+    typed = typed[:USERNAME_MAX].strip()  # after "@": a username, or part of a display name, at most that long
     if not typed:
         return []
     escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -117,9 +117,12 @@ class BoardPage:
     pinned: list[ThreadRow] = field(default_factory=list)  # above the rest, on the first page only
 
 
+CURSOR_MAX = 64  # "<iso time>_<id>" is 43 characters at most
+
+
 def parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
     """A board page cursor; anything malformed means 'from the top' rather than an error."""
-    if not raw or "_" not in raw:
+    if not raw or "_" not in raw or len(raw) > CURSOR_MAX:
         return None
     stamp, _, raw_id = raw.rpartition("_")
     try:

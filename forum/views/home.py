@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Blueprint, jsonify, redirect, request, url_for
+from quart import Blueprint, current_app, jsonify, redirect, request, url_for
 
 from forum.actions import accounts
 from forum.actions.communities import find_by_join_code
@@ -58,7 +58,14 @@ async def set_language() -> Any:
     if user is not None:
         await accounts.update_profile(db_session(), user=user, display_name=user.display_name, locale=locale)
         await commit()
-    response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(
+        LANG_COOKIE,
+        locale,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=bool(current_app.config["PRODUCTION"]),  # as the session and CSRF cookies
+    )
     return response
 
 

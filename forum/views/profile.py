@@ -29,6 +29,6 @@ async def show(username: str) -> Any:
         "profile/show.html",
         profile=found,
         blocked=blocked,
-        activity=await activity_of(db_session(), found.user, community_ids=community_ids),
+        activity=await activity_of(db_session(), found.user, viewer=viewer, community_ids=community_ids),
         letters=await letters_received(db_session(), found.user, viewer, community_ids=community_ids),
     )

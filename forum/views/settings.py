@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, redirect, request, url_for
+from quart_rate_limiter import rate_limit
 
 from forum.actions import accounts, messages, notifications
 from forum.actions import sessions as session_actions
@@ -16,6 +17,7 @@ from forum.queries.accounts import list_sessions
 from forum.queries.messages import blocked_by, saved_answers_of
 from forum.queries.notifications import muted_kinds
 from forum.web.context import commit, current_auth_session, db_session, login_required, notify, require_user
+from forum.web.ratelimits import PASSWORD_LIMITS
 from forum.web.signin import sign_out
 from forum.web.templating import render_template
 
@@ -143,6 +145,7 @@ async def _user_named(username: str) -> User:
 
 @blueprint.post("/password")
 @login_required
+@rate_limit(limits=PASSWORD_LIMITS)
 async def password() -> Any:
     form = await request.form
     auth_session = current_auth_session()

@@ -64,8 +64,10 @@ def wants_json() -> bool:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths: a `next` parameter must never send a user to another site."""
-    if not target:
+    """Only same-site paths: a `next` parameter must never send a user to another site. Only printable ones: a
+    control character cannot go into the Location header, and the server dropped the connection without an
+    answer (after a sign-in, without the session cookie)."""
+    if not target or not target.isprintable():
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

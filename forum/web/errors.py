@@ -54,18 +54,29 @@ async def rate_limited(error: RateLimitExceeded) -> Any:
     return await _respond(429, "rate_limited", message, headers={"Retry-After": str(error.retry_after)})
 
 
+# Too long for the action: the request models carry the actions' own limits (forum/api/schemas.py), and such a
+# value is answered as the action would answer it (422 and its message), not as a malformed body (400).
+TOO_LONG = {"string_too_long", "too_long"}
+
+
 async def schema_error(error: RequestSchemaValidationError) -> Any:
     fields: dict[str, str] = {}
+    too_long_only = True
     inner = error.validation_error
     if isinstance(inner, ValidationError):
         for item in inner.errors():
             location = ".".join(str(part) for part in item["loc"]) or "body"
+            too_long_only = too_long_only and item["type"] in TOO_LONG
             if item["type"] == "missing":
                 fields[location] = gettext(N_("This field is required."))
-            elif item["type"] in {"string_too_long", "too_long"}:
+            elif item["type"] == "string_too_long":
+                fields[location] = gettext(N_("At most %(max)d characters."), max=item.get("ctx", {})["max_length"])
+            elif item["type"] == "too_long":
                 fields[location] = gettext(N_("This value is too long."))
             else:
                 fields[location] = gettext(N_("This value has the wrong type or format."))
+    if fields and too_long_only:
+        return await _respond(422, "invalid_input", gettext(InvalidInput.default_message), fields=fields)
     message = gettext(N_("The request body is not valid JSON of the expected shape."))
     return await _respond(400, "invalid_body", message, fields=fields)
 

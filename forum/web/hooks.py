@@ -14,6 +14,9 @@ from forum.web import csrf
 from forum.web.context import db_session
 
 LANG_COOKIE = "linli_lang"
+# Production only (development is plain HTTP): browsers use HTTPS for a year after a visit. Not for
+# subdomains, which may be other people's sites.
+HSTS = "max-age=31536000"
 
 
 async def load_user() -> None:
@@ -87,6 +90,8 @@ async def after_request(response: Response) -> Response:
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
     )
+    if current_app.config["PRODUCTION"]:
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if g.get("user") is not None or request.path.startswith("/api/"):
         headers.setdefault("Cache-Control", "private, no-store")
     return response

@@ -89,6 +89,9 @@ MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 # changed with the RATE_LIMITS setting (docs/configuration.md).
 LOGIN_LIMITS = _per_account_and_address("sign-in", (5, 5 * MINUTE), (30, 10 * MINUTE))
 REGISTER_LIMITS = _per_account_and_address("register", (5, HOUR), (10, HOUR))
+# Changing the password takes the current one: as few guesses at it as signing in allows, per signed-in account
+# (a borrowed phone or a stolen session must not try a dictionary at the general write limit's pace).
+PASSWORD_LIMITS = _per_account_and_address("password", (5, 5 * MINUTE), (30, 10 * MINUTE))
 # Asking to join is counted per person, so neighbours behind one address do not use up each other's tries.
 JOIN_LIMITS = _per_account_and_address("join", (10, HOUR), (100, HOUR))
 # Threads, replies and edits (with their pictures), across the page and the API.
@@ -111,6 +114,7 @@ WRITE_LIMITS = _per_account_and_address("writes", (60, MINUTE), (600, MINUTE), s
 ALL_LIMITS = [
     *LOGIN_LIMITS,
     *REGISTER_LIMITS,
+    *PASSWORD_LIMITS,
     *JOIN_LIMITS,
     *POST_LIMITS,
     *MESSAGE_LIMITS,
