@@ -5,6 +5,7 @@ replies were edited or hidden, threads hidden, deleted or moved, listings remove
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +18,11 @@ from forum.actions import flags, hiding, likes, thread_tools, threads
 from forum.db import Database
 from forum.errors import NotFound
 from forum.events import REGISTRY
-from forum.flaggables import ListingItem, ThreadItem
+from forum.flaggables import ListingItem, ReplyItem, ThreadItem
 from forum.models import Board, Community, Event, Listing, Post, Role, Thread, User, id_of
+from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
-from tests.servers import Server
+from tests.servers import Server, http_login, http_post_form, run_server
 from tests.test_listings import make_listing
 from tests.test_messages_live import Participant
 
@@ -251,3 +253,68 @@ async def test_every_stored_event_names_its_rooms_as_recorded(db: Database) -> N
         if event.room.startswith(rooms.USER.name + ":"):
             continue  # personal events are addressed, not named by their fields
         assert event.room in data.rooms()
+
+
+async def test_an_event_still_in_the_relay_when_a_reader_joins_reaches_them_only_as_replayed_now(
+    db: Database, db_url: str, tmp_path: Path
+) -> None:
+    """A reply posted and hidden by another process (here: the test's own writes, which the server's relay has
+    not read yet; it reads the log only when told or every EVENT_POLL_SECONDS) must not reach a reader who
+    subscribes afterwards live, with its text, when the relay catches up: the subscribe waits for the relay,
+    then replays the reply as it is now."""
+    community, people = await _cast(db, "rj")
+    thread = await make_thread(db, author=people["author"], community=community)
+    async with db.read_only() as session:
+        seen = await latest_event_id(session)
+    # The relay reads the log only when told (a commit of its own, a subscribe), never by the clock here.
+    with run_server(db_url=db_url, var_dir=tmp_path, settings={"EVENT_POLL_SECONDS": "3600"}) as server:
+        reply = await make_reply(db, author=people["author"], thread=thread, body="一会儿就被隐藏的电话号码")
+        async with db.unit_of_work() as session:
+            post, row = await session.get(Post, reply.id), await session.get(Thread, thread.id)
+            assert post is not None and row is not None
+            secretary = people["secretary"]
+            await hiding.set_hidden(
+                session,
+                actor=secretary,
+                item=ReplyItem(post, row),
+                standing=await standing_in(session, secretary, community),
+                hidden=True,
+                reason="隐私",
+            )
+        received = await _after_a_like(server, people, thread, await _opening_id(db, thread), seen)
+    text = json.dumps(received, ensure_ascii=False)
+    assert "电话号码" not in text, received
+    assert [e["type"] for e in received if e["data"].get("post_id") == reply.id] == ["post.created", "post.hidden"]
+
+
+async def _after_a_like(
+    server: Server, people: dict[str, User], thread: Thread, opening_id: int, seen: int
+) -> list[dict[str, Any]]:
+    """What a reader who subscribes to the thread from `seen` receives up to a like made through the server."""
+    reader = Participant()
+    await reader.connect(server, people["reader"].username)
+    try:
+        assert await reader.subscribe(rooms.THREAD(id_of(thread)), seen) == {"ok": True}
+        # A write through the server itself: its relay now sends what the log holds, in id order, live to
+        # everyone in the room, this like last.
+        http = await http_login(server.url, people["author"].username)
+        liked = await http_post_form(http, f"/posts/{opening_id}/like", {"value": "1"}, token_from=f"/t/{thread.id}")
+        assert liked.status_code == 302
+        await http.aclose()
+        received: list[dict[str, Any]] = []
+        while not received or received[-1]["type"] != "post.liked":
+            received.append(await reader.next())
+        return received
+    finally:
+        await reader.close()
+
+
+async def _opening_id(db: Database, thread: Thread) -> int:
+    async with db.read_only() as session:
+        return int(
+            (
+                await session.execute(
+                    select(col(Post.id)).where(col(Post.thread_id) == thread.id, col(Post.number) == 1)
+                )
+            ).scalar_one()
+        )
