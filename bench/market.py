@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.fanout import database
 from forum.access import standing_in
-from forum.actions import communities, memberships, sales
+from forum.actions import communities, memberships, reservations, sale_items, sales
 from forum.db import Database
 from forum.errors import DomainError
 from forum.models import CharitySale, Community, SaleItem, User
@@ -60,7 +60,7 @@ async def _sale(
             ends_at=utcnow() + timedelta(days=1),
         )
         items = [
-            await sales.donate_item(
+            await sale_items.donate_item(
                 session,
                 actor=organiser,
                 sale=sale,
@@ -79,7 +79,7 @@ async def _reserve(db: Database, community: Community, buyer: User, sale: Charit
     async with db.unit_of_work() as session:
         standing = await standing_in(session, buyer, community)
         try:
-            await sales.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=1)
+            await reservations.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=1)
         except DomainError as error:
             assert error.status == 409, error
             return False

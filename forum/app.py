@@ -21,7 +21,8 @@ from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.listings import expire_due
 from forum.actions.notifications import prune_read
-from forum.actions.sales import close_ended, lapse_due, remind_due
+from forum.actions.reservations import lapse_due, remind_due
+from forum.actions.sales import close_ended
 from forum.actions.suspensions import lift_due
 from forum.actions.thread_tools import close_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE

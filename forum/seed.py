@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.access import standing_in
-from forum.actions import accounts, communities, letters, memberships, sales
+from forum.actions import accounts, communities, letters, memberships, reservations, sale_items, sales
 from forum.models import Community, CommunityKind, Role
 from forum.timeutil import utcnow
 
@@ -151,7 +151,7 @@ async def _seed_sale(session: AsyncSession, community: Community) -> None:
     ):
         user, standing = people[donor]
         items.append(
-            await sales.donate_item(
+            await sale_items.donate_item(
                 session,
                 actor=user,
                 sale=sale,
@@ -163,4 +163,4 @@ async def _seed_sale(session: AsyncSession, community: Community) -> None:
             )
         )
     buyer, buyer_standing = people["li_na"]
-    await sales.reserve(session, actor=buyer, sale=sale, item=items[0], standing=buyer_standing, quantity=1)
+    await reservations.reserve(session, actor=buyer, sale=sale, item=items[0], standing=buyer_standing, quantity=1)

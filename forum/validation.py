@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from forum.config import LOCALES
 from forum.errors import InvalidInput, field_error
@@ -136,3 +139,70 @@ def whole_number(value: object) -> object:
         if text.isascii() and text.isdigit() and len(text) <= 9:
             return int(text)
     return value
+
+
+WHEN_TEXT_MAX = 64  # a moment as ISO 8601 text ("2026-12-05T09:00:00.000000+08:00" is 32)
+_MONEY = re.compile(r"\d{1,9}(\.\d{1,2})?")
+
+
+def parse_yuan(value: object, field: str, *, most_cents: int, required: bool = True) -> int | None:
+    """Yuan as typed ("12", "12.5", "¥12.50") in fen; none for an empty optional field."""
+    text = value.strip().lstrip("¥￥").strip() if isinstance(value, str) else value
+    if isinstance(text, bool):
+        raise field_error(field, N_("Give an amount in yuan, such as 12 or 12.50."))
+    if isinstance(text, int | float):
+        text = str(text)
+    if text in (None, ""):
+        if required:
+            raise field_error(field, N_("Give an amount in yuan, such as 12 or 12.50."))
+        return None
+    if not isinstance(text, str) or not _MONEY.fullmatch(text):
+        if isinstance(text, str) and text.startswith("-"):
+            raise field_error(field, N_("An amount cannot be negative."))
+        raise field_error(field, N_("Give an amount in yuan, such as 12 or 12.50."))
+    try:
+        cents = int(Decimal(text) * 100)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        raise field_error(field, N_("Give an amount in yuan, such as 12 or 12.50.")) from None
+    if cents > most_cents:
+        raise field_error(field, N_("At most ¥%(most)s."), most=f"{most_cents // 100:,}")
+    return cents
+
+
+def parse_count(value: object, field: str, *, most: int) -> int:
+    """A whole number of units, 1 to `most`."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,6}\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise field_error(field, N_("Give a whole number."))
+    if value < 1:
+        raise field_error(field, N_("At least one."))
+    if value > most:
+        raise field_error(field, N_("At most %(most)d."), most=most)
+    return value
+
+
+def parse_when(value: object, field: str, *, zone: str) -> datetime | None:
+    """A moment as a form or the API gives it: an aware datetime, or ISO 8601 text ("2026-12-05T09:00", as a
+    datetime-local input sends it, or with an offset). Without an offset it is a time in `zone`, the
+    community's clock. None for nothing given; an error for anything else."""
+    if isinstance(value, datetime):
+        moment = value
+    elif value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    elif isinstance(value, str) and len(value) <= WHEN_TEXT_MAX:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00.")) from None
+    else:
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00."))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00.")) from None
+    if not 2000 <= moment.year <= 2100:
+        raise field_error(field, N_("Give a day and time, such as 2026-12-05 09:00."))
+    return moment

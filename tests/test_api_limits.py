@@ -27,6 +27,7 @@ from forum.actions import (
     memberships,
     messages,
     mutes,
+    sale_items,
     sales,
     suspensions,
     thread_tools,
@@ -55,7 +56,7 @@ from forum.models import FilterMode, ListingKind, MembershipStatus, Role
 from forum.queries import listings as listing_queries
 from forum.queries import messages as message_queries
 from forum.queries import threads as thread_queries
-from forum.validation import MAX_ID, NUMBER_TEXT_MAX, PASSWORD_MAX, REASON_MAX, USERNAME_MAX
+from forum.validation import MAX_ID, NUMBER_TEXT_MAX, PASSWORD_MAX, REASON_MAX, USERNAME_MAX, WHEN_TEXT_MAX
 from tests.conftest import app_config
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
 from tests.helpers import bearer
@@ -174,14 +175,14 @@ EXPECTED: dict[type[BaseModel], dict[str, dict[str, int]]] = {
         "title": most(sales.TITLE_MAX),
         "cause": most(sales.CAUSE_MAX),
         "pickup": most(sales.PICKUP_MAX),
-        "starts_at": most(sales.WHEN_TEXT_MAX),
-        "ends_at": most(sales.WHEN_TEXT_MAX),
+        "starts_at": most(WHEN_TEXT_MAX),
+        "ends_at": most(WHEN_TEXT_MAX),
         "target<str>": NUMBER_TEXT,
         "hold_hours<str>": NUMBER_TEXT,
     },
     sales_v1.ItemIn: {
-        "title": most(sales.TITLE_MAX),
-        "description": most(sales.DESCRIPTION_MAX),
+        "title": most(sale_items.TITLE_MAX),
+        "description": most(sale_items.DESCRIPTION_MAX),
         "price<str>": NUMBER_TEXT,
         "quantity<str>": NUMBER_TEXT,
     },

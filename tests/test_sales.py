@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import sales
+from forum.actions import reservations, sale_items, sales
 from forum.app import create_app
 from forum.db import Database
 from forum.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -65,7 +65,7 @@ async def _item(
 ) -> SaleItem:
     async with db.unit_of_work() as session:
         standing = await standing_in(session, donor, community)
-        return await sales.donate_item(
+        return await sale_items.donate_item(
             session,
             actor=donor,
             sale=sale,
@@ -84,7 +84,9 @@ async def _reserve(
         sale, item = await session.get(CharitySale, sale_id), await session.get(SaleItem, item_id)
         assert sale is not None and item is not None
         standing = await standing_in(session, buyer, community)
-        return await sales.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=quantity)
+        return await reservations.reserve(
+            session, actor=buyer, sale=sale, item=item, standing=standing, quantity=quantity
+        )
 
 
 async def _as(db: Database, actor: User, community: Community, action: str, reservation_id: int) -> None:
@@ -96,7 +98,11 @@ async def _as(db: Database, actor: User, community: Community, action: str, rese
         sale = await session.get(CharitySale, item.sale_id)
         assert sale is not None
         standing = await standing_in(session, actor, community)
-        step = {"cancel": sales.cancel_reservation, "pay": sales.mark_paid, "hand_over": sales.hand_over}[action]
+        step = {
+            "cancel": reservations.cancel_reservation,
+            "pay": reservations.mark_paid,
+            "hand_over": reservations.hand_over,
+        }[action]
         await step(session, actor=actor, sale=sale, item=item, reservation=reservation, standing=standing)
 
 
@@ -123,7 +129,7 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
     first = await _reserve(db, buyer, community, sale_id, item_id, quantity="2")
     async with db.unit_of_work() as session:  # nor is a reservation of this sale ended through another
         standing = await standing_in(session, organiser, community)
-        for step in (sales.cancel_reservation, sales.mark_paid, sales.hand_over):
+        for step in (reservations.cancel_reservation, reservations.mark_paid, reservations.hand_over):
             with pytest.raises(NotFound):
                 await step(session, actor=organiser, sale=elsewhere, item=item, reservation=first, standing=standing)
     assert first.status == ReservationStatus.HELD and first.expires_at > utcnow() + timedelta(hours=23)
@@ -271,12 +277,12 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
     for quantity in (1, 2):
         await _reserve(db, buyer, community, sale_id, item_id, quantity=quantity)
     async with db.unit_of_work() as session:
-        assert await sales.lapse_due(session, now=utcnow()) == 0  # not run out yet
+        assert await reservations.lapse_due(session, now=utcnow()) == 0  # not run out yet
     assert await _state(db, sale_id, item_id) == (3, 0, 0)
     async with db.unit_of_work() as session:
-        assert await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 2  # both, units summed
+        assert await reservations.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 2  # both, units summed
     async with db.unit_of_work() as session:
-        assert await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 0  # once
+        assert await reservations.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 0  # once
     assert await _state(db, sale_id, item_id) == (0, 0, 0)
 
     # An overdue reservation paid at the moment the job runs: exactly one of the two happens.
@@ -285,7 +291,7 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
 
         async def lapse_it() -> bool:
             async with db.unit_of_work() as session:
-                return await sales.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 1
+                return await reservations.lapse_due(session, now=utcnow() + timedelta(hours=2)) == 1
 
         async def pay_it(reservation: SaleReservation = overdue) -> bool:
             try:
@@ -330,7 +336,7 @@ async def test_each_process_gives_back_reservations_not_paid_in_time(db: Databas
     assert statuses == [ReservationStatus.LAPSED, ReservationStatus.PAID, ReservationStatus.HELD]
     assert await _state(db, sale.id or 0, item.id or 0) == (1, 1, 800)
     async with db.unit_of_work() as session:
-        assert await sales.lapse_due(session, now=utcnow()) == 0  # nothing else is due
+        assert await reservations.lapse_due(session, now=utcnow()) == 0  # nothing else is due
 
 
 async def test_the_total_raised_holds_amounts_past_32_bits(db: Database) -> None:
@@ -352,7 +358,7 @@ async def test_a_buyer_is_reminded_once_before_the_reservation_lapses_and_a_paid
     assert due.remind_at is not None and due.expires_at - due.remind_at == timedelta(minutes=15)  # a quarter of 1 h
     await _as(db, organiser, community, "pay", paid.id or 0)
     async with db.unit_of_work() as session:
-        assert await sales.remind_due(session, now=utcnow()) == 0  # not yet
+        assert await reservations.remind_due(session, now=utcnow()) == 0  # not yet
     async with db.unit_of_work() as session:  # both reach their reminder time; the paid one was cleared
         await session.execute(
             update(SaleReservation)
@@ -361,7 +367,7 @@ async def test_a_buyer_is_reminded_once_before_the_reservation_lapses_and_a_paid
         )
     for _ in range(2):
         async with db.unit_of_work() as session:
-            await sales.remind_due(session, now=utcnow())
+            await reservations.remind_due(session, now=utcnow())
     async with db.read_only() as session:
         told = (
             await session.execute(

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import sales
+from forum.actions import reservations, sale_items, sales
 from forum.db import Database
 from forum.models import CharitySale, Community, SaleItem, SaleReservation, User
 from forum.queries.threads import latest_event_id
@@ -44,7 +44,7 @@ async def donate(db: Database, donor: User, community: Community, sale: CharityS
     values: dict[str, object] = {"title": "手工布鞋", "description": "全新", "price": "25", "quantity": 1, **fields}
     async with db.unit_of_work() as session:
         standing = await standing_in(session, donor, community)
-        return await sales.donate_item(session, actor=donor, sale=sale, standing=standing, **values)  # type: ignore[arg-type]
+        return await sale_items.donate_item(session, actor=donor, sale=sale, standing=standing, **values)  # type: ignore[arg-type]
 
 
 async def _in_both_rooms(reader: Participant, kind: str, room: str, market: str) -> dict[str, object]:
@@ -142,7 +142,7 @@ async def test_units_given_back_by_the_lapse_job_reach_the_open_page(db: Databas
     item = await donate(db, organiser, community, sale, quantity=3)
     async with db.unit_of_work() as session:
         standing = await standing_in(session, buyer, community)
-        held = await sales.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=2)
+        held = await reservations.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=2)
     async with db.unit_of_work() as session:  # its time ran out a minute ago
         await session.execute(
             update(SaleReservation)

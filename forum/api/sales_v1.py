@@ -14,7 +14,7 @@ from quart_schema.pydantic import File
 
 from forum import rooms
 from forum.access import access_community, access_reservation, access_sale, access_sale_item, require_reader
-from forum.actions import sales
+from forum.actions import reservations, sale_items, sales
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.schemas import Amount, PersonOut, WholeNumber
@@ -25,6 +25,7 @@ from forum.permissions import CommunityStanding
 from forum.queries.people import Person
 from forum.queries.sales import ItemView, ReservationView, sale_summary, sale_view, sales_of
 from forum.queries.threads import latest_event_id
+from forum.validation import WHEN_TEXT_MAX
 from forum.web.context import commit, db_session, require_user
 from forum.web.ratelimits import MARKET_LIMITS
 from forum.web.uploads import uploaded_images
@@ -93,15 +94,15 @@ class SaleIn(BaseModel):
     cause: str = Field(max_length=sales.CAUSE_MAX)
     pickup: str = Field(max_length=sales.PICKUP_MAX)
     # ISO 8601; without an offset, the community's time (Asia/Shanghai)
-    starts_at: str = Field(max_length=sales.WHEN_TEXT_MAX)
-    ends_at: str = Field(max_length=sales.WHEN_TEXT_MAX)
+    starts_at: str = Field(max_length=WHEN_TEXT_MAX)
+    ends_at: str = Field(max_length=WHEN_TEXT_MAX)
     target: Amount | None = None  # yuan
     hold_hours: WholeNumber = 24
 
 
 class ItemIn(BaseModel):
-    title: str = Field(max_length=sales.TITLE_MAX)
-    description: str = Field(default="", max_length=sales.DESCRIPTION_MAX)
+    title: str = Field(max_length=sale_items.TITLE_MAX)
+    description: str = Field(default="", max_length=sale_items.DESCRIPTION_MAX)
     price: Amount  # yuan per unit
     quantity: WholeNumber = 1
 
@@ -263,7 +264,7 @@ async def donate_item(sale_id: int, data: ItemIn) -> tuple[SaleOut, int]:
     """Donate an item: JSON, or multipart/form-data with up to four photos in `images`. Answers the sale."""
     user = require_user()
     sale, _community, standing = await access_sale(db_session(), user, sale_id)
-    await sales.donate_item(
+    await sale_items.donate_item(
         db_session(),
         actor=user,
         sale=sale,
@@ -272,7 +273,7 @@ async def donate_item(sale_id: int, data: ItemIn) -> tuple[SaleOut, int]:
         description=data.description,
         price=data.price,
         quantity=data.quantity,
-        images=await uploaded_images(most=sales.MAX_IMAGES, too_many=sales.TOO_MANY_FOR_ITEM),
+        images=await uploaded_images(most=sale_items.MAX_IMAGES, too_many=sale_items.TOO_MANY_FOR_ITEM),
     )
     await commit()
     return await _sale_out(sale, standing), 201
@@ -286,7 +287,7 @@ async def reserve_item(item_id: int, data: ReserveIn) -> tuple[ReservationOut, i
     """Reserve units of an item. 409 `quantity` when not that many are left, 409 `sale` when it is over."""
     user = require_user()
     item, sale, _community, standing = await access_sale_item(db_session(), user, item_id)
-    reservation = await sales.reserve(
+    reservation = await reservations.reserve(
         db_session(), actor=user, sale=sale, item=item, standing=standing, quantity=data.quantity
     )
     await commit()
@@ -296,7 +297,11 @@ async def reserve_item(item_id: int, data: ReserveIn) -> tuple[ReservationOut, i
 async def _step(reservation_id: int, step: str) -> ReservationOut:
     user = require_user()
     reservation, item, sale, _community, standing = await access_reservation(db_session(), user, reservation_id)
-    action = {"cancel": sales.cancel_reservation, "paid": sales.mark_paid, "handed_over": sales.hand_over}[step]
+    action = {
+        "cancel": reservations.cancel_reservation,
+        "paid": reservations.mark_paid,
+        "handed_over": reservations.hand_over,
+    }[step]
     await action(db_session(), actor=user, sale=sale, item=item, reservation=reservation, standing=standing)
     await commit()
     return _reservation_out(ReservationView(reservation, item, None))  # the action set its new status

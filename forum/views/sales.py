@@ -12,7 +12,7 @@ from quart import Blueprint, Response, current_app, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import access_community, access_reservation, access_sale, access_sale_item, require_reader
-from forum.actions import sales
+from forum.actions import reservations, sale_items, sales
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_, gettext
 from forum.models import CharitySale, Community, SaleStatus, id_of
@@ -106,7 +106,7 @@ async def _sale_page(
         view=view,
         can_donate=standing.is_verified_member and sale.status == SaleStatus.OPEN,
         can_reserve=standing.is_verified_member,
-        max_images=sales.MAX_IMAGES,
+        max_images=sale_items.MAX_IMAGES,
         form=form or {},
         errors=errors or {},
         item_errors=item_errors or {},
@@ -129,7 +129,7 @@ async def donate(sale_id: int) -> Any:
     sale, community, standing = await access_sale(db_session(), user, sale_id)
     form = await request.form
     try:
-        item = await sales.donate_item(
+        item = await sale_items.donate_item(
             db_session(),
             actor=user,
             sale=sale,
@@ -138,7 +138,7 @@ async def donate(sale_id: int) -> Any:
             description=form.get("description", ""),
             price=form.get("price"),
             quantity=form.get("quantity"),
-            images=await uploaded_images(most=sales.MAX_IMAGES, too_many=sales.TOO_MANY_FOR_ITEM),
+            images=await uploaded_images(most=sale_items.MAX_IMAGES, too_many=sale_items.TOO_MANY_FOR_ITEM),
         )
     except InvalidInput as error:
         if error.status == 409:  # closed meanwhile: the item was written, and goes with the rollback
@@ -159,7 +159,7 @@ async def reserve(item_id: int) -> Any:
     item, sale, community, standing = await access_sale_item(db_session(), user, item_id)
     form = await request.form
     try:
-        await sales.reserve(
+        await reservations.reserve(
             db_session(), actor=user, sale=sale, item=item, standing=standing, quantity=form.get("quantity", "1")
         )
     except InvalidInput as error:  # refused before anything was written
@@ -175,9 +175,9 @@ async def reserve(item_id: int) -> Any:
 
 
 _STEPS = {
-    "cancel": (sales.cancel_reservation, N_("The reservation is cancelled.")),
-    "paid": (sales.mark_paid, N_("Payment recorded.")),
-    "handed-over": (sales.hand_over, N_("Hand-over recorded.")),
+    "cancel": (reservations.cancel_reservation, N_("The reservation is cancelled.")),
+    "paid": (reservations.mark_paid, N_("Payment recorded.")),
+    "handed-over": (reservations.hand_over, N_("Hand-over recorded.")),
 }
 
 
