@@ -5,7 +5,7 @@ python-socketio floor measured in the same run. Not a timed test.
 
 Seeds a fresh database (as bench/fanout.py does: SQLite under a temp dir, or a throwaway PostgreSQL database)
 with one community of N verified members with API sessions, paired into N/2 conversations by the domain action
-(`messages.start_direct`), each member in exactly one. Starts a real `forum serve` and connects one cheap raw
+(`conversations.start_direct`), each member in exactly one. Starts a real `forum serve` and connects one cheap raw
 Socket.IO client per member (bench/fanout_client.py, over several processes), authenticated with
 `auth={"token": ...}` and subscribed to its conversation's room. A load generator then sends the messages through
 the JSON API (`POST /api/v1/conversations/<id>/messages`, the sender's bearer token, so no CSRF token), open loop
@@ -59,7 +59,7 @@ from bench.fanout import (
 )
 from forum import rooms
 from forum.access import standing_in
-from forum.actions import communities, messages
+from forum.actions import communities
 from forum.db import Database
 from forum.events import MessageCreated, PersonData
 from forum.markup import render_markdown
@@ -157,7 +157,7 @@ async def seed(url: str, members: int) -> Seeded:
             for first in range(0, members - 1, 2):
                 actor, other = users[user_ids[first]], users[user_ids[first + 1]]
                 standing = await standing_in(session, actor, here)
-                conversation, _new = await messages.start_direct(
+                conversation, _new = await conversations.start_direct(
                     session, actor=actor, community=here, standing=standing, other=other
                 )
                 assert conversation.id is not None

@@ -29,7 +29,7 @@ from sqlmodel import col
 
 from bench.fanout import database
 from forum.access import standing_in
-from forum.actions import communities, flags, letters, listings, memberships, messages, threads
+from forum.actions import communities, conversations, flags, letters, listings, memberships, messages, threads
 from forum.app import create_app
 from forum.db import Database
 from forum.flaggables import LetterItem, ListingItem, MessageItem, of_post
@@ -68,7 +68,7 @@ async def _flag_everything(db: Database, community: Community, people: list[User
         thread = await threads.create_thread(
             session, actor=author, board=board, standing=standing, title="压测", body="内容"
         )
-        conversation, _new = await messages.start_direct(
+        conversation, _new = await conversations.start_direct(
             session, actor=author, community=community, standing=standing, other=flagger
         )
         member = (

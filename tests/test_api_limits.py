@@ -21,6 +21,7 @@ from forum.actions import (
     accounts,
     boards,
     communities,
+    conversations,
     flags,
     letters,
     listings,
@@ -145,8 +146,8 @@ EXPECTED: dict[type[BaseModel], dict[str, dict[str, int]]] = {
     market_v1.ReasonIn: {"reason": REASON},
     messages_v1.StartConversationIn: {"username": most(USERNAME_MAX)},
     messages_v1.StartGroupIn: {
-        "title": most(messages.TITLE_MAX),
-        "usernames": most(messages.MAX_PARTICIPANTS),
+        "title": most(conversations.TITLE_MAX),
+        "usernames": most(conversations.MAX_PARTICIPANTS),
         "usernames[]": most(USERNAME_MAX),
     },
     messages_v1.MessagePageQuery: {"before": LATER_ID},

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from forum import rooms
 from forum.access import access_conversation, standing_in
-from forum.actions import messages
+from forum.actions import conversations, message_settings, messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.models import (
@@ -54,11 +54,11 @@ async def _start(db: Database, actor: User, community: Community, *others: User,
     async with db.unit_of_work() as session:
         standing = await standing_in(session, actor, community)
         if len(others) == 1 and not title:
-            conversation, _new = await messages.start_direct(
+            conversation, _new = await conversations.start_direct(
                 session, actor=actor, community=community, standing=standing, other=others[0]
             )
             return conversation
-        return await messages.start_group(
+        return await conversations.start_group(
             session, actor=actor, community=community, standing=standing, others=others, title=title
         )
 
@@ -82,13 +82,13 @@ async def _set_policy(db: Database, user: User, policy: str) -> None:
     async with db.unit_of_work() as session:
         loaded = await session.get(User, user.id)
         assert loaded is not None
-        await messages.set_message_policy(session, actor=loaded, policy=policy)
+        await message_settings.set_message_policy(session, actor=loaded, policy=policy)
     user.message_policy = policy
 
 
 async def _block(db: Database, actor: User, target: User, *, blocked: bool = True) -> None:
     async with db.unit_of_work() as session:
-        await messages.set_blocked(session, actor=actor, target=target, blocked=blocked)
+        await message_settings.set_blocked(session, actor=actor, target=target, blocked=blocked)
 
 
 async def test_two_people_have_one_conversation_per_community_whoever_starts_it(db: Database) -> None:
@@ -122,7 +122,7 @@ async def test_contacts_only_and_blocks_stop_residents_but_never_stop_anyone_rea
 ) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await _start(db, n.zhang, n.community, n.wang)
     # Secretaries reach anyone, and once they share a conversation, wang counts the secretary as a contact.
     assert await _start(db, n.secretary, n.community, n.wang)
@@ -143,7 +143,7 @@ async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unbloc
     await _send(db, n.zhang, conversation.id, "你好", "hello-0001")
     await _block(db, n.wang, n.zhang)
     await _block(db, n.wang, n.zhang)  # twice: no error, one row
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await _send(db, n.zhang, conversation.id, "还在吗", "hello-0002")
     await _send(db, n.wang, conversation.id, "别发了", "reply-0001")  # the one who blocked can still write
     await _block(db, n.wang, n.zhang, blocked=False)
@@ -156,7 +156,7 @@ async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unbloc
 async def test_groups_hold_at_most_ten_and_every_member_must_be_reachable(db: Database) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await _start(db, n.li, n.community, n.zhang, n.wang, title="12号楼")
     crowd = [await make_user(db) for _ in range(10)]
     for person in crowd:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from forum.access import access_conversation, standing_in
-from forum.actions import likes, memberships, messages, notifications
+from forum.actions import conversations, likes, memberships, messages, notifications
 from forum.db import Database
 from forum.markup import quote_markdown
 from forum.models import Community, Event, Membership, Notification, NotificationKind, Post, Role, User
@@ -166,7 +166,7 @@ async def test_messages_notify_those_not_reading_gathered_per_conversation_and_r
     zhang, wang = await _people(db, community, "pm_zhang", "pm_wang")
     async with db.unit_of_work() as session:
         standing = await standing_in(session, zhang, community)
-        conversation, _new = await messages.start_direct(
+        conversation, _new = await conversations.start_direct(
             session, actor=zhang, community=community, standing=standing, other=wang
         )
     conversation_id = conversation.id or 0
@@ -345,7 +345,7 @@ async def test_someone_who_left_hears_nothing_more_about_the_community_but_still
     thread = await make_thread(db, author=mover, community=community, title="搬家前的旧家具")
     async with db.unit_of_work() as session:
         standing = await standing_in(session, secretary, community)
-        conversation, _new = await messages.start_direct(
+        conversation, _new = await conversations.start_direct(
             session, actor=secretary, community=community, standing=standing, other=mover
         )
     async with db.unit_of_work() as session:

@@ -1,14 +1,8 @@
-"""Private messages: conversations between verified members of one community, two people or a small group.
+"""Private messages in a conversation (`forum.actions.conversations`): sending, and reading up to a message.
 
-Who may start a conversation with whom (`_require_reachable`): everyone in it is a verified member of the
-community. A secretary can always be reached (a resident must be able to reach their secretary at any hour)
-and can reach anyone. Otherwise a recipient who blocked the sender, or who takes messages only from contacts
-(people they already share a conversation with) and has none with the sender, cannot be reached. Blocks also
-stop messages in a conversation that already exists between two people.
-
-Only participants read or write a conversation: every fetch by id goes through
-`forum.access.access_conversation`. A message carries the sender's own id for it (`client_id`): sending it
-again, after a lost answer, returns the stored message instead of storing it twice.
+A message carries the sender's own id for it (`client_id`): sending it again, after a lost answer, returns the
+stored message instead of storing it twice. Blocks also stop messages in a conversation that already exists
+between two people. Every participant's unread count travels whole to their personal room.
 """
 
 from __future__ import annotations
@@ -18,116 +12,44 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum import subjects
-from forum.actions import notifications
+from forum.actions import conversations, notifications
 from forum.actions.images import attach_images
 from forum.actions.mutes import require_voice
 from forum.actions.threads import author_data, image_data
 from forum.db import insert_for, record_event
-from forum.errors import Forbidden, NotFound, field_error
+from forum.errors import field_error
 from forum.events import MessageCreated, MessagesRead, UnreadChanged
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import render_markdown
 from forum.models import (
-    Community,
     Conversation,
     ConversationMember,
     Membership,
     MembershipStatus,
     Message,
     MessageImage,
-    MessagePolicy,
     NotificationKind,
     Role,
-    SavedAnswer,
     User,
     UserBlock,
-    id_of,
 )
 from forum.offload import text_work
 from forum.paths import message_image_path, message_path
 from forum.permissions import CommunityStanding
 from forum.queries.messages import pictures_of, unread_totals
 from forum.timeutil import utcnow
-from forum.validation import FieldErrors, clean_text
+from forum.validation import clean_text
 
-MAX_PARTICIPANTS = 10  # a group, the one who starts it included
 MAX_MESSAGE_CHARS = 4000
-TITLE_MAX = 60
 # A UUID, a ULID or any other random id the client makes: long enough not to collide, short enough to index.
 CLIENT_ID_MAX = 64
 _CLIENT_ID = re.compile(rf"[A-Za-z0-9_-]{{8,{CLIENT_ID_MAX}}}")
-
-
-class NotReachable(Forbidden):
-    default_message = N_("%(name)s does not take private messages from you.")
-
-
-def require_can_message(standing: CommunityStanding) -> None:
-    """For handlers, before they look up names: only verified members learn who is a member here."""
-    _require_verified(standing)
-
-
-def _require_verified(standing: CommunityStanding) -> None:
-    if not standing.is_verified_member:
-        raise Forbidden(N_("Only verified members of this community can send private messages here."))
-
-
-async def _require_reachable(
-    session: AsyncSession, *, community_id: int, actor: User, standing: CommunityStanding, others: Sequence[User]
-) -> None:
-    """Raise unless `actor` may start a conversation with every one of `others` in this community."""
-    ids = [other.id for other in others if other.id is not None]
-    roles: dict[int, str] = dict(
-        (
-            await session.execute(
-                select(col(Membership.user_id), col(Membership.role)).where(
-                    col(Membership.community_id) == community_id,
-                    col(Membership.user_id).in_(ids),
-                    col(Membership.status) == MembershipStatus.VERIFIED,
-                )
-            )
-        ).all()
-    )
-    if len(roles) != len(set(ids)):
-        raise field_error("recipients", N_("You can only message verified members of this community."))
-    if standing.is_secretary:
-        return
-    guarded = [other for other in others if roles.get(id_of(other)) != Role.SECRETARY]
-    if not guarded:
-        return
-    guarded_ids = [other.id for other in guarded]
-    blocked_by = set(
-        (
-            await session.execute(
-                select(col(UserBlock.blocker_id)).where(
-                    col(UserBlock.blocker_id).in_(guarded_ids), col(UserBlock.blocked_id) == actor.id
-                )
-            )
-        ).scalars()
-    )
-    contacts_only = [other.id for other in guarded if other.message_policy == MessagePolicy.CONTACTS]
-    contacts: set[int] = set()
-    if contacts_only:
-        mine = select(col(ConversationMember.conversation_id)).where(col(ConversationMember.user_id) == actor.id)
-        contacts = set(
-            (
-                await session.execute(
-                    select(col(ConversationMember.user_id)).where(
-                        col(ConversationMember.conversation_id).in_(mine),
-                        col(ConversationMember.user_id).in_(contacts_only),
-                    )
-                )
-            ).scalars()
-        )
-    for other in guarded:
-        if other.id in blocked_by or (other.message_policy == MessagePolicy.CONTACTS and other.id not in contacts):
-            raise NotReachable(name=other.display_name)
 
 
 # A conversation's participants, each with their role if they are still a verified member of its community and
@@ -155,110 +77,6 @@ _SEND_TO = (
 )
 
 
-def _pair_key(first: int, second: int) -> str:
-    return f"{min(first, second)}:{max(first, second)}"
-
-
-async def _create(
-    session: AsyncSession,
-    *,
-    community: Community,
-    actor: User,
-    people: Sequence[User],
-    pair_key: str | None,
-    title: str,
-) -> Conversation:
-    """A new conversation; for two people whose conversation another request has just created, that one."""
-    assert community.id is not None  # noqa: S101 -- a loaded row
-    now = utcnow()
-    created = (
-        await session.execute(
-            insert_for(session)(Conversation)
-            .values(
-                community_id=community.id,
-                pair_key=pair_key,
-                title=title,
-                created_by_id=actor.id,
-                created_at=now,
-                last_message_at=now,
-                last_message_id=0,
-            )
-            .on_conflict_do_nothing()
-            .returning(col(Conversation.id))
-        )
-    ).scalar_one_or_none()
-    if created is None:  # both people opened it at the same moment: the other request's, with its members
-        return (
-            await session.execute(
-                select(Conversation).where(
-                    col(Conversation.community_id) == community.id, col(Conversation.pair_key) == pair_key
-                )
-            )
-        ).scalar_one()
-    session.add_all(
-        [
-            ConversationMember(conversation_id=created, user_id=person.id, joined_at=now)
-            for person in people
-            if person.id is not None
-        ]
-    )
-    await session.flush()
-    conversation = await session.get(Conversation, created)
-    assert conversation is not None  # noqa: S101 -- just inserted
-    return conversation
-
-
-async def start_direct(
-    session: AsyncSession, *, actor: User, community: Community, standing: CommunityStanding, other: User
-) -> tuple[Conversation, bool]:
-    """The conversation of `actor` and `other` in this community: the one they already have, else a new one;
-    and whether it is new."""
-    _require_verified(standing)
-    require_voice(standing)
-    assert actor.id is not None and other.id is not None  # noqa: S101 -- loaded rows
-    if other.id == actor.id:
-        raise field_error("recipients", N_("Choose someone other than yourself."))
-    pair_key = _pair_key(actor.id, other.id)
-    existing = (
-        await session.execute(
-            select(Conversation).where(
-                col(Conversation.community_id) == community.id, col(Conversation.pair_key) == pair_key
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing, False
-    assert community.id is not None  # noqa: S101 -- a loaded row
-    await _require_reachable(session, community_id=community.id, actor=actor, standing=standing, others=[other])
-    people = [actor, other]
-    return await _create(session, community=community, actor=actor, people=people, pair_key=pair_key, title=""), True
-
-
-async def start_group(
-    session: AsyncSession,
-    *,
-    actor: User,
-    community: Community,
-    standing: CommunityStanding,
-    others: Sequence[User],
-    title: object,
-) -> Conversation:
-    """A new group conversation of `actor` and `others` (up to MAX_PARTICIPANTS in all)."""
-    _require_verified(standing)
-    require_voice(standing)
-    people = list({other.id: other for other in others if other.id != actor.id}.values())
-    if not people:
-        raise field_error("recipients", N_("Choose someone other than yourself."))
-    if len(people) + 1 > MAX_PARTICIPANTS:
-        raise field_error("recipients", N_("A group has at most %(max)d people, you included."), max=MAX_PARTICIPANTS)
-    clean_title = clean_text(title, "title", max_length=TITLE_MAX, required=False)
-    assert community.id is not None  # noqa: S101 -- a loaded row
-    await _require_reachable(session, community_id=community.id, actor=actor, standing=standing, others=people)
-    return await _create(
-        session, community=community, actor=actor, people=[actor, *people], pair_key=None, title=clean_title
-    )
-
-
 async def send_message(
     session: AsyncSession,
     *,
@@ -276,7 +94,7 @@ async def send_message(
     `client_id` already in the conversation is returned as stored (after the same checks as a new one),
     whatever this attempt carries. The others are notified unless they are in `reading` (the people who have
     the conversation open right now). tests/test_statements.py counts the statements of a send."""
-    _require_verified(standing)
+    conversations.require_verified(standing)
     require_voice(standing)
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise field_error(
@@ -303,7 +121,7 @@ async def send_message(
             if role is None:
                 raise field_error("recipients", N_("You can only message verified members of this community."))
             if role != Role.SECRETARY and blocked:
-                raise NotReachable(name=name)
+                raise conversations.NotReachable(name=name)
     body_html = await text_work(len(clean_body), render_markdown, clean_body) if clean_body else ""
     now = utcnow()
     # A retry that overlaps the first send (a double tap, a lost answer) waits for it and stores nothing.
@@ -437,60 +255,3 @@ async def mark_read(
         )
         return mark
     return max(member.last_read_message_id, mark)
-
-
-async def set_blocked(session: AsyncSession, *, actor: User, target: User, blocked: bool) -> None:
-    """Block (or unblock) private messages from `target`. Idempotent."""
-    assert actor.id is not None and target.id is not None  # noqa: S101 -- loaded rows
-    if target.id == actor.id:
-        raise field_error("username", N_("Choose someone other than yourself."))
-    if blocked:
-        await session.execute(
-            insert_for(session)(UserBlock)
-            .values(blocker_id=actor.id, blocked_id=target.id, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-    else:
-        await session.execute(
-            delete(UserBlock).where(col(UserBlock.blocker_id) == actor.id, col(UserBlock.blocked_id) == target.id)
-        )
-
-
-async def set_message_policy(session: AsyncSession, *, actor: User, policy: object) -> None:
-    if policy not in {MessagePolicy.EVERYONE, MessagePolicy.CONTACTS}:
-        raise field_error("message_policy", N_("Choose who may send you private messages."))
-    actor.message_policy = str(policy)
-    await session.flush()
-
-
-MAX_SAVED_ANSWERS = 20
-SAVED_TITLE_MAX = 40
-
-
-async def add_saved_answer(session: AsyncSession, *, actor: User, title: object, body: object) -> SavedAnswer:
-    """Keep a reply to send again with one tap (a secretary's everyday answers)."""
-    errors = FieldErrors()
-    clean_title = errors.check(clean_text, title, "answer_title", max_length=SAVED_TITLE_MAX)
-    clean_body = errors.check(clean_text, body, "answer_body", max_length=MAX_MESSAGE_CHARS, multiline=True)
-    errors.raise_if_any()
-    assert clean_title is not None and clean_body is not None and actor.id is not None  # noqa: S101 -- checked
-    count = (await session.execute(select(func.count()).where(col(SavedAnswer.user_id) == actor.id))).scalar_one()
-    if count >= MAX_SAVED_ANSWERS:
-        raise field_error("answer_title", N_("At most %(max)d saved answers."), max=MAX_SAVED_ANSWERS)
-    answer = SavedAnswer(user_id=actor.id, title=clean_title, body=clean_body)
-    session.add(answer)
-    await session.flush()
-    return answer
-
-
-async def delete_saved_answer(session: AsyncSession, *, actor: User, answer_id: int) -> None:
-    """Only one's own: anyone else's is "not found"."""
-    answer = (
-        await session.execute(
-            select(SavedAnswer).where(col(SavedAnswer.id) == answer_id, col(SavedAnswer.user_id) == actor.id)
-        )
-    ).scalar_one_or_none()
-    if answer is None:
-        raise NotFound()
-    await session.delete(answer)
-    await session.flush()

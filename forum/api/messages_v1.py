@@ -11,7 +11,7 @@ from quart_schema.pydantic import File
 
 from forum import rooms
 from forum.access import access_community, access_conversation, access_conversation_message, members_only
-from forum.actions import accounts, flags, messages
+from forum.actions import accounts, conversations, flags, messages
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
 from forum.api.schemas import PersonOut, Username, longest
@@ -59,9 +59,9 @@ class StartConversationIn(BaseModel):
 
 
 class StartGroupIn(BaseModel):
-    title: str = Field(default="", max_length=messages.TITLE_MAX)
+    title: str = Field(default="", max_length=conversations.TITLE_MAX)
     # The others (you may be among them): verified members of the community, nine at most.
-    usernames: list[Username] = Field(max_length=messages.MAX_PARTICIPANTS)
+    usernames: list[Username] = Field(max_length=conversations.MAX_PARTICIPANTS)
 
 
 class MessageOut(BaseModel):
@@ -188,7 +188,7 @@ async def start_conversation(slug: str, data: StartConversationIn) -> tuple[Conv
     other = await accounts.find_user_by_username(db_session(), data.username)
     if other is None:
         raise NotFound()
-    conversation, new = await messages.start_direct(
+    conversation, new = await conversations.start_direct(
         db_session(), actor=user, community=community, standing=standing, other=other
     )
     await commit()
@@ -206,9 +206,9 @@ async def start_group(slug: str, data: StartGroupIn) -> tuple[ConversationOut, i
     """A new group conversation with these members (ten people at most, you included)."""
     user = require_user()
     community, standing = await access_community(db_session(), user, slug)
-    messages.require_can_message(standing)
+    conversations.require_can_message(standing)
     others = await members_named(db_session(), community, " ".join(data.usernames))
-    conversation = await messages.start_group(
+    conversation = await conversations.start_group(
         db_session(), actor=user, community=community, standing=standing, others=others, title=data.title
     )
     await commit()

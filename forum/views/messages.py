@@ -17,7 +17,7 @@ from forum.access import (
     access_conversation_message,
     members_only,
 )
-from forum.actions import accounts, flags, messages
+from forum.actions import accounts, conversations, flags, messages
 from forum.errors import InvalidInput, NotFound, field_error
 from forum.flaggables import MessageItem
 from forum.i18n import N_, gettext
@@ -84,9 +84,9 @@ async def start_group(slug: str) -> Any:
     community, standing = await access_community(db_session(), user, slug)
     form = await request.form
     try:
-        messages.require_can_message(standing)
+        conversations.require_can_message(standing)
         others = await members_named(db_session(), community, form.get("usernames"))
-        conversation = await messages.start_group(
+        conversation = await conversations.start_group(
             db_session(), actor=user, community=community, standing=standing, others=others, title=form.get("title")
         )
     except InvalidInput as error:
@@ -115,7 +115,7 @@ async def start(slug: str, username: str) -> Any:
     other = await accounts.find_user_by_username(db_session(), username)
     if other is None:
         raise NotFound()
-    conversation, _new = await messages.start_direct(
+    conversation, _new = await conversations.start_direct(
         db_session(), actor=user, community=community, standing=standing, other=other
     )
     await commit()

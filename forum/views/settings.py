@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.actions import accounts, messages, notifications
+from forum.actions import accounts, message_settings, notifications
 from forum.actions import sessions as session_actions
 from forum.devices import describe_device
 from forum.errors import InvalidInput, NotFound
@@ -72,7 +72,7 @@ async def profile() -> Any:
 async def message_policy() -> Any:
     form = await request.form
     try:
-        await messages.set_message_policy(db_session(), actor=require_user(), policy=form.get("message_policy"))
+        await message_settings.set_message_policy(db_session(), actor=require_user(), policy=form.get("message_policy"))
     except InvalidInput as error:
         return await _page(errors=error.translated_fields(), status=error.status)
     await commit()
@@ -99,7 +99,7 @@ async def add_answer() -> Any:
     form = await request.form
     user = require_user()
     try:
-        await messages.add_saved_answer(
+        await message_settings.add_saved_answer(
             db_session(), actor=user, title=form.get("answer_title"), body=form.get("answer_body")
         )
     except InvalidInput as error:
@@ -112,7 +112,7 @@ async def add_answer() -> Any:
 @blueprint.post("/answers/<id:answer_id>/delete")
 @login_required
 async def delete_answer(answer_id: int) -> Any:
-    await messages.delete_saved_answer(db_session(), actor=require_user(), answer_id=answer_id)
+    await message_settings.delete_saved_answer(db_session(), actor=require_user(), answer_id=answer_id)
     await commit()
     return redirect(url_for("settings.index", _anchor="answers-heading"))
 
@@ -120,7 +120,9 @@ async def delete_answer(answer_id: int) -> Any:
 @blueprint.post("/blocked/<username>/remove")
 @login_required
 async def unblock(username: str) -> Any:
-    await messages.set_blocked(db_session(), actor=require_user(), target=await _user_named(username), blocked=False)
+    await message_settings.set_blocked(
+        db_session(), actor=require_user(), target=await _user_named(username), blocked=False
+    )
     await commit()
     return redirect(url_for("settings.index"))
 
@@ -130,7 +132,7 @@ async def unblock(username: str) -> Any:
 async def block(username: str) -> Any:
     """Block private messages from someone (from their profile page)."""
     target = await _user_named(username)
-    await messages.set_blocked(db_session(), actor=require_user(), target=target, blocked=True)
+    await message_settings.set_blocked(db_session(), actor=require_user(), target=target, blocked=True)
     await commit()
     await notify(N_("%(name)s can no longer send you private messages."), name=target.display_name)
     return redirect(url_for("profile.show", username=target.username))
