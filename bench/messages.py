@@ -59,7 +59,7 @@ from bench.fanout import (
 )
 from forum import rooms
 from forum.access import standing_in
-from forum.actions import communities
+from forum.actions import communities, conversations
 from forum.db import Database
 from forum.events import MessageCreated, PersonData
 from forum.markup import render_markdown
@@ -146,7 +146,7 @@ async def seed(url: str, members: int) -> Seeded:
             )
         assert community.id is not None
         tokens, user_ids = await add_members(db, community.id, members)
-        conversations: list[tuple[int, int, int]] = []
+        pairs: list[tuple[int, int, int]] = []
         async with db.unit_of_work() as session:
             here = await session.get(Community, community.id)
             assert here is not None
@@ -161,10 +161,10 @@ async def seed(url: str, members: int) -> Seeded:
                     session, actor=actor, community=here, standing=standing, other=other
                 )
                 assert conversation.id is not None
-                conversations.append((conversation.id, first, first + 1))
+                pairs.append((conversation.id, first, first + 1))
     finally:
         await db.dispose()
-    conversation_id = conversations[0][0]
+    conversation_id = pairs[0][0]
     event = MessageCreated(
         message_id=1_000_000,
         conversation_id=conversation_id,
@@ -176,7 +176,7 @@ async def seed(url: str, members: int) -> Seeded:
     ).model_dump()
     room = rooms.CONVERSATION(conversation_id)
     envelope = {"type": event["type"], "id": 1_000_000, "room": room, "data": event}
-    return Seeded(tokens=tokens, conversations=conversations, envelope=envelope)
+    return Seeded(tokens=tokens, conversations=pairs, envelope=envelope)
 
 
 async def refresh_sessions(url: str) -> None:
@@ -261,13 +261,15 @@ async def measure(
     member_pair = {member: pair for pair, (_id, *members) in enumerate(seeded.conversations) for member in members}
     per_pair = Counter(pair for pair, _sender, _recipient in run.schedule)
     expect = [per_pair[member_pair[member]] for member in range(len(seeded.tokens))]
-    rooms = [rooms.CONVERSATION(seeded.conversations[member_pair[member]][0]) for member in range(len(seeded.tokens))]
+    followed = [
+        rooms.CONVERSATION(seeded.conversations[member_pair[member]][0]) for member in range(len(seeded.tokens))
+    ]
     workers = Workers(options.client_processes, var, name)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         send = sender(client, seeded, run)
         connect = workers.start(
             url,
-            rooms,
+            followed,
             seeded.tokens,
             expect,
             False,

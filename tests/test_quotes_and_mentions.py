@@ -168,7 +168,7 @@ async def test_mention_suggestions_list_members_by_username_or_name_and_nobody_e
 
     outsider = app.test_client()
     await login(outsider, "wang_far")
-    assert (await outsider.get(f"/c/{community.slug}/mentions?q=wang")).status_code == 403  # members only
+    assert (await outsider.get(f"/c/{community.slug}/mentions?q=wang")).status_code == 404  # they learn nothing
     applicant = app.test_client()
     await login(applicant, "wang_waiting")
     assert (await applicant.get(f"/c/{community.slug}/mentions?q=wang")).status_code == 403

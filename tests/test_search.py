@@ -84,4 +84,4 @@ async def test_query_syntax_and_odd_input_never_break_search(app: Quart, db: Dat
     await make_user(db, username="search_outsider")
     outsider = app.test_client()
     await login(outsider, "search_outsider")
-    assert (await outsider.get(f"/c/{community.slug}/search", query_string={"q": "foo"})).status_code == 403
+    assert (await outsider.get(f"/c/{community.slug}/search", query_string={"q": "foo"})).status_code == 404
