@@ -2,8 +2,12 @@
 // the place of the copy static/js/messages.js showed while sending it (same client_id), "Read" moves under the
 // newest message everyone has seen, and a message hidden after reports loses its text. static/js/live.js
 // follows the conversation's room and hands each of its events to #messages as a `linli:event`.
-// While the page is visible, each message that arrives is marked read (POST data-read-url); a page in a
-// background tab does it once it is shown.
+//
+// Reading is said, never implied: opening the page (a GET) marks nothing read. While the page is visible, this
+// file tells the server what the reader has seen (POST data-read-url): on load, the newest message when the
+// server rendered `data-read-up-to` (there was something unread), then each message that arrives. A page in a
+// background tab says so once it is shown. Without JavaScript, the page's "Mark as read" button, or sending a
+// message, does it.
 "use strict";
 
 (() => {
@@ -51,6 +55,9 @@
     document.addEventListener("visibilitychange", () => {
       if (list.dataset.readUpTo && document.visibilityState === "visible") markRead(Number(list.dataset.readUpTo));
     });
+    // The page reads by itself: the button for pages without JavaScript is not needed.
+    for (const form of document.querySelectorAll("form.mark-read-form")) form.hidden = true;
+    if (list.dataset.readUpTo) markRead(Number(list.dataset.readUpTo));
 
     // --- Events -----------------------------------------------------------------------------------------------
     function addMessage(data) {
