@@ -10,7 +10,18 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
-from forum.models import AuditEntry, Community, Membership, MembershipStatus, Message, Notification, Role, User
+from forum.models import (
+    AuditEntry,
+    Community,
+    ConversationMember,
+    Event,
+    Membership,
+    MembershipStatus,
+    Message,
+    Notification,
+    Role,
+    User,
+)
 from tests.factories import make_community, make_district_admin, make_member, make_user
 from tests.helpers import csrf_token, login, post_form, text
 
@@ -65,6 +76,10 @@ async def test_a_resident_writes_to_the_secretary_who_reads_and_answers(app: Qua
     assert "Zhangwei" in secretary_inbox and "1 条未读" in secretary_inbox
     page = await text(await secretary.get(conversation))
     assert "5号楼的路灯坏了三天了" in page
+    # Opening it marked nothing; without JavaScript the secretary says so with the page's button.
+    newest = re.search(r'name="up_to" value="(\d+)"', page)
+    assert newest is not None
+    await post_form(secretary, f"{conversation}/read", {"up_to": newest.group(1)}, token_from=conversation)
     assert "条未读" not in await text(await secretary.get(f"/c/{community.slug}/messages"))  # seen now
     await _send(secretary, conversation, "收到，今天下午派人去修。")
 
@@ -167,8 +182,61 @@ async def test_marking_read_is_for_participants_and_takes_a_message_id(app: Quar
     inbox = f"/c/{community.slug}/messages"
     assert "1 条未读" in await text(await wang.get(inbox))
     done = await post_form(wang, f"{conversation}/read", {"up_to": "999999"}, token_from="/")
-    assert done.status_code == 200  # type: ignore[attr-defined]
+    assert done.status_code == 302  # type: ignore[attr-defined]  # a form: back to the conversation
     assert "条未读" not in await text(await wang.get(inbox))
+    # What static/js/live-messages.js asks for: the mark, as JSON.
+    token = await csrf_token(wang, conversation)
+    answer = await wang.post(
+        f"{conversation}/read", form={"up_to": "999999", "csrf_token": token}, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 200 and (await answer.get_json())["last_read_message_id"] > 0
+
+
+async def test_opening_a_conversation_marks_nothing_read_until_the_reader_says_so(app: Quart, db: Database) -> None:
+    community = await make_community(db)
+    zhang = await _member(app, db, community, "zhangwei")
+    wang = await _member(app, db, community, "wangfang")
+    inbox = f"/c/{community.slug}/messages"
+    started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
+    conversation = started.headers["Location"]  # type: ignore[attr-defined]
+    await _send(zhang, conversation, "明早停水，记得接水")
+    api = f"/api/v1/conversations/{conversation.rsplit('/', 1)[1]}/messages"
+
+    async def wangs_mark() -> tuple[int, int]:
+        async with db.read_only() as session:
+            mark = (
+                await session.execute(
+                    select(ConversationMember.last_read_message_id)
+                    .join(User, col(User.id) == col(ConversationMember.user_id))
+                    .where(col(User.username) == "wangfang")
+                )
+            ).scalar_one()
+            reads = (
+                await session.execute(select(func.count()).select_from(Event).where(col(Event.type) == "message.read"))
+            ).scalar_one()
+        return int(mark), int(reads)
+
+    # A GET is only a look: a link preview, a prefetch or a reload must not tell the sender it was read.
+    page = await text(await wang.get(conversation))
+    assert "明早停水" in page
+    assert (await wang.get(api)).status_code == 200
+    assert await wangs_mark() == (0, 0)
+    assert "1 条未读" in await text(await wang.get(inbox))
+    receipt = 'class="meta read-receipt"'  # once in the page's <template> for live-messages.js, once if shown
+    assert (await text(await zhang.get(conversation))).count(receipt) == 1
+
+    # The page says how to say it without JavaScript (with it, static/js/live-messages.js does and hides this).
+    button = re.search(r'<form[^>]*class="[^"]*mark-read-form.*?</form>', page, re.S)
+    assert button is not None and "标为已读" in button.group(0)
+    newest = re.search(r'name="up_to" value="(\d+)"', button.group(0))
+    assert newest is not None
+    done = await post_form(wang, f"{conversation}/read", {"up_to": newest.group(1)}, token_from=conversation)
+    assert done.status_code == 302  # type: ignore[attr-defined]
+    assert done.headers["Location"].startswith(conversation)  # type: ignore[attr-defined]
+    assert await wangs_mark() == (int(newest.group(1)), 1)
+    assert "条未读" not in await text(await wang.get(inbox))
+    assert "mark-read-form" not in await text(await wang.get(conversation))  # nothing left to mark
+    assert (await text(await zhang.get(conversation))).count(receipt) == 2
 
 
 async def test_the_header_link_goes_to_the_one_community_or_offers_a_choice(app: Quart, db: Database) -> None:

@@ -246,6 +246,8 @@ async def test_board_pages_go_back_in_time_by_cursor_without_repeating_or_skippi
     ids = [int(found) for found in re.findall(r'data-thread-id="(\d+)"', first + second)]
     assert ids == [thread.id for thread in reversed(started)]  # newest first, each once
     assert re.search(r'href="[^"]*\?before=', second) is None  # the last page links no further
+    # Only the first page follows the board: a new thread belongs at its top, not at an older page's.
+    assert 'data-room="board:' in first and "data-room=" not in second
     for bad in ("garbage", "2026-01-01_x", "_1", "2026-01-01T00:00:00_1"):  # malformed: from the top, never a 500
         response = await client.get(f"/c/{community.slug}/b/talk", query_string={"before": bad})
         assert response.status_code == 200, bad

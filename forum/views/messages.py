@@ -134,11 +134,6 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
     # Read before the messages: a message committed in between is then replayed to the page, never lost.
     last_event_id = await latest_event_id(db_session())
     page = await messages_page(db_session(), conversation, before=before)
-    if page.messages and before is None and status == 200:
-        await messages.mark_read(
-            db_session(), conversation=conversation, member=member, up_to=page.messages[-1].id or 0
-        )
-        await commit()
     community = await db_session().get(Community, conversation.community_id)
     assert community is not None and conversation.id is not None  # noqa: S101 -- a conversation's community
     people = {
@@ -150,9 +145,13 @@ async def _conversation_page(conversation_id: int, *, form: Any, errors: dict[st
     marks = await read_marks(db_session(), conversation, viewer=user)
     read_here = read_receipt_at(page.messages, marks, viewer_id=id_of(user))
     others = [person for person_id, person in people.items() if person_id != user.id]
+    # Opening the page marks nothing read (a GET never writes): the page says so itself, with this id, through
+    # static/js/live-messages.js while it is visible, or the "Mark as read" button without JavaScript.
+    newest = page.messages[-1].id if page.messages and before is None else None
     return await render_template(
         "messages/show.html",
         before=before,
+        unread_up_to=newest if newest is not None and newest > member.last_read_message_id else None,
         last_event_id=last_event_id,
         marks={str(user_id): mark for user_id, mark in marks.items()},
         conversation=conversation,
@@ -180,7 +179,8 @@ async def show(conversation_id: int) -> Any:
 @blueprint.post("/messages/<id:conversation_id>/read")
 @login_required
 async def read(conversation_id: int) -> Any:
-    """The open page saw messages up to `up_to` (sent by static/js/messages.js as they arrive live)."""
+    """The reader saw messages up to `up_to`: said by static/js/live-messages.js while the page is visible (on
+    opening it and as messages arrive), or by the page's "Mark as read" button without JavaScript."""
     user = require_user()
     conversation, member, _standing = await access_conversation(db_session(), user, conversation_id)
     up_to = parse_id((await request.form).get("up_to", ""))
@@ -188,7 +188,9 @@ async def read(conversation_id: int) -> Any:
         raise field_error("up_to", N_("Give the id of the last message read."))
     mark = await messages.mark_read(db_session(), conversation=conversation, member=member, up_to=up_to)
     await commit()
-    return {"last_read_message_id": mark}
+    if wants_json():
+        return {"last_read_message_id": mark}
+    return redirect(url_for("messages.show", conversation_id=conversation_id, _anchor=f"m-{mark}"))
 
 
 @blueprint.post("/messages/<id:conversation_id>")

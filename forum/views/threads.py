@@ -37,9 +37,11 @@ blueprint = Blueprint("threads", __name__)
 async def _board_page(
     community: Community, board: Board, standing: CommunityStanding, *, form: Any, errors: dict[str, str], status: int
 ) -> Any:
-    page = await board_page(db_session(), board, cursor=request.args.get("before"))
+    before = request.args.get("before")
+    page = await board_page(db_session(), board, cursor=before)
     return await render_template(
         "threads/board.html",
+        before=before,  # an older page: no pinned threads, no live ones at its top
         community=community,
         board=board,
         board_name=board_name(board),

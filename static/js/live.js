@@ -1,25 +1,29 @@
-// Live updates: new replies appear in an open thread, new threads in an open board, without reloading.
-// Progressive: every page works without this file (or without WebSockets); it only adds what others post.
-// The server contract is docs/realtime.md. Strings come from <template id="live-strings"> in base.html, so
-// they are translated with the rest of the page; nothing here is evaluated or loaded from another origin.
+// Live updates, the core: one Socket.IO connection per signed-in page. It follows the rooms the page names
+// (`data-room`, from the event id in `data-last-event-id`), applies each room's events once and in id order,
+// keeps the status line, asks for a reload when events were missed, and shows what applies on every page: the
+// unread and bell counts, a secretary's notices and mutes. It renders nothing of a page's own: every event of
+// a followed room goes to the room's element as a `linli:event` (detail: the envelope {id, room, type, data}),
+// which the page's own script renders (static/js/live-*.js, market.js, sales.js). Room names are opaque here:
+// the server decides which rooms a page follows, and leaves `data-room` out where it should not update.
+// Progressive: every page works without this file (or without WebSockets). The server contract is
+// docs/realtime.md. Strings come from <template id="live-strings"> in base.html, so they are translated with
+// the rest of the page; nothing here is evaluated or loaded from another origin.
 "use strict";
 
 (() => {
-  const SCROLLED_UP_PX = 200; // a new post further than this below the viewport is "unseen"
   const STATUS_DELAY_MS = 3000; // say the connection is lost only after this long
   const RETRY_MS = 2000; // a subscribe that failed while connected is tried again after this long
   const ACK_TIMEOUT_MS = 10000;
   const ANNOUNCE_CHARS = 80;
   const HIGHLIGHT_MS = 4000; // matches the animation in linli.css
-  const TYPING_SHOW_MS = 5000;
-  const TYPING_SEND_MS = 2000; // the server relays one signal per client every two seconds anyway
 
-  const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  // --- DOM pieces the renderers share (window.linliDom) ---------------------------------------------------
   const lang = () => document.documentElement.lang || undefined;
 
-  function strings() {
+  // The `data-key` spans of a <template id=...>: a page's translated strings.
+  function strings(templateId) {
     const found = {};
-    const holder = document.getElementById("live-strings");
+    const holder = document.getElementById(templateId);
     if (holder) {
       for (const span of holder.content.querySelectorAll("[data-key]")) {
         found[span.dataset.key] = span.textContent.trim();
@@ -69,7 +73,8 @@
     setTimeout(() => element.classList.remove("live-new"), HIGHLIGHT_MS);
   }
 
-  // The pictures of a live reply, as _post.html renders them: thumbnails linking to the full pictures.
+  // The pictures of a live post, message or letter, as the `gallery` macro renders them: thumbnails linking to
+  // the full pictures, from the page's <template id="post-gallery-template">.
   function galleryElement(images) {
     const template = document.getElementById("post-gallery-template");
     if (!template || !Array.isArray(images) || images.length === 0) return null;
@@ -93,25 +98,55 @@
     return list;
   }
 
-  // The pages' own scripts (static/js/sales.js, market.js) render their rooms' events with the same pieces.
-  window.linliDom = { personElement, galleryElement, highlight };
+  window.linliDom = { personElement, galleryElement, highlight, timeElement, localTime, strings };
+
+  // --- What the renderers ask of the core (window.linliLive) ----------------------------------------------
+  const text = strings("live-strings");
+  let myUserId = null; // from `ready`: who the server thinks this page belongs to
+  let socket = null;
+
+  // The page's polite announcer (#live-announcer) reads out what arrived. Several items at once (a replay
+  // after reconnecting) are announced as one count, not read out in full.
+  let announcements = [];
+  function announce(name, body) {
+    const announcer = document.getElementById("live-announcer");
+    if (!announcer) return;
+    const words = String(body).replace(/\s+/g, " ").trim();
+    const short = words.length > ANNOUNCE_CHARS ? `${words.slice(0, ANNOUNCE_CHARS)}…` : words;
+    announcements.push(`${name}: ${short}`);
+    if (announcements.length > 1) return;
+    queueMicrotask(() => {
+      announcer.textContent =
+        announcements.length === 1
+          ? announcements[0]
+          : (text.new_replies || "{num}").replace("{num}", String(announcements.length));
+      announcements = [];
+    });
+  }
+
+  window.linliLive = {
+    userId: () => myUserId, // null until the server said who this is
+    announce,
+    // An ephemeral signal (`typing`): sent only while connected, never queued. Returns whether it went.
+    signal(name, payload) {
+      if (!socket || !socket.connected) return false;
+      socket.emit(name, payload);
+      return true;
+    },
+  };
 
   function start() {
     if (typeof window.io !== "function") return;
     // Every signed-in page connects, even with no room of its own: a secretary's notice reaches members on
     // whatever page they have open (the server puts each socket in its communities' rooms).
-    const elements = document.querySelectorAll("[data-room][data-last-event-id]");
-    const text = strings();
 
     // room -> {element, last (event id), pending (envelopes held while a subscribe is answered), attempt,
     //          stale (given up: reload needed or not allowed), following (subscribed on this connection)}
     const rooms = new Map();
-    for (const element of elements) {
+    for (const element of document.querySelectorAll("[data-room][data-last-event-id]")) {
       const room = element.dataset.room;
       const last = Number.parseInt(element.dataset.lastEventId, 10);
       if (!room || Number.isNaN(last) || rooms.has(room)) continue;
-      // A board's older pages (?before=...) do not get new threads at their top.
-      if (room.startsWith("board:") && new URLSearchParams(window.location.search).has("before")) continue;
       rooms.set(room, { element, last, pending: null, attempt: 0, stale: false, following: false });
     }
 
@@ -174,466 +209,17 @@
       region.append(line);
     }
 
-    // --- New replies bar and the screen-reader announcer ---------------------------------------------------
-    const unseen = []; // appended posts below the viewport that the reader has not scrolled to yet
-    let bar = null;
-    const watcher =
-      "IntersectionObserver" in window
-        ? new IntersectionObserver((entries) => {
-            for (const entry of entries) {
-              if (!entry.isIntersecting) continue;
-              watcher.unobserve(entry.target);
-              const index = unseen.indexOf(entry.target);
-              if (index >= 0) unseen.splice(index, 1);
-            }
-            updateBar();
-          })
-        : null;
-
-    function updateBar() {
-      if (unseen.length === 0) {
-        if (bar) bar.hidden = true;
-        return;
-      }
-      const posts = document.getElementById("posts");
-      if (!bar && posts) {
-        bar = document.createElement("div");
-        bar.className = "new-replies-bar";
-        const button = document.createElement("button");
-        button.type = "button";
-        button.addEventListener("click", () => {
-          const first = unseen[0];
-          unseen.length = 0;
-          if (watcher) watcher.disconnect();
-          bar.hidden = true;
-          if (!first) return;
-          first.setAttribute("tabindex", "-1");
-          first.scrollIntoView({ behavior: reducedMotion() ? "auto" : "smooth", block: "start" });
-          first.focus({ preventScroll: true });
-        });
-        bar.append(button);
-        posts.after(bar);
-      }
-      if (!bar) return;
-      bar.firstElementChild.textContent = (text.new_replies || "{num}").replace("{num}", String(unseen.length));
-      bar.hidden = false;
-    }
-
-    const announcer = document.getElementById("live-announcer");
-    let announcements = [];
-    function announce(name, body) {
-      if (!announcer) return;
-      const words = body.replace(/\s+/g, " ").trim();
-      const short = words.length > ANNOUNCE_CHARS ? `${words.slice(0, ANNOUNCE_CHARS)}…` : words;
-      announcements.push(`${name}: ${short}`);
-      if (announcements.length > 1) return;
-      // Several replies at once (a replay after reconnecting) are announced as one count, not read out in full.
-      queueMicrotask(() => {
-        announcer.textContent =
-          announcements.length === 1
-            ? announcements[0]
-            : (text.new_replies || "{num}").replace("{num}", String(announcements.length));
-        announcements = [];
-      });
-    }
-
-    // --- Rendering events ----------------------------------------------------------------------------------
-    function addPost(container, data) {
-      if (document.getElementById(`post-${data.number}`)) return;
-      const article = document.createElement("article");
-      article.className = "post";
-      article.id = `post-${data.number}`;
-      article.dataset.number = String(data.number);
-      article.dataset.postId = String(data.post_id);
-
-      const header = document.createElement("header");
-      header.className = "post-header";
-      const link = document.createElement("a");
-      link.className = "meta";
-      link.href = data.url;
-      link.append(timeElement(data.created_at));
-      header.append(personElement(data.author), " ", link);
-      if (data.number > 1) {
-        const floor = document.createElement("span");
-        floor.className = "meta";
-        floor.textContent = `#${data.number - 1}`;
-        header.append(" ", floor);
-      }
-      const body = document.createElement("div");
-      body.className = "post-body";
-      // The one place HTML from the server is inserted: body_html was sanitised by nh3 before it was stored.
-      body.innerHTML = data.body_html;
-      article.append(header, body);
-      const gallery = galleryElement(data.images);
-      if (gallery) article.append(gallery);
-      const footer = document.getElementById("post-footer-template");
-      if (footer) {
-        const copy = footer.content.firstElementChild.cloneNode(true);
-        copy.querySelector("button.like").setAttribute("formaction", `/posts/${Number(data.post_id)}/like`);
-        copy.querySelector("a.like-count").href = `/posts/${Number(data.post_id)}/likes`;
-        const quote = copy.querySelector("a.quote");
-        if (quote) quote.href = `/posts/${Number(data.post_id)}/quote`;
-        if (myUserId !== null && data.author && data.author.id === myUserId && text.edit) {
-          // One's own reply, arriving in another tab: editable there too, as after a reload.
-          const edit = document.createElement("a");
-          edit.href = `/posts/${Number(data.post_id)}/edit`;
-          edit.textContent = text.edit;
-          copy.append(" ", edit);
-        }
-        article.append(copy);
-      }
-
-      // Keep numeric order even if an earlier reply arrives late (it never should; the page stays right if so).
-      const later = [...container.querySelectorAll(":scope > article.post[data-number]")].find(
-        (post) => Number(post.dataset.number) > data.number,
-      );
-      container.insertBefore(article, later || null);
-      highlight(article);
-
-      if (article.getBoundingClientRect().top - window.innerHeight > SCROLLED_UP_PX) {
-        unseen.push(article);
-        if (watcher) watcher.observe(article);
-        updateBar();
-      }
-      announce(data.author.display_name, body.textContent);
-      // Their reply is here: "… is replying" about them is over.
-      const typing = document.getElementById("typing");
-      if (typing && typing.dataset.userId === String(data.author.id)) typing.hidden = true;
-    }
-
-    function addThread(list, data) {
-      if (list.querySelector(`:scope > li[data-thread-id="${Number(data.thread_id)}"]`)) return;
-      for (const empty of list.querySelectorAll(":scope > li.empty")) empty.remove();
-      const item = document.createElement("li");
-      item.className = "card thread-row";
-      item.dataset.threadId = String(data.thread_id);
-      const heading = document.createElement("h2");
-      const link = document.createElement("a");
-      link.href = data.url;
-      link.textContent = data.title;
-      heading.append(link);
-      const meta = document.createElement("p");
-      meta.className = "meta";
-      meta.append(personElement(data.author), " · ", timeElement(data.created_at));
-      item.append(heading, meta);
-      list.prepend(item);
-      highlight(item);
-    }
-
-    // A thank-you letter written while the wall is open: at the top, as letters/_letter.html shows it (likes
-    // and the recipients' buttons come with the next page load).
-    function addLetter(container, data) {
-      if (document.getElementById(`letter-${Number(data.letter_id)}`)) return;
-      const template = document.getElementById("letter-template");
-      if (!template) return;
-      const card = template.content.firstElementChild.cloneNode(true);
-      card.id = `letter-${Number(data.letter_id)}`;
-      card.dataset.letterId = String(data.letter_id);
-      const link = card.querySelector(".letter-title a");
-      link.href = String(data.url);
-      link.textContent = data.title;
-      const names = card.querySelector(".recipients");
-      if (data.group_name) {
-        const group = document.createElement("strong");
-        group.textContent = data.group_name;
-        names.append(group, " (");
-      }
-      (data.recipients || []).forEach((recipient, index) => {
-        if (index > 0) names.append("、");
-        names.append(personElement(recipient));
-      });
-      if (data.group_name) names.append(")");
-      // Sanitised by nh3 before it was stored, as a post's body_html.
-      card.querySelector(".post-body").innerHTML = data.body_html;
-      const gallery = galleryElement(data.images);
-      if (gallery) card.querySelector(".post-body").after(gallery);
-      card.querySelector(".author").append(personElement(data.author), " · ", timeElement(data.created_at));
-      container.prepend(card);
-      const empty = document.getElementById("no-letters");
-      if (empty) empty.hidden = true;
-      highlight(card);
-      announce(data.author.display_name, data.title);
-    }
-
-    function setLetterLikes(data) {
-      const number = document.getElementById(`letter-${Number(data.letter_id)}`)?.querySelector(".like-number");
-      if (number) number.textContent = String(data.like_count);
-    }
-
-    // The review queue: a secretary is told how many items wait now, and reloads to see them.
-    function setReviewWaiting(queue, data) {
-      const news = queue.querySelector(".review-news");
-      if (!news || Number(data.waiting) === Number(queue.dataset.waiting)) return;
-      if (!news.dataset.template) news.dataset.template = news.firstChild.textContent;
-      news.firstChild.textContent = news.dataset.template.replace("{waiting}", String(Number(data.waiting)));
-      news.hidden = false;
-    }
-
-    // A letter hidden by a secretary (or by flags) leaves the wall; one shown again appears on the next load.
-    function setLetterHidden(data) {
-      if (data.hidden) document.getElementById(`letter-${Number(data.letter_id)}`)?.remove();
-    }
-
-    // Likes, edits and deletions of posts on this page; posts on other pages are simply not here.
-    function postOnPage(data) {
-      return document.getElementById(`post-${Number(data.number)}`);
-    }
-
-    function setLikes(data) {
-      const number = postOnPage(data)?.querySelector(".like-number");
-      if (number) number.textContent = String(data.like_count); // the full count: a lost event heals here
-    }
-
-    function setEdited(data) {
-      const post = postOnPage(data);
-      const body = post?.querySelector(".post-body");
-      if (!post || !body || post.classList.contains("deleted")) return;
-      body.innerHTML = data.body_html; // sanitised by nh3 on the server, like post.created's body
-      if (data.moderator_note) { // a secretary's edit: the note everyone sees under the post
-        let note = post.querySelector(".moderator-note");
-        if (!note) {
-          note = document.createElement("p");
-          note.className = "meta moderator-note";
-          body.after(note);
-        }
-        note.textContent = `${text.moderated || ""} ${data.moderator_note}`;
-      }
-      if (!post.querySelector(".edited")) {
-        const mark = document.createElement("span");
-        mark.className = "meta edited";
-        mark.textContent = text.edited || "";
-        post.querySelector(".post-header")?.append(" ", mark);
-      }
-      highlight(post);
-    }
-
-    function setDeleted(data) {
-      const post = postOnPage(data);
-      if (!post) return;
-      post.classList.add("deleted");
-      post.querySelector(".post-footer")?.remove();
-      post.querySelector(".post-gallery")?.remove(); // the pictures of a deleted post are gone
-      post.querySelector(".edited")?.remove();
-      const body = post.querySelector(".post-body");
-      if (body) {
-        const note = document.createElement("p");
-        note.className = "post-body meta";
-        note.textContent = text.deleted || "";
-        body.replaceWith(note);
-      }
-    }
-
-    // A secretary hid a reply: it goes from every open page (its author and the secretaries see it, and why,
-    // after a reload).
-    function setHidden(data) {
-      const post = postOnPage(data);
-      if (!post) return;
-      post.classList.add("hidden-post");
-      post.querySelector(".post-footer")?.remove();
-      post.querySelector(".post-gallery")?.remove();
-      post.querySelector(".hidden-reason")?.remove();
-      const body = post.querySelector(".post-body");
-      if (body) {
-        const note = document.createElement("p");
-        note.className = "post-body meta hidden-note";
-        note.textContent = text.hidden || "";
-        body.replaceWith(note);
-      }
-    }
-
-    // Shown again: its text returns (sanitised HTML, as for an edit); the rest of it comes with a reload.
-    function setShown(data) {
-      const post = postOnPage(data);
-      if (!post) return;
-      post.classList.remove("hidden-post");
-      post.querySelector(".hidden-reason")?.remove();
-      const body = document.createElement("div");
-      body.className = "post-body";
-      body.innerHTML = data.body_html; // sanitised by nh3 before it was stored
-      const old = post.querySelector(".post-body");
-      if (old) old.replaceWith(body);
-      else post.append(body);
-    }
-
-    // Locked or unlocked: the note with the reason, and the reply box (secretaries keep theirs).
-    function setLocked(data) {
-      const note = document.getElementById("lock-note");
-      if (note) {
-        note.hidden = !data.locked;
-        const reason = note.querySelector(".lock-reason");
-        if (reason) reason.textContent = data.reason || "";
-      }
-      const form = document.querySelector("form.reply-form[data-thread-id]");
-      if (!form || form.dataset.moderator === "1") return;
-      for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = Boolean(data.locked);
-    }
-
-    // The whole thread hidden by a secretary: say so and stop replies (secretaries keep their box); shown
-    // again, the note goes (a reload brings back what was missed).
-    function setThreadHidden(data) {
-      const note = document.querySelector(".live-thread-hidden");
-      if (note) note.hidden = !data.hidden;
-      const form = document.querySelector("form.reply-form[data-thread-id]");
-      if (!form || form.dataset.moderator === "1") return;
-      for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = Boolean(data.hidden);
-    }
-
-    // --- Private messages (templates/messages/show.html) ------------------------------------------------
-    // A message arriving live takes the place of the one this tab showed while sending it (same client_id,
-    // see static/js/messages.js); the page being open and visible, it counts as read.
-    function addMessage(list, data) {
-      if (document.getElementById(`m-${Number(data.message_id)}`)) return;
-      const item = document.createElement("li");
-      const mine = myUserId !== null && data.sender && data.sender.id === myUserId;
-      item.className = mine ? "message mine" : "message";
-      item.id = `m-${Number(data.message_id)}`;
-      item.dataset.messageId = String(data.message_id);
-      const header = document.createElement("header");
-      header.append(personElement(data.sender), " ", timeElement(data.created_at));
-      const body = document.createElement("div");
-      body.className = "post-body";
-      // Sanitised by nh3 before it was stored, as a post's body_html.
-      body.innerHTML = data.body_html;
-      item.append(header);
-      if (data.body_html) item.append(body);
-      const gallery = galleryElement(data.images);
-      if (gallery) item.append(gallery);
-      const report = document.getElementById("report-template");
-      if (!mine && report) {
-        const form = report.content.firstElementChild.cloneNode(true);
-        form.querySelector("input[name=message_id]").value = String(Number(data.message_id));
-        item.append(form);
-      }
-      const sending = typeof data.client_id === "string"
-        ? list.querySelector(`li[data-client-id="${CSS.escape(data.client_id)}"]`)
-        : null;
-      if (sending) sending.replaceWith(item);
-      else list.append(item);
-      const empty = document.getElementById("no-messages");
-      if (empty) empty.hidden = true;
-      if (!sending) {
-        highlight(item);
-        announce(data.sender.display_name, body.textContent);
-      }
-      if (!mine) markRead(list, Number(data.message_id));
-      // Their message is here: "… is writing" about them is over.
-      const typing = document.getElementById("typing");
-      if (typing && data.sender && typing.dataset.userId === String(data.sender.id)) typing.hidden = true;
-    }
-
-    // A message hidden after reports: its text and pictures leave the page (its sender sees them on reload,
-    // with the secretary's reason); one shown again comes back on the next load.
-    function setMessageHidden(data) {
-      const item = document.getElementById(`m-${Number(data.message_id)}`);
-      const template = document.getElementById("message-hidden-template");
-      // Its sender keeps seeing it (with the secretary's reason after a reload), as the page shows it to them.
-      if (!item || !data.hidden || !template || item.classList.contains("mine") || item.querySelector(".hidden-reason")) {
-        return;
-      }
-      for (const part of item.querySelectorAll(".post-body, .post-gallery, .report-form")) part.remove();
-      item.querySelector("header")?.after(template.content.firstElementChild.cloneNode(true));
-    }
-
-    let readTimer = null;
-    function markRead(list, upTo) {
-      list.dataset.readUpTo = String(Math.max(Number(list.dataset.readUpTo || 0), upTo));
-      if (document.visibilityState !== "visible" || readTimer) return;
-      readTimer = setTimeout(async () => {
-        readTimer = null;
-        const token = document.querySelector("form.message-form input[name=csrf_token]");
-        if (!token || !list.dataset.readUrl) return;
-        const form = new FormData();
-        form.set("csrf_token", token.value);
-        form.set("up_to", list.dataset.readUpTo);
-        try {
-          await fetch(list.dataset.readUrl, { method: "POST", body: form, credentials: "same-origin" });
-        } catch {
-          // Offline: the next visit to the page marks it read anyway.
-        }
-      }, 300);
-    }
-    document.addEventListener("visibilitychange", () => {
-      const list = document.getElementById("messages");
-      if (list && list.dataset.readUpTo && document.visibilityState === "visible") {
-        markRead(list, Number(list.dataset.readUpTo));
-      }
-    });
-
-    // "Read" stands under the viewer's newest message that every other participant has seen.
-    function setRead(list, data) {
-      let marks = {};
-      try {
-        marks = JSON.parse(list.dataset.marks || "{}");
-      } catch {
-        marks = {};
-      }
-      if (myUserId !== null && data.user_id === myUserId) return;
-      marks[String(data.user_id)] = Math.max(Number(marks[String(data.user_id)] || 0), data.last_read_message_id);
-      list.dataset.marks = JSON.stringify(marks);
-      const seenByAll = Math.min(...Object.values(marks).map(Number));
-      const template = document.getElementById("read-receipt-template");
-      const target = [...list.querySelectorAll(":scope > li.mine[data-message-id]")]
-        .filter((item) => Number(item.dataset.messageId) <= seenByAll)
-        .pop();
-      if (!target || !template || target.querySelector(".read-receipt")) return;
-      for (const old of list.querySelectorAll(".read-receipt")) old.remove();
-      target.append(template.content.firstElementChild.cloneNode(true));
-    }
-
-    function apply(state, envelope) {
-      if (typeof envelope.id !== "number" || envelope.id <= state.last) return; // seen already: exactly once
-      state.last = envelope.id;
-      const data = envelope.data || {};
-      if (state.element.id === "messages") {
-        if (envelope.type === "message.created") addMessage(state.element, data);
-        else if (envelope.type === "message.read") setRead(state.element, data);
-        else if (envelope.type === "message.hidden") setMessageHidden(data);
-      } else if (state.element.id === "posts") {
-        if (envelope.type === "post.created") addPost(state.element, data);
-        else if (envelope.type === "post.liked") setLikes(data);
-        else if (envelope.type === "post.edited") setEdited(data);
-        else if (envelope.type === "post.deleted") setDeleted(data);
-        else if (envelope.type === "post.hidden") setHidden(data);
-        else if (envelope.type === "post.shown") setShown(data);
-        else if (envelope.type === "thread.locked") setLocked(data);
-        else if (envelope.type === "thread.hidden") setThreadHidden(data);
-      } else if (state.element.id === "letters") {
-        if (envelope.type === "letter.created") addLetter(state.element, data);
-        else if (envelope.type === "letter.liked") setLetterLikes(data);
-        else if (envelope.type === "letter.hidden") setLetterHidden(data);
-      } else if (state.element.id === "review-queue") {
-        if (envelope.type === "review.changed") setReviewWaiting(state.element, data);
-      } else if (envelope.type === "thread.created" && state.element.id === "threads") {
-        addThread(state.element, data);
-      } else {
-        // Rooms this file does not render (the market's): the page's own script listens on its element.
-        state.element.dispatchEvent(new CustomEvent("linli:event", { detail: envelope }));
-      }
-    }
-
-
-    // --- The socket ----------------------------------------------------------------------------------------
-    // <html data-live="on"> once every room is followed (or given up), "off" while disconnected: for tests.
-    function setLive(value) {
-      document.documentElement.dataset.live = value;
-    }
-
-    const socket = window.io({ transports: ["websocket"] });
-    let myUserId = null; // from `ready`: who the server thinks this page belongs to
+    // --- Personal counters and mutes: every page -----------------------------------------------------------
     // Unread private messages in the header: the full count, from `ready` and then each `unread.changed`.
-    const unreadCount = document.getElementById("unread-count");
-    function setUnread(count) {
-      if (!unreadCount || typeof count !== "number") return;
-      unreadCount.textContent = count > 0 ? ` ${count}` : "";
-      unreadCount.hidden = count <= 0;
-    }
     // The bell: the full count of unread notifications, from `ready` and then each `notifications.changed`.
-    const notificationCount = document.getElementById("notification-count");
-    function setNotifications(count) {
-      if (!notificationCount || typeof count !== "number") return;
-      notificationCount.textContent = count > 0 ? ` ${count}` : "";
-      notificationCount.hidden = count <= 0;
+    function setCount(element, count) {
+      if (!element || typeof count !== "number") return;
+      element.textContent = count > 0 ? ` ${count}` : "";
+      element.hidden = count <= 0;
     }
+    const setUnread = (count) => setCount(document.getElementById("unread-count"), count);
+    const setNotifications = (count) => setCount(document.getElementById("notification-count"), count);
+
     // Muted by a secretary (or the mute lifted): this community's open reply and message boxes say so and stop
     // sending (the server refuses them anyway), or work again.
     function setMuted(data) {
@@ -649,60 +235,54 @@
       }
     }
 
+    // Events of this connection's own person, whatever room they came by: never a page's.
+    const personal = new Map([
+      ["unread.changed", (data) => setUnread(data.unread)],
+      ["notifications.changed", (data) => setNotifications(data.unread)],
+      ["member.muted", setMuted],
+    ]);
+
+    // --- Following rooms -----------------------------------------------------------------------------------
+    // <html data-live="on"> once every room is followed (or given up), "off" while disconnected: for tests.
+    function setLive(value) {
+      document.documentElement.dataset.live = value;
+    }
+
+    function apply(state, envelope) {
+      if (typeof envelope.id !== "number" || envelope.id <= state.last) return; // seen already: exactly once
+      state.last = envelope.id;
+      // Bubbles, so a script may also listen on the document; a renderer's error stays its own.
+      state.element.dispatchEvent(new CustomEvent("linli:event", { detail: envelope, bubbles: true }));
+    }
+
+    socket = window.io({ transports: ["websocket"] });
+
     socket.on("ready", (hello) => {
-      if (hello && typeof hello.user_id === "number") myUserId = hello.user_id;
-      if (hello) {
-        setUnread(hello.unread);
-        setNotifications(hello.notifications);
-      }
+      if (!hello) return;
+      if (typeof hello.user_id === "number") myUserId = hello.user_id;
+      setUnread(hello.unread);
+      setNotifications(hello.notifications);
     });
 
-    // "Someone is replying": shown for a few seconds, sent at most every two seconds while typing.
-    const typingLine = document.getElementById("typing");
-    let typingTimer = null;
-    socket.on("typing", (signal) => {
-      if (!typingLine || !signal || typeof signal.display_name !== "string") return;
-      typingLine.dataset.userId = String(signal.user_id);
-      const phrase = signal.conversation_id ? text.typing_message : text.typing;
-      typingLine.textContent = (phrase || "{name}").replace("{name}", signal.display_name);
-      typingLine.hidden = false;
-      clearTimeout(typingTimer);
-      typingTimer = setTimeout(() => { typingLine.hidden = true; }, TYPING_SHOW_MS);
-    });
-    const replyForm = document.querySelector("form.reply-form[data-thread-id], form.message-form[data-conversation-id]");
-    let typingSent = 0;
-    replyForm?.querySelector("textarea")?.addEventListener("input", () => {
-      const now = Date.now();
-      if (now - typingSent < TYPING_SEND_MS || !socket.connected) return;
-      typingSent = now;
-      socket.emit(
-        "typing",
-        replyForm.dataset.threadId
-          ? { thread_id: Number(replyForm.dataset.threadId) }
-          : { conversation_id: Number(replyForm.dataset.conversationId) },
-      );
-    });
+    // Ephemeral signals (someone typing, readers present) are not events: no id, no replay. The page's
+    // scripts pick out their own (static/js/live-typing.js, live-thread.js).
+    for (const name of ["typing", "presence"]) {
+      socket.on(name, (signal) => {
+        if (signal && typeof signal === "object") {
+          document.dispatchEvent(new CustomEvent(`linli:${name}`, { detail: signal }));
+        }
+      });
+    }
 
-    // "N neighbours reading": counted by the server across processes, shown once someone else is here too.
-    const readersLine = document.getElementById("readers");
-    socket.on("presence", (signal) => {
-      if (!readersLine || !signal || typeof signal.count !== "number") return;
-      if (Number(readersLine.dataset.threadId) !== signal.thread_id) return;
-      readersLine.textContent = (text.readers || "{num}").replace("{num}", String(signal.count));
-      readersLine.hidden = signal.count < 2;
-    });
-
-    // Taken out of a room (removed from the community): the page stays as it is, without live updates, says
-    // why, and its reply box keeps what was typed but no longer sends it (the server would refuse it).
+    // Taken out of a room (removed from the community): the page stays as it is, without live updates, and
+    // says why; the room's renderer stops what no longer applies (a reply box, "… is replying").
     let revokedShown = false;
     socket.on("revoked", (signal) => {
       const state = signal && rooms.get(signal.room);
       if (!state) return;
       state.stale = true;
       state.attempt += 1;
-      if (readersLine) readersLine.hidden = true;
-      if (typingLine) typingLine.hidden = true;
-      for (const button of document.querySelectorAll("form.reply-form button[type=submit]")) button.disabled = true;
+      state.element.dispatchEvent(new CustomEvent("linli:revoked", { detail: { room: signal.room }, bubbles: true }));
       if (revokedShown || !text.revoked) return;
       revokedShown = true;
       const line = document.createElement("p");
@@ -712,25 +292,14 @@
     });
 
     socket.on("event", (envelope) => {
-      const mine = envelope && myUserId !== null && envelope.room === `user:${myUserId}`;
-      if (mine && envelope.type === "unread.changed") {
-        setUnread(envelope.data && envelope.data.unread);
+      if (!envelope || typeof envelope !== "object") return;
+      const state = rooms.get(envelope.room);
+      if (!state) {
+        if (personal.has(envelope.type)) personal.get(envelope.type)(envelope.data || {});
+        else if (envelope.type === "notice.published") showNotice(envelope); // a community this page does not follow
         return;
       }
-      if (mine && envelope.type === "notifications.changed") {
-        setNotifications(envelope.data && envelope.data.unread);
-        return;
-      }
-      if (mine && envelope.type === "member.muted") {
-        setMuted(envelope.data || {});
-        return;
-      }
-      if (envelope && envelope.type === "notice.published" && !rooms.has(envelope.room)) {
-        showNotice(envelope);
-        return;
-      }
-      const state = envelope && rooms.get(envelope.room);
-      if (!state || state.stale) return;
+      if (state.stale) return;
       // While a subscribe is being answered, the replay and live events can interleave: hold them, then apply
       // in id order once the answer arrives.
       if (state.pending) state.pending.push(envelope);
@@ -799,6 +368,17 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // After every deferred script ran (DOMContentLoaded follows them): the page's renderers listen on their
+  // rooms' elements before the first event can arrive.
+  let started = false;
+  const startOnce = () => {
+    if (started) return;
+    started = true;
+    start();
+  };
+  if (document.readyState === "complete") startOnce();
+  else {
+    document.addEventListener("DOMContentLoaded", startOnce);
+    window.addEventListener("load", startOnce);
+  }
 })();

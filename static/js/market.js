@@ -1,6 +1,6 @@
 // Live market: new swaps and give-aways at the top of the market page, and each listing's status and number
 // of offers on every open page, without reloading. static/js/live.js follows the rooms and hands each event
-// of a room it does not render itself to the room's element as a `linli:event` (docs/realtime.md).
+// of a room to the room's element as a `linli:event` (docs/realtime.md).
 "use strict";
 
 (() => {

@@ -1,6 +1,6 @@
 // Sending a private message without leaving the page: it shows at once, marked as sending, and the form posts
 // it with the id this page made for it (client_id). When the server's `message.created` with that id arrives
-// (static/js/live.js), it takes the pending one's place; a retry after a failure sends the same id, so the
+// (static/js/live-messages.js), it takes the pending one's place; a retry after a failure sends the same id, so the
 // server stores it once. Without this file (or JavaScript) the form posts and the page reloads, as before.
 "use strict";
 

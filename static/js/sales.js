@@ -1,6 +1,6 @@
 // Live charity sales: what is left, reserved and sold of each item, the total raised, new items and new
-// sales, without reloading. static/js/live.js follows the rooms and hands each event of a room it does not
-// render itself to the room's element as a `linli:event`; this file renders the sale's ones (docs/realtime.md).
+// sales, without reloading. static/js/live.js follows the rooms and hands each event of a room to the room's
+// element as a `linli:event`; this file renders the sale's ones (docs/realtime.md).
 // Progressive: without it the pages work, and show the state as of their loading.
 "use strict";
 
