@@ -201,12 +201,30 @@
       else post.append(body);
     }
 
-    // The reply box stops (or works again) when the thread is locked or hidden; a secretary keeps theirs.
-    function setReplying(allowed) {
-      const form = document.querySelector("form.reply-form");
-      if (!form || form.dataset.moderator === "1") return;
-      for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = !allowed;
+    // Whether this reader may reply now is the server's one rule (forum.permissions.can_reply: locked, hidden,
+    // muted, the reader a secretary or not), not worked out again here: whenever one of those changes, the page
+    // asks the server and sets the reply box by its answer. The box keeps what was typed either way.
+    const replyForm = document.querySelector("form.reply-form");
+    let asking = null;
+    function refreshReplying() {
+      if (!replyForm || !replyForm.dataset.threadId) return;
+      asking?.abort();
+      asking = new AbortController();
+      // `after` past the last post: the answer carries no posts, only the thread's state for this reader.
+      const url = `/api/v1/threads/${encodeURIComponent(replyForm.dataset.threadId)}?after=2147483647`;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: asking.signal })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((answer) => {
+          if (answer && typeof answer.can_reply === "boolean") setReplying(answer.can_reply);
+        })
+        .catch(() => {}); // offline or aborted: the next change asks again, and the server refuses anyway
     }
+
+    function setReplying(allowed) {
+      if (!replyForm) return;
+      for (const control of replyForm.querySelectorAll("textarea, input, button")) control.disabled = !allowed;
+    }
+    document.addEventListener("linli:muted", refreshReplying);
 
     // Locked or unlocked: the note with the reason, and the reply box.
     function setLocked(data) {
@@ -216,7 +234,7 @@
         const reason = note.querySelector(".lock-reason");
         if (reason) reason.textContent = data.reason || "";
       }
-      setReplying(!data.locked);
+      refreshReplying();
     }
 
     // The whole thread hidden by a secretary: say so and stop replies; shown again, the note goes (a reload
@@ -224,7 +242,7 @@
     function setThreadHidden(data) {
       const note = document.querySelector(".live-thread-hidden");
       if (note) note.hidden = !data.hidden;
-      setReplying(!data.hidden);
+      refreshReplying();
     }
 
     const renderers = new Map([

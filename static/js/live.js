@@ -220,14 +220,17 @@
     const setUnread = (count) => setCount(document.getElementById("unread-count"), count);
     const setNotifications = (count) => setCount(document.getElementById("notification-count"), count);
 
-    // Muted by a secretary (or the mute lifted): this community's open reply and message boxes say so and stop
-    // sending (the server refuses them anyway), or work again.
+    // Muted by a secretary (or the mute lifted): this community's open message boxes say so and stop sending
+    // (the server refuses them anyway), or work again. A thread's reply box depends on more (locked, hidden):
+    // its page asks the server on `linli:muted`.
     function setMuted(data) {
       const muted = Boolean(data.muted_until);
       const forms = document.querySelectorAll(`form[data-community-id="${Number(data.community_id)}"]`);
       for (const form of forms) {
+        if (form.classList.contains("reply-form")) continue;
         for (const control of form.querySelectorAll("textarea, input, button")) control.disabled = muted;
       }
+      document.dispatchEvent(new CustomEvent("linli:muted", { detail: data }));
       const note = document.querySelector(".live-muted");
       if (note && forms.length > 0) {
         note.textContent = muted ? (text.muted || "{reason}").replace("{reason}", data.reason || "") : "";
