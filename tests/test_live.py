@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 pytestmark = pytest.mark.server
 
@@ -146,7 +145,7 @@ async def test_with_redis_a_reply_posted_through_one_process_reaches_a_reader_on
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     community = await make_community(db)
     for username in ("writer_a", "reader_b"):
         await make_member(db, user=await make_user(db, username=username), community=community)

@@ -4,7 +4,6 @@ real server processes, with and without Redis between them."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.helpers import login, post_form
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 DEADLINE = 5.0
 
@@ -99,7 +98,7 @@ async def test_with_redis_readers_on_two_processes_are_counted_together(
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     _community, thread = await _neighbours(db, "east_reader", "west_reader")
     room = f"thread:{thread.id}"
     with (
@@ -197,7 +196,7 @@ async def test_with_redis_a_removal_through_one_process_kicks_a_reader_on_anothe
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     with (
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,
@@ -447,7 +446,7 @@ async def test_with_redis_hiding_a_thread_through_one_process_kicks_its_reader_o
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     with (
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="b") as second,

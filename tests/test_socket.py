@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from forum.db import Database
 from realtime.events import Ready, user_room
 from tests.factories import make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 pytestmark = pytest.mark.server
 
@@ -78,7 +77,7 @@ async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_roo
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     user = await make_user(db, username="redis_user", display_name="跨进程")
     with run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel) as server:
         http = await http_login(server.url, "redis_user")
@@ -120,7 +119,7 @@ async def test_with_two_processes_on_redis_a_logout_through_one_disconnects_sock
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     await make_user(db, username="two_servers")
     with (
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,
