@@ -31,6 +31,7 @@ from forum.models import (
 )
 from forum.permissions import CommunityStanding, can_archive_board, can_manage_boards
 from realtime.events import REGISTRY
+from tests.barriers import until_blocked
 from tests.factories import PASSWORD, make_community, make_member, make_thread, make_user
 from tests.helpers import login, post_form, text
 
@@ -428,8 +429,8 @@ async def test_two_secretaries_moving_at_once_keep_the_order_dense(db: Database)
     async with db.sessionmaker() as session:
         await move(session, first, "swap")
         racing = asyncio.create_task(second_secretary())
-        await asyncio.sleep(0.5)
-        assert not racing.done()  # waiting for the first secretary's lock
+        await until_blocked(db)  # the second secretary's move waits for the first one's lock
+        assert not racing.done()
         await db.commit(session)
     await racing
     stored = await _boards(db, community)
