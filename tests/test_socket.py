@@ -11,6 +11,7 @@ import socketio
 
 from forum.db import Database
 from realtime.events import Ready, user_room
+from tests.event_schemas import check_signal
 from tests.factories import make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
 from tests.services import REDIS_URL, require_service, unique_channel
@@ -24,7 +25,7 @@ async def _connect(url: str, **kwargs: Any) -> tuple[socketio.AsyncClient, async
 
     @client.on("ready")
     async def on_ready(data: dict[str, Any]) -> None:
-        await received.put(data)
+        await received.put(data)  # the test checks it against the registry once it has it
 
     await client.connect(url, transports=["websocket"], wait_timeout=5, **kwargs)
     return client, received
@@ -44,7 +45,9 @@ async def test_a_signed_in_browser_connects_into_its_personal_room(server: Serve
     http = await http_login(server.url, "socket_user")
     client, received = await _connect(server.url, headers={"Cookie": cookie_header(http)})
     try:
-        ready = Ready.model_validate(await asyncio.wait_for(received.get(), 5))
+        greeting = await asyncio.wait_for(received.get(), 5)
+        check_signal("ready", greeting)
+        ready = Ready.model_validate(greeting)
         assert ready.user_id == user.id and ready.display_name == "在线邻居"
     finally:
         await client.disconnect()
