@@ -24,9 +24,11 @@ seed: migrate
 run: seed
 	$(BIN)/forum serve
 
-## The whole test suite, on SQLite and PostgreSQL, with real Redis, server processes and Chromium.
+## The whole test suite, on SQLite and PostgreSQL, with real Redis, server processes and Chromium, in parallel
+## (pytest-xdist; TEST_WORKERS=0 runs it in this one process).
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

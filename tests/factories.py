@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import itertools
+import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlmodel import col
 
-from forum.access import standing_in
-from forum.actions import accounts, communities, likes, memberships, threads
+from forum.access import access_conversation, standing_in
+from forum.actions import (
+    accounts,
+    communities,
+    conversations,
+    letters,
+    likes,
+    listings,
+    memberships,
+    messages,
+    offers,
+    reservations,
+    sale_items,
+    sales,
+    threads,
+)
 from forum.db import Database
-from forum.models import Board, Community, CommunityKind, District, Membership, Post, Role, Thread, User
+from forum.models import (
+    Board,
+    CharitySale,
+    Community,
+    CommunityKind,
+    Conversation,
+    District,
+    Letter,
+    Listing,
+    Membership,
+    Message,
+    Offer,
+    Post,
+    Role,
+    SaleItem,
+    SaleReservation,
+    Thread,
+    User,
+)
+from forum.timeutil import utcnow
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
+_FRESH = object()  # a default that tells "not given" from None, which a test may pass on purpose
 
 
 async def make_user(
@@ -70,6 +106,18 @@ async def make_member(
         )
 
 
+async def make_members(
+    db: Database, *, community: Community, usernames: list[str], role: Role = Role.RESIDENT
+) -> list[User]:
+    """New accounts with these usernames (shown as the username titled), each a verified member of `community`."""
+    people = []
+    for username in usernames:
+        user = await make_user(db, username=username, display_name=username.title())
+        await make_member(db, user=user, community=community, role=role)
+        people.append(user)
+    return people
+
+
 async def make_pending(db: Database, *, user: User, community: Community) -> Membership:
     async with db.unit_of_work() as session:
         standing = await standing_in(session, user, community)
@@ -123,3 +171,150 @@ async def make_like(db: Database, *, user: User, post: Post) -> int:
         assert community is not None
         standing = await standing_in(session, user, community)
         return await likes.set_like(session, actor=user, post=post, standing=standing, liked=True)
+
+
+async def make_listing(db: Database, *, owner: User, community: Community, **overrides: object) -> Listing:
+    """A swap (a pram for a bike), or whatever `overrides` make of it: any field of listings.create_listing."""
+    fields: dict[str, object] = {
+        "kind": "swap",
+        "title": "九成新婴儿推车",
+        "description": "孩子大了用不上了",
+        "wanted": "儿童自行车或绘本",
+        "category": "children",
+        "condition": "like_new",
+        "pickup_area": "3号楼门口",
+        **overrides,
+    }
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, owner, community)
+        return await listings.create_listing(session, actor=owner, community=community, standing=standing, **fields)  # type: ignore[arg-type]
+
+
+async def make_offer(db: Database, *, maker: User, listing: Listing, **overrides: object) -> Offer:
+    """An offer for `listing`: a message, and any field of offers.make_offer (`offered_listing_id`)."""
+    fields: dict[str, object] = {"message": "我有一辆儿童自行车", **overrides}
+    async with db.unit_of_work() as session:
+        loaded = await session.get(Listing, listing.id)
+        community = await session.get(Community, listing.community_id)
+        assert loaded is not None and community is not None
+        standing = await standing_in(session, maker, community)
+        return await offers.make_offer(session, actor=maker, listing=loaded, standing=standing, **fields)  # type: ignore[arg-type]
+
+
+async def make_sale(db: Database, *, organiser: User, community: Community, **overrides: object) -> CharitySale:
+    """A charity sale that started a minute ago and ends in two days; any field of sales.create_sale."""
+    now = utcnow()
+    fields: dict[str, object] = {
+        "title": "爱心义卖",
+        "cause": "为社区困难家庭筹款",
+        "pickup": "居委会门口，周六上午九点到十一点",
+        "starts_at": now - timedelta(minutes=1),
+        "ends_at": now + timedelta(days=2),
+        "target": "500",
+        **overrides,
+    }
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, organiser, community)
+        return await sales.create_sale(session, actor=organiser, community=community, standing=standing, **fields)  # type: ignore[arg-type]
+
+
+async def make_sale_item(db: Database, *, donor: User, sale: CharitySale, **overrides: object) -> SaleItem:
+    """Three scarves at 12.50 given to `sale`; any field of sale_items.donate_item."""
+    fields: dict[str, object] = {
+        "title": "手工编织围巾",
+        "description": "全新，羊毛",
+        "price": "12.50",
+        "quantity": 3,
+        **overrides,
+    }
+    async with db.unit_of_work() as session:
+        loaded = await session.get(CharitySale, sale.id)
+        community = await session.get(Community, sale.community_id)
+        assert loaded is not None and community is not None
+        standing = await standing_in(session, donor, community)
+        return await sale_items.donate_item(session, actor=donor, sale=loaded, standing=standing, **fields)  # type: ignore[arg-type]
+
+
+async def make_reservation(db: Database, *, buyer: User, item: SaleItem, quantity: object = 1) -> SaleReservation:
+    """`quantity` units of `item` held for `buyer`."""
+    async with db.unit_of_work() as session:
+        loaded = await session.get(SaleItem, item.id)
+        assert loaded is not None
+        sale = await session.get(CharitySale, loaded.sale_id)
+        assert sale is not None
+        community = await session.get(Community, sale.community_id)
+        assert community is not None
+        standing = await standing_in(session, buyer, community)
+        return await reservations.reserve(
+            session, actor=buyer, sale=sale, item=loaded, standing=standing, quantity=quantity
+        )
+
+
+async def make_conversation(
+    db: Database, *, starter: User, community: Community, others: list[User], title: str = ""
+) -> Conversation:
+    """The direct conversation of `starter` and one other (theirs already, if they have one), or with a title
+    or more people a new group."""
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, starter, community)
+        if len(others) == 1 and not title:
+            conversation, _new = await conversations.start_direct(
+                session, actor=starter, community=community, standing=standing, other=others[0]
+            )
+            return conversation
+        return await conversations.start_group(
+            session, actor=starter, community=community, standing=standing, others=others, title=title
+        )
+
+
+async def make_message(
+    db: Database,
+    *,
+    sender: User,
+    conversation: Conversation | int,
+    body: object = "明早一起去菜场？",
+    client_id: object = _FRESH,
+    reading: set[int] | None = None,
+) -> Message:
+    """A message from `sender` (a participant), with a fresh `client_id` unless given; `reading`: who has the
+    conversation open (not notified)."""
+    conversation_id = conversation if isinstance(conversation, int) else conversation.id
+    assert conversation_id is not None
+    async with db.unit_of_work() as session:
+        loaded, member, standing = await access_conversation(session, sender, conversation_id)
+        sent = await messages.send_message(
+            session,
+            actor=sender,
+            conversation=loaded,
+            member=member,
+            standing=standing,
+            body=body,
+            client_id=secrets.token_urlsafe(12) if client_id is _FRESH else client_id,
+            reading=reading or set(),
+        )
+        return sent.message
+
+
+async def make_letter(
+    db: Database,
+    *,
+    author: User,
+    community: Community,
+    to: list[User],
+    title: str = "谢谢帮我搬家",
+    body: str = "周末多亏了你们。",
+    group_name: str = "",
+) -> Letter:
+    """A thank-you letter from `author` to `to` (verified members of `community`); several need a group name."""
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, author, community)
+        return await letters.write_letter(
+            session,
+            actor=author,
+            community=community,
+            standing=standing,
+            usernames=" ".join(f"@{user.username}" for user in to),
+            title=title,
+            body=body,
+            group_name=group_name or ("热心邻居" if len(to) > 1 else ""),
+        )

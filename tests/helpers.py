@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from tests.factories import PASSWORD
+from forum.db import Database
+from forum.models import Community, Role
+from tests.factories import PASSWORD, make_member, make_user
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -22,6 +25,30 @@ async def login(client: Client, username: str, password: str = PASSWORD) -> None
     token = await csrf_token(client)
     response = await client.post("/login", form={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, await response.get_data(as_text=True)
+
+
+async def signed_in(app: Quart, username: str) -> Client:
+    """A test client of its own, signed in as `username` through the login form."""
+    client = app.test_client()
+    await login(client, username)
+    return client
+
+
+async def member_client(
+    app: Quart,
+    db: Database,
+    community: Community,
+    username: str,
+    *,
+    role: Role = Role.RESIDENT,
+    party: bool = False,
+    display_name: str | None = None,
+) -> Client:
+    """A new account `username` (shown as `display_name`, by default the username titled: "wang_fang" is
+    "Wang_Fang"), made a verified member of `community`, and a test client signed in as them."""
+    user = await make_user(db, username=username, display_name=display_name or username.title())
+    await make_member(db, user=user, community=community, role=role, is_party_member=party)
+    return await signed_in(app, username)
 
 
 async def post_form(client: Client, path: str, form: dict[str, str] | None = None, *, token_from: str = "/") -> object:

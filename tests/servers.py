@@ -7,14 +7,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from tests.factories import PASSWORD
-from tests.services import free_port
+from tests.services import reserved_port, unique_channel
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -35,11 +35,13 @@ def run_server(
     db_url: str,
     var_dir: Path,
     redis_url: str = "",
-    channel: str = "linli",
+    channel: str | None = None,
     name: str = "server",
     settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`settings` are further environment variables for the process (see forum/config.py)."""
+    """`settings` are further environment variables for the process (see forum/config.py). Processes that
+    should share Redis as one deployment are given the same `channel` (tests.services.unique_channel); without
+    one, each gets a channel of its own."""
     with run_servers(
         db_url=db_url, var_dir=var_dir, redis_url=redis_url, channel=channel, names=[name], settings=settings
     ) as (server,):
@@ -53,14 +55,17 @@ def run_servers(
     var_dir: Path,
     names: list[str],
     redis_url: str = "",
-    channel: str = "linli",
+    channel: str | None = None,
     settings: dict[str, str] | None = None,
 ) -> Iterator[list[Server]]:
     """Several processes of one deployment, started side by side (start-up takes seconds on a busy machine)."""
+    channel = channel or unique_channel()
     servers: list[Server] = []
+    ports = ExitStack()  # each port stays reserved until its process has exited
     try:
         for name in names:
-            servers.append(_spawn(db_url, var_dir, redis_url, channel, name, settings or {}))
+            port = ports.enter_context(reserved_port())
+            servers.append(_spawn(db_url, var_dir, redis_url, channel, name, port, settings or {}))
         for server in servers:
             _wait_until_healthy(server)
         yield servers
@@ -73,10 +78,12 @@ def run_servers(
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
+        ports.close()
 
 
-def _spawn(db_url: str, var_dir: Path, redis_url: str, channel: str, name: str, settings: dict[str, str]) -> Server:
-    port = free_port()
+def _spawn(
+    db_url: str, var_dir: Path, redis_url: str, channel: str, name: str, port: int, settings: dict[str, str]
+) -> Server:
     log = var_dir / f"{name}-{port}.log"
     env = {
         **os.environ,

@@ -31,19 +31,9 @@ from forum.models import (
     User,
 )
 from forum.permissions import CommunityStanding, can_archive_board, can_manage_boards
+from tests.barriers import until_blocked
 from tests.factories import PASSWORD, make_community, make_member, make_thread, make_user
-from tests.helpers import login, post_form, text
-
-
-async def _client(app: Quart, db: Database, community: Community, username: str, role: Role = Role.RESIDENT) -> Client:
-    await make_member(db, user=await make_user(db, username=username), community=community, role=role)
-    client = app.test_client()
-    await login(client, username)
-    return client
-
-
-async def _secretary(app: Quart, db: Database, community: Community, username: str = "board_sec") -> Client:
-    return await _client(app, db, community, username, Role.SECRETARY)
+from tests.helpers import login, member_client, post_form, text
 
 
 async def _boards(db: Database, community: Community) -> list[Board]:
@@ -84,7 +74,7 @@ async def _manage(client: Client, community: Community, path: str, form: dict[st
 
 async def test_a_secretary_adds_boards_at_the_end_of_the_list_with_stable_slugs(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     page = await text(await secretary.get(f"/c/{community.slug}"))
     assert f'href="/c/{community.slug}/boards"' in page  # linked from the community page for secretaries
 
@@ -130,7 +120,7 @@ async def test_a_secretary_adds_boards_at_the_end_of_the_list_with_stable_slugs(
 
 async def test_renaming_a_default_board_replaces_its_translated_name(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     # Sending the default name back as shown (only the description changed) keeps it translated.
     kept = await _manage(secretary, community, "/talk/rename", {"name": "邻里互动", "description": "楼里的事"})
     assert kept.status_code == 302
@@ -157,7 +147,7 @@ async def test_renaming_a_default_board_replaces_its_translated_name(app: Quart,
 
 async def test_moving_boards_keeps_a_dense_order_and_the_ends_stay_put(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302
     assert (await _manage(secretary, community, "/guides/move", {"direction": "up"})).status_code == 302
     assert (await _manage(secretary, community, "/notices/move", {"direction": "down"})).status_code == 302
@@ -183,8 +173,8 @@ async def test_an_archived_board_leaves_the_list_and_takes_no_posts_but_its_thre
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
-    resident = await _client(app, db, community, "archive_reader")
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
+    resident = await member_client(app, db, community, "archive_reader")
     author = await make_user(db, username="guide_author")
     await make_member(db, user=author, community=community)
     thread = await make_thread(db, author=author, community=community, board_slug="guides", title="如何办居住证")
@@ -237,7 +227,7 @@ async def test_an_archived_board_leaves_the_list_and_takes_no_posts_but_its_thre
 
 async def test_the_notices_and_market_boards_cannot_be_archived(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     for slug in ("notices", "sale", "swap"):
         refused = await _manage(secretary, community, f"/{slug}/archive")
         assert refused.status_code == 409
@@ -267,7 +257,7 @@ async def test_bad_or_duplicate_names_are_explained_and_nothing_is_stored(
     app: Quart, db: Database, form: dict[str, str], status: int, message: str
 ) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     response = await _manage(secretary, community, "", form)
     assert response.status_code == status
     page = await text(response)
@@ -281,7 +271,7 @@ async def test_a_rename_to_another_boards_name_is_refused_even_when_that_board_i
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     await _manage(secretary, community, "", {"name": "旧物"})
     await _manage(secretary, community, "/board-1/archive")
     clash = await _manage(secretary, community, "", {"name": "旧物"})
@@ -296,8 +286,8 @@ async def test_a_rename_to_another_boards_name_is_refused_even_when_that_board_i
 async def test_only_secretaries_and_their_district_admins_manage_boards(app: Quart, db: Database) -> None:
     community = await make_community(db)
     other = await make_community(db)
-    resident = await _client(app, db, community, "not_a_sec")
-    elsewhere = await _client(app, db, other, "sec_elsewhere", Role.SECRETARY)
+    resident = await member_client(app, db, community, "not_a_sec")
+    elsewhere = await member_client(app, db, other, "sec_elsewhere", role=Role.SECRETARY)
     for client, status in ((resident, 403), (elsewhere, 404)):
         assert (await client.get(f"/c/{community.slug}/boards")).status_code == status
         assert (await _manage(client, community, "", {"name": "偷偷加"})).status_code == status
@@ -305,7 +295,7 @@ async def test_only_secretaries_and_their_district_admins_manage_boards(app: Qua
         assert (await _manage(client, community, "/talk/archive")).status_code == status
     page = await text(await resident.get(f"/c/{community.slug}"))
     assert f"/c/{community.slug}/boards" not in page
-    secretary = await _secretary(app, db, community)
+    secretary = await member_client(app, db, community, "board_sec", role=Role.SECRETARY)
     forged = await secretary.post(f"/c/{community.slug}/boards", form={"name": "跨站请求"})  # no CSRF token
     assert forged.status_code == 403
     assert [b.name for b in await _boards(db, community)] == ["", "", "", "", ""]
@@ -428,8 +418,8 @@ async def test_two_secretaries_moving_at_once_keep_the_order_dense(db: Database)
     async with db.sessionmaker() as session:
         await move(session, first, "swap")
         racing = asyncio.create_task(second_secretary())
-        await asyncio.sleep(0.5)
-        assert not racing.done()  # waiting for the first secretary's lock
+        await until_blocked(db)  # the second secretary's move waits for the first one's lock
+        assert not racing.done()
         await db.commit(session)
     await racing
     stored = await _boards(db, community)

@@ -43,7 +43,7 @@ from forum.queries.threads import latest_event_id
 from forum.web.ratelimits import RedisStore
 from tests.factories import make_community, make_member, make_thread, make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_servers
-from tests.services import IN_CI, free_port, port_open
+from tests.services import IN_CI, port_open, reserved_port
 
 pytestmark = pytest.mark.server
 
@@ -270,12 +270,13 @@ class PrivateRedis:
 
 @contextmanager
 def private_redis(var_dir: Path) -> Iterator[PrivateRedis]:
-    redis = PrivateRedis(free_port(), var_dir / "redis.log")
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.kill()
+    with reserved_port() as port:  # kept while the test kills and restarts it
+        redis = PrivateRedis(port, var_dir / "redis.log")
+        redis.start()
+        try:
+            yield redis
+        finally:
+            redis.kill()
 
 
 async def _readers(scene: Scene, cookie: str, home: Server, fallback: Server) -> list[Reader]:
@@ -384,11 +385,16 @@ async def test_without_any_redis_pages_and_replies_work_and_live_updates_still_a
 ) -> None:
     scene = await _scene(db)
     assert scene.thread.id is not None
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there, from before the processes start
     settings = {"EVENT_POLL_SECONDS": "0.5"}
-    with run_servers(db_url=db_url, var_dir=tmp_path, redis_url=nowhere, names=["a", "b"], settings=settings) as (
-        first,
-        second,
+    with (
+        reserved_port() as port,  # nothing listens there, from before the processes start to the end
+        run_servers(
+            db_url=db_url,
+            var_dir=tmp_path,
+            redis_url=f"redis://127.0.0.1:{port}/0",
+            names=["a", "b"],
+            settings=settings,
+        ) as (first, second),
     ):
         async with httpx.AsyncClient(base_url=first.url) as anonymous:
             assert (await anonymous.get("/")).status_code == 200

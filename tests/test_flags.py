@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 
 from quart import Quart
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -17,8 +16,8 @@ from forum.actions import flags
 from forum.db import Database
 from forum.flaggables import of_post
 from forum.models import AuditEntry, Community, Event, Flag, Notification, NotificationKind, Post, Role, Thread, User
-from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
-from tests.helpers import login, post_form, text
+from tests.factories import PASSWORD, make_community, make_member, make_members, make_reply, make_thread, make_user
+from tests.helpers import post_form, signed_in, text
 
 
 async def _flag(db: Database, user: User, community: Community, post: Post, reason: str = "abuse") -> bool:
@@ -37,17 +36,11 @@ async def _hidden(db: Database, post: Post) -> bool:
         return loaded.hidden_at is not None
 
 
-async def _people(db: Database, community: Community, *names: str) -> list[User]:
-    people = []
-    for name in names:
-        people.append(await make_user(db, username=name))
-        await make_member(db, user=people[-1], community=community)
-    return people
-
-
 async def test_three_distinct_neighbours_hide_a_reply_and_one_neighbour_counts_once(db: Database) -> None:
     community = await make_community(db)
-    author, first, second, third = await _people(db, community, "fl_author", "fl_a", "fl_b", "fl_c")
+    author, first, second, third = await make_members(
+        db, community=community, usernames=["fl_author", "fl_a", "fl_b", "fl_c"]
+    )
     thread = await make_thread(db, author=author, community=community)
     reply = await make_reply(db, author=author, thread=thread, body="广告：低价卖房")
     assert await _flag(db, first, community, reply) is True
@@ -72,7 +65,9 @@ async def test_three_distinct_neighbours_hide_a_reply_and_one_neighbour_counts_o
 
 async def test_flags_arriving_together_still_hide_at_the_third(db: Database) -> None:
     community = await make_community(db)
-    author, *flaggers = await _people(db, community, "ft_author", "ft_a", "ft_b", "ft_c", "ft_d")
+    author, *flaggers = await make_members(
+        db, community=community, usernames=["ft_author", "ft_a", "ft_b", "ft_c", "ft_d"]
+    )
     thread = await make_thread(db, author=author, community=community)
     for round_number in range(3):
         reply = await make_reply(db, author=author, thread=thread, body=f"第{round_number}条")
@@ -80,15 +75,9 @@ async def test_flags_arriving_together_still_hide_at_the_third(db: Database) -> 
         assert await _hidden(db, reply), round_number
 
 
-async def _client(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
-
-
 async def test_secretaries_review_the_queue_and_the_flaggers_are_told(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, a, b, c = await _people(db, community, "fr_author", "fr_a", "fr_b", "fr_c")
+    author, a, b, c = await make_members(db, community=community, usernames=["fr_author", "fr_a", "fr_b", "fr_c"])
     secretary = await make_user(db, username="fr_sec")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
     thread = await make_thread(db, author=author, community=community, title="垃圾分类")
@@ -98,12 +87,12 @@ async def test_secretaries_review_the_queue_and_the_flaggers_are_told(app: Quart
         await _flag(db, flagger, community, rude)
     await _flag(db, a, community, mild, "off_topic")
     slug = community.slug
-    sec = await _client(app, "fr_sec")
+    sec = await signed_in(app, "fr_sec")
     queue = await text(await sec.get(f"/c/{slug}/review"))
     assert queue.index(f"flagged-post-{rude.id}") < queue.index(f"flagged-post-{mild.id}")  # most flagged first
     newest = await text(await sec.get(f"/c/{slug}/review?sort=newest"))
     assert newest.index(f"flagged-post-{mild.id}") < newest.index(f"flagged-post-{rude.id}")
-    resident = await _client(app, "fr_a")
+    resident = await signed_in(app, "fr_a")
     assert (await resident.get(f"/c/{slug}/review")).status_code == 403
     assert (
         await post_form(resident, f"/posts/{rude.id}/review", {"decision": "disagree"}, token_from="/")
@@ -148,7 +137,7 @@ async def test_secretaries_review_the_queue_and_the_flaggers_are_told(app: Quart
 
 async def test_the_api_flags_and_reviews_with_the_same_rules(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, _resident = await _people(db, community, "fa_author", "fa_a")
+    author, _resident = await make_members(db, community=community, usernames=["fa_author", "fa_a"])
     secretary = await make_user(db, username="fa_sec")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
     thread = await make_thread(db, author=author, community=community)
@@ -175,7 +164,9 @@ async def test_the_api_flags_and_reviews_with_the_same_rules(app: Quart, db: Dat
 
 async def test_a_secretary_gives_a_reply_the_flags_hid_their_own_reason(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, first, second, third = await _people(db, community, "fr_author", "fr_a", "fr_b", "fr_c")
+    author, first, second, third = await make_members(
+        db, community=community, usernames=["fr_author", "fr_a", "fr_b", "fr_c"]
+    )
     secretary = await make_user(db, username="fr_sec")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
     thread = await make_thread(db, author=author, community=community)
@@ -183,7 +174,7 @@ async def test_a_secretary_gives_a_reply_the_flags_hid_their_own_reason(app: Qua
     for flagger in (first, second, third):
         await _flag(db, flagger, community, reply, "spam")
     assert await _hidden(db, reply)
-    client = await _client(app, "fr_sec")
+    client = await signed_in(app, "fr_sec")
     page = f"/t/{thread.id}"
     hidden = await post_form(client, f"/posts/{reply.id}/hide", {"reason": "商业广告"}, token_from=page)
     assert hidden.status_code == 302  # not "hidden already": the flags gave it no reason

@@ -20,21 +20,19 @@ from forum.db import Database
 from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User, id_of
 from forum.queries import replay as replays
 from forum.queries.replay import Reader
-from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
-from tests.helpers import bearer, login, post_form, post_multipart, text
+from tests.factories import make_community, make_district_admin, make_listing, make_member, make_thread, make_user
+from tests.helpers import bearer, login, member_client, post_form, post_multipart, text
 from tests.test_images import png
-from tests.test_listings import make_listing
 
 
 async def _members(app: Quart, db: Database, community: Community, *names: str) -> dict[str, Client]:
-    clients = {}
-    for name in names:
-        role = Role.SECRETARY if name.endswith("sec") else Role.RESIDENT
-        user = await make_user(db, username=name, display_name=name)
-        await make_member(db, user=user, community=community, role=role)
-        clients[name] = app.test_client()
-        await login(clients[name], name)
-    return clients
+    """Signed-in members by username; those whose name ends in "sec" are secretaries."""
+    return {
+        name: await member_client(
+            app, db, community, name, role=Role.SECRETARY if name.endswith("sec") else Role.RESIDENT, display_name=name
+        )
+        for name in names
+    }
 
 
 async def _audit(db: Database) -> list[str]:
@@ -284,7 +282,7 @@ async def test_three_neighbours_flagging_a_listing_hide_it_and_a_secretary_keeps
     people = await _members(app, db, community, "fm_owner", "fm_a", "fm_b", "fm_c", "fm_d", "fm_sec")
     async with db.read_only() as session:
         owner = (await session.execute(select(User).where(col(User.username) == "fm_owner"))).scalar_one()
-    pram = await make_listing(db, owner, community, title="全新手机低价出")
+    pram = await make_listing(db, owner=owner, community=community, title="全新手机低价出")
     page, market = f"/market/{pram.id}", f"/c/{community.slug}/market"
     flag_path = f"{page}/flag"
     assert (await post_form(people["fm_owner"], flag_path, {"reason": "spam"}, token_from=page)).status_code == 403

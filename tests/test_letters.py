@@ -8,14 +8,12 @@ import re
 from pathlib import Path
 
 from quart import Quart
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
 from forum.models import (
     AuditEntry,
-    Community,
     Event,
     Letter,
     LetterImage,
@@ -25,18 +23,8 @@ from forum.models import (
     User,
 )
 from tests.factories import PASSWORD, make_community, make_member, make_pending, make_user
-from tests.helpers import login, multipart, post_form, post_multipart, text
+from tests.helpers import login, member_client, multipart, post_form, post_multipart, text
 from tests.test_images import photo_with_gps, png, stored_files
-
-
-async def _member(
-    app: Quart, db: Database, community: Community, username: str, *, role: Role = Role.RESIDENT, party: bool = False
-) -> Client:
-    user = await make_user(db, username=username, display_name=username.title())
-    await make_member(db, user=user, community=community, role=role, is_party_member=party)
-    client = app.test_client()
-    await login(client, username)
-    return client
 
 
 async def _counts(db: Database) -> tuple[int, ...]:
@@ -59,9 +47,9 @@ async def test_a_resident_thanks_a_neighbour_with_a_photo_who_is_told_and_shows_
     app: Quart, db: Database, tmp_path: Path
 ) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "lt_writer")
-    helper = await _member(app, db, community, "lt_helper", party=True)
-    reader = await _member(app, db, community, "lt_reader")
+    writer = await member_client(app, db, community, "lt_writer")
+    helper = await member_client(app, db, community, "lt_helper", party=True)
+    reader = await member_client(app, db, community, "lt_reader")
     wall = f"/c/{community.slug}/thanks"
 
     written = await post_multipart(
@@ -109,10 +97,10 @@ async def test_a_resident_thanks_a_neighbour_with_a_photo_who_is_told_and_shows_
 
 async def test_a_letter_links_the_members_it_mentions_and_tells_them_once(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "lm_writer")
-    await _member(app, db, community, "lm_helper")
-    await _member(app, db, community, "lm_also")
-    await _member(app, db, community, "lm_quoted")
+    writer = await member_client(app, db, community, "lm_writer")
+    await member_client(app, db, community, "lm_helper")
+    await member_client(app, db, community, "lm_also")
+    await member_client(app, db, community, "lm_quoted")
     stranger = await make_user(db, username="lm_stranger")
     await make_member(db, user=stranger, community=await make_community(db, name="别的小区"))
     wall = f"/c/{community.slug}/thanks"
@@ -149,9 +137,9 @@ async def test_a_group_letter_needs_a_name_and_mistakes_are_named_and_store_noth
     app: Quart, db: Database, tmp_path: Path
 ) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "gp_writer")
+    writer = await member_client(app, db, community, "gp_writer")
     for name in ("gp_one", "gp_two", "gp_three"):
-        await _member(app, db, community, name, party=True)
+        await member_client(app, db, community, name, party=True)
     stranger = await make_user(db, username="gp_stranger")
     del stranger
     wall = f"/c/{community.slug}/thanks"
@@ -192,8 +180,8 @@ async def test_a_group_letter_needs_a_name_and_mistakes_are_named_and_store_noth
 
 async def test_outsiders_and_waiting_members_cannot_read_or_write_letters(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "out_writer")
-    await _member(app, db, community, "out_helper")
+    writer = await member_client(app, db, community, "out_writer")
+    await member_client(app, db, community, "out_helper")
     wall = f"/c/{community.slug}/thanks"
     written = await post_multipart(
         writer,
@@ -243,9 +231,9 @@ async def test_a_secretary_features_a_letter_and_a_recipient_hides_it_from_her_p
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "ft_writer")
-    helper = await _member(app, db, community, "ft_helper")
-    secretary = await _member(app, db, community, "ft_secretary", role=Role.SECRETARY)
+    writer = await member_client(app, db, community, "ft_writer")
+    helper = await member_client(app, db, community, "ft_helper")
+    secretary = await member_client(app, db, community, "ft_secretary", role=Role.SECRETARY)
     wall = f"/c/{community.slug}/thanks"
     written = await post_form(
         writer, wall, {"usernames": "ft_helper", "title": "送还钱包", "body": "拾金不昧"}, token_from=wall
@@ -277,9 +265,9 @@ async def test_a_secretary_features_a_letter_and_a_recipient_hides_it_from_her_p
 
 async def test_the_api_writes_lists_likes_features_and_hides_letters(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    await _member(app, db, community, "api_writer")
-    await _member(app, db, community, "api_helper")
-    await _member(app, db, community, "api_secretary", role=Role.SECRETARY)
+    await member_client(app, db, community, "api_writer")
+    await member_client(app, db, community, "api_helper")
+    await member_client(app, db, community, "api_secretary", role=Role.SECRETARY)
     await make_user(db, username="api_outsider")
 
     async def bearer(username: str) -> dict[str, str]:
@@ -322,8 +310,8 @@ async def test_the_api_writes_lists_likes_features_and_hides_letters(app: Quart,
 
 async def test_letters_are_rate_limited_per_person_across_the_page_and_the_api(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    writer = await _member(app, db, community, "rl_writer")
-    await _member(app, db, community, "rl_helper")
+    writer = await member_client(app, db, community, "rl_writer")
+    await member_client(app, db, community, "rl_helper")
     wall = f"/c/{community.slug}/thanks"
     statuses = []
     for n in range(11):

@@ -18,7 +18,6 @@ from forum.errors import DomainError, Forbidden
 from forum.flaggables import ListingItem
 from forum.models import (
     AuditEntry,
-    Community,
     Listing,
     ListingKind,
     ListingStatus,
@@ -31,47 +30,7 @@ from forum.models import (
     User,
 )
 from forum.timeutil import utcnow
-from tests.factories import make_community, make_member, make_pending, make_user
-
-
-async def _people(db: Database, community: Community, *names: str, role: Role = Role.RESIDENT) -> list[User]:
-    people = []
-    for name in names:
-        user = await make_user(db, username=name)
-        await make_member(db, user=user, community=community, role=role)
-        people.append(user)
-    return people
-
-
-async def make_listing(db: Database, owner: User, community: Community, **fields: object) -> Listing:
-    values: dict[str, object] = {
-        "kind": "swap",
-        "title": "九成新婴儿推车",
-        "description": "孩子大了用不上了",
-        "wanted": "儿童自行车或绘本",
-        "category": "children",
-        "condition": "like_new",
-        "pickup_area": "3号楼门口",
-        **fields,
-    }
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, owner, community)
-        return await listings.create_listing(
-            session,
-            actor=owner,
-            community=community,
-            standing=standing,
-            **values,  # type: ignore[arg-type]
-        )
-
-
-async def offer_for(db: Database, maker: User, community: Community, listing_id: int, **fields: object) -> Offer:
-    async with db.unit_of_work() as session:
-        listing = await session.get(Listing, listing_id)
-        assert listing is not None
-        standing = await standing_in(session, maker, community)
-        values: dict[str, object] = {"message": "我有一辆儿童自行车", **fields}
-        return await offers.make_offer(session, actor=maker, listing=listing, standing=standing, **values)  # type: ignore[arg-type]
+from tests.factories import make_community, make_listing, make_members, make_offer, make_pending, make_user
 
 
 async def _step(db: Database, actor: User, step: str, listing_id: int, offer_id: int | None = None) -> object:
@@ -112,16 +71,18 @@ async def _refused(coroutine: object, status: int) -> DomainError:
 
 async def test_a_swap_runs_from_offer_to_both_hand_overs_and_refuses_every_wrong_step(db: Database) -> None:
     community = await make_community(db)
-    owner, maker, other, third = await _people(db, community, "x_owner", "x_maker", "x_other", "x_third")
-    pram = await make_listing(db, owner, community)
-    bike = await make_listing(db, maker, community, title="儿童自行车", wanted="婴儿推车")
+    owner, maker, other, third = await make_members(
+        db, community=community, usernames=["x_owner", "x_maker", "x_other", "x_third"]
+    )
+    pram = await make_listing(db, owner=owner, community=community)
+    bike = await make_listing(db, owner=maker, community=community, title="儿童自行车", wanted="婴儿推车")
     assert pram.thread_id is not None and pram.expires_at - pram.created_at == timedelta(days=30)
 
-    await _refused(offer_for(db, owner, community, pram.id or 0), 403)  # not for one's own listing
-    offer = await offer_for(db, maker, community, pram.id or 0, offered_listing_id=bike.id)
-    await _refused(offer_for(db, maker, community, pram.id or 0), 409)  # one offer per neighbour
-    rival = await offer_for(db, other, community, pram.id or 0, message="我出两本绘本")
-    late = await offer_for(db, third, community, pram.id or 0, message="我也想要")
+    await _refused(make_offer(db, maker=owner, listing=pram), 403)  # not for one's own listing
+    offer = await make_offer(db, maker=maker, listing=pram, offered_listing_id=bike.id)
+    await _refused(make_offer(db, maker=maker, listing=pram), 409)  # one offer per neighbour
+    rival = await make_offer(db, maker=other, listing=pram, message="我出两本绘本")
+    late = await make_offer(db, maker=third, listing=pram, message="我也想要")
     await _step(db, third, "withdraw", pram.id or 0, late.id)
     await _refused(_step(db, third, "withdraw", pram.id or 0, late.id), 409)
     await _refused(_step(db, maker, "accept", pram.id or 0, offer.id), 403)  # only the owner decides
@@ -131,7 +92,7 @@ async def test_a_swap_runs_from_offer_to_both_hand_overs_and_refuses_every_wrong
     assert await _status(db, Listing, bike.id) == ListingStatus.RESERVED  # both listings of the deal
     assert await _status(db, Offer, rival.id) == OfferStatus.DECLINED
     await _refused(_step(db, owner, "accept", pram.id or 0, rival.id), 409)
-    await _refused(offer_for(db, third, community, pram.id or 0), 409)  # reserved: no more offers
+    await _refused(make_offer(db, maker=third, listing=pram), 409)  # reserved: no more offers
     async with db.read_only() as session:
         told = Counter((row.user_id, row.kind) for row in (await session.execute(select(Notification))).scalars().all())
     assert told[(maker.id, NotificationKind.OFFER_ACCEPTED)] == 1
@@ -150,10 +111,10 @@ async def test_a_swap_runs_from_offer_to_both_hand_overs_and_refuses_every_wrong
 
 async def test_a_deal_called_off_opens_both_listings_again(db: Database) -> None:
     community = await make_community(db)
-    owner, maker = await _people(db, community, "c_owner", "c_maker")
-    pram = await make_listing(db, owner, community)
-    bike = await make_listing(db, maker, community, title="儿童自行车")
-    offer = await offer_for(db, maker, community, pram.id or 0, offered_listing_id=bike.id)
+    owner, maker = await make_members(db, community=community, usernames=["c_owner", "c_maker"])
+    pram = await make_listing(db, owner=owner, community=community)
+    bike = await make_listing(db, owner=maker, community=community, title="儿童自行车")
+    offer = await make_offer(db, maker=maker, listing=pram, offered_listing_id=bike.id)
     await _step(db, owner, "accept", pram.id or 0, offer.id)
     await _step(db, maker, "call_off", pram.id or 0, offer.id)
     assert [await _status(db, Listing, each.id) for each in (pram, bike)] == [ListingStatus.OPEN] * 2
@@ -162,14 +123,14 @@ async def test_a_deal_called_off_opens_both_listings_again(db: Database) -> None
             await session.execute(select(Notification.kind).where(col(Notification.user_id) == owner.id))
         ).scalars()
         assert NotificationKind.CALLED_OFF in set(kinds)  # the owner is told the taker called it off
-    again = await offer_for(db, maker, community, pram.id or 0, message="还是想换")  # made again, same row
+    again = await make_offer(db, maker=maker, listing=pram, message="还是想换")  # made again, same row
     assert again.id == offer.id and again.status == OfferStatus.OPEN
 
 
 async def test_bad_listings_and_foreign_or_taken_listings_offered_are_refused_by_name(db: Database) -> None:
     community, elsewhere = await make_community(db), await make_community(db)
-    owner, maker, other = await _people(db, community, "b_owner", "b_maker", "b_other")
-    (stranger,) = await _people(db, elsewhere, "b_stranger")
+    owner, maker, other = await make_members(db, community=community, usernames=["b_owner", "b_maker", "b_other"])
+    (stranger,) = await make_members(db, community=elsewhere, usernames=["b_stranger"])
     pending = await make_user(db, username="b_pending")
     await make_pending(db, user=pending, community=community)
     for fields, field in (
@@ -181,22 +142,22 @@ async def test_bad_listings_and_foreign_or_taken_listings_offered_are_refused_by
         ({"kind": "swap", "claim_hours": "5"}, "claim_hours"),
         ({"kind": "free", "claim_hours": "100"}, "claim_hours"),
     ):
-        error = await _refused(make_listing(db, owner, community, **fields), 422)
+        error = await _refused(make_listing(db, owner=owner, community=community, **fields), 422)
         assert field in error.fields, (fields, error.fields)  # type: ignore[attr-defined]
-    await _refused(make_listing(db, pending, community), 403)
+    await _refused(make_listing(db, owner=pending, community=community), 403)
 
-    pram = await make_listing(db, owner, community)
-    theirs = await make_listing(db, other, community, title="别人的台灯")
-    foreign = await make_listing(db, stranger, elsewhere, title="外小区的书架")
-    mine_done = await make_listing(db, maker, community, title="旧风扇")
+    pram = await make_listing(db, owner=owner, community=community)
+    theirs = await make_listing(db, owner=other, community=community, title="别人的台灯")
+    foreign = await make_listing(db, owner=stranger, community=elsewhere, title="外小区的书架")
+    mine_done = await make_listing(db, owner=maker, community=community, title="旧风扇")
     async with db.unit_of_work() as session:
         await session.execute(update(Listing).where(col(Listing.id) == mine_done.id).values(status=ListingStatus.DONE))
     for offered in (theirs.id, foreign.id, mine_done.id, pram.id, "abc"):
-        error = await _refused(offer_for(db, maker, community, pram.id or 0, offered_listing_id=offered), 422)
+        error = await _refused(make_offer(db, maker=maker, listing=pram, offered_listing_id=offered), 422)
         assert "offered_listing_id" in error.fields  # type: ignore[attr-defined]
-    gift = await make_listing(db, owner, community, kind="free", title="闲置花盆", wanted="")
-    mine = await make_listing(db, maker, community, title="我的书")
-    error = await _refused(offer_for(db, maker, community, gift.id or 0, offered_listing_id=mine.id), 422)
+    gift = await make_listing(db, owner=owner, community=community, kind="free", title="闲置花盆", wanted="")
+    mine = await make_listing(db, owner=maker, community=community, title="我的书")
+    error = await _refused(make_offer(db, maker=maker, listing=gift, offered_listing_id=mine.id), 422)
     assert "offered_listing_id" in error.fields  # type: ignore[attr-defined]
     async with db.read_only() as session:
         assert (await session.execute(select(Offer))).scalars().all() == []
@@ -204,10 +165,10 @@ async def test_bad_listings_and_foreign_or_taken_listings_offered_are_refused_by
 
 async def test_of_two_offers_accepted_at_the_same_moment_exactly_one_wins(db: Database) -> None:
     community = await make_community(db)
-    owner, first, second = await _people(db, community, "r_owner", "r_first", "r_second")
+    owner, first, second = await make_members(db, community=community, usernames=["r_owner", "r_first", "r_second"])
     for _round in range(3):
-        pram = await make_listing(db, owner, community)
-        offers = [await offer_for(db, maker, community, pram.id or 0) for maker in (first, second)]
+        pram = await make_listing(db, owner=owner, community=community)
+        offers = [await make_offer(db, maker=maker, listing=pram) for maker in (first, second)]
         results = await asyncio.gather(
             *(_step(db, owner, "accept", pram.id or 0, offer.id) for offer in offers), return_exceptions=True
         )
@@ -219,10 +180,10 @@ async def test_of_two_offers_accepted_at_the_same_moment_exactly_one_wins(db: Da
 
 async def test_expiry_never_takes_a_listing_an_offer_was_just_accepted_for(db: Database) -> None:
     community = await make_community(db)
-    owner, maker = await _people(db, community, "e_owner", "e_maker")
+    owner, maker = await make_members(db, community=community, usernames=["e_owner", "e_maker"])
     for _round in range(3):
-        pram = await make_listing(db, owner, community)
-        offer = await offer_for(db, maker, community, pram.id or 0)
+        pram = await make_listing(db, owner=owner, community=community)
+        offer = await make_offer(db, maker=maker, listing=pram)
         async with db.unit_of_work() as session:  # its 30 days are over
             await session.execute(
                 update(Listing).where(col(Listing.id) == pram.id).values(expires_at=utcnow() - timedelta(seconds=1))
@@ -247,10 +208,10 @@ async def test_expiry_never_takes_a_listing_an_offer_was_just_accepted_for(db: D
 
 async def test_both_sides_confirming_at_the_same_moment_finish_the_deal(db: Database) -> None:
     community = await make_community(db)
-    owner, maker = await _people(db, community, "h_owner", "h_maker")
+    owner, maker = await make_members(db, community=community, usernames=["h_owner", "h_maker"])
     for _round in range(3):
-        pram = await make_listing(db, owner, community)
-        offer = await offer_for(db, maker, community, pram.id or 0)
+        pram = await make_listing(db, owner=owner, community=community)
+        offer = await make_offer(db, maker=maker, listing=pram)
         await _step(db, owner, "accept", pram.id or 0, offer.id)
         done = await asyncio.gather(
             _step(db, owner, "confirm", pram.id or 0, offer.id), _step(db, maker, "confirm", pram.id or 0, offer.id)
@@ -261,15 +222,17 @@ async def test_both_sides_confirming_at_the_same_moment_finish_the_deal(db: Data
 
 async def test_a_give_away_is_drawn_by_lot_among_those_who_asked_in_time(db: Database) -> None:
     community = await make_community(db)
-    owner, *askers = await _people(db, community, "g_owner", "g_a", "g_b", "g_c", "g_late")
-    gift = await make_listing(db, owner, community, kind="free", wanted="", title="电饭煲", claim_hours="2")
+    owner, *askers = await make_members(db, community=community, usernames=["g_owner", "g_a", "g_b", "g_c", "g_late"])
+    gift = await make_listing(
+        db, owner=owner, community=community, kind="free", wanted="", title="电饭煲", claim_hours="2"
+    )
     assert gift.kind == ListingKind.FREE and gift.claim_until is not None
-    offers = [await offer_for(db, asker, community, gift.id or 0, message="想要") for asker in askers[:3]]
+    offers = [await make_offer(db, maker=asker, listing=gift, message="想要") for asker in askers[:3]]
     await _refused(_step(db, owner, "accept", gift.id or 0, offers[0].id), 409)  # decided by lot only
     await _refused(_step(db, owner, "draw", gift.id or 0), 409)  # still asking time
     async with db.unit_of_work() as session:  # the claim window ends
         await session.execute(update(Listing).where(col(Listing.id) == gift.id).values(claim_until=utcnow()))
-    await _refused(offer_for(db, askers[3], community, gift.id or 0, message="我也要"), 409)
+    await _refused(make_offer(db, maker=askers[3], listing=gift, message="我也要"), 409)
     await _refused(_step(db, askers[0], "draw", gift.id or 0), 403)
     chosen = await _step(db, owner, "draw", gift.id or 0)
     assert isinstance(chosen, Offer) and chosen.by_lot and chosen.id in {offer.id for offer in offers}
@@ -285,12 +248,14 @@ async def test_a_give_away_is_drawn_by_lot_among_those_who_asked_in_time(db: Dat
 
 async def test_the_draw_gives_everyone_who_asked_a_fair_chance(db: Database) -> None:
     community = await make_community(db)
-    owner, *askers = await _people(db, community, "f_owner", "f_a", "f_b", "f_c")
+    owner, *askers = await make_members(db, community=community, usernames=["f_owner", "f_a", "f_b", "f_c"])
     wins: Counter[int] = Counter()
     for _round in range(60):
-        gift = await make_listing(db, owner, community, kind="free", wanted="", title="绿萝", claim_hours="1")
+        gift = await make_listing(
+            db, owner=owner, community=community, kind="free", wanted="", title="绿萝", claim_hours="1"
+        )
         for asker in askers:
-            await offer_for(db, asker, community, gift.id or 0, message="想要")
+            await make_offer(db, maker=asker, listing=gift, message="想要")
         async with db.unit_of_work() as session:
             await session.execute(update(Listing).where(col(Listing.id) == gift.id).values(claim_until=utcnow()))
         chosen = await _step(db, owner, "draw", gift.id or 0)
@@ -301,11 +266,11 @@ async def test_the_draw_gives_everyone_who_asked_a_fair_chance(db: Database) -> 
 
 async def test_a_secretary_removes_a_listing_with_a_reason_the_owner_is_told(db: Database) -> None:
     community = await make_community(db)
-    owner, maker, reporter = await _people(db, community, "m_owner", "m_maker", "m_reporter")
-    (secretary,) = await _people(db, community, "m_secretary", role=Role.SECRETARY)
-    pram = await make_listing(db, owner, community)
-    bike = await make_listing(db, maker, community, title="儿童自行车")
-    offer = await offer_for(db, maker, community, pram.id or 0, offered_listing_id=bike.id)
+    owner, maker, reporter = await make_members(db, community=community, usernames=["m_owner", "m_maker", "m_reporter"])
+    (secretary,) = await make_members(db, community=community, usernames=["m_secretary"], role=Role.SECRETARY)
+    pram = await make_listing(db, owner=owner, community=community)
+    bike = await make_listing(db, owner=maker, community=community, title="儿童自行车")
+    offer = await make_offer(db, maker=maker, listing=pram, offered_listing_id=bike.id)
     await _step(db, owner, "accept", pram.id or 0, offer.id)
     async with db.unit_of_work() as session:
         listing = await session.get(Listing, pram.id)
@@ -370,11 +335,11 @@ async def test_removing_a_listing_offered_in_exchange_calls_that_deal_off_and_hi
     db: Database,
 ) -> None:
     community = await make_community(db)
-    owner, maker = await _people(db, community, "o_owner", "o_maker")
-    (secretary,) = await _people(db, community, "o_secretary", role=Role.SECRETARY)
-    pram = await make_listing(db, owner, community)
-    bike = await make_listing(db, maker, community, title="儿童自行车")
-    offer = await offer_for(db, maker, community, pram.id or 0, offered_listing_id=bike.id)
+    owner, maker = await make_members(db, community=community, usernames=["o_owner", "o_maker"])
+    (secretary,) = await make_members(db, community=community, usernames=["o_secretary"], role=Role.SECRETARY)
+    pram = await make_listing(db, owner=owner, community=community)
+    bike = await make_listing(db, owner=maker, community=community, title="儿童自行车")
+    offer = await make_offer(db, maker=maker, listing=pram, offered_listing_id=bike.id)
     await _step(db, owner, "accept", pram.id or 0, offer.id)
     async with db.unit_of_work() as session:
         listing = await session.get(Listing, bike.id)
@@ -399,9 +364,11 @@ async def test_removing_a_listing_offered_in_exchange_calls_that_deal_off_and_hi
 
 async def test_a_lot_give_away_whose_deal_falls_through_opens_for_the_owner_to_pick(db: Database) -> None:
     community = await make_community(db)
-    owner, first, second = await _people(db, community, "l_owner", "l_first", "l_second")
-    gift = await make_listing(db, owner, community, kind="free", wanted="", title="书架", claim_hours="1")
-    offer = await offer_for(db, first, community, gift.id or 0, message="想要")
+    owner, first, second = await make_members(db, community=community, usernames=["l_owner", "l_first", "l_second"])
+    gift = await make_listing(
+        db, owner=owner, community=community, kind="free", wanted="", title="书架", claim_hours="1"
+    )
+    offer = await make_offer(db, maker=first, listing=gift, message="想要")
     async with db.unit_of_work() as session:
         await session.execute(update(Listing).where(col(Listing.id) == gift.id).values(claim_until=utcnow()))
     await _step(db, owner, "draw", gift.id or 0)
@@ -409,15 +376,15 @@ async def test_a_lot_give_away_whose_deal_falls_through_opens_for_the_owner_to_p
     async with db.read_only() as session:
         reopened = await session.get(Listing, gift.id)
     assert reopened is not None and reopened.status == ListingStatus.OPEN and reopened.claim_until is None
-    again = await offer_for(db, second, community, gift.id or 0, message="我也想要")
+    again = await make_offer(db, maker=second, listing=gift, message="我也想要")
     await _step(db, owner, "accept", gift.id or 0, again.id)
     assert await _status(db, Listing, gift.id) == ListingStatus.RESERVED
 
 
 async def test_an_id_too_large_for_the_database_offered_in_exchange_is_refused_by_name(db: Database) -> None:
     community = await make_community(db)
-    owner, maker = await _people(db, community, "i_owner", "i_maker")
-    pram = await make_listing(db, owner, community)
+    owner, maker = await make_members(db, community=community, usernames=["i_owner", "i_maker"])
+    pram = await make_listing(db, owner=owner, community=community)
     for huge in (3_000_000_000, 2**70, "9" * 30, -1):
-        error = await _refused(offer_for(db, maker, community, pram.id or 0, offered_listing_id=huge), 422)
+        error = await _refused(make_offer(db, maker=maker, listing=pram, offered_listing_id=huge), 422)
         assert "offered_listing_id" in error.fields  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,31 @@ from forum.actions.events import prune_events
 from forum.db import Database
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
+from tests.barriers import newest_in
+from tests.event_schemas import check_signal
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 pytestmark = pytest.mark.server
 
 
 class Reader:
-    """A Socket.IO client that keeps every event envelope it receives, in order."""
+    """A Socket.IO client that keeps every event envelope it receives, in order, and the reader counts."""
 
     def __init__(self) -> None:
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.counts: list[int] = []  # `presence` signals of the threads it reads
 
         @self.client.on("event")
         async def on_event(envelope: dict[str, Any]) -> None:
             await self.events.put(envelope)
+
+        @self.client.on("presence")
+        async def on_presence(signal: dict[str, Any]) -> None:
+            check_signal("presence", signal)
+            self.counts.append(signal["count"])
 
     async def connect(self, server: Server, username: str) -> None:
         http = await http_login(server.url, username)
@@ -42,11 +49,34 @@ class Reader:
         answer: dict[str, Any] = await self.client.call("subscribe", {"room": room, "after": after}, timeout=5)
         return answer
 
+    async def round_trip(self) -> None:
+        """An acknowledged no-op through this socket. The server handles one socket's events in the order they
+        came, and decides whether to pass a `typing` signal on before it gives way to the next: once this is
+        answered, every event this client sent before has been handled."""
+        assert await self.client.call("unsubscribe", {"room": "thread:0"}, timeout=5) == {"ok": True}
+
     async def next(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.events.get(), 5)
 
+    async def until(self, event_id: int) -> list[dict[str, Any]]:
+        """The envelopes received before the one with `event_id` (a barrier, see tests/barriers.py), which it
+        waits for, long enough for a server to read the log (EVENT_POLL_SECONDS) on a busy machine."""
+        before = []
+        while (envelope := await asyncio.wait_for(self.events.get(), 15))["id"] != event_id:
+            before.append(envelope)
+        return before
+
     async def close(self) -> None:
         await self.client.disconnect()
+
+
+async def until_counted(readers: list[Reader], count: int) -> None:
+    """Until each reader's latest reader count is `count` (sent at most once a second per thread)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not all(reader.counts and reader.counts[-1] == count for reader in readers):
+        assert loop.time() < deadline, f"no reader count of {count}: {[reader.counts for reader in readers]}"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_reply_reaches_a_reader_of_the_thread_live(server: Server, db: Database) -> None:
@@ -92,13 +122,14 @@ async def test_resuming_returns_exactly_the_missed_events_in_order(server: Serve
         ids = [envelope["id"] for envelope in replayed]
         assert ids == sorted(ids) and ids[0] > last_seen
         # Asking again from the newest id replays nothing: exactly once. The replies were written by another
-        # process (this test), so the server's relay may also send them live when it next reads the log: the
-        # contract lets that overlap the replay (clients ignore ids they have seen); nothing newer may come.
+        # process (this test), so the server's relay may also send them live when it reads the log: the contract
+        # lets that overlap the replay (clients ignore ids they have seen); nothing else may come. A reply
+        # through the server is the barrier: it makes the server read the log, and is relayed after all of it.
         assert await reader.subscribe(f"thread:{thread.id}", ids[-1]) == {"ok": True}
-        await asyncio.sleep(0.3)
-        overlap = []
-        while not reader.events.empty():
-            overlap.append(reader.events.get_nowait()["id"])
+        http = await http_login(server.url, "busy_writer")
+        assert (await http_post_form(http, f"/t/{thread.id}/replies", {"body": "回来了"})).status_code == 302
+        await http.aclose()
+        overlap = [envelope["id"] for envelope in await reader.until(await newest_in(db, f"thread:{thread.id}"))]
         assert set(overlap) <= set(ids), overlap
     finally:
         await reader.close()
@@ -146,7 +177,7 @@ async def test_with_redis_a_reply_posted_through_one_process_reaches_a_reader_on
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     community = await make_community(db)
     for username in ("writer_a", "reader_b"):
         await make_member(db, user=await make_user(db, username=username), community=community)
@@ -174,27 +205,32 @@ async def test_with_redis_a_reply_posted_through_one_process_reaches_a_reader_on
 
 async def test_typing_reaches_other_readers_of_the_thread_only_and_is_throttled(server: Server, db: Database) -> None:
     community = await make_community(db)
-    users = {name: await make_user(db, username=name, display_name=name.upper()) for name in ("typist", "watcher")}
+    names = ("typist", "watcher", "onlooker")
+    users = {name: await make_user(db, username=name, display_name=name.upper()) for name in names}
     for user in users.values():
         await make_member(db, user=user, community=community)
     thread = await make_thread(db, author=users["typist"], community=community)
-    typist, watcher = Reader(), Reader()
+    room = f"thread:{thread.id}"
+    typist, watcher, onlooker = Reader(), Reader(), Reader()
     signals: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     watcher.client.on("typing", signals.put)
     echoed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     typist.client.on("typing", echoed.put)
-    await typist.connect(server, "typist")
-    await watcher.connect(server, "watcher")
+    for reader, name in ((typist, "typist"), (watcher, "watcher"), (onlooker, "onlooker")):
+        await reader.connect(server, name)
     try:
-        # Not subscribed yet: the signal goes nowhere.
+        assert await watcher.subscribe(room, 0) == {"ok": True}
+        # The typist has not subscribed: the signal goes nowhere. Subscribing is handled after it, and the
+        # count of two readers that the subscription causes reaches the watcher after anything sent before.
         await typist.client.emit("typing", {"thread_id": thread.id})
-        await asyncio.sleep(0.3)
+        assert await typist.subscribe(room, 0) == {"ok": True}
+        await until_counted([watcher], 2)
         assert signals.empty()
-        for reader in (typist, watcher):
-            assert await reader.subscribe(f"thread:{thread.id}", 0) == {"ok": True}
+
         for _ in range(3):  # a burst of keystrokes is one signal
             await typist.client.emit("typing", {"thread_id": thread.id})
         signal = await asyncio.wait_for(signals.get(), 5)
+        check_signal("typing", signal)
         assert signal == {
             "type": "typing",
             "thread_id": thread.id,
@@ -202,11 +238,14 @@ async def test_typing_reaches_other_readers_of_the_thread_only_and_is_throttled(
             "user_id": users["typist"].id,
             "display_name": "TYPIST",
         }
-        await asyncio.sleep(0.3)
+        # Once the burst is handled, a third reader's arrival is counted to both: nothing more came before it.
+        await typist.round_trip()
+        assert await onlooker.subscribe(room, 0) == {"ok": True}
+        await until_counted([watcher, typist], 3)
         assert signals.empty() and echoed.empty()
     finally:
-        await typist.close()
-        await watcher.close()
+        for reader in (typist, watcher, onlooker):
+            await reader.close()
 
 
 async def test_likes_edits_and_deletions_reach_a_reader_as_they_happen(server: Server, db: Database) -> None:
@@ -248,8 +287,11 @@ async def test_likes_edits_and_deletions_reach_a_reader_as_they_happen(server: S
         assert received[4]["data"]["post_id"] == post.id
         ids = [e["id"] for e in received]
         assert ids == sorted(set(ids))
-        await asyncio.sleep(0.3)
-        assert reader.events.empty()
+        # Nothing more: a reply made after them is the next thing the reader gets.
+        reply = await http_post_form(author_http, f"/t/{thread.id}/replies", {"body": "到时见"})
+        assert reply.status_code == 302
+        barrier = await newest_in(db, f"thread:{thread.id}")
+        assert [e for e in await reader.until(barrier) if e["id"] > seen] == []
     finally:
         await fan_http.aclose()
         await author_http.aclose()

@@ -15,9 +15,8 @@ from forum.db import Database
 from forum.models import Listing, Offer, Role
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
-from tests.factories import make_community, make_member, make_user
+from tests.factories import make_community, make_listing, make_member, make_user
 from tests.servers import Server, http_login, http_post_form, run_server
-from tests.test_listings import make_listing
 from tests.test_messages_live import Participant
 
 pytestmark = pytest.mark.server
@@ -96,7 +95,7 @@ async def test_a_listing_expiring_reaches_the_open_market(db: Database, db_url: 
     owner, reader_user = [await make_user(db, username=name) for name in ("mx_owner", "mx_reader")]
     for user in (owner, reader_user):
         await make_member(db, user=user, community=community)
-    listing = await make_listing(db, owner, community)
+    listing = await make_listing(db, owner=owner, community=community)
     async with db.unit_of_work() as session:
         await session.execute(
             update(Listing).where(col(Listing.id) == listing.id).values(expires_at=utcnow() - timedelta(seconds=1))

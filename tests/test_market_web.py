@@ -14,20 +14,9 @@ from sqlmodel import col
 
 from forum.db import Database
 from forum.models import Community, Listing, ListingImage, ListingStatus, Offer, Role
-from tests.factories import make_community, make_member, make_user
-from tests.helpers import login, post_form, post_multipart, text
+from tests.factories import make_community
+from tests.helpers import member_client, post_form, post_multipart, text
 from tests.test_images import photo_with_gps
-
-
-async def _member(
-    app: Quart, db: Database, community: Community, username: str, *, role: Role = Role.RESIDENT
-) -> Client:
-    user = await make_user(db, username=username, display_name=username.title())
-    await make_member(db, user=user, community=community, role=role)
-    client = app.test_client()
-    await login(client, username)
-    return client
-
 
 PRAM = {
     "kind": "swap",
@@ -54,9 +43,9 @@ async def _list(
 
 async def test_a_swap_goes_from_listing_to_a_confirmed_hand_over_through_the_pages(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    owner = await _member(app, db, community, "mw_owner")
-    maker = await _member(app, db, community, "mw_maker")
-    rival = await _member(app, db, community, "mw_rival")
+    owner = await member_client(app, db, community, "mw_owner")
+    maker = await member_client(app, db, community, "mw_maker")
+    rival = await member_client(app, db, community, "mw_rival")
     pram = await _list(owner, community, [("images", "pram.jpg", photo_with_gps())])
     bike = await _list(maker, community, title="儿童自行车", wanted="绘本", category="sports")
     async with db.read_only() as session:
@@ -111,8 +100,8 @@ async def test_a_swap_goes_from_listing_to_a_confirmed_hand_over_through_the_pag
 
 async def test_bad_listings_and_offers_are_named_per_field_and_store_nothing(app: Quart, db: Database) -> None:
     community, elsewhere = await make_community(db), await make_community(db)
-    owner = await _member(app, db, community, "mb_owner")
-    stranger = await _member(app, db, elsewhere, "mb_stranger")
+    owner = await member_client(app, db, community, "mb_owner")
+    stranger = await member_client(app, db, elsewhere, "mb_stranger")
     path = f"/c/{community.slug}/market"
     refused = await post_multipart(
         owner,
@@ -131,7 +120,7 @@ async def test_bad_listings_and_offers_are_named_per_field_and_store_nothing(app
 
     pram = await _list(owner, community)
     foreign = await _list(stranger, elsewhere, title="外小区的书架")
-    maker = await _member(app, db, community, "mb_maker")
+    maker = await member_client(app, db, community, "mb_maker")
     response = await post_form(
         maker,
         f"/market/{pram}/offers",
@@ -150,9 +139,9 @@ async def test_a_flag_reaches_the_secretary_who_removes_the_listing_with_a_reaso
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
-    owner = await _member(app, db, community, "mr_owner")
-    reporter = await _member(app, db, community, "mr_reporter")
-    secretary = await _member(app, db, community, "mr_secretary", role=Role.SECRETARY)
+    owner = await member_client(app, db, community, "mr_owner")
+    reporter = await member_client(app, db, community, "mr_reporter")
+    secretary = await member_client(app, db, community, "mr_secretary", role=Role.SECRETARY)
     pram = await _list(owner, community, title="全新手机低价出")
     page = f"/market/{pram}"
     assert f'href="{page}/flag"' in await text(await reporter.get(page))
@@ -182,7 +171,7 @@ async def test_a_flag_reaches_the_secretary_who_removes_the_listing_with_a_reaso
 
 async def test_a_give_away_by_lot_cannot_be_drawn_before_its_window_ends(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    owner = await _member(app, db, community, "md_owner")
+    owner = await member_client(app, db, community, "md_owner")
     gift = await _list(owner, community, kind="free", wanted="", title="旧书架", claim_hours="3")
     page = await text(await owner.get(f"/market/{gift}"))
     assert "后可以抽签" in page and f"/market/{gift}/draw" not in page

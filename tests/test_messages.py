@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum import rooms
-from forum.access import access_conversation, standing_in
-from forum.actions import conversations, message_settings, messages
+from forum.access import access_conversation
+from forum.actions import message_settings, messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.models import (
@@ -29,7 +29,15 @@ from forum.models import (
 )
 from forum.queries.messages import conversations_of, messages_page, read_marks, unread_total
 from forum.queries.threads import latest_event_id
-from tests.factories import make_community, make_district_admin, make_member, make_pending, make_user
+from tests.factories import (
+    make_community,
+    make_conversation,
+    make_district_admin,
+    make_member,
+    make_message,
+    make_pending,
+    make_user,
+)
 
 
 @dataclass
@@ -50,34 +58,6 @@ async def _neighbourhood(db: Database) -> Neighbourhood:
     return Neighbourhood(community, secretary, zhang, wang, li)
 
 
-async def _start(db: Database, actor: User, community: Community, *others: User, title: str = "") -> Conversation:
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, actor, community)
-        if len(others) == 1 and not title:
-            conversation, _new = await conversations.start_direct(
-                session, actor=actor, community=community, standing=standing, other=others[0]
-            )
-            return conversation
-        return await conversations.start_group(
-            session, actor=actor, community=community, standing=standing, others=others, title=title
-        )
-
-
-async def _send(db: Database, actor: User, conversation_id: int, body: object, client_id: object) -> Message:
-    async with db.unit_of_work() as session:
-        conversation, member, standing = await access_conversation(session, actor, conversation_id)
-        sent = await messages.send_message(
-            session,
-            actor=actor,
-            conversation=conversation,
-            member=member,
-            standing=standing,
-            body=body,
-            client_id=client_id,
-        )
-        return sent.message
-
-
 async def _set_policy(db: Database, user: User, policy: str) -> None:
     async with db.unit_of_work() as session:
         loaded = await session.get(User, user.id)
@@ -93,16 +73,16 @@ async def _block(db: Database, actor: User, target: User, *, blocked: bool = Tru
 
 async def test_two_people_have_one_conversation_per_community_whoever_starts_it(db: Database) -> None:
     n = await _neighbourhood(db)
-    first = await _start(db, n.zhang, n.community, n.wang)
-    again = await _start(db, n.wang, n.community, n.zhang)
+    first = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
+    again = await make_conversation(db, starter=n.wang, community=n.community, others=[n.zhang])
     assert first.id == again.id
     other_community = await make_community(db)
     for person in (n.zhang, n.wang):
         await make_member(db, user=person, community=other_community)
-    elsewhere = await _start(db, n.zhang, other_community, n.wang)
+    elsewhere = await make_conversation(db, starter=n.zhang, community=other_community, others=[n.wang])
     assert elsewhere.id != first.id
     with pytest.raises(InvalidInput):
-        await _start(db, n.zhang, n.community, n.zhang)
+        await make_conversation(db, starter=n.zhang, community=n.community, others=[n.zhang])
 
 
 async def test_only_verified_members_of_the_community_message_each_other(db: Database) -> None:
@@ -110,11 +90,11 @@ async def test_only_verified_members_of_the_community_message_each_other(db: Dat
     outsider, applicant = await make_user(db), await make_user(db)
     await make_pending(db, user=applicant, community=n.community)
     with pytest.raises(InvalidInput):  # not a member here
-        await _start(db, n.zhang, n.community, outsider)
+        await make_conversation(db, starter=n.zhang, community=n.community, others=[outsider])
     with pytest.raises(InvalidInput):  # not verified yet
-        await _start(db, n.zhang, n.community, applicant)
+        await make_conversation(db, starter=n.zhang, community=n.community, others=[applicant])
     with pytest.raises(Forbidden):  # and cannot start one either
-        await _start(db, applicant, n.community, n.secretary)
+        await make_conversation(db, starter=applicant, community=n.community, others=[n.secretary])
 
 
 async def test_contacts_only_and_blocks_stop_residents_but_never_stop_anyone_reaching_the_secretary(
@@ -122,32 +102,36 @@ async def test_contacts_only_and_blocks_stop_residents_but_never_stop_anyone_rea
 ) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(conversations.NotReachable):
-        await _start(db, n.zhang, n.community, n.wang)
+    with pytest.raises(messages.NotReachable):
+        await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     # Secretaries reach anyone, and once they share a conversation, wang counts the secretary as a contact.
-    assert await _start(db, n.secretary, n.community, n.wang)
+    assert await make_conversation(db, starter=n.secretary, community=n.community, others=[n.wang])
     await _set_policy(db, n.secretary, MessagePolicy.CONTACTS)
     await _block(db, n.secretary, n.zhang)
-    assert await _start(db, n.zhang, n.community, n.secretary)  # a resident can always reach the secretary
+    assert await make_conversation(
+        db, starter=n.zhang, community=n.community, others=[n.secretary]
+    )  # a resident can always reach the secretary
     # Once wang and zhang share a conversation (a group the secretary started), they are contacts.
-    await _start(db, n.secretary, n.community, n.zhang, n.wang, title="楼组长")
-    assert await _start(db, n.zhang, n.community, n.wang)
+    await make_conversation(db, starter=n.secretary, community=n.community, others=[n.zhang, n.wang], title="楼组长")
+    assert await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
 
 
 async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unblocking_restores_them(
     db: Database,
 ) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     assert conversation.id is not None
-    await _send(db, n.zhang, conversation.id, "你好", "hello-0001")
+    await make_message(db, sender=n.zhang, conversation=conversation.id, body="你好", client_id="hello-0001")
     await _block(db, n.wang, n.zhang)
     await _block(db, n.wang, n.zhang)  # twice: no error, one row
-    with pytest.raises(conversations.NotReachable):
-        await _send(db, n.zhang, conversation.id, "还在吗", "hello-0002")
-    await _send(db, n.wang, conversation.id, "别发了", "reply-0001")  # the one who blocked can still write
+    with pytest.raises(messages.NotReachable):
+        await make_message(db, sender=n.zhang, conversation=conversation.id, body="还在吗", client_id="hello-0002")
+    await make_message(
+        db, sender=n.wang, conversation=conversation.id, body="别发了", client_id="reply-0001"
+    )  # the one who blocked can still write
     await _block(db, n.wang, n.zhang, blocked=False)
-    await _send(db, n.zhang, conversation.id, "抱歉", "hello-0003")
+    await make_message(db, sender=n.zhang, conversation=conversation.id, body="抱歉", client_id="hello-0003")
     async with db.read_only() as session:
         bodies = [message.body for message in (await messages_page(session, conversation)).messages]
     assert bodies == ["你好", "别发了", "抱歉"]
@@ -156,14 +140,18 @@ async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unbloc
 async def test_groups_hold_at_most_ten_and_every_member_must_be_reachable(db: Database) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(conversations.NotReachable):
-        await _start(db, n.li, n.community, n.zhang, n.wang, title="12号楼")
+    with pytest.raises(messages.NotReachable):
+        await make_conversation(db, starter=n.li, community=n.community, others=[n.zhang, n.wang], title="12号楼")
     crowd = [await make_user(db) for _ in range(10)]
     for person in crowd:
         await make_member(db, user=person, community=n.community)
     with pytest.raises(InvalidInput):
-        await _start(db, n.zhang, n.community, *crowd, title="太多人")  # 11 with zhang
-    group = await _start(db, n.zhang, n.community, *crowd[:9], title="  志愿者  ")
+        await make_conversation(
+            db, starter=n.zhang, community=n.community, others=list(crowd), title="太多人"
+        )  # 11 with zhang
+    group = await make_conversation(
+        db, starter=n.zhang, community=n.community, others=list(crowd[:9]), title="  志愿者  "
+    )
     assert group.title == "志愿者" and group.pair_key is None
     async with db.read_only() as session:
         rows = await conversations_of(session, n.zhang, community_id=n.community.id or 0)
@@ -172,10 +160,14 @@ async def test_groups_hold_at_most_ten_and_every_member_must_be_reachable(db: Da
 
 async def test_sending_is_idempotent_by_the_senders_id_and_bad_input_stores_nothing(db: Database) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.secretary)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.secretary])
     assert conversation.id is not None
-    first = await _send(db, n.zhang, conversation.id, "楼道灯坏了", "7f3c9a2e-retry")
-    retried = await _send(db, n.zhang, conversation.id, "楼道灯坏了", "7f3c9a2e-retry")
+    first = await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="楼道灯坏了", client_id="7f3c9a2e-retry"
+    )
+    retried = await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="楼道灯坏了", client_id="7f3c9a2e-retry"
+    )
     assert retried.id == first.id
     for body, client_id in [
         ("", "7f3c9a2e-empty"),
@@ -186,7 +178,7 @@ async def test_sending_is_idempotent_by_the_senders_id_and_bad_input_stores_noth
         (["不是文字"], "7f3c9a2e-list"),
     ]:
         with pytest.raises(InvalidInput):
-            await _send(db, n.zhang, conversation.id, body, client_id)
+            await make_message(db, sender=n.zhang, conversation=conversation.id, body=body, client_id=client_id)
     async with db.read_only() as session:
         assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 1
         stored = await session.get(Conversation, conversation.id)
@@ -196,13 +188,17 @@ async def test_sending_is_idempotent_by_the_senders_id_and_bad_input_stores_noth
 
 async def test_unread_counts_and_read_marks(db: Database) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
-    group = await _start(db, n.li, n.community, n.zhang, n.wang, title="停车")
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
+    group = await make_conversation(db, starter=n.li, community=n.community, others=[n.zhang, n.wang], title="停车")
     assert conversation.id is not None and group.id is not None
-    await _send(db, n.zhang, conversation.id, "在吗", "zhang-msg-0")  # own messages are never unread
+    await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="在吗", client_id="zhang-msg-0"
+    )  # own messages are never unread
     for number in range(3):
-        await _send(db, n.wang, conversation.id, f"第{number}条", f"wang-msg-{number}")
-    last_in_group = await _send(db, n.li, group.id, "明天开会", "li-msg-0000")
+        await make_message(
+            db, sender=n.wang, conversation=conversation.id, body=f"第{number}条", client_id=f"wang-msg-{number}"
+        )
+    last_in_group = await make_message(db, sender=n.li, conversation=group.id, body="明天开会", client_id="li-msg-0000")
     async with db.read_only() as session:
         assert await unread_total(session, n.zhang) == 4
         rows = await conversations_of(session, n.zhang, community_id=n.community.id or 0)
@@ -216,7 +212,9 @@ async def test_unread_counts_and_read_marks(db: Database) -> None:
         assert await unread_total(session, n.zhang) == 3
         marks = await read_marks(session, group, viewer=n.li)
         assert marks == {n.zhang.id: last_in_group.id, n.wang.id: 0}
-    await _send(db, n.zhang, conversation.id, "收到", "zhang-msg-1")  # answering is having read
+    await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="收到", client_id="zhang-msg-1"
+    )  # answering is having read
     async with db.read_only() as session:
         assert await unread_total(session, n.zhang) == 0
 
@@ -227,9 +225,9 @@ async def test_only_participants_can_fetch_a_conversation(db: Database) -> None:
     n = await _neighbourhood(db)
     admin = await make_user(db)
     await make_district_admin(db, user=admin, district_id=n.community.district_id)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     assert conversation.id is not None
-    await _send(db, n.zhang, conversation.id, "私事", "private-0001")
+    await make_message(db, sender=n.zhang, conversation=conversation.id, body="私事", client_id="private-0001")
     async with db.read_only() as session:
         for participant in (n.zhang, n.wang):
             found, member, _standing = await access_conversation(session, participant, conversation.id)
@@ -246,7 +244,7 @@ async def test_only_participants_can_fetch_a_conversation(db: Database) -> None:
 
 async def test_a_member_removed_from_the_community_can_read_but_no_longer_send(db: Database) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     assert conversation.id is not None
     async with db.unit_of_work() as session:
         membership = (
@@ -258,16 +256,19 @@ async def test_a_member_removed_from_the_community_can_read_but_no_longer_send(d
         ).scalar_one()
         membership.status = MembershipStatus.REMOVED
     with pytest.raises(Forbidden):
-        await _send(db, n.zhang, conversation.id, "我搬走了", "moved-0001")
+        await make_message(db, sender=n.zhang, conversation=conversation.id, body="我搬走了", client_id="moved-0001")
     async with db.read_only() as session:
         await access_conversation(session, n.zhang, conversation.id)  # the history stays theirs to read
 
 
 async def test_pages_of_messages_go_back_by_keyset(db: Database) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     assert conversation.id is not None
-    sent = [await _send(db, n.zhang, conversation.id, f"{i}", f"page-msg-{i:04d}") for i in range(7)]
+    sent = [
+        await make_message(db, sender=n.zhang, conversation=conversation.id, body=f"{i}", client_id=f"page-msg-{i:04d}")
+        for i in range(7)
+    ]
     async with db.read_only() as session:
         newest = await messages_page(session, conversation, limit=3)
         assert [m.id for m in newest.messages] == [m.id for m in sent[4:]] and newest.has_earlier
@@ -290,10 +291,12 @@ async def _newest_event(db: Database) -> int:
 
 async def test_sending_and_reading_record_the_events_participants_receive(db: Database) -> None:
     n = await _neighbourhood(db)
-    conversation = await _start(db, n.zhang, n.community, n.wang)
+    conversation = await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     assert conversation.id is not None
     before = await _newest_event(db)
-    message = await _send(db, n.zhang, conversation.id, "**晚上**好", "evening-0001")
+    message = await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="**晚上**好", client_id="evening-0001"
+    )
     room = f"conversation:{conversation.id}"
     created, *unread = await _events_after(db, before)
     assert created[0] == room and created[1] == "message.created"
@@ -314,7 +317,9 @@ async def test_sending_and_reading_record_the_events_participants_receive(db: Da
     )
 
     before = await _newest_event(db)
-    await _send(db, n.zhang, conversation.id, "**晚上**好", "evening-0001")  # a retry: stored once, no events
+    await make_message(
+        db, sender=n.zhang, conversation=conversation.id, body="**晚上**好", client_id="evening-0001"
+    )  # a retry: stored once, no events
     assert await _events_after(db, before) == []
 
     async with db.unit_of_work() as session:
@@ -345,11 +350,15 @@ async def test_a_secretarys_inbox_puts_unanswered_conversations_first_longest_wa
     n = await _neighbourhood(db)
     ids = {}
     for resident, text in ((n.zhang, "第一个问"), (n.wang, "第二个问"), (n.li, "第三个问")):
-        conversation = await _start(db, resident, n.community, n.secretary)
+        conversation = await make_conversation(db, starter=resident, community=n.community, others=[n.secretary])
         assert conversation.id is not None
-        await _send(db, resident, conversation.id, text, f"ask-{resident.username}")
+        await make_message(
+            db, sender=resident, conversation=conversation.id, body=text, client_id=f"ask-{resident.username}"
+        )
         ids[resident.username] = conversation.id
-    await _send(db, n.secretary, ids[n.wang.username], "已处理", "answer-wang-01")  # wang has an answer
+    await make_message(
+        db, sender=n.secretary, conversation=ids[n.wang.username], body="已处理", client_id="answer-wang-01"
+    )  # wang has an answer
     async with db.read_only() as session:
         inbox = await conversations_of(session, n.secretary, community_id=n.community.id or 0, unanswered_first=True)
         by_recency = await conversations_of(session, n.secretary, community_id=n.community.id or 0)
@@ -365,19 +374,35 @@ async def test_concurrent_twins_end_as_one_and_marks_and_counts_stay_right(db: D
     newest message and read marks never move back, and the last unread count sent is the true one."""
     n = await _neighbourhood(db)
     opened = await asyncio.gather(
-        *(_start(db, a, n.community, b) for a, b in [(n.zhang, n.wang), (n.wang, n.zhang)] * 3)
+        *(
+            make_conversation(db, starter=a, community=n.community, others=[b])
+            for a, b in [(n.zhang, n.wang), (n.wang, n.zhang)] * 3
+        )
     )
     assert len({conversation.id for conversation in opened}) == 1
     conversation_id = opened[0].id
     assert conversation_id is not None
-    twins = await asyncio.gather(*(_send(db, n.zhang, conversation_id, "同一条", "twin-000001") for _ in range(6)))
+    twins = await asyncio.gather(
+        *(
+            make_message(db, sender=n.zhang, conversation=conversation_id, body="同一条", client_id="twin-000001")
+            for _ in range(6)
+        )
+    )
     assert len({message.id for message in twins}) == 1
 
-    others = [await _start(db, person, n.community, n.wang) for person in (n.li, n.secretary)]
+    others = [
+        await make_conversation(db, starter=person, community=n.community, others=[n.wang])
+        for person in (n.li, n.secretary)
+    ]
     before = await _newest_event(db)
     pairs = zip((n.li, n.secretary), others, strict=True)
     sends = [(n.zhang, conversation_id), *((person, c.id) for person, c in pairs)] * 4
-    await asyncio.gather(*(_send(db, who, cid or 0, f"并发{i}", f"many-{i:06d}") for i, (who, cid) in enumerate(sends)))
+    await asyncio.gather(
+        *(
+            make_message(db, sender=who, conversation=cid or 0, body=f"并发{i}", client_id=f"many-{i:06d}")
+            for i, (who, cid) in enumerate(sends)
+        )
+    )
     async with db.read_only() as session:
         in_it = select(func.max(col(Message.id))).where(col(Message.conversation_id) == conversation_id)
         newest = (await session.execute(in_it)).scalar_one()

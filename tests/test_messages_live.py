@@ -12,6 +12,8 @@ import pytest
 from forum.db import Database
 from forum.models import Role
 from forum.queries.threads import latest_event_id
+from tests.barriers import newest_in
+from tests.event_schemas import check_signal
 from tests.factories import make_community, make_member, make_user
 from tests.servers import Server, http_login, http_post_form
 from tests.test_live import Reader
@@ -82,11 +84,17 @@ async def test_a_message_reaches_the_other_participant_live_and_nobody_else_can_
         assert read["data"]["last_read_message_id"] == created["data"]["message_id"]
         assert (await wang.next_of("unread.changed"))["data"]["unread"] == 0
 
-        await asyncio.sleep(0.3)  # anything meant for the conversation would have reached the outsiders by now
+        # A notice reaches every member online, after everything stored before it: the outsiders had nothing else.
+        secretary = await http_login(server.url, "secretary_li")
+        notice = await http_post_form(
+            secretary, f"/c/{community.slug}/b/notices/threads", {"title": "停电通知", "body": "周五上午检修线路。"}
+        )
+        assert notice.status_code == 302
+        await secretary.aclose()
+        barrier = await newest_in(db, f"community:{community.id}")
         for outsider in outsiders:
-            while not outsider.events.empty():
-                envelope = outsider.events.get_nowait()
-                assert envelope["room"] != room and "明早" not in str(envelope)
+            before = await outsider.until(barrier)
+            assert all(envelope["room"] != room and "明早" not in str(envelope) for envelope in before), before
     finally:
         await sender.aclose()
         for participant in (wang, *outsiders):
@@ -97,8 +105,9 @@ async def test_typing_reaches_the_other_participant_and_only_from_a_subscribed_c
     server: Server, db: Database
 ) -> None:
     community = await make_community(db)
-    for username in ("zhangwei", "wangfang", "lina"):
-        await make_member(db, user=await make_user(db, username=username), community=community)
+    users = {username: await make_user(db, username=username) for username in ("zhangwei", "wangfang", "lina")}
+    for user in users.values():
+        await make_member(db, user=user, community=community)
     sender = await http_login(server.url, "zhangwei")
     started = await http_post_form(
         sender, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
@@ -114,13 +123,15 @@ async def test_typing_reaches_the_other_participant_and_only_from_a_subscribed_c
         room = f"conversation:{conversation_id}"
         assert await zhang.subscribe(room, 0) == {"ok": True}
         assert await wang.subscribe(room, 0) == {"ok": True}
-        await li.client.emit("typing", {"conversation_id": conversation_id})  # not in the room: dropped
-        await asyncio.sleep(0.3)
-        assert signals.empty()
+        # Lina is not in the room: her signal is dropped. It is handled before her next event is answered, so
+        # the first signal wang gets after that is zhang's.
+        await li.client.emit("typing", {"conversation_id": conversation_id})
+        await li.round_trip()
         await zhang.client.emit("typing", {"conversation_id": conversation_id})
         signal = await asyncio.wait_for(signals.get(), 5)
+        check_signal("typing", signal)
         assert signal["conversation_id"] == conversation_id and signal["thread_id"] is None
-        assert signal["display_name"] and signal["type"] == "typing"
+        assert signal["user_id"] == users["zhangwei"].id and signal["display_name"]
     finally:
         for participant in (zhang, wang, li):
             await participant.client.disconnect()

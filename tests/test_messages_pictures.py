@@ -18,18 +18,11 @@ from sqlmodel import col
 
 from forum.db import Database
 from forum.models import Community, Event, Message, MessageImage, Role
-from tests.factories import PASSWORD, make_community, make_district_admin, make_member, make_user
-from tests.helpers import csrf_token, login, multipart, post_form, post_multipart, text
+from tests.factories import PASSWORD, make_community, make_district_admin, make_user
+from tests.helpers import csrf_token, login, member_client, multipart, post_form, post_multipart, text
 from tests.test_images import photo_with_gps, png, stored_files
 
 _CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
-
-
-async def _member(app: Quart, db: Database, community: Community, username: str, role: Role = Role.RESIDENT) -> Client:
-    await make_member(db, user=await make_user(db, username=username), community=community, role=role)
-    client = app.test_client()
-    await login(client, username)
-    return client
 
 
 async def _conversation(client: Client, community: Community, other: str) -> str:
@@ -59,10 +52,10 @@ async def test_a_photo_sent_to_the_secretary_loses_its_gps_and_reaches_her_alone
     app: Quart, db: Database, tmp_path: Path
 ) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "pic_resident")
-    secretary = await _member(app, db, community, "pic_secretary", Role.SECRETARY)
-    neighbour = await _member(app, db, community, "pic_neighbour")
-    other_secretary = await _member(app, db, community, "pic_other_secretary", Role.SECRETARY)
+    resident = await member_client(app, db, community, "pic_resident")
+    secretary = await member_client(app, db, community, "pic_secretary", role=Role.SECRETARY)
+    neighbour = await member_client(app, db, community, "pic_neighbour")
+    other_secretary = await member_client(app, db, community, "pic_other_secretary", role=Role.SECRETARY)
     await make_district_admin(db, user=await make_user(db, username="pic_admin"), district_id=community.district_id)
     admin = app.test_client()
     await login(admin, "pic_admin")
@@ -110,8 +103,8 @@ async def test_a_refused_picture_is_named_and_nothing_of_the_message_is_stored(
     app: Quart, db: Database, tmp_path: Path
 ) -> None:
     community = await make_community(db)
-    sender = await _member(app, db, community, "pic_sender")
-    await _member(app, db, community, "pic_receiver")
+    sender = await member_client(app, db, community, "pic_sender")
+    await member_client(app, db, community, "pic_receiver")
     conversation = await _conversation(sender, community, "pic_receiver")
 
     refused = await _send(sender, conversation, "看看这个", [("images", "notes.jpg", b"plain text, not a photo")])
@@ -146,9 +139,9 @@ async def test_a_refused_picture_is_named_and_nothing_of_the_message_is_stored(
 
 async def test_the_api_sends_pictures_as_multipart_and_lists_them(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    await _member(app, db, community, "pic_api")
-    outsider = await _member(app, db, community, "pic_api_outsider")
-    recipient = await _member(app, db, community, "pic_api_recipient")
+    await member_client(app, db, community, "pic_api")
+    outsider = await member_client(app, db, community, "pic_api_outsider")
+    recipient = await member_client(app, db, community, "pic_api_recipient")
     client = app.test_client()
     token = (
         await (await client.post("/api/v1/auth/tokens", json={"username": "pic_api", "password": PASSWORD})).get_json()
@@ -184,8 +177,8 @@ async def test_the_api_sends_pictures_as_multipart_and_lists_them(app: Quart, db
 
 async def test_a_refusal_asked_for_as_json_names_the_reason_for_the_page_script(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    sender = await _member(app, db, community, "js_sender")
-    await _member(app, db, community, "js_receiver")
+    sender = await member_client(app, db, community, "js_sender")
+    await member_client(app, db, community, "js_receiver")
     conversation = await _conversation(sender, community, "js_receiver")
     match = _CLIENT_ID.search(await text(await sender.get(conversation)))
     assert match
@@ -200,8 +193,8 @@ async def test_a_refusal_asked_for_as_json_names_the_reason_for_the_page_script(
 
 async def test_sending_is_rate_limited_per_person_across_the_page_and_the_api(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    sender = await _member(app, db, community, "rl_sender")
-    await _member(app, db, community, "rl_receiver")
+    sender = await member_client(app, db, community, "rl_sender")
+    await member_client(app, db, community, "rl_receiver")
     api = app.test_client()
     token = (
         await (await api.post("/api/v1/auth/tokens", json={"username": "rl_sender", "password": PASSWORD})).get_json()
@@ -232,12 +225,12 @@ async def test_a_reported_picture_is_shown_to_the_secretaries_until_the_report_i
     app: Quart, db: Database
 ) -> None:
     community = await make_community(db)
-    sender = await _member(app, db, community, "rp_sender")
-    receiver = await _member(app, db, community, "rp_receiver")
-    secretary = await _member(app, db, community, "rp_secretary", Role.SECRETARY)
-    neighbour = await _member(app, db, community, "rp_neighbour")
+    sender = await member_client(app, db, community, "rp_sender")
+    receiver = await member_client(app, db, community, "rp_receiver")
+    secretary = await member_client(app, db, community, "rp_secretary", role=Role.SECRETARY)
+    neighbour = await member_client(app, db, community, "rp_neighbour")
     elsewhere = await make_community(db)
-    other_secretary = await _member(app, db, elsewhere, "rp_other_secretary", Role.SECRETARY)
+    other_secretary = await member_client(app, db, elsewhere, "rp_other_secretary", role=Role.SECRETARY)
     conversation = await _conversation(sender, community, "rp_receiver")
     sent = await _send(sender, conversation, "", [("images", "rude.png", png())])
     assert sent.status_code == 302

@@ -12,7 +12,6 @@ from sqlmodel import col
 from forum.db import Database
 from forum.models import (
     AuditEntry,
-    Community,
     ConversationMember,
     Event,
     Membership,
@@ -23,22 +22,9 @@ from forum.models import (
     User,
 )
 from tests.factories import make_community, make_district_admin, make_member, make_user
-from tests.helpers import csrf_token, login, post_form, text
+from tests.helpers import csrf_token, member_client, post_form, signed_in, text
 
 _CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
-
-
-async def _signed_in(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
-
-
-async def _member(app: Quart, db: Database, community: Community, username: str, role: Role = Role.RESIDENT) -> Client:
-    await make_member(
-        db, user=await make_user(db, username=username, display_name=username.title()), community=community, role=role
-    )
-    return await _signed_in(app, username)
 
 
 async def _send(client: Client, conversation: str, body: str, *, client_id: str | None = None) -> object:
@@ -57,8 +43,8 @@ async def _stored(db: Database) -> int:
 
 async def test_a_resident_writes_to_the_secretary_who_reads_and_answers(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "zhangwei")
-    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    resident = await member_client(app, db, community, "zhangwei")
+    secretary = await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
 
     assert "/messages" in await text(await resident.get(f"/c/{community.slug}"))
     inbox = await text(await resident.get(f"/c/{community.slug}/messages"))
@@ -96,8 +82,8 @@ async def test_a_resident_writes_to_the_secretary_who_reads_and_answers(app: Qua
 
 async def test_a_retried_send_is_stored_once_and_bad_input_is_explained(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "wangfang")
-    await _member(app, db, community, "secretary_wang", Role.SECRETARY)
+    resident = await member_client(app, db, community, "wangfang")
+    await member_client(app, db, community, "secretary_wang", role=Role.SECRETARY)
     started = await post_form(
         resident, f"/c/{community.slug}/messages/with/secretary_wang", token_from=f"/c/{community.slug}/messages"
     )
@@ -122,13 +108,13 @@ async def test_a_retried_send_is_stored_once_and_bad_input_is_explained(app: Qua
 
 async def test_nobody_but_the_participants_can_open_or_write_to_a_conversation(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    await _member(app, db, community, "wangfang")
-    neighbour = await _member(app, db, community, "lina")
-    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    zhang = await member_client(app, db, community, "zhangwei")
+    await member_client(app, db, community, "wangfang")
+    neighbour = await member_client(app, db, community, "lina")
+    secretary = await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
     admin_user = await make_user(db, username="district_admin")
     await make_district_admin(db, user=admin_user, district_id=community.district_id)
-    admin = await _signed_in(app, "district_admin")
+    admin = await signed_in(app, "district_admin")
 
     started = await post_form(
         zhang, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
@@ -152,7 +138,7 @@ async def test_nobody_but_the_participants_can_open_or_write_to_a_conversation(a
 
 async def test_messaging_someone_who_is_not_a_member_here_is_refused_clearly(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "zhangwei")
+    resident = await member_client(app, db, community, "zhangwei")
     await make_user(db, username="stranger")
     response = await post_form(
         resident, f"/c/{community.slug}/messages/with/stranger", token_from=f"/c/{community.slug}/messages"
@@ -167,9 +153,9 @@ async def test_messaging_someone_who_is_not_a_member_here_is_refused_clearly(app
 
 async def test_marking_read_is_for_participants_and_takes_a_message_id(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    wang = await _member(app, db, community, "wangfang")
-    neighbour = await _member(app, db, community, "lina")
+    zhang = await member_client(app, db, community, "zhangwei")
+    wang = await member_client(app, db, community, "wangfang")
+    neighbour = await member_client(app, db, community, "lina")
     started = await post_form(
         zhang, f"/c/{community.slug}/messages/with/wangfang", token_from=f"/c/{community.slug}/messages"
     )
@@ -194,8 +180,8 @@ async def test_marking_read_is_for_participants_and_takes_a_message_id(app: Quar
 
 async def test_opening_a_conversation_marks_nothing_read_until_the_reader_says_so(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    wang = await _member(app, db, community, "wangfang")
+    zhang = await member_client(app, db, community, "zhangwei")
+    wang = await member_client(app, db, community, "wangfang")
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -241,25 +227,25 @@ async def test_opening_a_conversation_marks_nothing_read_until_the_reader_says_s
 
 async def test_the_header_link_goes_to_the_one_community_or_offers_a_choice(app: Quart, db: Database) -> None:
     first, second = await make_community(db, name="月浦新村"), await make_community(db, name="罗泾村")
-    resident = await _member(app, db, first, "zhangwei")
+    resident = await member_client(app, db, first, "zhangwei")
     response = await resident.get("/messages")
     assert response.status_code == 302 and response.headers["Location"] == f"/c/{first.slug}/messages"
     user = await make_user(db, username="two_homes")
     for community in (first, second):
         await make_member(db, user=user, community=community)
-    both = await _signed_in(app, "two_homes")
+    both = await signed_in(app, "two_homes")
     page = await text(await both.get("/messages"))
     assert f"/c/{first.slug}/messages" in page and f"/c/{second.slug}/messages" in page
     stranger = await make_user(db, username="not_yet_a_member")
     assert stranger.id
-    alone = await _signed_in(app, "not_yet_a_member")
+    alone = await signed_in(app, "not_yet_a_member")
     assert "请先加入您的社区" in await text(await alone.get("/messages"))
 
 
 async def test_the_secretary_sees_how_long_each_unanswered_resident_has_waited(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "zhangwei")
-    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    resident = await member_client(app, db, community, "zhangwei")
+    secretary = await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(resident, f"{inbox}/with/secretary_li", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -272,10 +258,10 @@ async def test_the_secretary_sees_how_long_each_unanswered_resident_has_waited(a
 
 async def test_blocking_from_a_profile_and_choosing_who_may_write_in_settings(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    wang = await _member(app, db, community, "wangfang")
-    li = await _member(app, db, community, "lina")
-    await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    zhang = await member_client(app, db, community, "zhangwei")
+    wang = await member_client(app, db, community, "wangfang")
+    li = await member_client(app, db, community, "lina")
+    await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -307,9 +293,9 @@ async def test_blocking_from_a_profile_and_choosing_who_may_write_in_settings(ap
 
 async def test_a_group_is_started_by_usernames_and_mistakes_are_named(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    await _member(app, db, community, "wangfang")
-    lina = await _member(app, db, community, "lina")
+    zhang = await member_client(app, db, community, "zhangwei")
+    await member_client(app, db, community, "wangfang")
+    lina = await member_client(app, db, community, "lina")
     await make_user(db, username="elsewhere")
     inbox = f"/c/{community.slug}/messages"
     named = {"title": "12号楼", "usernames": "wangfang, elsewhere"}
@@ -331,10 +317,10 @@ async def test_a_group_is_started_by_usernames_and_mistakes_are_named(app: Quart
 
 async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    wang = await _member(app, db, community, "wangfang")
-    outsider = await _member(app, db, community, "lina")
-    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
+    zhang = await member_client(app, db, community, "zhangwei")
+    wang = await member_client(app, db, community, "wangfang")
+    outsider = await member_client(app, db, community, "lina")
+    secretary = await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -391,9 +377,9 @@ async def test_a_reported_message_reaches_the_secretaries_alone_and_is_reviewed(
 
 async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member(app, db, community, "zhangwei")
-    secretary = await _member(app, db, community, "secretary_li", Role.SECRETARY)
-    other = await _member(app, db, community, "secretary_wang", Role.SECRETARY)
+    resident = await member_client(app, db, community, "zhangwei")
+    secretary = await member_client(app, db, community, "secretary_li", role=Role.SECRETARY)
+    other = await member_client(app, db, community, "secretary_wang", role=Role.SECRETARY)
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(resident, f"{inbox}/with/secretary_li", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -425,8 +411,8 @@ async def test_saved_answers_are_sent_with_one_tap_once_and_are_ones_own(app: Qu
 
 async def test_odd_numbers_are_clear_errors_not_crashes(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    await _member(app, db, community, "wangfang")
+    zhang = await member_client(app, db, community, "zhangwei")
+    await member_client(app, db, community, "wangfang")
     inbox = f"/c/{community.slug}/messages"
     started = await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     conversation = started.headers["Location"]  # type: ignore[attr-defined]
@@ -444,8 +430,8 @@ async def test_odd_numbers_are_clear_errors_not_crashes(app: Quart, db: Database
 
 async def test_a_former_member_still_finds_their_conversations(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    zhang = await _member(app, db, community, "zhangwei")
-    await _member(app, db, community, "wangfang")
+    zhang = await member_client(app, db, community, "zhangwei")
+    await member_client(app, db, community, "wangfang")
     inbox = f"/c/{community.slug}/messages"
     await post_form(zhang, f"{inbox}/with/wangfang", token_from=inbox)
     async with db.unit_of_work() as session:

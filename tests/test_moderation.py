@@ -40,13 +40,7 @@ from tests.factories import (
     make_thread,
     make_user,
 )
-from tests.helpers import bearer, login, post_form, text
-
-
-async def _client(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
+from tests.helpers import bearer, post_form, signed_in, text
 
 
 async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Post, dict[str, User]]:
@@ -94,7 +88,7 @@ async def _cast(app: Quart, db: Database) -> tuple[dict[str, Client], Thread, Po
             ).scalar_one()
             options = {"hours": 24} if name == "muted" else {"days": 7}
             await act(session, actor=secretary, membership=target, standing=standing, reason="冷静一下", **options)
-    clients = {name: await _client(app, f"mod_{name}") for name in people}
+    clients = {name: await signed_in(app, f"mod_{name}") for name in people}
     return clients, thread, reply, people
 
 
@@ -509,7 +503,7 @@ async def test_a_district_admin_reads_the_whole_districts_log_and_automatic_entr
             )
     async with db.unit_of_work() as session:
         assert await thread_tools.close_due(session, now=utcnow()) == 3  # one timer entry in each community, by nobody
-    admin_client, secretary_client = await _client(app, "dl_admin"), await _client(app, "dl_sec")
+    admin_client, secretary_client = await signed_in(app, "dl_admin"), await signed_in(app, "dl_sec")
     log = f"/c/{east.slug}/moderation-log"
     own = await text(await secretary_client.get(log))
     assert own.count("thread.locked") == 1 and "自动" in own and "已注销用户" not in own

@@ -6,7 +6,6 @@ databases."""
 from __future__ import annotations
 
 from quart import Quart
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -20,13 +19,7 @@ from tests.factories import (
     make_thread,
     make_user,
 )
-from tests.helpers import login, post_form, post_multipart, text
-
-
-async def _client(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
+from tests.helpers import post_form, post_multipart, signed_in, text
 
 
 async def _membership_id(db: Database, user: User, community: Community) -> int:
@@ -49,7 +42,7 @@ async def test_a_muted_member_reads_but_cannot_post_anywhere_until_the_mute_is_l
         people[name] = await make_user(db, username=name, display_name=name)
         await make_member(db, user=people[name], community=community, role=role)
     thread = await make_thread(db, author=people["mu_other"], community=community)
-    loud, other, secretary = [await _client(app, name) for name in ("mu_loud", "mu_other", "mu_sec")]
+    loud, other, secretary = [await signed_in(app, name) for name in ("mu_loud", "mu_other", "mu_sec")]
     loud_id = await _membership_id(db, people["mu_loud"], community)
     members = f"/c/{community.slug}/members"
 

@@ -22,23 +22,17 @@ from forum.timeutil import utcnow
 from tests.factories import (
     PASSWORD,
     make_community,
+    make_conversation,
     make_like,
     make_member,
+    make_members,
+    make_message,
     make_pending,
     make_reply,
     make_thread,
     make_user,
 )
 from tests.helpers import login, post_form, text
-
-
-async def _people(db: Database, community: Community, *names: str) -> list[User]:
-    people = []
-    for name in names:
-        user = await make_user(db, username=name, display_name=name.title())
-        await make_member(db, user=user, community=community)
-        people.append(user)
-    return people
 
 
 async def _mine(db: Database, user: User) -> list[Notification]:
@@ -61,8 +55,8 @@ async def _bell_events(db: Database, user: User) -> list[int]:
 
 async def test_a_reply_tells_the_threads_author_and_quotes_and_mentions_tell_each_person_once(db: Database) -> None:
     community = await make_community(db)
-    author, replier, quoted, mentioned, both = await _people(
-        db, community, "nt_author", "nt_replier", "nt_quoted", "nt_mentioned", "nt_both"
+    author, replier, quoted, mentioned, both = await make_members(
+        db, community=community, usernames=["nt_author", "nt_replier", "nt_quoted", "nt_mentioned", "nt_both"]
     )
     outsider = await make_user(db, username="nt_outsider")
     waiting = await make_user(db, username="nt_waiting")
@@ -96,7 +90,7 @@ async def test_a_reply_tells_the_threads_author_and_quotes_and_mentions_tell_eac
 
 async def test_likes_on_one_post_gather_while_unread_and_start_again_once_read(db: Database) -> None:
     community = await make_community(db)
-    author, *likers = await _people(db, community, "lk_author", "lk_a", "lk_b", "lk_c")
+    author, *likers = await make_members(db, community=community, usernames=["lk_author", "lk_a", "lk_b", "lk_c"])
     thread = await make_thread(db, author=author, community=community, title="谢谢保安师傅")
     opening = await _opening(db, thread.id or 0)
     await make_like(db, user=author, post=opening)  # one's own like tells nobody
@@ -144,39 +138,20 @@ async def _unlike(db: Database, user: User, post: Post, community: Community) ->
         await likes.set_like(session, actor=user, post=post, standing=standing, liked=False)
 
 
-async def _send(db: Database, actor: User, conversation_id: int, body: str, *, reading: set[int]) -> None:
-    async with db.unit_of_work() as session:
-        conversation, member, standing = await access_conversation(session, actor, conversation_id)
-        await messages.send_message(
-            session,
-            actor=actor,
-            conversation=conversation,
-            member=member,
-            standing=standing,
-            body=body,
-            client_id=f"client-{body.encode().hex()[:40]}-{actor.id}",
-            reading=reading,
-        )
-
-
 async def test_messages_notify_those_not_reading_gathered_per_conversation_and_reading_clears_them(
     db: Database,
 ) -> None:
     community = await make_community(db)
-    zhang, wang = await _people(db, community, "pm_zhang", "pm_wang")
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, zhang, community)
-        conversation, _new = await conversations.start_direct(
-            session, actor=zhang, community=community, standing=standing, other=wang
-        )
+    zhang, wang = await make_members(db, community=community, usernames=["pm_zhang", "pm_wang"])
+    conversation = await make_conversation(db, starter=zhang, community=community, others=[wang])
     conversation_id = conversation.id or 0
-    await _send(db, zhang, conversation_id, "first", reading=set())
-    await _send(db, zhang, conversation_id, "second", reading=set())
+    await make_message(db, sender=zhang, conversation=conversation_id, body="first", reading=set())
+    await make_message(db, sender=zhang, conversation=conversation_id, body="second", reading=set())
     (gathered,) = await _mine(db, wang)
     assert (gathered.kind, gathered.count, gathered.subject) == ("message", 2, f"conversation:{conversation_id}")
     assert await _mine(db, zhang) == []
     # Wang has the conversation open: nothing more for the bell.
-    await _send(db, zhang, conversation_id, "third", reading={wang.id or 0})
+    await make_message(db, sender=zhang, conversation=conversation_id, body="third", reading={wang.id or 0})
     assert [n.count for n in await _mine(db, wang)] == [2]
 
     async with db.unit_of_work() as session:
@@ -211,7 +186,9 @@ async def test_being_verified_is_a_notification_and_a_muted_kind_is_never_record
 
 async def test_concurrent_likes_gather_into_one_row_and_the_last_count_sent_is_right(db: Database) -> None:
     community = await make_community(db)
-    author, *likers = await _people(db, community, "cc_author", *[f"cc_liker{n}" for n in range(6)])
+    author, *likers = await make_members(
+        db, community=community, usernames=["cc_author", *[f"cc_liker{n}" for n in range(6)]]
+    )
     posts = [await _opening(db, (await make_thread(db, author=author, community=community)).id or 0) for _ in likers]
     # The same post from everyone at once: one gathered row counting all of them.
     await asyncio.gather(*(make_like(db, user=liker, post=posts[0]) for liker in likers))
@@ -231,7 +208,7 @@ async def test_concurrent_likes_gather_into_one_row_and_the_last_count_sent_is_r
 
 async def test_the_notifications_page_opens_marks_read_and_keeps_each_persons_own(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, fan, nosy = await _people(db, community, "pg_author", "pg_fan", "pg_nosy")
+    author, fan, nosy = await make_members(db, community=community, usernames=["pg_author", "pg_fan", "pg_nosy"])
     await make_member(db, user=author, community=await make_community(db))  # a second community
     thread = await make_thread(db, author=author, community=community, title="<b>楼道灯</b>")
     opening = await _opening(db, thread.id or 0)
@@ -266,7 +243,7 @@ async def test_the_notifications_page_opens_marks_read_and_keeps_each_persons_ow
 
 async def test_turning_kinds_off_in_settings_and_through_the_api(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    await _people(db, community, "st_user")
+    await make_members(db, community=community, usernames=["st_user"])
     client = app.test_client()
     await login(client, "st_user")
     settings = await text(await client.get("/settings"))
@@ -306,7 +283,7 @@ async def _post_many(client: object, path: str, pairs: list[tuple[str, str]]) ->
 
 async def test_the_api_lists_notifications_and_marks_them_read(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, fan = await _people(db, community, "api_author", "api_fan")
+    author, fan = await make_members(db, community=community, usernames=["api_author", "api_fan"])
     thread = await make_thread(db, author=author, community=community, title="失物招领")
     await make_reply(db, author=fan, thread=thread, body="是我的钥匙")
     await make_thread(db, author=fan, community=community, title="谢谢", body="@api_author 谢谢您")
@@ -341,7 +318,7 @@ async def test_someone_who_left_hears_nothing_more_about_the_community_but_still
     community = await make_community(db)
     secretary = await make_user(db, username="lv_secretary")
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
-    mover, neighbour = await _people(db, community, "lv_mover", "lv_neighbour")
+    mover, neighbour = await make_members(db, community=community, usernames=["lv_mover", "lv_neighbour"])
     thread = await make_thread(db, author=mover, community=community, title="搬家前的旧家具")
     async with db.unit_of_work() as session:
         standing = await standing_in(session, secretary, community)
@@ -360,7 +337,9 @@ async def test_someone_who_left_hears_nothing_more_about_the_community_but_still
         await memberships.remove_member(session, actor=secretary, membership=membership, standing=standing)
     await make_reply(db, author=neighbour, thread=thread, body="@lv_mover 还在吗？")
     assert await _mine(db, mover) == []
-    await _send(db, secretary, conversation.id or 0, "物业费的收据还要吗？", reading=set())
+    await make_message(
+        db, sender=secretary, conversation=conversation.id or 0, body="物业费的收据还要吗？", reading=set()
+    )
     assert [n.kind for n in await _mine(db, mover)] == ["message"]
 
 
@@ -368,7 +347,7 @@ async def test_crossed_replies_at_once_never_deadlock(db: Database) -> None:
     """C replies in A's thread mentioning B while D replies in B's thread mentioning A: each reply tells A and
     B. Locking one kind's people at a time took them in opposite orders (a deadlock on PostgreSQL)."""
     community = await make_community(db)
-    a, b, c, d = await _people(db, community, "dl_a", "dl_b", "dl_c", "dl_d")
+    a, b, c, d = await make_members(db, community=community, usernames=["dl_a", "dl_b", "dl_c", "dl_d"])
     threads_of = {
         "a": await make_thread(db, author=a, community=community, title="A 的话题"),
         "b": await make_thread(db, author=b, community=community, title="B 的话题"),
@@ -385,7 +364,7 @@ async def test_crossed_replies_at_once_never_deadlock(db: Database) -> None:
 
 async def test_a_deleted_post_takes_its_notifications_with_it(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author, replier = await _people(db, community, "del_author", "del_replier")
+    author, replier = await make_members(db, community=community, usernames=["del_author", "del_replier"])
     thread = await make_thread(db, author=author, community=community, title="旧话题")
     reply = await make_reply(db, author=replier, thread=thread, body="@del_author 说错了，我删掉")
     assert [n.kind for n in await _mine(db, author)] == ["mention"]
@@ -399,7 +378,7 @@ async def test_a_deleted_post_takes_its_notifications_with_it(app: Quart, db: Da
 
 async def test_read_notifications_are_pruned_after_the_retention_window_and_unread_ones_kept(db: Database) -> None:
     community = await make_community(db)
-    (neighbour,) = await _people(db, community, "pr_neighbour")
+    (neighbour,) = await make_members(db, community=community, usernames=["pr_neighbour"])
     now = utcnow()
     ages = {"read long ago": 91, "read lately": 89, "unread, old": None}
     async with db.unit_of_work() as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from forum.models import Notification, User
 from forum.queries.threads import latest_event_id
 from tests.factories import make_community, make_member, make_thread, make_user
 from tests.servers import http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 from tests.test_messages_live import Participant
 
 pytestmark = pytest.mark.server
@@ -51,7 +50,7 @@ async def test_the_bell_counts_live_and_stays_quiet_for_a_conversation_open_on_a
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     community = await make_community(db)
     for username in ("bell_zhang", "bell_wang"):
         await make_member(db, user=await make_user(db, username=username), community=community)

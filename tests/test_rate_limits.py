@@ -5,7 +5,6 @@ is touched; the two-process test uses real servers."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tests.conftest import app_config
 from tests.factories import make_community, make_member, make_reply, make_thread, make_user
 from tests.helpers import login, post_form, text
 from tests.servers import http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 
 def test_the_setting_changes_limits_by_name_and_says_what_is_wrong() -> None:
@@ -127,7 +126,7 @@ async def test_neighbours_behind_one_address_share_its_allowance(db_url: str, tm
 async def test_two_processes_sharing_redis_count_one_allowance(db_url: str, tmp_path: Path, db: Database) -> None:
     require_service("Redis", "127.0.0.1", 6379)
     first, _second = await _neighbours(db, "rr_author", "rr_fan")
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     settings = {"RATE_LIMITS": "likes.account=3/1m"}
     with (
         run_server(

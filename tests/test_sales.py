@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from forum.access import standing_in
-from forum.actions import reservations, sale_items, sales
+from forum.actions import reservations, sales
 from forum.app import create_app
 from forum.db import Database
 from forum.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -32,61 +32,16 @@ from forum.models import (
 )
 from forum.timeutil import utcnow
 from tests.conftest import app_config
-from tests.factories import make_community, make_member, make_pending, make_user
-
-
-async def _people(db: Database, community: Community, *names: str, role: Role = Role.RESIDENT) -> list[User]:
-    people = []
-    for name in names:
-        user = await make_user(db, username=name)
-        await make_member(db, user=user, community=community, role=role)
-        people.append(user)
-    return people
-
-
-async def _sale(db: Database, organiser: User, community: Community, **fields: object) -> CharitySale:
-    now = utcnow()
-    values: dict[str, object] = {
-        "title": "爱心义卖",
-        "cause": "为社区困难家庭筹款",
-        "pickup": "居委会门口，周六上午九点到十一点",
-        "starts_at": now,
-        "ends_at": now + timedelta(days=2),
-        "target": "500",
-        **fields,
-    }
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, organiser, community)
-        return await sales.create_sale(session, actor=organiser, community=community, standing=standing, **values)  # type: ignore[arg-type]
-
-
-async def _item(
-    db: Database, donor: User, community: Community, sale: CharitySale, price: object = "12.50", quantity: object = 3
-) -> SaleItem:
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, donor, community)
-        return await sale_items.donate_item(
-            session,
-            actor=donor,
-            sale=sale,
-            standing=standing,
-            title="手工编织围巾",
-            description="全新，羊毛",
-            price=price,
-            quantity=quantity,
-        )
-
-
-async def _reserve(
-    db: Database, buyer: User, community: Community, sale_id: int, item_id: int, quantity: object = 1
-) -> SaleReservation:
-    async with db.unit_of_work() as session:
-        sale, item = await session.get(CharitySale, sale_id), await session.get(SaleItem, item_id)
-        assert sale is not None and item is not None
-        standing = await standing_in(session, buyer, community)
-        return await reservations.reserve(
-            session, actor=buyer, sale=sale, item=item, standing=standing, quantity=quantity
-        )
+from tests.factories import (
+    make_community,
+    make_member,
+    make_members,
+    make_pending,
+    make_reservation,
+    make_sale,
+    make_sale_item,
+    make_user,
+)
 
 
 async def _as(db: Database, actor: User, community: Community, action: str, reservation_id: int) -> None:
@@ -115,18 +70,22 @@ async def _state(db: Database, sale_id: int, item_id: int) -> tuple[int, int, in
 
 async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_step(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor, buyer, other = await _people(db, community, "s_org", "s_donor", "s_buyer", "s_other")
-    (secretary,) = await _people(db, community, "s_secretary", role=Role.SECRETARY)
-    sale = await _sale(db, organiser, community)
+    organiser, donor, buyer, other = await make_members(
+        db, community=community, usernames=["s_org", "s_donor", "s_buyer", "s_other"]
+    )
+    (secretary,) = await make_members(db, community=community, usernames=["s_secretary"], role=Role.SECRETARY)
+    sale = await make_sale(db, organiser=organiser, community=community)
     assert sale.target_cents == 50_000 and sale.hold_hours == 24
-    item = await _item(db, donor, community, sale)
+    item = await make_sale_item(db, donor=donor, sale=sale)
     assert (item.price_cents, item.quantity) == (1250, 3)
     sale_id, item_id = sale.id or 0, item.id or 0
 
-    elsewhere = await _sale(db, organiser, community, title="另一场义卖")
+    elsewhere = await make_sale(db, organiser=organiser, community=community, title="另一场义卖")
     with pytest.raises(NotFound):  # an item of one sale reserved through another
-        await _reserve(db, buyer, community, elsewhere.id or 0, item_id)
-    first = await _reserve(db, buyer, community, sale_id, item_id, quantity="2")
+        async with db.unit_of_work() as session:
+            standing = await standing_in(session, buyer, community)
+            await reservations.reserve(session, actor=buyer, sale=elsewhere, item=item, standing=standing)
+    first = await make_reservation(db, buyer=buyer, item=item, quantity="2")
     async with db.unit_of_work() as session:  # nor is a reservation of this sale ended through another
         standing = await standing_in(session, organiser, community)
         for step in (reservations.cancel_reservation, reservations.mark_paid, reservations.hand_over):
@@ -134,9 +93,9 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
                 await step(session, actor=organiser, sale=elsewhere, item=item, reservation=first, standing=standing)
     assert first.status == ReservationStatus.HELD and first.expires_at > utcnow() + timedelta(hours=23)
     with pytest.raises(InvalidInput) as too_many:
-        await _reserve(db, other, community, sale_id, item_id, quantity=2)
+        await make_reservation(db, buyer=other, item=item, quantity=2)
     assert too_many.value.status == 409
-    second = await _reserve(db, other, community, sale_id, item_id)
+    second = await make_reservation(db, buyer=other, item=item)
     assert await _state(db, sale_id, item_id) == (3, 0, 0)
 
     # Cancelling: the buyer or the organiser, not a neighbour; once.
@@ -169,7 +128,7 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
     assert audit == ["sale.paid"]
 
     # Closed: nothing more donated or reserved; what is reserved can still be paid for.
-    third = await _reserve(db, buyer, community, sale_id, item_id)
+    third = await make_reservation(db, buyer=buyer, item=item)
     async with db.unit_of_work() as session:
         loaded = await session.get(CharitySale, sale_id)
         assert loaded is not None
@@ -181,14 +140,14 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
             session, actor=organiser, sale=loaded, standing=await standing_in(session, organiser, community)
         )
     with pytest.raises(InvalidInput) as over:
-        await _reserve(db, other, community, sale_id, item_id)
+        await make_reservation(db, buyer=other, item=item)
     assert over.value.status == 409 and set(over.value.fields) == {"sale"}
     async with db.read_only() as session:
         closed = await session.get(CharitySale, sale_id)
     assert closed is not None and sale.status == "open"  # `sale` was loaded before the close
     for stale_or_fresh in (sale, closed):
         with pytest.raises(InvalidInput) as late:
-            await _item(db, donor, community, stale_or_fresh)
+            await make_sale_item(db, donor=donor, sale=stale_or_fresh)
         assert late.value.status == 409 and set(late.value.fields) == {"sale"}
     await _as(db, organiser, community, "pay", third.id or 0)
     assert await _state(db, sale_id, item_id) == (0, 3, 3750)
@@ -196,24 +155,32 @@ async def test_a_sale_runs_from_donation_to_hand_over_and_refuses_every_wrong_st
 
 async def test_only_verified_members_take_part_and_bad_input_is_named_and_stores_nothing(db: Database) -> None:
     community = await make_community(db)
-    (organiser,) = await _people(db, community, "b_org")
+    (organiser,) = await make_members(db, community=community, usernames=["b_org"])
     waiting = await make_user(db, username="b_waiting")
     await make_pending(db, user=waiting, community=community)
     outsider = await make_user(db, username="b_outsider")
     await make_member(db, user=outsider, community=await make_community(db))
     for stranger in (waiting, outsider):
         with pytest.raises(Forbidden):
-            await _sale(db, stranger, community)
+            await make_sale(db, organiser=stranger, community=community)
 
     now = utcnow()
     with pytest.raises(InvalidInput) as bad_sale:
-        await _sale(db, organiser, community, title="", ends_at=now - timedelta(hours=1), target="-5", hold_hours=0)
+        await make_sale(
+            db,
+            organiser=organiser,
+            community=community,
+            title="",
+            ends_at=now - timedelta(hours=1),
+            target="-5",
+            hold_hours=0,
+        )
     assert set(bad_sale.value.fields) == {"title", "ends_at", "target", "hold_hours"}
     with pytest.raises(InvalidInput) as backwards:
-        await _sale(db, organiser, community, starts_at=now + timedelta(days=3))
+        await make_sale(db, organiser=organiser, community=community, starts_at=now + timedelta(days=3))
     assert set(backwards.value.fields) == {"ends_at"}
 
-    sale = await _sale(db, organiser, community, target="")
+    sale = await make_sale(db, organiser=organiser, community=community, target="")
     assert sale.target_cents is None
     for price, quantity, fields in (
         ("-1", 1, {"price"}),
@@ -227,15 +194,15 @@ async def test_only_verified_members_take_part_and_bad_input_is_named_and_stores
         (None, None, {"price", "quantity"}),
     ):
         with pytest.raises(InvalidInput) as bad_item:
-            await _item(db, organiser, community, sale, price=price, quantity=quantity)
+            await make_sale_item(db, donor=organiser, sale=sale, price=price, quantity=quantity)
         assert set(bad_item.value.fields) == fields, (price, quantity)
-    free = await _item(db, organiser, community, sale, price="¥0", quantity="1")
+    free = await make_sale_item(db, donor=organiser, sale=sale, price="¥0", quantity="1")
     assert free.price_cents == 0
     for waiting_or_outsider in (waiting, outsider):
         with pytest.raises(Forbidden):
-            await _reserve(db, waiting_or_outsider, community, sale.id or 0, free.id or 0)
+            await make_reservation(db, buyer=waiting_or_outsider, item=free)
     with pytest.raises(InvalidInput):
-        await _reserve(db, organiser, community, sale.id or 0, free.id or 0, quantity=0)
+        await make_reservation(db, buyer=organiser, item=free, quantity=0)
     async with db.read_only() as session:
         counts = [
             (await session.execute(select(func.count()).select_from(model))).scalar_one()
@@ -246,13 +213,13 @@ async def test_only_verified_members_take_part_and_bad_input_is_named_and_stores
 
 async def test_fifty_neighbours_reserving_the_last_unit_at_once_leave_one_reservation(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor = await _people(db, community, "r_org", "r_donor")
-    buyers = await _people(db, community, *(f"r_buyer{n}" for n in range(50)))
-    sale = await _sale(db, organiser, community)
-    item = await _item(db, donor, community, sale, quantity=1)
+    organiser, donor = await make_members(db, community=community, usernames=["r_org", "r_donor"])
+    buyers = await make_members(db, community=community, usernames=[f"r_buyer{n}" for n in range(50)])
+    sale = await make_sale(db, organiser=organiser, community=community)
+    item = await make_sale_item(db, donor=donor, sale=sale, quantity=1)
 
     outcomes = await asyncio.gather(
-        *(_reserve(db, buyer, community, sale.id or 0, item.id or 0) for buyer in buyers), return_exceptions=True
+        *(make_reservation(db, buyer=buyer, item=item) for buyer in buyers), return_exceptions=True
     )
 
     won = [outcome for outcome in outcomes if isinstance(outcome, SaleReservation)]
@@ -269,13 +236,13 @@ async def test_fifty_neighbours_reserving_the_last_unit_at_once_leave_one_reserv
 
 async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_payment(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor, buyer = await _people(db, community, "l_org", "l_donor", "l_buyer")
-    sale = await _sale(db, organiser, community, hold_hours=1)
-    item = await _item(db, donor, community, sale, price="10", quantity=5)
+    organiser, donor, buyer = await make_members(db, community=community, usernames=["l_org", "l_donor", "l_buyer"])
+    sale = await make_sale(db, organiser=organiser, community=community, hold_hours=1)
+    item = await make_sale_item(db, donor=donor, sale=sale, price="10", quantity=5)
     sale_id, item_id = sale.id or 0, item.id or 0
 
     for quantity in (1, 2):
-        await _reserve(db, buyer, community, sale_id, item_id, quantity=quantity)
+        await make_reservation(db, buyer=buyer, item=item, quantity=quantity)
     async with db.unit_of_work() as session:
         assert await reservations.lapse_due(session, now=utcnow()) == 0  # not run out yet
     assert await _state(db, sale_id, item_id) == (3, 0, 0)
@@ -287,7 +254,7 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
 
     # An overdue reservation paid at the moment the job runs: exactly one of the two happens.
     for _ in range(5):
-        overdue = await _reserve(db, buyer, community, sale_id, item_id)
+        overdue = await make_reservation(db, buyer=buyer, item=item)
 
         async def lapse_it() -> bool:
             async with db.unit_of_work() as session:
@@ -308,10 +275,10 @@ async def test_a_lapse_never_takes_a_fresh_or_paid_reservation_even_racing_the_p
 
 async def test_each_process_gives_back_reservations_not_paid_in_time(db: Database, db_url: str, tmp_path: Path) -> None:
     community = await make_community(db)
-    organiser, donor, buyer = await _people(db, community, "j_org", "j_donor", "j_buyer")
-    sale = await _sale(db, organiser, community, hold_hours=1)
-    item = await _item(db, donor, community, sale, price="8", quantity=4)
-    overdue, paid, fresh = [await _reserve(db, buyer, community, sale.id or 0, item.id or 0) for _ in range(3)]
+    organiser, donor, buyer = await make_members(db, community=community, usernames=["j_org", "j_donor", "j_buyer"])
+    sale = await make_sale(db, organiser=organiser, community=community, hold_hours=1)
+    item = await make_sale_item(db, donor=donor, sale=sale, price="8", quantity=4)
+    overdue, paid, fresh = [await make_reservation(db, buyer=buyer, item=item) for _ in range(3)]
     await _as(db, organiser, community, "pay", paid.id or 0)
     async with db.unit_of_work() as session:
         await session.execute(
@@ -341,20 +308,22 @@ async def test_each_process_gives_back_reservations_not_paid_in_time(db: Databas
 
 async def test_the_total_raised_holds_amounts_past_32_bits(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor, buyer = await _people(db, community, "t_org", "t_donor", "t_buyer")
-    sale = await _sale(db, organiser, community)
-    item = await _item(db, donor, community, sale, price="100000", quantity="999")  # the highest price and count
-    reservation = await _reserve(db, buyer, community, sale.id or 0, item.id or 0, quantity=999)
+    organiser, donor, buyer = await make_members(db, community=community, usernames=["t_org", "t_donor", "t_buyer"])
+    sale = await make_sale(db, organiser=organiser, community=community)
+    item = await make_sale_item(
+        db, donor=donor, sale=sale, price="100000", quantity="999"
+    )  # the highest price and count
+    reservation = await make_reservation(db, buyer=buyer, item=item, quantity=999)
     await _as(db, organiser, community, "pay", reservation.id or 0)
     assert await _state(db, sale.id or 0, item.id or 0) == (0, 999, 9_990_000_000)  # fen: over 2^31
 
 
 async def test_a_buyer_is_reminded_once_before_the_reservation_lapses_and_a_paid_one_never(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor, buyer = await _people(db, community, "r_org", "r_donor", "r_buyer")
-    sale = await _sale(db, organiser, community, hold_hours=1)
-    item = await _item(db, donor, community, sale, price="5", quantity=3)
-    due, paid = [await _reserve(db, buyer, community, sale.id or 0, item.id or 0) for _ in range(2)]
+    organiser, donor, buyer = await make_members(db, community=community, usernames=["r_org", "r_donor", "r_buyer"])
+    sale = await make_sale(db, organiser=organiser, community=community, hold_hours=1)
+    item = await make_sale_item(db, donor=donor, sale=sale, price="5", quantity=3)
+    due, paid = [await make_reservation(db, buyer=buyer, item=item) for _ in range(2)]
     assert due.remind_at is not None and due.expires_at - due.remind_at == timedelta(minutes=15)  # a quarter of 1 h
     await _as(db, organiser, community, "pay", paid.id or 0)
     async with db.unit_of_work() as session:
@@ -381,8 +350,11 @@ async def test_a_buyer_is_reminded_once_before_the_reservation_lapses_and_a_paid
 
 async def test_a_sale_closes_on_its_own_when_its_end_has_passed(db: Database) -> None:
     community = await make_community(db)
-    (organiser,) = await _people(db, community, "e_org")
-    ended, running = await _sale(db, organiser, community), await _sale(db, organiser, community)
+    (organiser,) = await make_members(db, community=community, usernames=["e_org"])
+    ended, running = (
+        await make_sale(db, organiser=organiser, community=community),
+        await make_sale(db, organiser=organiser, community=community),
+    )
     async with db.unit_of_work() as session:
         await session.execute(
             update(CharitySale).where(col(CharitySale.id) == ended.id).values(ends_at=utcnow() - timedelta(seconds=1))
@@ -399,17 +371,17 @@ async def test_a_sale_closes_on_its_own_when_its_end_has_passed(db: Database) ->
 
 async def test_a_summary_waits_for_every_held_reservation_and_odd_dates_are_refused_by_name(db: Database) -> None:
     community = await make_community(db)
-    organiser, donor, buyer = await _people(db, community, "p_org", "p_donor", "p_buyer")
+    organiser, donor, buyer = await make_members(db, community=community, usernames=["p_org", "p_donor", "p_buyer"])
     for starts in ("9999-12-31T23:00-10:00", "0001-01-01T00:00", "1900-01-01T09:00"):
         try:
-            await _sale(db, organiser, community, starts_at=starts)
+            await make_sale(db, organiser=organiser, community=community, starts_at=starts)
         except InvalidInput as error:
             assert "starts_at" in error.fields, starts
         else:
             raise AssertionError(f"{starts} accepted")
-    sale = await _sale(db, organiser, community)
-    item = await _item(db, donor, community, sale)
-    held = await _reserve(db, buyer, community, sale.id or 0, item.id or 0)
+    sale = await make_sale(db, organiser=organiser, community=community)
+    item = await make_sale_item(db, donor=donor, sale=sale)
+    held = await make_reservation(db, buyer=buyer, item=item)
 
     async def publish() -> None:
         async with db.unit_of_work() as session:

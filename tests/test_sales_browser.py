@@ -9,10 +9,9 @@ from sqlalchemy import select
 
 from forum.db import Database
 from forum.models import SaleReservation
-from tests.factories import make_community, make_member, make_user
+from tests.factories import make_community, make_member, make_sale, make_sale_item, make_user
 from tests.servers import Server, http_login, http_post_form
 from tests.test_live_browser import LIVE, Phone
-from tests.test_sales_live import donate, open_sale
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -26,8 +25,8 @@ async def test_a_reservation_on_one_phone_shows_on_anothers_open_sale_page_with_
     watcher = await make_user(db, username="bs_watcher", display_name="小张")
     for user in (organiser, buyer, watcher):
         await make_member(db, user=user, community=community)
-    sale = await open_sale(db, organiser, community, target="100")
-    scarf = await donate(db, organiser, community, sale, title="手织围巾", price="25", quantity=1)
+    sale = await make_sale(db, organiser=organiser, community=community, target="100")
+    scarf = await make_sale_item(db, donor=organiser, sale=sale, title="手织围巾", price="25", quantity=1)
     page = f"/sales/{sale.id}"
 
     a = await Phone.signed_in(browser, server, "bs_buyer")

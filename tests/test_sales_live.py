@@ -11,40 +11,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from forum.access import standing_in
-from forum.actions import reservations, sale_items, sales
 from forum.db import Database
-from forum.models import CharitySale, Community, SaleItem, SaleReservation, User
+from forum.models import SaleReservation
 from forum.queries.threads import latest_event_id
 from forum.timeutil import utcnow
-from tests.factories import make_community, make_member, make_user
+from tests.factories import make_community, make_member, make_reservation, make_sale, make_sale_item, make_user
 from tests.servers import Server, http_login, http_post_form, run_server
 from tests.test_messages_live import Participant
 
 pytestmark = pytest.mark.server
-
-
-async def open_sale(db: Database, organiser: User, community: Community, **fields: object) -> CharitySale:
-    """A sale that started a minute ago and ends in two days, made through the domain action."""
-    values: dict[str, object] = {
-        "title": "重阳节义卖",
-        "cause": "给社区老人买助行器",
-        "pickup": "居委会活动室，周日上午",
-        "starts_at": utcnow() - timedelta(minutes=1),
-        "ends_at": utcnow() + timedelta(days=2),
-        "target": "100",
-        **fields,
-    }
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, organiser, community)
-        return await sales.create_sale(session, actor=organiser, community=community, standing=standing, **values)  # type: ignore[arg-type]
-
-
-async def donate(db: Database, donor: User, community: Community, sale: CharitySale, **fields: object) -> SaleItem:
-    values: dict[str, object] = {"title": "手工布鞋", "description": "全新", "price": "25", "quantity": 1, **fields}
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, donor, community)
-        return await sale_items.donate_item(session, actor=donor, sale=sale, standing=standing, **values)  # type: ignore[arg-type]
 
 
 async def _in_both_rooms(reader: Participant, kind: str, room: str, market: str) -> dict[str, object]:
@@ -62,7 +37,7 @@ async def test_a_sales_readers_see_items_units_and_the_total_change_live(server:
         people[username] = await make_user(db, username=username)
         await make_member(db, user=people[username], community=community)
     await make_user(db, username="sl_outsider")
-    sale = await open_sale(db, people["sl_organiser"], community)
+    sale = await make_sale(db, organiser=people["sl_organiser"], community=community, target="100")
     async with db.read_only() as session:
         seen = await latest_event_id(session)
     room, market = f"sale:{sale.id}", f"market:{community.id}"
@@ -138,11 +113,9 @@ async def test_units_given_back_by_the_lapse_job_reach_the_open_page(db: Databas
     organiser, buyer, reader_user = [await make_user(db, username=name) for name in ("lj_org", "lj_buyer", "lj_reader")]
     for user in (organiser, buyer, reader_user):
         await make_member(db, user=user, community=community)
-    sale = await open_sale(db, organiser, community)
-    item = await donate(db, organiser, community, sale, quantity=3)
-    async with db.unit_of_work() as session:
-        standing = await standing_in(session, buyer, community)
-        held = await reservations.reserve(session, actor=buyer, sale=sale, item=item, standing=standing, quantity=2)
+    sale = await make_sale(db, organiser=organiser, community=community)
+    item = await make_sale_item(db, donor=organiser, sale=sale, quantity=3)
+    held = await make_reservation(db, buyer=buyer, item=item, quantity=2)
     async with db.unit_of_work() as session:  # its time ran out a minute ago
         await session.execute(
             update(SaleReservation)

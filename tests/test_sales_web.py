@@ -31,19 +31,9 @@ from forum.models import (
     Thread,
 )
 from forum.timeutil import utcnow
-from tests.factories import make_community, make_member, make_pending, make_user
-from tests.helpers import login, post_form, post_multipart, text
+from tests.factories import make_community, make_pending, make_user
+from tests.helpers import login, member_client, post_form, post_multipart, text
 from tests.test_images import photo_with_gps, stored_files
-
-
-async def _member(
-    app: Quart, db: Database, community: Community, username: str, *, role: Role = Role.RESIDENT
-) -> Client:
-    user = await make_user(db, username=username, display_name=username.title())
-    await make_member(db, user=user, community=community, role=role)
-    client = app.test_client()
-    await login(client, username)
-    return client
 
 
 def _local(delta: timedelta) -> str:
@@ -82,9 +72,9 @@ async def test_a_sale_runs_from_opening_to_a_published_summary_through_its_pages
     app: Quart, db: Database, tmp_path: Path
 ) -> None:
     community = await make_community(db)
-    organiser = await _member(app, db, community, "wo_organiser")
-    donor = await _member(app, db, community, "wo_donor")
-    buyer = await _member(app, db, community, "wo_buyer")
+    organiser = await member_client(app, db, community, "wo_organiser")
+    donor = await member_client(app, db, community, "wo_donor")
+    buyer = await member_client(app, db, community, "wo_buyer")
     sale_id = await _open_sale(organiser, community)
     sale_page = f"/sales/{sale_id}"
 
@@ -123,7 +113,7 @@ async def test_a_sale_runs_from_opening_to_a_published_summary_through_its_pages
     assert f'id="reservation-{reservation.id}"' not in buyer_page  # the desk is the organiser's
 
     # Nothing is left: the next reservation is refused with 409 and the page says why.
-    third = await _member(app, db, community, "wo_third")
+    third = await member_client(app, db, community, "wo_third")
     refused = await post_form(third, f"/sales/items/{item_id}/reserve", {"quantity": "1"}, token_from=sale_page)
     assert refused.status_code == 409
     assert "已被预订" in await text(refused)
@@ -172,7 +162,7 @@ async def test_a_sale_runs_from_opening_to_a_published_summary_through_its_pages
 
 async def test_bad_sale_and_item_input_is_named_per_field_and_stores_nothing(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    organiser = await _member(app, db, community, "wb_organiser")
+    organiser = await member_client(app, db, community, "wb_organiser")
     path = f"/c/{community.slug}/sales"
     bad = {
         **SALE_FORM,
@@ -217,10 +207,10 @@ async def test_outsiders_pending_members_and_other_buyers_cannot_reach_what_is_n
     app: Quart, db: Database
 ) -> None:
     community, elsewhere = await make_community(db), await make_community(db)
-    organiser = await _member(app, db, community, "wa_organiser")
-    buyer = await _member(app, db, community, "wa_buyer")
-    neighbour = await _member(app, db, community, "wa_neighbour")
-    outsider = await _member(app, db, elsewhere, "wa_outsider")
+    organiser = await member_client(app, db, community, "wa_organiser")
+    buyer = await member_client(app, db, community, "wa_buyer")
+    neighbour = await member_client(app, db, community, "wa_neighbour")
+    outsider = await member_client(app, db, elsewhere, "wa_outsider")
     pending_user = await make_user(db, username="wa_pending")
     await make_pending(db, user=pending_user, community=community)
     pending = app.test_client()
@@ -255,7 +245,7 @@ async def test_outsiders_pending_members_and_other_buyers_cannot_reach_what_is_n
         assert response.status_code == 404, step
     assert (await post_form(neighbour, f"{sale_page}/close", token_from=sale_page)).status_code == 403
     # A secretary stands in for the organiser.
-    secretary = await _member(app, db, community, "wa_secretary", role=Role.SECRETARY)
+    secretary = await member_client(app, db, community, "wa_secretary", role=Role.SECRETARY)
     paid = await post_form(secretary, f"/sales/reservations/{reservation_id}/paid", token_from=sale_page)
     assert paid.status_code == 302
     # Without the CSRF token nothing changes.
@@ -268,7 +258,7 @@ async def test_outsiders_pending_members_and_other_buyers_cannot_reach_what_is_n
 
 async def test_reservations_open_when_the_sale_starts(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    organiser = await _member(app, db, community, "wt_organiser")
+    organiser = await member_client(app, db, community, "wt_organiser")
     sale_id = await _open_sale(organiser, community, starts_at=_local(timedelta(days=1)))
     sale_page = f"/sales/{sale_id}"
     await post_multipart(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,10 @@ import socketio
 from forum import rooms
 from forum.db import Database
 from forum.events import Ready
+from tests.event_schemas import check_signal
 from tests.factories import make_user
 from tests.servers import Server, cookie_header, http_login, http_post_form, run_server
-from tests.services import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service, unique_channel
 
 pytestmark = pytest.mark.server
 
@@ -26,7 +26,7 @@ async def _connect(url: str, **kwargs: Any) -> tuple[socketio.AsyncClient, async
 
     @client.on("ready")
     async def on_ready(data: dict[str, Any]) -> None:
-        await received.put(data)
+        await received.put(data)  # the test checks it against the registry once it has it
 
     await client.connect(url, transports=["websocket"], wait_timeout=5, **kwargs)
     return client, received
@@ -46,7 +46,9 @@ async def test_a_signed_in_browser_connects_into_its_personal_room(server: Serve
     http = await http_login(server.url, "socket_user")
     client, received = await _connect(server.url, headers={"Cookie": cookie_header(http)})
     try:
-        ready = Ready.model_validate(await asyncio.wait_for(received.get(), 5))
+        greeting = await asyncio.wait_for(received.get(), 5)
+        check_signal("ready", greeting)
+        ready = Ready.model_validate(greeting)
         assert ready.user_id == user.id and ready.display_name == "在线邻居"
     finally:
         await client.disconnect()
@@ -79,7 +81,7 @@ async def test_with_redis_a_message_published_elsewhere_reaches_the_personal_roo
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     user = await make_user(db, username="redis_user", display_name="跨进程")
     with run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel) as server:
         http = await http_login(server.url, "redis_user")
@@ -121,7 +123,7 @@ async def test_with_two_processes_on_redis_a_logout_through_one_disconnects_sock
     db_url: str, tmp_path: Path, db: Database
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
-    channel = f"linli-test-{secrets.token_hex(4)}"
+    channel = unique_channel()
     await make_user(db, username="two_servers")
     with (
         run_server(db_url=db_url, var_dir=tmp_path, redis_url=REDIS_URL, channel=channel, name="a") as first,

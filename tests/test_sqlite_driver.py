@@ -200,10 +200,12 @@ async def test_a_connection_closed_underneath_is_reported_as_a_disconnect(tmp_pa
 async def test_writers_in_one_process_take_turns_in_the_order_they_came(tmp_path: Path) -> None:
     """SQLite's own busy handler lets waiting writers poll for the lock at growing intervals, in no order: under
     load one can lose again and again until "database is locked". Within a process they queue instead."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    path = tmp_path / "turns.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
     try:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        gate = sqlite_driver._write_gate(str(path))  # the driver's first-come, first-served queue for this file
         finished: list[int] = []
 
         async def write(n: int) -> None:
@@ -212,12 +214,20 @@ async def test_writers_in_one_process_take_turns_in_the_order_they_came(tmp_path
                 await asyncio.sleep(0.01)  # work inside the transaction, on the event loop
             finished.append(n)
 
+        async def queued(count: int) -> None:
+            """Until `count` writers wait in the gate's queue (asyncio.Lock keeps them in arrival order and no
+            public call counts them), however long the machine takes to start one."""
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(gate._waiters or ()) < count:
+                assert asyncio.get_running_loop().time() < deadline, f"{count} writers never queued"
+                await asyncio.sleep(0.005)
+
         async with engine.connect() as holder:
             await holder.execute(text("INSERT INTO t VALUES (-1)"))  # holds the write lock until it commits
             writers = []
             for n in range(8):
                 writers.append(asyncio.create_task(write(n)))
-                await asyncio.sleep(0.03)  # each has reached the queue before the next starts
+                await queued(n + 1)  # in the queue before the next one starts
             assert finished == []
             await holder.commit()
         await asyncio.wait_for(asyncio.gather(*writers), timeout=10)

@@ -28,11 +28,15 @@ from tests.helpers import login, post_multipart
 
 @contextmanager
 def counting(app: Quart) -> Iterator[list[str]]:
+    """The statements the app runs meanwhile, except its relay's reads of the event log: after a commit that
+    follows events it has not relayed (this test's factories write through another connection) the relay reads
+    the log in the background, and on a busy machine that read can land in the middle of the next page."""
     statements: list[str] = []
     engine = app.extensions["linli.db"].engine.sync_engine
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
+        if "WHERE event.id >" not in statement:
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from quart import Quart
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select, update
 from sqlmodel import col
 
@@ -19,13 +18,7 @@ from forum.models import AuditEntry, Community, Membership, MembershipStatus, No
 from forum.queries.communities import community_overview
 from forum.timeutil import utcnow
 from tests.factories import make_community, make_district_admin, make_member, make_thread, make_user
-from tests.helpers import bearer, login, post_form, text
-
-
-async def _client(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
+from tests.helpers import bearer, post_form, signed_in, text
 
 
 async def _membership(db: Database, user: User, community: Community) -> Membership:
@@ -48,7 +41,7 @@ async def test_a_suspended_member_can_neither_read_nor_post_until_the_suspension
         people[name] = await make_user(db, username=name, display_name=name)
         await make_member(db, user=people[name], community=community, role=role, is_party_member=name == "su_rude")
     thread = await make_thread(db, author=people["su_other"], community=community)
-    rude, secretary = await _client(app, "su_rude"), await _client(app, "su_sec")
+    rude, secretary = await signed_in(app, "su_rude"), await signed_in(app, "su_sec")
     target = await _membership(db, people["su_rude"], community)
     members = f"/c/{community.slug}/members"
     page = f"/t/{thread.id}"
@@ -138,7 +131,7 @@ async def test_who_may_suspend_over_the_pages_and_the_api(app: Quart, db: Databa
         ("sw_sec", fellow.id, 403),  # a fellow secretary: the district admin's call
         ("sw_sec", own.id, 403),
     ):
-        client = await _client(app, name)
+        client = await signed_in(app, name)
         response = await post_form(client, f"/memberships/{membership_id}/suspend", form, token_from="/")
         assert response.status_code == status, (name, membership_id)
     client = app.test_client()
@@ -159,9 +152,9 @@ async def test_who_may_suspend_over_the_pages_and_the_api(app: Quart, db: Databa
     again = await client.post(path, json=body, headers=await bearer(client, "sw_sec"))
     assert again.status_code == 409
     # The district admin may suspend a secretary; a suspended secretary moderates nothing meanwhile.
-    admin = await _client(app, "sw_admin")
+    admin = await signed_in(app, "sw_admin")
     assert (await post_form(admin, f"/memberships/{fellow.id}/suspend", form, token_from="/")).status_code == 302
-    suspended_secretary = await _client(app, "sw_sec2")
+    suspended_secretary = await signed_in(app, "sw_sec2")
     members = await suspended_secretary.get(f"/c/{community.slug}/members")
     assert members.status_code == 403
     assert (await _membership(db, people["sw_sec2"], community)).role == Role.SECRETARY
@@ -173,7 +166,7 @@ async def test_a_suspension_ends_by_itself_when_its_time_is_up(app: Quart, db: D
     await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
     await make_member(db, user=resident, community=community)
     target = await _membership(db, resident, community)
-    client = await _client(app, "se_sec")
+    client = await signed_in(app, "se_sec")
     done = await post_form(
         client, f"/memberships/{target.id}/suspend", {"days": "1", "reason": "冷静一天"}, token_from="/"
     )
@@ -191,7 +184,7 @@ async def test_a_suspension_ends_by_itself_when_its_time_is_up(app: Quart, db: D
         assert await lift_due(session, now=utcnow()) == 0  # each once
     stored = await _membership(db, resident, community)
     assert stored.status == MembershipStatus.VERIFIED and stored.suspended_until is None
-    reader = await _client(app, "se_res")
+    reader = await signed_in(app, "se_res")
     assert (await reader.get(f"/c/{community.slug}/b/talk")).status_code == 200
     async with db.read_only() as session:
         last = (await session.execute(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1))).scalar_one()

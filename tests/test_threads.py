@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from quart import Quart, url_for
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
 from forum.events import REGISTRY
-from forum.models import Community, Event, Membership, Post, Role, Thread, User
+from forum.models import Event, Membership, Post, Role, Thread, User
 from forum.paths import post_action_path, post_path, profile_path
 from tests.factories import make_community, make_member, make_pending, make_reply, make_thread, make_user
-from tests.helpers import csrf_token, login, post_form, text
-
-
-async def _member_client(app: Quart, db: Database, community: Community, username: str, **kwargs: Any) -> Client:
-    await make_member(db, user=await make_user(db, username=username), community=community, **kwargs)
-    client = app.test_client()
-    await login(client, username)
-    return client
+from tests.helpers import csrf_token, login, member_client, post_form, text
 
 
 async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author = await _member_client(app, db, community, "starter")
+    author = await member_client(app, db, community, "starter")
     response = await post_form(
         author,
         f"/c/{community.slug}/b/talk/threads",
@@ -41,7 +32,7 @@ async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: 
     assert "楼下快递柜坏了" in page and "<strong>谁知道</strong>" in page
     assert "楼下快递柜坏了" in await text(await author.get(f"/c/{community.slug}/b/talk"))
 
-    neighbour = await _member_client(app, db, community, "neighbour", is_party_member=True)
+    neighbour = await member_client(app, db, community, "neighbour", party=True)
     response = await post_form(
         neighbour, f"{thread_url}/replies", {"body": "打 12345 <script>x</script>"}, token_from=thread_url
     )
@@ -67,8 +58,8 @@ async def test_a_member_starts_a_thread_and_a_neighbour_replies(app: Quart, db: 
 
 async def test_only_secretaries_start_notices_and_only_verified_members_read(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    resident = await _member_client(app, db, community, "plain_resident")
-    secretary = await _member_client(app, db, community, "notice_sec", role=Role.SECRETARY)
+    resident = await member_client(app, db, community, "plain_resident")
+    secretary = await member_client(app, db, community, "notice_sec", role=Role.SECRETARY)
     form = {"title": "停水通知", "body": "明天上午停水"}
     refused = await post_form(
         resident, f"/c/{community.slug}/b/notices/threads", form, token_from=f"/c/{community.slug}"
@@ -98,7 +89,7 @@ async def test_only_secretaries_start_notices_and_only_verified_members_read(app
 
 async def test_bad_posts_are_explained_and_store_nothing(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    client = await _member_client(app, db, community, "careless")
+    client = await member_client(app, db, community, "careless")
     board = f"/c/{community.slug}/b/talk"
     response = await post_form(client, f"{board}/threads", {"title": "", "body": "x" * 10_001}, token_from=board)
     assert response.status_code == 422
@@ -137,7 +128,7 @@ async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db:
     author = await make_user(db, username="liked_author")
     await make_member(db, user=author, community=community)
     thread = await make_thread(db, author=author, community=community)
-    fan = await _member_client(app, db, community, "fan", is_party_member=True)
+    fan = await member_client(app, db, community, "fan", party=True)
     async with db.read_only() as session:
         opening = (await session.execute(select(Post).where(col(Post.thread_id) == thread.id))).scalar_one()
     url = f"/posts/{opening.id}/like"
@@ -176,9 +167,9 @@ async def test_liking_is_one_per_person_idempotent_and_shows_who(app: Quart, db:
 
 async def test_an_author_edits_with_a_visible_history_and_deletes_their_own_post(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    author = await _member_client(app, db, community, "editor")
-    secretary = await _member_client(app, db, community, "history_sec", role=Role.SECRETARY)
-    neighbour = await _member_client(app, db, community, "bystander")
+    author = await member_client(app, db, community, "editor")
+    secretary = await member_client(app, db, community, "history_sec", role=Role.SECRETARY)
+    neighbour = await member_client(app, db, community, "bystander")
     board = f"/c/{community.slug}/b/talk"
     created = await post_form(author, f"{board}/threads", {"title": "借梯子", "body": "谁家有梯子？"}, token_from=board)
     thread_url = created.headers["Location"]
@@ -215,7 +206,7 @@ async def test_an_author_edits_with_a_visible_history_and_deletes_their_own_post
 
 async def test_line_breaks_typed_on_a_phone_survive_in_posts(app: Quart, db: Database) -> None:
     community = await make_community(db)
-    client = await _member_client(app, db, community, "line_breaker")
+    client = await member_client(app, db, community, "line_breaker")
     board = f"/c/{community.slug}/b/talk"
     created = await post_form(
         client,
@@ -274,9 +265,9 @@ async def test_kept_posts_never_show_a_reader_anything_stale_or_meant_for_someon
     """Posts are rendered once and kept (forum.web.templating.PostFragments): every change and every reader
     must still see their own page."""
     community = await make_community(db)
-    author = await _member_client(app, db, community, "kept_author")
-    reader = await _member_client(app, db, community, "kept_reader")
-    secretary = await _member_client(app, db, community, "kept_sec", role=Role.SECRETARY)
+    author = await member_client(app, db, community, "kept_author")
+    reader = await member_client(app, db, community, "kept_reader")
+    secretary = await member_client(app, db, community, "kept_sec", role=Role.SECRETARY)
     board = f"/c/{community.slug}/b/talk"
     created = await post_form(author, f"{board}/threads", {"title": "修车", "body": "第一版"}, token_from=board)
     thread_url = created.headers["Location"]

@@ -5,20 +5,13 @@ decides; only secretaries keep the list. Both databases."""
 from __future__ import annotations
 
 from quart import Quart
-from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from forum.db import Database
 from forum.models import Event, Flag, Notification, Post, Role, WordFilter
 from tests.factories import make_community, make_district, make_district_admin, make_member, make_thread, make_user
-from tests.helpers import bearer, login, post_form, post_multipart, text
-
-
-async def _client(app: Quart, username: str) -> Client:
-    client = app.test_client()
-    await login(client, username)
-    return client
+from tests.helpers import bearer, post_form, post_multipart, signed_in, text
 
 
 async def test_blocked_words_are_refused_by_name_and_review_words_hold_a_reply(app: Quart, db: Database) -> None:
@@ -28,7 +21,7 @@ async def test_blocked_words_are_refused_by_name_and_review_words_hold_a_reply(a
     author = await make_user(db, username="wf_author")
     await make_member(db, user=author, community=community)
     thread = await make_thread(db, author=author, community=community)
-    secretary, resident, other = [await _client(app, name) for name in ("wf_sec", "wf_res", "wf_other")]
+    secretary, resident, other = [await signed_in(app, name) for name in ("wf_sec", "wf_res", "wf_other")]
     words = f"/c/{community.slug}/word-filter"
     assert (await post_form(resident, words, {"word": "代开发票", "mode": "block"}, token_from="/")).status_code == 403
     for word, mode in (("代开发票", "block"), ("小广告", "review")):
@@ -132,7 +125,7 @@ async def test_a_district_admins_word_applies_to_every_community_of_the_district
         threads[name] = await make_thread(db, author=user, community=community)
     secretary = await make_user(db, username="wd_sec")
     await make_member(db, user=secretary, community=west, role=Role.SECRETARY)
-    admin_client, secretary_client = await _client(app, "wd_admin"), await _client(app, "wd_sec")
+    admin_client, secretary_client = await signed_in(app, "wd_admin"), await signed_in(app, "wd_sec")
     words = f"/c/{east.slug}/word-filter"
     # Only a district admin keeps the district's list.
     refused = await post_form(
@@ -146,11 +139,11 @@ async def test_a_district_admins_word_applies_to_every_community_of_the_district
     assert added.status_code == 302
 
     for name in ("wd_east", "wd_west"):
-        client = await _client(app, name)
+        client = await signed_in(app, name)
         page = f"/t/{threads[name].id}"
         blocked = await post_form(client, f"{page}/replies", {"body": "低息高利贷请联系"}, token_from=page)
         assert blocked.status_code == 422 and "高利贷" in await text(blocked), name
-    far = await _client(app, "wd_far")
+    far = await signed_in(app, "wd_far")
     page = f"/t/{threads['wd_far'].id}"
     assert (await post_form(far, f"{page}/replies", {"body": "高利贷害人"}, token_from=page)).status_code == 302
 
