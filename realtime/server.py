@@ -74,17 +74,19 @@ def _cookie(environ: dict[str, Any], name: str) -> str | None:
     return morsel.value if morsel else None
 
 
-async def authenticate(app: Quart, environ: dict[str, Any], auth: Any) -> ResolvedSession | None:
-    token: str | None = None
+def login_token(app: Quart, environ: dict[str, Any], auth: Any) -> tuple[str | None, bool]:
+    """The login token a connecting client sent (an API client's bearer token in `auth`, or the login cookie),
+    and whether it was verified here already: a cookie's signature is checked without the database (a forged
+    one yields no token), a bearer token only by looking it up."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        token = auth["token"]
-    else:
-        extension: QuartAuth = app.extensions["QUART_AUTH"][0]
-        cookie = _cookie(environ, extension.cookie_name or "")
-        if cookie:
-            token = extension.load_token(cookie, app=app)
-    if not token:
-        return None
+        return auth["token"], False
+    extension: QuartAuth = app.extensions["QUART_AUTH"][0]
+    cookie = _cookie(environ, extension.cookie_name or "")
+    return (extension.load_token(cookie, app=app), True) if cookie else (None, True)
+
+
+async def authenticate(app: Quart, token: str) -> ResolvedSession | None:
+    """The login session and person of a token, if it is still good."""
     db: Database = app.extensions["linli.db"]
     async with db.unit_of_work() as session:
         return await resolve_session(session, token)
@@ -146,12 +148,18 @@ class SocketIOApp(socketio.ASGIApp):
 
 
 class _OneLineLogger(logging.Logger):
-    """The logger given to python-socketio and python-engineio: what they log with a traceback (a client's
-    garbage, a dropped connection) is one line here, so a hostile client cannot fill the log."""
+    """The logger given to python-socketio and python-engineio. What a client's frames cause inside python-engineio
+    ("Unknown receive error": a frame it cannot read) is one line, so a hostile client cannot fill the log; the
+    app's own errors (in a handler) keep their traceback."""
+
+    CLIENT_CAUSED = frozenset({"Unknown receive error"})
 
     def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if msg not in self.CLIENT_CAUSED:
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
         error = sys.exc_info()[1]
-        self.warning("%s: %s", str(msg) % args if args else msg, f"{type(error).__name__}: {error}"[:200])
+        self.warning("%s: %s", msg, f"{type(error).__name__}: {error}"[:200])
 
 
 def _library_logger(name: str) -> logging.Logger:
@@ -177,22 +185,27 @@ class FailedConnects:
         self.allowance = allowance
         self._seen: dict[str, collections.deque[float]] = {}
 
-    def _recent(self, address: str, now: float) -> collections.deque[float]:
-        times = self._seen.get(address)
-        if times is None:
-            if len(self._seen) >= self.MOST_ADDRESSES:
-                self._seen.clear()
-            times = self._seen[address] = collections.deque()
+    def _prune(self, times: collections.deque[float], now: float) -> collections.deque[float]:
         while times and now - times[0] > self.WINDOW:
             times.popleft()
         return times
 
     def blocked(self, address: str) -> bool:
-        return len(self._recent(address, time.monotonic())) >= self.allowance
+        times = self._seen.get(address)
+        return times is not None and len(self._prune(times, time.monotonic())) >= self.allowance
 
     def note(self, address: str) -> None:
+        """One more failure from `address` (only failures are kept)."""
         now = time.monotonic()
-        self._recent(address, now).append(now)
+        times = self._seen.get(address)
+        if times is None:
+            if len(self._seen) >= self.MOST_ADDRESSES:  # drop the addresses with no recent failure first
+                for stale in [each for each, seen in self._seen.items() if not self._prune(seen, now)]:
+                    del self._seen[stale]
+                if len(self._seen) >= self.MOST_ADDRESSES:
+                    self._seen.pop(next(iter(self._seen)))  # the oldest added
+            times = self._seen[address] = collections.deque()
+        self._prune(times, now).append(now)
 
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
@@ -223,9 +236,12 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         address = _peer(environ)
-        if failed_connects.blocked(address):
+        token, verified = login_token(app, environ, auth)
+        # Tokens that only the database can judge (an API client's) are throttled per address after failures; a
+        # signed cookie never is, so one broken client behind a shared address does not shut its neighbours out.
+        if not verified and failed_connects.blocked(address):
             raise socketio.exceptions.ConnectionRefusedError("rate_limited")
-        resolved = await authenticate(app, environ, auth)
+        resolved = await authenticate(app, token) if token else None
         if resolved is None:
             failed_connects.note(address)
             raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
@@ -243,14 +259,20 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         # socket joins once the relay has sent what was committed before: an older notice, hidden since, must
         # not arrive as new.
         db: Database = app.extensions["linli.db"]
+        generation = rechecked.get(user.id, 0)
         async with db.read_only() as session:
-            communities = await followed_community_ids(session, user)
             newest = await latest_event_id(session)
         if not await relay.caught_up(newest):
             raise socketio.exceptions.ConnectionRefusedError("unavailable")
-        for community_id in communities:
-            await sio.enter_room(sid, rooms.COMMUNITY(community_id))
         async with db.read_only() as session:
+            communities = await followed_community_ids(session, user)
+            for community_id in communities:
+                await sio.enter_room(sid, rooms.COMMUNITY(community_id))
+            if rechecked.get(user.id, 0) != generation:
+                # Removed or suspended while this connect was reading: the recheck may not have seen these rooms.
+                still = set(await followed_community_ids(session, user))
+                for community_id in set(communities) - still:
+                    await sio.leave_room(sid, rooms.COMMUNITY(community_id))
             # Counted after joining the personal room: any later change arrives there as `unread.changed`.
             unread = (await unread_totals(session, [user.id]))[user.id]
             bell = (await unread_notification_totals(session, [user.id]))[user.id]
@@ -305,7 +327,6 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
             return {"ok": False, "error": "bad_request"}
         socket_session = await sio.get_session(sid)
-        generation = rechecked.get(socket_session["user_id"], 0)
         db: Database = app.extensions["linli.db"]
         async with db.read_only() as session:
             user = await session.get(User, socket_session["user_id"])
@@ -323,14 +344,13 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         await sio.enter_room(sid, room)
         joined_at = relay.position  # read after joining: every later event reaches the socket live
         async with db.read_only() as session:
-            if rechecked.get(socket_session["user_id"], 0) != generation:
-                # Their access changed while this subscribe was checking it: the recheck may not have seen this
-                # room yet, so check again now that the socket is in it.
-                try:
-                    kind, standing = await rooms.check_access(session, user, room)
-                except DomainError as error:
-                    await sio.leave_room(sid, room)
-                    return {"ok": False, "error": error.code}
+            # Checked again now that the socket is in the room: a change of access while this subscribe waited
+            # (a removal, or a secretary hiding the thread) was rechecked only for the sockets in the room then.
+            try:
+                kind, standing = await rooms.check_access(session, user, room)
+            except DomainError as error:
+                await sio.leave_room(sid, room)
+                return {"ok": False, "error": error.code}
             backlog = await events_after(session, room=room, after=after, upto=joined_at, limit=REPLAY_LIMIT)
             if backlog and kind.replay is not None:
                 reader = Reader(user_id=socket_session["user_id"], standing=standing, room_id=rooms.parse(room)[1])

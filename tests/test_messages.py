@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from forum import rooms
 from forum.access import access_conversation
-from forum.actions import message_settings, messages
+from forum.actions import conversations, message_settings, messages
 from forum.db import Database
 from forum.errors import Forbidden, InvalidInput, NotFound
 from forum.models import (
@@ -102,7 +102,7 @@ async def test_contacts_only_and_blocks_stop_residents_but_never_stop_anyone_rea
 ) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await make_conversation(db, starter=n.zhang, community=n.community, others=[n.wang])
     # Secretaries reach anyone, and once they share a conversation, wang counts the secretary as a contact.
     assert await make_conversation(db, starter=n.secretary, community=n.community, others=[n.wang])
@@ -125,7 +125,7 @@ async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unbloc
     await make_message(db, sender=n.zhang, conversation=conversation.id, body="你好", client_id="hello-0001")
     await _block(db, n.wang, n.zhang)
     await _block(db, n.wang, n.zhang)  # twice: no error, one row
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await make_message(db, sender=n.zhang, conversation=conversation.id, body="还在吗", client_id="hello-0002")
     await make_message(
         db, sender=n.wang, conversation=conversation.id, body="别发了", client_id="reply-0001"
@@ -140,7 +140,7 @@ async def test_a_block_stops_new_messages_in_an_existing_conversation_and_unbloc
 async def test_groups_hold_at_most_ten_and_every_member_must_be_reachable(db: Database) -> None:
     n = await _neighbourhood(db)
     await _set_policy(db, n.wang, MessagePolicy.CONTACTS)
-    with pytest.raises(messages.NotReachable):
+    with pytest.raises(conversations.NotReachable):
         await make_conversation(db, starter=n.li, community=n.community, others=[n.zhang, n.wang], title="12号楼")
     crowd = [await make_user(db) for _ in range(10)]
     for person in crowd:

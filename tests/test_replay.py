@@ -21,9 +21,8 @@ from forum.events import REGISTRY
 from forum.flaggables import ListingItem, ReplyItem, ThreadItem
 from forum.models import Board, Community, Event, Listing, Post, Role, Thread, User, id_of
 from forum.queries.threads import latest_event_id
-from tests.factories import make_community, make_member, make_reply, make_thread, make_user
+from tests.factories import make_community, make_listing, make_member, make_reply, make_thread, make_user
 from tests.servers import Server, http_login, http_post_form, run_server
-from tests.test_listings import make_listing
 from tests.test_messages_live import Participant
 
 
@@ -141,9 +140,11 @@ async def test_a_replayed_market_lists_no_listing_removed_or_hidden_by_flags_sin
     for n in range(3):
         flaggers.append(await make_user(db, username=f"rm_flagger{n}"))
         await make_member(db, user=flaggers[-1], community=community)
-    removed = await make_listing(db, people["author"], community, title="违规的推车", pickup_area="我家门口 3号楼")
-    flagged = await make_listing(db, people["author"], community, title="被举报的推车")
-    kept = await make_listing(db, people["author"], community, title="正常的推车")
+    removed = await make_listing(
+        db, owner=people["author"], community=community, title="违规的推车", pickup_area="我家门口 3号楼"
+    )
+    flagged = await make_listing(db, owner=people["author"], community=community, title="被举报的推车")
+    kept = await make_listing(db, owner=people["author"], community=community, title="正常的推车")
     async with db.unit_of_work() as session:
         secretary = people["secretary"]
         listing = await session.get(Listing, removed.id)
@@ -167,7 +168,7 @@ async def test_a_replayed_market_lists_no_listing_removed_or_hidden_by_flags_sin
             )
 
     async def barrier() -> Any:
-        latest = await make_listing(db, people["author"], community, title="之后的推车")
+        latest = await make_listing(db, owner=people["author"], community=community, title="之后的推车")
         return lambda envelope: envelope["type"] == "listing.created" and envelope["data"]["listing_id"] == latest.id
 
     replay = await _replayed(server, people["reader"].username, rooms.MARKET(id_of(community)), barrier)
