@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from forum.models import Role
 from forum.timeutil import utcnow
 from tests.browsers import ARTIFACTS, PHONE
 from tests.factories import PASSWORD, make_community, make_member, make_reply, make_thread, make_user
-from tests.servers import Server
+from tests.servers import Server, run_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -448,3 +449,25 @@ async def test_ones_own_reply_arriving_in_another_tab_can_be_edited_there(
         assert phone.problems == []
     finally:
         await phone.close()
+
+
+async def test_a_tab_refused_for_too_many_connections_goes_live_once_another_closes(
+    browser: Browser, db: Database, db_url: str, tmp_path: Path
+) -> None:
+    """A refusal that passes (this account's connections at their limit) is tried again a little later: the
+    socket.io client gives up after any refusal, so the page itself reconnects, and goes live once a slot is
+    free. (A tab signed out is refused for good and stays as rendered.)"""
+    community = await make_community(db)
+    user = await make_user(db, username="two_tabs")
+    await make_member(db, user=user, community=community)
+    with run_server(db_url=db_url, var_dir=tmp_path, settings={"SOCKETS_PER_ACCOUNT": "1"}) as server:
+        phone = await Phone.signed_in(browser, server, "two_tabs")
+        try:
+            await phone.page.goto(f"/c/{community.slug}")
+            await expect(phone.page.locator("html[data-live=on]")).to_have_count(1)
+            second = await phone.context.new_page()
+            await second.goto(f"/c/{community.slug}")
+            await phone.page.close()  # the first tab's connection goes, and its slot with it
+            await expect(second.locator("html[data-live=on]")).to_have_count(1, timeout=30_000)
+        finally:
+            await phone.close()

@@ -4,12 +4,14 @@ replies were edited or hidden, threads hidden, deleted or moved, listings remove
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
 from forum import rooms
@@ -19,8 +21,10 @@ from forum.db import Database
 from forum.errors import NotFound
 from forum.events import REGISTRY
 from forum.flaggables import ListingItem, ReplyItem, ThreadItem
-from forum.models import Board, Community, Event, Listing, Post, Role, Thread, User, id_of
+from forum.models import Board, Community, Event, Listing, Membership, MembershipStatus, Post, Role, Thread, User, id_of
 from forum.queries.threads import latest_event_id
+from forum.timeutil import utcnow
+from tests.barriers import mark_personal_room, until_blocked
 from tests.factories import make_community, make_listing, make_member, make_reply, make_thread, make_user
 from tests.servers import Server, http_login, http_post_form, run_server
 from tests.test_messages_live import Participant
@@ -319,3 +323,69 @@ async def _opening_id(db: Database, thread: Thread) -> int:
                 )
             ).scalar_one()
         )
+
+
+async def test_a_thread_hidden_while_a_subscribe_waits_is_not_joined(server: Server, db: Database, db_url: str) -> None:
+    """The subscribe checks access, then waits (for the event log and the relay) before it joins. A thread hidden
+    in between, by a process whose recheck never reaches this one (another process while Redis is away), must not
+    be joined: the subscribe checks again once the socket is in the room. The wait is made real by holding the
+    event table locked, which only PostgreSQL lets a test do without failing the reader."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a reader that waits for a lock, rather than failing, needs PostgreSQL's table locks")
+    community, people = await _cast(db, "rw")
+    thread = await make_thread(db, author=people["author"], community=community)
+    reader = Participant()
+    await reader.connect(server, people["reader"].username)
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(text("LOCK TABLE event IN ACCESS EXCLUSIVE MODE"))
+            answer = asyncio.create_task(reader.subscribe(rooms.THREAD(id_of(thread)), 0))
+            await until_blocked(db)  # the subscribe passed its access check and waits for the event log
+            async with db.unit_of_work() as session:
+                await session.execute(
+                    update(Thread).where(col(Thread.id) == thread.id).values(hidden_at=utcnow(), hidden_reason="广告")
+                )
+            await transaction.rollback()
+        assert await answer == {"ok": False, "error": "not_found"}
+    finally:
+        await engine.dispose()
+        await reader.close()
+
+
+async def test_a_member_removed_while_their_socket_connects_joins_none_of_its_rooms(
+    server: Server, db: Database, db_url: str
+) -> None:
+    """A connect waits for the relay before it joins the member's communities; a removal meanwhile (here written
+    straight to the database, as by another process while Redis is away) must leave them out of its rooms: the
+    communities are read after the wait. Proven by a notice in the community, then a mark in their personal room
+    that must arrive after anything the socket was going to get."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a reader that waits for a lock, rather than failing, needs PostgreSQL's table locks")
+    community, people = await _cast(db, "rc")
+    reader = Participant()
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(text("LOCK TABLE event IN ACCESS EXCLUSIVE MODE"))
+            connecting = asyncio.create_task(reader.connect(server, people["reader"].username))
+            await until_blocked(db)  # signed in, and waiting for the event log
+            async with db.unit_of_work() as session:
+                await session.execute(
+                    update(Membership)
+                    .where(col(Membership.user_id) == people["reader"].id)
+                    .values(status=MembershipStatus.REMOVED)
+                )
+            await transaction.rollback()
+        await connecting
+        await make_thread(db, author=people["secretary"], community=community, board_slug="notices", title="停水")
+        mark = await mark_personal_room(db, id_of(people["reader"]))
+        received = []
+        while not received or received[-1]["id"] != mark:
+            received.append(await asyncio.wait_for(reader.events.get(), 10))
+        assert [e["type"] for e in received if e["type"] == "notice.published"] == []
+    finally:
+        await engine.dispose()
+        await reader.close()

@@ -330,7 +330,9 @@
         state.stale = true;
         socket.emit("unsubscribe", { room });
         showReloadNotice();
-      } else if (!answer) {
+      } else if (!answer || answer.error === "unavailable") {
+        // Timed out, or the server could not catch up with its event log in time (its database is busy): try
+        // again while connected; `connect` subscribes again after a reconnection anyway.
         if (socket.connected) {
           setTimeout(() => {
             if (attempt === state.attempt && socket.connected) subscribe(room, state);
@@ -362,11 +364,23 @@
       statusTimer = setTimeout(showConnectionLost, STATUS_DELAY_MS);
     });
 
-    socket.on("connect_error", () => {
+    // Refusals that pass (the server busy, this account's other tabs at their limit, too many failed connects
+    // from this address): socket.io-client gives up after any refusal, so try again a little later, waiting
+    // longer each time. Any other refusal (signed out) is final: the page works as before, without live updates.
+    const PASSING = new Set(["unavailable", "too_many_connections", "rate_limited"]);
+    let refusals = 0;
+    socket.on("connect", () => {
+      refusals = 0;
+    });
+    socket.on("connect_error", (error) => {
       if (socket.active) {
         if (!statusTimer && !statusLine) statusTimer = setTimeout(showConnectionLost, STATUS_DELAY_MS);
+      } else if (PASSING.has(error?.message)) {
+        refusals += 1;
+        if (!statusTimer && !statusLine) statusTimer = setTimeout(showConnectionLost, STATUS_DELAY_MS);
+        setTimeout(() => socket.connect(), Math.min(60000, RETRY_MS * 2 ** Math.min(refusals, 5)));
       } else {
-        connectionBack(); // refused (signed out): the page works as before, without live updates
+        connectionBack();
       }
     });
   }
