@@ -1,202 +1,45 @@
 """The kinds of things neighbours flag and secretaries hide, one entry each: what its row is, which `flag` column
 names it, who wrote it, what notifications and the review queue call it and link to, what open pages are told,
-and what else hiding it does. `forum.actions.flags` (`flag`, `review`) and `forum.actions.hiding`
-(`set_hidden`) do the rest the same way for all of them.
+and what else hiding it does. `forum.actions.flags` (`flag`, `review`, `hold_for_review`) and
+`forum.actions.hiding` (`set_hidden`) do the rest the same way for all of them.
 
-A new kind is one class here (a `Hideable`), its column on `flag` (`Flag.ITEM_COLUMNS` and a migration), and
-its entry in `KINDS`; docs/architecture.md shows an example.
+A new kind is one class (a `Hideable`), its column on `flag` (in `forum.models.FLAGGED_ITEMS`, with a
+migration), and its entry in `KINDS`; docs/architecture.md shows an example. Posts' kinds live in
+`forum.flaggable_posts`, which the forum's own actions import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from forum import rooms, subjects
-from forum.actions import listings, notifications, offers
+from forum import subjects
+from forum.actions import listings, offers
 from forum.actions.hiding import HiddenAtRow, Hideable
-from forum.db import queue_event
 from forum.errors import Forbidden, field_error
-from forum.events import (
-    AccessChanged,
-    Event,
-    LetterHidden,
-    MessageHidden,
-    PostHidden,
-    PostShown,
-    ThreadHidden,
-)
+from forum.events import Event, LetterHidden, MessageHidden
+from forum.flaggable_posts import Loaded, ReplyItem, ThreadItem, of_post, person_of, require_member, with_author
 from forum.i18n import N_
 from forum.models import (
     Community,
     Letter,
     Listing,
     ListingStatus,
-    Membership,
     Message,
     NotificationKind,
-    Post,
-    Thread,
     User,
     id_of,
 )
-from forum.paths import community_path, letter_path, listing_path, message_path, post_path, thread_path
+from forum.paths import community_path, letter_path, listing_path, message_path
 from forum.permissions import CommunityStanding
-from forum.queries.people import Person
 from forum.timeutil import utcnow
 
-Loaded = dict[int, tuple[Hideable, Person | None]]  # by the id in the kind's flag column
-
-
-def _require_member(standing: CommunityStanding) -> None:
-    if not standing.is_verified_member:
-        raise Forbidden(N_("Only verified members of this community can flag posts."))
-
-
-def _with_author(statement: Any, author_column: Any, community_id: int) -> Any:
-    """`statement` with the author (a User, None if the account is gone) and their membership of the community
-    (for the badge) added as its last two columns."""
-    author = aliased(User)
-    return (
-        statement.add_columns(author, Membership)
-        .outerjoin(author, col(author.id) == author_column)
-        .outerjoin(
-            Membership, and_(col(Membership.user_id) == col(author.id), col(Membership.community_id) == community_id)
-        )
-    )
-
-
-def _person(user: User | None, membership: Membership | None) -> Person | None:
-    return Person.of(user, membership) if user is not None else None
-
-
-class ReplyItem(HiddenAtRow):
-    """A reply in a thread (its opening post stands for the thread: `Thread`)."""
-
-    kind = "reply"
-    noun = "post"
-    flag_column = "post_id"
-    table = Post
-    hidden_notice = NotificationKind.HIDDEN
-    already_hidden = N_("This reply is hidden already.")
-    not_hidden = N_("This reply is not hidden.")
-
-    def __init__(self, post: Post, thread: Thread) -> None:
-        self.row, self.thread = post, thread
-
-    community_id = property(lambda self: self.thread.community_id)
-    author_id = property(lambda self: self.row.author_id)
-    title = property(lambda self: self.thread.title)
-    url = property(lambda self: post_path(id_of(self.thread), self.row.number))
-    subject = property(lambda self: subjects.post(id_of(self.row)))
-    label = property(lambda self: f"thread {self.thread.id} #{self.row.number - 1}")
-
-    @property
-    def live(self) -> bool:
-        return self.row.deleted_at is None
-
-    def ids(self) -> dict[str, int]:
-        return {"post_id": id_of(self.row), "thread_id": id_of(self.thread), "number": self.row.number}
-
-    def check_flag(self, actor: User, standing: CommunityStanding) -> None:
-        _require_member(standing)
-        if self.row.author_id == actor.id:
-            raise Forbidden(N_("This is your own post."))
-        if not self.live:
-            raise field_error("post", N_("This post was deleted by its author."), status=409)
-
-    def check_hide(self, hidden: bool) -> None:
-        if self.row.number == 1:
-            raise field_error("post", N_("The opening post cannot be hidden on its own; lock the thread instead."))
-        if not self.live:  # its author deleted it: nothing to hide or show
-            raise field_error("post", N_("This post was deleted by its author."), status=409)
-
-    def hidden_event(self, hidden: bool) -> Event:
-        post = self.row
-        if hidden:
-            return PostHidden(post_id=id_of(post), thread_id=post.thread_id, number=post.number)
-        return PostShown(post_id=id_of(post), thread_id=post.thread_id, number=post.number, body_html=post.body_html)
-
-    async def kept(self, session: AsyncSession, *, held_by_filter: bool) -> None:
-        # A new reply the word filter held made none of a post's notifications (mentions, quotes, the thread's
-        # author): kept now, it makes them. (One held by an edit made them when it was first posted.)
-        if held_by_filter and self.row.edited_at is None and self.row.author_id is not None:
-            author = await session.get(User, self.row.author_id)
-            if author is not None:
-                await notifications.notify_post(session, actor=author, thread=self.thread, post=self.row)
-
-    @classmethod
-    async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
-        """Flagged posts: replies, and opening posts as their threads."""
-        rows = await session.execute(
-            _with_author(
-                select(Post, Thread).join(Thread, col(Thread.id) == col(Post.thread_id)),
-                col(Post.author_id),
-                id_of(community),
-            ).where(col(Post.id).in_(ids))
-        )
-        return {
-            id_of(post): (of_post(post, thread), _person(user, membership))
-            for post, thread, user, membership in rows.all()
-        }
-
-
-class ThreadItem(HiddenAtRow):
-    """A whole thread, flagged by its opening post: hidden, it leaves the board, search and its readers' pages."""
-
-    kind = "thread"
-    noun = "thread"
-    flag_column = "post_id"
-    table = Thread
-    hidden_notice = NotificationKind.THREAD_HIDDEN
-    already_hidden = N_("This thread is hidden already.")
-    not_hidden = N_("This thread is not hidden.")
-
-    def __init__(self, thread: Thread, opening: Post | None = None) -> None:
-        self.row, self.opening = thread, opening
-
-    community_id = property(lambda self: self.row.community_id)
-    author_id = property(lambda self: self.row.author_id)
-    title = property(lambda self: self.row.title)
-    url = property(lambda self: thread_path(id_of(self.row)))
-    subject = property(lambda self: subjects.thread(id_of(self.row)))
-    label = property(lambda self: f"thread {self.row.id}")
-
-    @property
-    def flagged_id(self) -> int:
-        if self.opening is None:
-            raise ValueError("a thread is flagged by its opening post: load it")
-        return id_of(self.opening)
-
-    @property
-    def body_html(self) -> str:
-        return self.opening.body_html if self.opening is not None else ""
-
-    def ids(self) -> dict[str, int]:
-        return {"post_id": self.flagged_id, "thread_id": id_of(self.row), "number": 1}
-
-    def check_flag(self, actor: User, standing: CommunityStanding) -> None:
-        _require_member(standing)
-        if self.row.author_id == actor.id:
-            raise Forbidden(N_("This is your own post."))
-
-    def hidden_event(self, hidden: bool) -> Event:
-        return ThreadHidden(thread_id=id_of(self.row), hidden=hidden)
-
-    async def after_change(self, session: AsyncSession, hidden: bool) -> None:
-        if hidden:  # its readers who may no longer see it leave its room at once, in every process
-            queue_event(session, AccessChanged(user_ids=[], rooms=[rooms.THREAD(id_of(self.row))]))
-
-
-def of_post(post: Post, thread: Thread) -> Hideable:
-    """What flagging or reviewing a post is about: the reply, or for the opening post its whole thread."""
-    return ThreadItem(thread, post) if post.number == 1 else ReplyItem(post, thread)
+__all__ = ["KINDS", "LOADERS", "LetterItem", "ListingItem", "MessageItem", "ReplyItem", "ThreadItem", "of_post"]
 
 
 class LetterItem(HiddenAtRow):
@@ -209,6 +52,7 @@ class LetterItem(HiddenAtRow):
     hidden_notice = NotificationKind.LETTER_HIDDEN
     already_hidden = N_("This letter is hidden already.")
     not_hidden = N_("This letter is not hidden.")
+    kind_label = N_("Thank-you letter")
 
     def __init__(self, letter: Letter) -> None:
         self.row = letter
@@ -218,9 +62,10 @@ class LetterItem(HiddenAtRow):
     title = property(lambda self: self.row.title)
     url = property(lambda self: letter_path(id_of(self.row)))
     subject = property(lambda self: subjects.letter(id_of(self.row)))
+    review_path = property(lambda self: f"{letter_path(id_of(self.row))}/review")
 
     def check_flag(self, actor: User, standing: CommunityStanding) -> None:
-        _require_member(standing)
+        require_member(standing)
         if self.row.author_id == actor.id:
             raise Forbidden(N_("This is your own letter."))
 
@@ -230,9 +75,9 @@ class LetterItem(HiddenAtRow):
     @classmethod
     async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
         rows = await session.execute(
-            _with_author(select(Letter), col(Letter.author_id), id_of(community)).where(col(Letter.id).in_(ids))
+            with_author(select(Letter), col(Letter.author_id), id_of(community)).where(col(Letter.id).in_(ids))
         )
-        return {id_of(letter): (cls(letter), _person(user, membership)) for letter, user, membership in rows.all()}
+        return {id_of(letter): (cls(letter), person_of(user, membership)) for letter, user, membership in rows.all()}
 
 
 class ListingItem(Hideable):
@@ -247,6 +92,8 @@ class ListingItem(Hideable):
     hidden_notice = NotificationKind.REMOVED
     already_hidden = N_("This listing is already done or removed.")
     not_hidden = N_("This listing is not removed.")
+    kind_label = N_("Listing")
+    reason_lines = True  # its owner reads it on the listing, where there is room for several lines
 
     def __init__(self, listing: Listing) -> None:
         self.row = listing
@@ -256,6 +103,7 @@ class ListingItem(Hideable):
     title = property(lambda self: self.row.title)
     url = property(lambda self: listing_path(id_of(self.row)))
     subject = property(lambda self: subjects.listing(id_of(self.row)))
+    review_path = property(lambda self: f"{listing_path(id_of(self.row))}/review")
 
     @property
     def body_html(self) -> str:
@@ -344,9 +192,9 @@ class ListingItem(Hideable):
     @classmethod
     async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
         rows = await session.execute(
-            _with_author(select(Listing), col(Listing.owner_id), id_of(community)).where(col(Listing.id).in_(ids))
+            with_author(select(Listing), col(Listing.owner_id), id_of(community)).where(col(Listing.id).in_(ids))
         )
-        return {id_of(listing): (cls(listing), _person(user, membership)) for listing, user, membership in rows.all()}
+        return {id_of(listing): (cls(listing), person_of(user, membership)) for listing, user, membership in rows.all()}
 
 
 class MessageItem(HiddenAtRow):
@@ -360,6 +208,7 @@ class MessageItem(HiddenAtRow):
     hidden_notice = NotificationKind.MESSAGE_HIDDEN
     already_hidden = N_("This message is hidden already.")
     not_hidden = N_("This message is not hidden.")
+    kind_label = N_("Private message")
     private = True  # a secretary is not told who reported their own message, nor shown the flags
     members_only = False  # a participant who has since moved away still reads the conversation
 
@@ -371,6 +220,9 @@ class MessageItem(HiddenAtRow):
     url = property(lambda self: message_path(self.row.conversation_id, id_of(self.row)))
     review_url = property(lambda self: f"{community_path(self.community.slug)}/review")
     subject = property(lambda self: subjects.message(id_of(self.row)))
+    review_path = property(lambda self: f"/message/{id_of(self.row)}/review")
+    queue_title = property(lambda self: "")  # a private message has no title: its kind's label heads it
+    queue_link = property(lambda self: None)  # secretaries never open the conversation
 
     @property
     def title(self) -> str:
@@ -395,25 +247,22 @@ class MessageItem(HiddenAtRow):
     @classmethod
     async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
         rows = await session.execute(
-            _with_author(select(Message), col(Message.sender_id), id_of(community)).where(
+            with_author(select(Message), col(Message.sender_id), id_of(community)).where(
                 col(Message.id).in_(ids),
                 col(Message.sender_id).is_distinct_from(viewer.id),  # flags on one's own message are not shown
             )
         )
         return {
-            id_of(message): (cls(message, community), _person(user, membership))
+            id_of(message): (cls(message, community), person_of(user, membership))
             for message, user, membership in rows.all()
         }
 
 
-# Every kind, by the name the API and the review queue use; and by the `flag` column that names its items
-# (a thread is flagged by its opening post, so replies and threads share `post_id`, and `ReplyItem.load` gives both).
+# Every kind, by the name the API and the review queue use; and how the review queue loads the items a `flag`
+# column names (replies and threads share `post_id`, a thread being flagged by its opening post: `ReplyItem.load`
+# gives both).
 KINDS: dict[str, type[Hideable]] = {
     kind.kind: kind for kind in (ReplyItem, ThreadItem, LetterItem, ListingItem, MessageItem)
 }
-LOADERS = {
-    "post_id": ReplyItem.load,
-    "letter_id": LetterItem.load,
-    "listing_id": ListingItem.load,
-    "message_id": MessageItem.load,
-}
+Loader = Callable[..., Coroutine[Any, Any, Loaded]]
+LOADERS: dict[str, Loader] = {kind.flag_column: kind.load for kind in (ReplyItem, LetterItem, ListingItem, MessageItem)}

@@ -48,9 +48,10 @@ REASON_MAX = 500  # a secretary's reason for a decision, which the person concer
 REASON_MIN = 2
 
 
-def clean_reason(value: object, field: str = "reason") -> str:
-    """A secretary's reason for hiding, locking, muting, suspending or removing: required, one line."""
-    return clean_text(value, field, max_length=REASON_MAX, min_length=REASON_MIN)
+def clean_reason(value: object, field: str = "reason", *, multiline: bool = False) -> str:
+    """A secretary's reason for hiding, locking, muting, suspending or removing: required, one line unless
+    `multiline`."""
+    return clean_text(value, field, max_length=REASON_MAX, min_length=REASON_MIN, multiline=multiline)
 
 
 def clean_username(value: object) -> str:

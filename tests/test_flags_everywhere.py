@@ -17,7 +17,20 @@ from sqlmodel import col
 
 from forum.access import standing_in
 from forum.db import Database
-from forum.models import AuditEntry, Community, Event, Letter, LetterImage, Notification, Post, Role, User, id_of
+from forum.models import (
+    AuditEntry,
+    Community,
+    Event,
+    Letter,
+    LetterImage,
+    Listing,
+    Notification,
+    Post,
+    Role,
+    Thread,
+    User,
+    id_of,
+)
 from forum.queries import replay as replays
 from forum.queries.replay import Reader
 from tests.factories import make_community, make_district_admin, make_listing, make_member, make_thread, make_user
@@ -431,3 +444,70 @@ async def test_a_secretary_never_sees_who_reported_their_own_message(app: Quart,
     )
     assert hidden.status_code == 200
     assert "message_hidden" in await _kinds(db, "om_sec")  # its sender is told why
+
+
+def test_every_kind_is_named_by_a_flag_column_and_every_flag_column_has_a_kind_to_load_it() -> None:
+    from forum.flaggables import KINDS, LOADERS
+    from forum.models import FLAGGED_ITEMS
+
+    assert set(LOADERS) == set(FLAGGED_ITEMS)
+    assert {kind.flag_column for kind in KINDS.values()} == set(FLAGGED_ITEMS)
+    assert all(name == kind.kind for name, kind in KINDS.items())
+
+
+async def test_a_thread_whose_opening_post_was_deleted_cannot_be_flagged(db: Database) -> None:
+    from forum.actions import flags, threads
+    from forum.errors import InvalidInput
+    from forum.flaggables import of_post
+
+    community = await make_community(db)
+    author, flagger = await make_user(db, username="dt_author"), await make_user(db, username="dt_flagger")
+    for user in (author, flagger):
+        await make_member(db, user=user, community=community)
+    thread = await make_thread(db, author=author, community=community)
+    async with db.unit_of_work() as session:
+        opening = (await session.execute(select(Post).where(col(Post.thread_id) == thread.id))).scalar_one()
+        await threads.delete_post(
+            session, actor=author, post=opening, standing=await standing_in(session, author, community)
+        )
+    async with db.unit_of_work() as session:
+        opening = (await session.execute(select(Post).where(col(Post.thread_id) == thread.id))).scalar_one()
+        row = await session.get(Thread, thread.id)
+        assert row is not None
+        try:
+            await flags.flag(
+                session,
+                actor=flagger,
+                item=of_post(opening, row),
+                standing=await standing_in(session, flagger, community),
+                reason="spam",
+            )
+        except InvalidInput as error:
+            assert error.status == 409
+        else:
+            raise AssertionError("a deleted opening post's thread was flagged")
+
+
+async def test_a_listing_removed_with_a_reason_of_several_lines_keeps_them(db: Database) -> None:
+    from forum.actions import hiding
+    from forum.flaggables import ListingItem
+
+    community = await make_community(db)
+    owner, secretary = await make_user(db, username="ml_owner"), await make_user(db, username="ml_sec")
+    await make_member(db, user=owner, community=community)
+    await make_member(db, user=secretary, community=community, role=Role.SECRETARY)
+    listing = await make_listing(db, owner=owner, community=community)
+    async with db.unit_of_work() as session:
+        loaded = await session.get(Listing, listing.id)
+        assert loaded is not None
+        await hiding.set_hidden(
+            session,
+            actor=secretary,
+            item=ListingItem(loaded),
+            standing=await standing_in(session, secretary, community),
+            hidden=True,
+            reason="第一行\n第二行",
+        )
+    async with db.read_only() as session:
+        stored = await session.get(Listing, listing.id)
+        assert stored is not None and stored.removed_reason == "第一行\n第二行"

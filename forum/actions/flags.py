@@ -8,11 +8,10 @@ Every change to the open flags tells the community's open review pages how many 
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum import subjects
 from forum.access import require_moderator
 from forum.actions import audit, hiding, mutes, notifications
 from forum.actions.hiding import Hideable
@@ -20,8 +19,7 @@ from forum.db import insert_for, record_event
 from forum.errors import field_error
 from forum.events import ReviewChanged
 from forum.i18n import N_
-from forum.models import Flag, FlagReason, Membership, NotificationKind, Post, Thread, User, id_of
-from forum.paths import post_path
+from forum.models import Flag, FlagReason, Membership, NotificationKind, User
 from forum.permissions import CommunityStanding
 from forum.queries.flags import open_flag_count
 from forum.queries.people import secretary_ids
@@ -95,7 +93,7 @@ async def review(
     hidden it). Either way its open flags are closed, the decision is audited and the flaggers are told."""
     require_moderator(standing)
     item.check_review(actor)
-    text = clean_reason(reason) if agree else ""
+    text = clean_reason(reason, multiline=item.reason_lines) if agree else ""
     flaggers, held_by_filter = await _close(session, item=item, agree=agree)
     if agree:
         if item.live and not item.hidden_by_a_secretary:
@@ -125,38 +123,38 @@ async def review(
     )
 
 
-async def hold_for_review(session: AsyncSession, *, post: Post, thread: Thread, word: str) -> None:
-    """The word filter held a reply (stored, or edited, hidden without a reason): it waits in the review queue
-    like a flagged one, with the word as the note, and the secretaries are told."""
-    session.add(
-        Flag(
-            community_id=thread.community_id,
-            post_id=id_of(post),
+async def hold_for_review(session: AsyncSession, *, item: Hideable, word: str) -> None:
+    """The word filter held `item` (a reply, stored hidden; or edited into the word, hidden here): it waits in the
+    review queue like a flagged one, with the word as the note, and the secretaries are told."""
+    await item.hide(session, reason="", actor=None)  # a new reply was stored hidden already: nothing to do then
+    await session.execute(
+        insert(Flag).values(
+            community_id=item.community_id,
             reporter_id=None,
             reason=FlagReason.FILTER,
             note=word,
             created_at=utcnow(),
+            **{item.flag_column: item.flagged_id},
         )
     )
-    await session.flush()
-    await _announce(session, thread.community_id)
+    await _announce(session, item.community_id)
     await audit.record(
         session,
         actor=None,
-        action="post.held",
-        community_id=thread.community_id,
-        target_user_id=post.author_id,
-        detail=f"thread {thread.id} #{post.number - 1}: {word}",
+        action=f"{item.noun}.held",
+        community_id=item.community_id,
+        target_user_id=item.author_id,
+        detail=f"{item.label}: {word}",
     )
     await notifications.notify(
         session,
-        recipients=await secretary_ids(session, thread.community_id),
+        recipients=await secretary_ids(session, item.community_id),
         kind=NotificationKind.FLAG,
-        community_id=thread.community_id,
-        subject=subjects.post(id_of(post)),
-        actor_id=post.author_id,
-        title=thread.title,
-        url=post_path(id_of(thread), post.number),
+        community_id=item.community_id,
+        subject=item.subject,
+        actor_id=item.author_id,
+        title=item.title,
+        url=item.review_url,
     )
 
 

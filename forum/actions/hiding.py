@@ -41,6 +41,8 @@ class Hideable(ABC):
     not_hidden: ClassVar[str]
     private: ClassVar[bool] = False  # a secretary who wrote it is not told who flagged it, nor shown the flags
     members_only: ClassVar[bool] = True  # notifications about it reach only the community's verified members
+    reason_lines: ClassVar[bool] = False  # a secretary's reason may have several lines
+    kind_label: ClassVar[str]  # what the review queue calls the kind ("Reply"; translated where shown)
 
     row: Any  # the stored row that is hidden
 
@@ -70,6 +72,21 @@ class Hideable(ABC):
     @property
     def review_url(self) -> str:
         """Where a secretary told of a flag goes."""
+        return self.url
+
+    @property
+    @abstractmethod
+    def review_path(self) -> str:
+        """Where the review queue posts a secretary's decision on it."""
+
+    @property
+    def queue_title(self) -> str:
+        """Its heading in the review queue (empty: the kind's label stands for it)."""
+        return self.title
+
+    @property
+    def queue_link(self) -> str | None:
+        """Where its heading in the review queue links (None: nowhere a secretary may open)."""
         return self.url
 
     @property
@@ -225,7 +242,7 @@ async def set_hidden(
     told of a hide; audited either way."""
     require_moderator(standing)
     item.check_hide(hidden)
-    text = clean_reason(reason) if hidden else ""
+    text = clean_reason(reason, multiline=item.reason_lines) if hidden else ""
     changed = await item.hide(session, reason=text, actor=actor) if hidden else await item.show(session, actor=actor)
     if not changed:
         raise field_error(item.noun, item.already_hidden if hidden else item.not_hidden, status=409)

@@ -23,9 +23,9 @@ from forum.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
-    PostHidden,
     ThreadCreated,
 )
+from forum.flaggable_posts import ReplyItem
 from forum.i18n import N_
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS, mentioned_usernames, render_markdown
@@ -234,7 +234,7 @@ async def reply(
     attached = await attach_images(session, model=PostImage, owner={"post_id": post.id}, images=images)
     await search.index_post(session, post_id=post.id, indexed=indexed)
     if verdict.held:  # nobody but its author and the secretaries sees it, live or otherwise, until reviewed
-        await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
+        await flags.hold_for_review(session, item=ReplyItem(post, thread), word=verdict.held)
         return post
     record_event(
         session,
@@ -294,10 +294,7 @@ async def edit_post(
     await session.flush()
     await search.index_post(session, post_id=post.id, indexed=indexed)
     if verdict.held and post.hidden_at is None:  # edited into a word held for review: it waits like a new one
-        post.hidden_at, post.hidden_reason = now, ""
-        await session.flush()
-        record_event(session, PostHidden(post_id=post.id, thread_id=post.thread_id, number=post.number))
-        await flags.hold_for_review(session, post=post, thread=thread, word=verdict.held)
+        await flags.hold_for_review(session, item=ReplyItem(post, thread), word=verdict.held)
         return post
     if by_secretary:
         await notifications.notify(

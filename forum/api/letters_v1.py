@@ -8,7 +8,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quart_schema.pydantic import File
 
 from forum import rooms
-from forum.access import access_community, access_letter, require_reader
+from forum.access import access_community, access_community_content, access_letter
 from forum.actions import letters
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
@@ -107,8 +107,7 @@ def _letter_out(view: LetterView, viewer_id: int) -> LetterOut:
 async def list_letters(slug: str, query_args: LetterQuery) -> LetterListOut:
     """The community's thanks wall, newest first, twenty at a time."""
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), user, slug)
     last_event_id = await latest_event_id(db_session())
     page = await thanks_wall(db_session(), community, user, moderator=can_moderate(standing), before=query_args.before)
     return LetterListOut(

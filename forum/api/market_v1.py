@@ -10,7 +10,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quart_schema.pydantic import File
 
 from forum import rooms
-from forum.access import access_community, access_listing, access_offer, require_reader
+from forum.access import access_community_content, access_listing, access_offer
 from forum.actions import hiding, listings, offers
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
@@ -198,8 +198,7 @@ async def _listing_out(listing: Listing, standing: CommunityStanding) -> Listing
 @validate_response(MarketOut)
 async def browse_market(slug: str, query_args: MarketQuery) -> MarketOut:
     """Swaps, give-aways and items of open charity sales; unknown filter values fall back to the defaults."""
-    community, standing = await access_community(db_session(), require_user(), slug)
-    require_reader(standing)
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     chosen = MarketFilter.parse(query_args.model_dump(), listings.CATEGORIES)
     last_event_id = await latest_event_id(db_session())
     page = await market_page(db_session(), community, chosen)
@@ -229,8 +228,7 @@ async def browse_market(slug: str, query_args: MarketQuery) -> MarketOut:
 async def my_listings(slug: str) -> MyMarketOut:
     """Your listings here (removed ones too) and your offers. Your sale reservations are on each sale."""
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, _standing = await access_community_content(db_session(), user, slug)
     mine = await my_market(db_session(), community, user)
     me = Person.of(user)
     return MyMarketOut(
@@ -247,8 +245,7 @@ async def my_listings(slug: str) -> MyMarketOut:
 async def create_listing(slug: str, data: ListingIn) -> tuple[ListingOut, int]:
     """List a swap or a give-away: JSON, or multipart/form-data with up to four photos in `images`."""
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), user, slug)
     listing = await listings.create_listing(
         db_session(),
         actor=user,

@@ -13,7 +13,12 @@ from quart_schema import tag, validate_request, validate_response
 from quart_schema.pydantic import File
 
 from forum import rooms
-from forum.access import access_community, access_reservation, access_sale, access_sale_item, require_reader
+from forum.access import (
+    access_community_content,
+    access_reservation,
+    access_sale,
+    access_sale_item,
+)
 from forum.actions import reservations, sale_items, sales
 from forum.api.bodies import validate_json_or_multipart
 from forum.api.forum_v1 import ImageOut, images_out
@@ -214,8 +219,7 @@ async def _sale_out(sale: CharitySale, standing: CommunityStanding) -> SaleOut:
 @tag(["market"])
 @validate_response(SaleListOut)
 async def list_sales(slug: str) -> SaleListOut:
-    community, standing = await access_community(db_session(), require_user(), slug)
-    require_reader(standing)
+    community, _standing = await access_community_content(db_session(), require_user(), slug)
     last_event_id = await latest_event_id(db_session())
     rows = await sales_of(db_session(), community)
     return SaleListOut(
@@ -233,8 +237,7 @@ async def list_sales(slug: str) -> SaleListOut:
 async def create_sale(slug: str, data: SaleIn) -> tuple[SaleOut, int]:
     """Open a charity sale; you organise it. Also starts its discussion thread in the charity-sales board."""
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), user, slug)
     sale = await sales.create_sale(
         db_session(),
         actor=user,

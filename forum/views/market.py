@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_community, access_listing, access_offer, require_reader
+from forum.access import access_community, access_community_content, access_listing, access_offer, require_reader
 from forum.actions import flags, hiding, listings, offers
 from forum.errors import Forbidden, InvalidInput
 from forum.flaggables import ListingItem
@@ -32,8 +32,7 @@ LISTING_FIELDS = ("kind", "title", "description", "wanted", "category", "conditi
 @blueprint.get("/c/<slug>/market")
 @login_required
 async def index(slug: str) -> Any:
-    community, standing = await access_community(db_session(), require_user(), slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), require_user(), slug)
     chosen = MarketFilter.parse(request.args, listings.CATEGORIES)
     last_event_id = await latest_event_id(db_session())  # before the list: a listing made in between is replayed
     return await render_template(
@@ -52,8 +51,7 @@ async def index(slug: str) -> Any:
 @login_required
 async def mine(slug: str) -> Any:
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, _standing = await access_community_content(db_session(), user, slug)
     return await render_template(
         "market/mine.html",
         community=community,
@@ -96,8 +94,7 @@ async def _new_page(
 @rate_limit(limits=MARKET_LIMITS)
 async def create(slug: str) -> Any:
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), user, slug)
     form = await request.form
     try:
         listing = await listings.create_listing(

@@ -11,7 +11,14 @@ from urllib.parse import quote
 from quart import Blueprint, Response, current_app, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
-from forum.access import access_community, access_reservation, access_sale, access_sale_item, require_reader
+from forum.access import (
+    access_community,
+    access_community_content,
+    access_reservation,
+    access_sale,
+    access_sale_item,
+    require_reader,
+)
 from forum.actions import reservations, sale_items, sales
 from forum.errors import Forbidden, InvalidInput
 from forum.i18n import N_, gettext
@@ -33,8 +40,7 @@ SALE_FIELDS = ("title", "cause", "pickup", "starts_at", "ends_at", "target", "ho
 @blueprint.get("/c/<slug>/sales")
 @login_required
 async def index(slug: str) -> Any:
-    community, standing = await access_community(db_session(), require_user(), slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), require_user(), slug)
     last_event_id = await latest_event_id(db_session())  # before the list: a sale started in between is replayed
     return await render_template(
         "sales/index.html",
@@ -68,8 +74,7 @@ async def _new_page(
 @rate_limit(limits=MARKET_LIMITS)
 async def create(slug: str) -> Any:
     user = require_user()
-    community, standing = await access_community(db_session(), user, slug)
-    require_reader(standing)
+    community, standing = await access_community_content(db_session(), user, slug)
     form = await request.form
     try:
         sale = await sales.create_sale(
