@@ -49,7 +49,15 @@ def drop_pg_database(url: str) -> None:
     asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the database runs on each backend; one marked `only_postgresql` (it needs what only
+    PostgreSQL has) on PostgreSQL alone. One database per backend for the whole session either way."""
+    if "database_url" in metafunc.fixturenames:
+        backends = ["postgresql"] if metafunc.definition.get_closest_marker("only_postgresql") else BACKENDS
+        metafunc.parametrize("database_url", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database per backend, shared by the session; tests empty it after themselves."""
     if request.param == "sqlite":

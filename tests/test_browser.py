@@ -142,10 +142,15 @@ async def test_a_secretary_manages_boards_on_a_phone(
     await expect(new_board).to_be_visible()
     await _fits_the_screen(office)
 
-    # Move it up one place: it is now above 物物交换 (item swaps).
+    # Move it up one place: it is now above 物物交换 (item swaps). The click submits a form and the page reloads, so
+    # the order is awaited (reading it at once could read the page being replaced).
+    board_names = office.locator(".board-admin h2 a")
+    before = await board_names.all_text_contents()
+    place = before.index(long_name)
+    assert before[place - 1] == "物物交换"
+    moved = [*before[: place - 1], long_name, "物物交换", *before[place + 1 :]]
     await new_board.get_by_role("button", name=re.compile(f"^↑ 上移 ?: {long_name}$")).click()
-    names = await office.locator(".board-admin h2 a").all_text_contents()
-    assert names.index(long_name) == names.index("物物交换") - 1
+    await expect(board_names).to_have_text(moved)
 
     # Rename the guides board, then archive it: it moves to the end, marked archived.
     guides = office.locator(".board-admin", has_text="办事指南")
