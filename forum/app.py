@@ -128,6 +128,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
             ],
         )
 
+    sio = create_socket_server(app)
+    app.extensions["socketio"] = sio
+
+    # Registered after the socket server, so that it runs after the relay has stopped (Quart runs these in
+    # order): nothing may still be reading when the pool is disposed.
     @app.after_serving
     async def close_database() -> None:
         # The jobs finish the round they are in (a few statements) rather than being cancelled in the middle of
@@ -137,8 +142,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         await asyncio.gather(*jobs)
         await app.extensions.pop("linli.db").dispose()
 
-    sio = create_socket_server(app)
-    app.extensions["socketio"] = sio
     # Wrapping asgi_app keeps `app` a Quart object (test client, test_app(), lifespan hooks all still work);
     # no on_startup/on_shutdown here, or Quart's before_serving/after_serving would stop running.
     app.asgi_app = SocketIOApp(sio, other_asgi_app=app.asgi_app)  # type: ignore[method-assign]  # the documented way to wrap

@@ -74,6 +74,10 @@ class Presence:
                     pipe.zadd(key, {self._member(sid, user_id): time.time() + TTL})
                     pipe.expire(key, int(TTL))
                     await pipe.execute()
+                if sid not in self._rooms.get(room, {}):
+                    # It left while the entry was being written, and that removal may have reached Redis first:
+                    # remove the entry again, or it would be counted until it expired.
+                    await self._redis.zrem(key, self._member(sid, user_id))
             except Exception:  # Redis away: the local count still works, the heartbeat restores the rest
                 log.debug("presence: Redis unavailable on enter", exc_info=True)
         return True

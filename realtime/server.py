@@ -343,30 +343,41 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             return {"ok": False, "error": "disconnected"}
         await sio.enter_room(sid, room)
         joined_at = relay.position  # read after joining: every later event reaches the socket live
-        async with db.read_only() as session:
-            # Checked again now that the socket is in the room: a change of access while this subscribe waited
-            # (a removal, or a secretary hiding the thread) was rechecked only for the sockets in the room then.
-            try:
-                kind, standing = await rooms.check_access(session, user, room)
-            except DomainError as error:
-                await sio.leave_room(sid, room)
-                return {"ok": False, "error": error.code}
-            backlog = await events_after(session, room=room, after=after, upto=joined_at, limit=REPLAY_LIMIT)
-            if backlog and kind.replay is not None:
-                reader = Reader(user_id=socket_session["user_id"], standing=standing, room_id=rooms.parse(room)[1])
-                backlog = await kind.replay(session, backlog, reader)
-        if backlog is None:
-            await sio.leave_room(sid, room)
-            return {"ok": False, "reload": True}
-        for envelope in backlog:
-            await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
-        # The socket may have gone while the database answered: a closed page must not be counted (its
-        # `disconnect` has run already and would never take it out again).
-        if not sio.manager.is_connected(sid, "/"):
-            await sio.leave_room(sid, room)
-            return {"ok": False, "error": "disconnected"}
+        # Counted as a reader from the moment it is in the room (this process's own count changes before any
+        # await), so no count that reaches the socket leaves it out; it is taken out again on every way out below.
         if kind.counts_readers and await presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
+
+        async def withdraw(answer: dict[str, Any]) -> dict[str, Any]:
+            await sio.leave_room(sid, room)
+            if await presence.leave(room, sid):
+                changed(room)
+            return answer
+
+        try:
+            async with db.read_only() as session:
+                # Checked again now that the socket is in the room: a change of access while this subscribe
+                # waited (a removal, or a secretary hiding the thread) was rechecked only for the sockets in the
+                # room then.
+                try:
+                    kind, standing = await rooms.check_access(session, user, room)
+                except DomainError as error:
+                    return await withdraw({"ok": False, "error": error.code})
+                backlog = await events_after(session, room=room, after=after, upto=joined_at, limit=REPLAY_LIMIT)
+                if backlog and kind.replay is not None:
+                    reader = Reader(user_id=socket_session["user_id"], standing=standing, room_id=rooms.parse(room)[1])
+                    backlog = await kind.replay(session, backlog, reader)
+        except BaseException:  # the database went away: neither in the room nor counted, as if never joined
+            await withdraw({})
+            raise
+        if backlog is None:
+            return await withdraw({"ok": False, "reload": True})
+        for envelope in backlog:
+            await sio.emit("event", envelope, to=sid, ignore_queue=True)  # a local socket, as for `ready`
+        # The socket may have gone while the database answered: its `disconnect` took it out of the count, and
+        # it leaves the room it can no longer be sent to.
+        if not sio.manager.is_connected(sid, "/"):
+            return await withdraw({"ok": False, "error": "disconnected"})
         return {"ok": True}
 
     @sio.event
@@ -529,6 +540,7 @@ class Relay:
     # Seconds to wait for this process's own commits to fill a gap in the ids before reading the log instead.
     GAP_WAIT = 0.05
     RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again
+    STOP_SECONDS = 5.0  # how long a stop waits for the relay's round to end
     CATCH_UP_SECONDS = 5.0  # a subscribe waits at most this long for the relay to reach the log's newest event
 
     def __init__(
@@ -564,6 +576,7 @@ class Relay:
         self._lost = False  # Redis could not be reached since the last subscription (or since start)
         self._newest_here = 0  # the newest event id committed by this process
         self._unannounced = False  # events committed here whose announcement did not reach Redis
+        self._stopping = False
 
     @property
     def _db(self) -> Database:
@@ -583,6 +596,18 @@ class Relay:
             self._tasks.append(asyncio.create_task(self._listen()))
 
     async def stop(self) -> None:
+        """Stop relaying. The relay finishes the round it is in (its statements) rather than being cancelled in
+        the middle of one, which would leave a connection checked out of a pool about to be disposed; a round
+        that does not end within STOP_SECONDS (a hung database) is cancelled."""
+        self._stopping = True
+        self._due.set()
+        if not self._tasks:
+            return
+        relaying, *others = self._tasks
+        for task in others:
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(relaying), self.STOP_SECONDS)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -776,11 +801,13 @@ class Relay:
         self._due.set()
 
     async def _relay_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._due.wait(), self.poll_seconds)
             except TimeoutError:
                 self._log_due = True  # the periodic read
+            if self._stopping:
+                return
             self._due.clear()  # before relaying: a commit or announcement during it gets a round of its own
             read_log, self._log_due = self._log_due, False
             try:
