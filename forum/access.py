@@ -32,13 +32,23 @@ from forum.models import (
     Offer,
     Post,
     PostImage,
+    Report,
+    ReportComment,
+    ReportImage,
     SaleItem,
     SaleItemImage,
     SaleReservation,
     Thread,
     User,
 )
-from forum.permissions import CommunityStanding, can_manage_boards, can_moderate, can_read_content, can_see_hidden
+from forum.permissions import (
+    CommunityStanding,
+    can_manage_boards,
+    can_moderate,
+    can_read_content,
+    can_see_hidden,
+    can_see_report,
+)
 
 
 def _with_standing() -> Select[Community, Membership, DistrictAdmin]:
@@ -614,6 +624,73 @@ async def access_listing_image(session: AsyncSession, user: User, image_id: int)
         raise NotFound()
     _require_listing_visible(user, row[3], _standing(row))
     return row[4]
+
+
+_REPORT = (
+    _with_standing()
+    .add_columns(Report)
+    .join(Report, col(Report.community_id) == col(Community.id))
+    .where(col(Report.id) == bindparam("report_id"))
+)
+_REPORT_IMAGE = (
+    _with_standing()
+    .add_columns(Report, ReportImage)
+    .join(Report, col(Report.community_id) == col(Community.id))
+    .join(ReportImage, col(ReportImage.report_id) == col(Report.id))
+    .where(col(ReportImage.id) == bindparam("image_id"))
+)
+_REPORT_COMMENT = (
+    _with_standing()
+    .add_columns(Report, ReportComment)
+    .join(Report, col(Report.community_id) == col(Community.id))
+    .join(ReportComment, col(ReportComment.report_id) == col(Report.id))
+    .where(col(ReportComment.id) == bindparam("comment_id"))
+)
+
+
+def _require_report_visible(user: User, report: Report, standing: CommunityStanding) -> None:
+    """The one rule for a report, its photos, comments and room: the community's readers see a public report;
+    a private or hidden one only its reporter and the secretaries. To anyone else it does not exist."""
+    require_reader(standing)
+    if not can_see_report(report, user_id=user.id, moderates=can_moderate(standing)):
+        raise NotFound()
+
+
+async def access_report(
+    session: AsyncSession, user: User, report_id: int
+) -> tuple[Report, Community, CommunityStanding]:
+    """A problem report (我身边的事), for whoever may see it."""
+    row = (await session.execute(_REPORT, {"viewer_id": user.id, "report_id": report_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    _require_report_visible(user, row[3], standing)
+    return row[3], row[0], standing
+
+
+async def access_report_image(session: AsyncSession, user: User, image_id: int) -> ReportImage:
+    """A photo of a report, under the report's rule."""
+    row = (await session.execute(_REPORT_IMAGE, {"viewer_id": user.id, "image_id": image_id})).first()
+    if row is None:
+        raise NotFound()
+    _require_report_visible(user, row[3], _standing(row))
+    return row[4]
+
+
+async def access_report_comment(
+    session: AsyncSession, user: User, comment_id: int
+) -> tuple[ReportComment, Report, Community, CommunityStanding]:
+    """A comment under a report: the report's rule, and a hidden comment only for its author and the
+    secretaries."""
+    row = (await session.execute(_REPORT_COMMENT, {"viewer_id": user.id, "comment_id": comment_id})).first()
+    if row is None:
+        raise NotFound()
+    standing = _standing(row)
+    report, comment = row[3], row[4]
+    _require_report_visible(user, report, standing)
+    if _withheld(comment.hidden_at is not None, comment.author_id, user, standing):
+        raise NotFound()
+    return comment, report, row[0], standing
 
 
 async def board_in(session: AsyncSession, community_id: int, slug: object) -> Board:

@@ -21,6 +21,7 @@ from forum import i18n, search
 from forum.actions.events import prune_events
 from forum.actions.listings import expire_due
 from forum.actions.notifications import prune_read
+from forum.actions.report_clock import run_due as run_report_clock
 from forum.actions.reservations import lapse_due, remind_due
 from forum.actions.sales import close_ended
 from forum.actions.suspensions import lift_due
@@ -186,7 +187,8 @@ async def _prune(app: Quart) -> None:
 async def _lapse(app: Quart) -> None:
     """The clock: give back the units of sale reservations not paid in time (each lapses once), remind buyers
     whose reservations lapse soon, close sales whose end has passed, expire listings past their 30 days,
-    lock threads whose timer has run out, and end suspensions whose time is up."""
+    lock threads whose timer has run out, end suspensions whose time is up, and take the problem reports'
+    clock steps that are due (reminders, escalation, closing)."""
     now = utcnow()
     await _each_alone(
         app,
@@ -199,6 +201,8 @@ async def _lapse(app: Quart) -> None:
             ("lift ended suspensions", lambda session: lift_due(session, now=now)),
         ],
     )
+    # Each report's step in its own unit of work (forum.actions.report_clock), so it runs beside the others.
+    await run_report_clock(app.extensions["linli.db"], now=now)
 
 
 async def _each_alone(app: Quart, jobs: list[tuple[str, Callable[[AsyncSession], Awaitable[object]]]]) -> None:

@@ -17,6 +17,9 @@ from forum.rooms import (
     LETTERS,
     LISTING,
     MARKET,
+    REPORT,
+    REPORT_QUEUE,
+    REPORTS,
     REVIEW,
     SALE,
     THREAD,
@@ -516,6 +519,141 @@ class ListingChanged(Event):
     offer_count: int
 
 
+class ReportCreated(Event):
+    """A resident reported a problem (我身边的事) publicly: the community's list of reports shows it at the top.
+    `reporter` is null when they hid their name from neighbours. Private reports never come here."""
+
+    type: Literal["report.created"] = "report.created"
+    to = ((REPORTS, "community_id"),)
+    content = True
+    summary = "A public problem report was made in the community."
+    report_id: int
+    community_id: int
+    title: str
+    category: str
+    place: str
+    status: str
+    reporter: PersonData | None
+    created_at: str
+    due_at: str
+    me_too_count: int
+    thumbnail_url: str | None  # its first photo, small; null without photos
+    url: str
+
+
+class ReportQueued(Event):
+    """A new report for the secretaries' queue, private ones included, always with the reporter's name (hidden
+    only from neighbours). Open queue pages show it live, with its countdown."""
+
+    type: Literal["report.queued"] = "report.queued"
+    to = ((REPORT_QUEUE, "community_id"),)
+    content = True
+    summary = "A new report arrived in the secretaries' queue."
+    report_id: int
+    community_id: int
+    title: str
+    category: str
+    place: str
+    status: str
+    reporter: PersonData | None  # null only if the reporter's account is gone
+    is_private: bool
+    is_anonymous: bool
+    created_at: str
+    due_at: str
+    url: str
+
+
+class ReportChanged(Event):
+    """A report's state changed: answered (the clock stops: `answered_at`, `answer_minutes`), a new status,
+    overdue (`overdue`: escalated), a "me too" or a comment. The full state, so a lost event heals with the
+    next. Sent to the report's room and the queue; to the community's list too unless the report is private or
+    hidden."""
+
+    type: Literal["report.changed"] = "report.changed"
+    to = ((REPORT, "report_id"), (REPORT_QUEUE, "community_id"), (REPORTS, "community_id"))
+    room_note = (
+        "`report:<report_id>` and `report_queue:<community_id>`, and `reports:<community_id>` unless the report"
+        " is private or hidden"
+    )
+    summary = "A report's status, clock or counts changed."
+    report_id: int
+    community_id: int
+    status: str
+    due_at: str
+    answered_at: str | None
+    answer_minutes: int | None
+    overdue: bool
+    referred_to: str
+    me_too_count: int
+    comment_count: int
+    _listed: bool = PrivateAttr(default=True)
+
+    def unlisted(self, unlisted: bool) -> Self:
+        """Kept out of the community's list room (a private or hidden report)."""
+        copy = self.model_copy()
+        copy._listed = not unlisted
+        return copy
+
+    def rooms(self) -> list[str]:
+        rooms = super().rooms()
+        return rooms if self._listed else rooms[:2]
+
+
+class ReportEntryAdded(Event):
+    """A line was added to a report's timeline: a formal answer, a status change (with why), a reminder, the
+    escalation, the reporter's confirmation, reopening or rating. Pages fetch the timeline again to show it in
+    the reader's language. `actor` is null for the clock, and for a reporter whose name is hidden
+    (`by_reporter`)."""
+
+    type: Literal["report.entry_added"] = "report.entry_added"
+    to = ((REPORT, "report_id"),)
+    summary = "A line was added to a report's timeline."
+    entry_id: int
+    report_id: int
+    kind: str
+    status: str
+    actor: PersonData | None
+    by_reporter: bool
+    created_at: str
+
+
+class ReportCommentCreated(Event):
+    """A comment under a report. `author` is null when the reporter, whose name is hidden, wrote it."""
+
+    type: Literal["report.comment_created"] = "report.comment_created"
+    to = ((REPORT, "report_id"),)
+    content = True
+    summary = "A comment was made under a report."
+    comment_id: int
+    report_id: int
+    body_html: str
+    author: PersonData | None
+    by_reporter: bool
+    created_at: str
+
+
+class ReportCommentHidden(Event):
+    """A secretary (or flags) hid a comment under a report, or a secretary showed it again."""
+
+    type: Literal["report.comment_hidden"] = "report.comment_hidden"
+    to = ((REPORT, "report_id"),)
+    summary = "A comment under a report was hidden or shown again."
+    comment_id: int
+    report_id: int
+    hidden: bool
+
+
+class ReportHidden(Event):
+    """A secretary (or three neighbours' flags) hid a report, or a secretary showed it again: lists drop it."""
+
+    type: Literal["report.hidden"] = "report.hidden"
+    to = ((REPORTS, "community_id"), (REPORT_QUEUE, "community_id"))
+    summary = "A report was hidden or shown again."
+    report_id: int
+    community_id: int
+    hidden: bool
+
+
 # Every event a client may receive, by its `type`. Events other than `ready`, `typing`, `presence` and `revoked`
 # arrive as the Socket.IO event `event` with the envelope {"id", "room", "type", "data"}; `data` is the model.
 CLIENT_EVENTS: tuple[type[Event], ...] = (
@@ -550,6 +688,13 @@ CLIENT_EVENTS: tuple[type[Event], ...] = (
     SaleChanged,
     ListingCreated,
     ListingChanged,
+    ReportCreated,
+    ReportQueued,
+    ReportChanged,
+    ReportEntryAdded,
+    ReportCommentCreated,
+    ReportCommentHidden,
+    ReportHidden,
 )
 REGISTRY: dict[str, type[Event]] = {model.model_fields["type"].default: model for model in CLIENT_EVENTS}
 

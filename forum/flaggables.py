@@ -18,11 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum import subjects
+from forum import rooms, subjects
 from forum.actions import listings, offers
 from forum.actions.hiding import HiddenAtRow, Hideable
+from forum.db import queue_event
 from forum.errors import Forbidden, field_error
-from forum.events import Event, LetterHidden, MessageHidden
+from forum.events import AccessChanged, Event, LetterHidden, MessageHidden, ReportCommentHidden, ReportHidden
 from forum.flaggable_posts import Loaded, ReplyItem, ThreadItem, of_post, person_of, require_member, with_author
 from forum.i18n import N_
 from forum.models import (
@@ -32,14 +33,27 @@ from forum.models import (
     ListingStatus,
     Message,
     NotificationKind,
+    Report,
+    ReportComment,
     User,
     id_of,
 )
-from forum.paths import community_path, letter_path, listing_path, message_path
+from forum.paths import community_path, letter_path, listing_path, message_path, report_path
 from forum.permissions import CommunityStanding
 from forum.timeutil import utcnow
 
-__all__ = ["KINDS", "LOADERS", "LetterItem", "ListingItem", "MessageItem", "ReplyItem", "ThreadItem", "of_post"]
+__all__ = [
+    "KINDS",
+    "LOADERS",
+    "LetterItem",
+    "ListingItem",
+    "MessageItem",
+    "ReplyItem",
+    "ReportCommentItem",
+    "ReportItem",
+    "ThreadItem",
+    "of_post",
+]
 
 
 class LetterItem(HiddenAtRow):
@@ -258,11 +272,113 @@ class MessageItem(HiddenAtRow):
         }
 
 
+class ReportItem(HiddenAtRow):
+    """A problem report (我身边的事): hidden, it leaves the community's list and its page is gone for neighbours
+    (its reporter still sees it, and why; the secretaries still handle it, and its clock still runs)."""
+
+    kind = "report"
+    noun = "report"
+    flag_column = "report_id"
+    table = Report
+    hidden_notice = NotificationKind.REPORT_HIDDEN
+    already_hidden = N_("This report is hidden already.")
+    not_hidden = N_("This report is not hidden.")
+    kind_label = N_("Problem report")
+    reason_lines = True
+
+    def __init__(self, report: Report) -> None:
+        self.row = report
+
+    community_id = property(lambda self: self.row.community_id)
+    author_id = property(lambda self: self.row.reporter_id)
+    title = property(lambda self: self.row.title)
+    url = property(lambda self: report_path(id_of(self.row)))
+    subject = property(lambda self: subjects.report(id_of(self.row)))
+    review_path = property(lambda self: f"{report_path(id_of(self.row))}/review")
+
+    @property
+    def body_html(self) -> str:
+        return str(escape(self.row.description))
+
+    def check_flag(self, actor: User, standing: CommunityStanding) -> None:
+        require_member(standing)
+        if self.row.reporter_id == actor.id:
+            raise Forbidden(N_("This is your own report."))
+
+    def hidden_event(self, hidden: bool) -> Event:
+        return ReportHidden(report_id=id_of(self.row), community_id=self.row.community_id, hidden=hidden)
+
+    async def after_change(self, session: AsyncSession, hidden: bool) -> None:
+        if hidden:  # neighbours with its page open leave its room: it is gone for them
+            queue_event(session, AccessChanged(user_ids=[], rooms=[rooms.REPORT(id_of(self.row))]))
+
+    @classmethod
+    async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
+        rows = await session.execute(
+            with_author(select(Report), col(Report.reporter_id), id_of(community)).where(col(Report.id).in_(ids))
+        )
+        return {id_of(report): (cls(report), person_of(user, membership)) for report, user, membership in rows.all()}
+
+
+class ReportCommentItem(HiddenAtRow):
+    """A comment under a report: hidden, it stays for its author (who sees why) and the secretaries."""
+
+    kind = "report_comment"
+    noun = "report_comment"
+    flag_column = "report_comment_id"
+    table = ReportComment
+    hidden_notice = NotificationKind.COMMENT_HIDDEN
+    already_hidden = N_("This comment is hidden already.")
+    not_hidden = N_("This comment is not hidden.")
+    kind_label = N_("Comment on a report")
+
+    def __init__(self, comment: ReportComment, report: Report) -> None:
+        self.row, self.report = comment, report
+
+    community_id = property(lambda self: self.report.community_id)
+    author_id = property(lambda self: self.row.author_id)
+    url = property(lambda self: f"{report_path(id_of(self.report))}#comment-{id_of(self.row)}")
+    subject = property(lambda self: subjects.report_comment(id_of(self.row)))
+    review_path = property(lambda self: f"/reports/comments/{id_of(self.row)}/review")
+
+    @property
+    def title(self) -> str:
+        """The report it is under."""
+        title: str = self.report.title
+        return title
+
+    def check_flag(self, actor: User, standing: CommunityStanding) -> None:
+        require_member(standing)
+        if self.row.author_id == actor.id:
+            raise Forbidden(N_("This is your own comment."))
+
+    def hidden_event(self, hidden: bool) -> Event:
+        return ReportCommentHidden(comment_id=id_of(self.row), report_id=id_of(self.report), hidden=hidden)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:
+        rows = await session.execute(
+            with_author(
+                select(ReportComment, Report).join(Report, col(Report.id) == col(ReportComment.report_id)),
+                col(ReportComment.author_id),
+                id_of(community),
+            ).where(col(ReportComment.id).in_(ids))
+        )
+        return {
+            id_of(comment): (cls(comment, report), person_of(user, membership))
+            for comment, report, user, membership in rows.all()
+        }
+
+
 # Every kind, by the name the API and the review queue use; and how the review queue loads the items a `flag`
 # column names (replies and threads share `post_id`, a thread being flagged by its opening post: `ReplyItem.load`
 # gives both).
 KINDS: dict[str, type[Hideable]] = {
-    kind.kind: kind for kind in (ReplyItem, ThreadItem, LetterItem, ListingItem, MessageItem)
+    kind.kind: kind
+    for kind in (ReplyItem, ThreadItem, LetterItem, ListingItem, MessageItem, ReportItem, ReportCommentItem)
 }
 Loader = Callable[..., Coroutine[Any, Any, Loaded]]
-LOADERS: dict[str, Loader] = {kind.flag_column: kind.load for kind in (ReplyItem, LetterItem, ListingItem, MessageItem)}
+LOADERS: dict[str, Loader] = {
+    kind.flag_column: kind.load
+    for kind in (ReplyItem, LetterItem, ListingItem, MessageItem, ReportItem, ReportCommentItem)
+}

@@ -95,6 +95,8 @@ class Community(SQLModel, table=True):
     address: str = Field(default="", max_length=200)
     join_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    # Problem reports (我身边的事) get a formal answer within this many hours (`forum.actions.reports`).
+    report_answer_hours: int = Field(default=48, sa_column_kwargs={"server_default": "48"})
 
 
 class MessagePolicy(StrEnum):
@@ -447,6 +449,14 @@ class NotificationKind(StrEnum):
     CALLED_OFF = "called_off"  # the other side (or a secretary's removal) called off a deal of mine
     REMOVED = "removed"  # a secretary removed my listing, with a reason
     LISTING_REPORT = "listing_report"  # secretaries: a member reported a listing
+    REPORT_NEW = "report_new"  # secretaries: a resident reported a problem (我身边的事)
+    REPORT_UPDATE = "report_update"  # the reporter: a secretary answered my report or changed its status
+    REPORT_REMINDER = "report_reminder"  # secretaries: a report's answer is due in 24 h, or in 4 h
+    REPORT_ESCALATED = "report_escalated"  # district admins: a report went unanswered past its due time
+    REPORT_REOPENED = "report_reopened"  # secretaries: the reporter reopened a resolved report
+    REPORT_COMMENT = "report_comment"  # the reporter: a neighbour commented on my report
+    REPORT_HIDDEN = "report_hidden"  # a secretary hid my report, with a reason
+    COMMENT_HIDDEN = "comment_hidden"  # a secretary hid my comment on a report, with a reason
 
 
 class Notification(SQLModel, table=True):
@@ -732,7 +742,7 @@ class FlagReason(StrEnum):
     FILTER = "filter"  # not a member's flag: the word filter held the reply for review (the note is the word)
 
 
-FLAGGED_ITEMS = ("post_id", "letter_id", "listing_id", "message_id")
+FLAGGED_ITEMS = ("post_id", "letter_id", "listing_id", "message_id", "report_id", "report_comment_id")
 ONE_FLAGGED_ITEM = " + ".join(f"(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END)" for column in FLAGGED_ITEMS) + " = 1"
 
 
@@ -748,6 +758,8 @@ class Flag(SQLModel, table=True):
         UniqueConstraint("letter_id", "reporter_id", name="uq_flag_letter_reporter"),
         UniqueConstraint("listing_id", "reporter_id", name="uq_flag_listing_reporter"),
         UniqueConstraint("message_id", "reporter_id", name="uq_flag_message_reporter"),
+        UniqueConstraint("report_id", "reporter_id", name="uq_flag_report_reporter"),
+        UniqueConstraint("report_comment_id", "reporter_id", name="uq_flag_report_comment_reporter"),
         CheckConstraint(ONE_FLAGGED_ITEM, name="one_item"),
         Index("ix_flag_community_open", "community_id", "resolved_at"),  # the review queue
     )
@@ -758,6 +770,8 @@ class Flag(SQLModel, table=True):
     letter_id: int | None = Field(default=None, sa_column=_fk("letter.id", nullable=True, index=False))
     listing_id: int | None = Field(default=None, sa_column=_fk("listing.id", nullable=True, index=False))
     message_id: int | None = Field(default=None, sa_column=_fk("message.id", nullable=True, index=False))
+    report_id: int | None = Field(default=None, sa_column=_fk("report.id", nullable=True, index=False))
+    report_comment_id: int | None = Field(default=None, sa_column=_fk("report_comment.id", nullable=True, index=False))
     reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     reason: str = Field(max_length=16)  # a FlagReason
     note: str = Field(default="", max_length=500)
@@ -790,3 +804,206 @@ class WordFilter(SQLModel, table=True):
     mode: str = Field(max_length=16)  # a FilterMode
     created_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
     created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class ReportCategory(SQLModel, table=True):
+    """A kind of problem residents report in one community (环境卫生, 停车, ...): seeded with the community,
+    edited by its secretaries. An archived one is kept for the reports filed under it, and offered no more."""
+
+    __tablename__ = "report_category"
+    __table_args__ = (UniqueConstraint("community_id", "name", name="uq_report_category_community_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The unique (community_id, name) index serves lookups by community.
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    name: str = Field(max_length=20)
+    position: int = Field(default=0)
+    is_archived: bool = Field(default=False)
+
+
+class ReportPlace(SQLModel, table=True):
+    """A building or landmark of one community (1号楼, 东门, 垃圾房), kept by its secretaries: a report says
+    where by choosing one (and a unit or detail), so that neighbours' reports of the same place meet."""
+
+    __tablename__ = "report_place"
+    __table_args__ = (UniqueConstraint("community_id", "name", name="uq_report_place_community_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    name: str = Field(max_length=30)
+    position: int = Field(default=0)
+    is_archived: bool = Field(default=False)
+
+
+class ReportStatus(StrEnum):
+    SUBMITTED = "submitted"  # waiting for the formal answer, on the clock
+    ANSWERED = "answered"  # a secretary answered formally: the clock stopped
+    IN_PROGRESS = "in_progress"  # being solved
+    REFERRED = "referred"  # handed to someone else (`referred_to`): a department, the property company
+    RESOLVED = "resolved"  # a secretary says it is solved: the reporter confirms, or it closes in 7 days
+    CLOSED = "closed"  # done; the reporter may rate the handling
+    DECLINED = "declined"  # not the community's to solve, with a reason and where to go instead
+
+
+class ClockStep(StrEnum):
+    """What a report's clock does next at `report.clock_at` (`forum.actions.report_clock`)."""
+
+    REMIND_24 = "remind_24"  # remind the secretaries: 24 hours left
+    REMIND_4 = "remind_4"  # remind them again: 4 hours left
+    ESCALATE = "escalate"  # the due time: overdue, escalated to the district's admins
+    CLOSE = "close"  # resolved 7 days ago without the reporter objecting: closed
+
+
+class Report(SQLModel, table=True):
+    """A problem a resident reported (我身边的事), answered on a visible clock: `due_at` is when the formal answer
+    is due; the first formal answer by a secretary stops the clock (`answered_at`). `clock_at`/`clock_step` is
+    the one thing its clock does next (none: nothing pending), found through an index by the clock job, and
+    changed by a conditional UPDATE so that each step happens once, whichever process runs it."""
+
+    __table_args__ = (
+        Index("ix_report_community_id", "community_id", "id"),  # the community's list, newest first
+        Index("ix_report_queue", "community_id", "queue_rank", "due_at", "id"),  # the secretaries' queue
+        Index("ix_report_clock", "clock_at"),  # the clock's scan: only reports with a step pending
+        Index("ix_report_recent", "community_id", "category_id", "created_at"),  # duplicates: same kind, 7 days
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_in_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    reporter_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    category_id: int = Field(sa_column=_fk("report_category.id", index=False))
+    place_id: int | None = Field(
+        default=None, sa_column=_fk("report_place.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    location: str = Field(default="", max_length=60)  # the unit, or where exactly ("3单元门口", "东门旁")
+    # A point on the community's site plan, in thousandths of its width and height from the top left.
+    plan_x: int | None = Field(default=None)
+    plan_y: int | None = Field(default=None)
+    title: str = Field(max_length=60)  # what is wrong, in a line
+    description: str = Field(sa_type=Text)
+    is_private: bool = Field(default=False)  # only the reporter and the secretaries see it
+    is_anonymous: bool = Field(default=False)  # neighbours do not see who reported it (secretaries do)
+    status: str = Field(default=ReportStatus.SUBMITTED, max_length=16)
+    # 0: waiting for its answer; 1: answered, being handled; 2: resolved, waiting for the reporter; 9: done.
+    queue_rank: int = Field(default=0)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_by_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    answer_minutes: int | None = Field(default=None)  # from the report to its first formal answer
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # overdue: past due, unanswered
+    clock_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    clock_step: str = Field(default="", max_length=16)  # a ClockStep, or empty
+    referred_to: str = Field(default="", max_length=100)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rating: int | None = Field(default=None)
+    rating_comment: str = Field(default="", max_length=500)
+    me_too_count: int = Field(default=0)
+    comment_count: int = Field(default=0)
+    last_activity_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    # Hidden by a secretary (with the reason its reporter sees) or, with no reason, by flags until reviewed.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+
+
+class ReportImage(StoredImage, table=True):
+    """A photo of a reported problem (at most nine): shown to whoever may see the report."""
+
+    __tablename__ = "report_image"
+    __table_args__ = (UniqueConstraint("report_id", "position", name="uq_report_image_report_position"),)
+
+    report_id: int = Field(sa_column=_fk("report.id", index=False))
+
+
+class ReportEntryKind(StrEnum):
+    """A line of a report's timeline."""
+
+    SUBMITTED = "submitted"
+    ANSWER = "answer"  # a secretary's formal answer (the first stops the clock); may change the status too
+    STATUS = "status"  # a secretary changed the status, with why
+    REMINDED = "reminded"  # the clock reminded the secretaries (`body`: "24" or "4" hours left)
+    ESCALATED = "escalated"  # the clock escalated it to the district's admins
+    CONFIRMED = "confirmed"  # the reporter confirmed it is solved: closed
+    REOPENED = "reopened"  # the reporter says it is not solved
+    AUTO_CLOSED = "auto_closed"  # 7 days after "resolved" without objection
+    RATED = "rated"  # the reporter rated the handling
+
+
+class ReportEntry(SQLModel, table=True):
+    """One line of a report's timeline: who (none: the clock), when, what, and why."""
+
+    __tablename__ = "report_entry"
+    __table_args__ = (Index("ix_report_entry_report_id", "report_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(sa_column=_fk("report.id", index=False))
+    actor_id: int | None = Field(
+        default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL", index=False)
+    )
+    kind: str = Field(max_length=16)  # a ReportEntryKind
+    status: str = Field(default="", max_length=16)  # the status it moved to, if it moved it
+    body: str = Field(default="", sa_type=Text)  # the answer, or why
+    body_html: str = Field(default="", sa_type=Text)
+    referred_to: str = Field(default="", max_length=100)  # referred: to whom; declined: where to go instead
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class ReportComment(SQLModel, table=True):
+    """Neighbours' discussion under a report (not the formal answers, which are timeline entries)."""
+
+    __tablename__ = "report_comment"
+    __table_args__ = (Index("ix_report_comment_report_id", "report_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(sa_column=_fk("report.id", index=False))
+    author_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    body: str = Field(sa_type=Text)
+    body_html: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hidden_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+
+
+class ReportMeToo(SQLModel, table=True):
+    """A neighbour has the same problem (我也遇到): one per person per report."""
+
+    __tablename__ = "report_me_too"
+
+    report_id: int = Field(sa_column=Column(Integer, ForeignKey("report.id", ondelete="CASCADE"), primary_key=True))
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    created_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)
+
+
+class SitePlan(StoredImage, table=True):
+    """The community's site plan (a picture its secretaries upload): a report may mark a point on it."""
+
+    __tablename__ = "site_plan"
+
+    community_id: int = Field(sa_column=_fk("community.id", index=False))
+    # position is always 0: one plan per community (the unique index below)
+    __table_args__ = (UniqueConstraint("community_id", name="uq_site_plan_community_id"),)
+
+
+class GuideEntry(SQLModel, table=True):
+    """The response guide (社区干部问题应对指南), kept by a district's admins: a question residents often ask, under
+    a category name, with the answer, the department responsible and the rule that applies. Public entries are
+    the residents' FAQ; the rest are for secretaries answering reports."""
+
+    __tablename__ = "guide_entry"
+    __table_args__ = (Index("ix_guide_entry_district_category", "district_id", "category"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(sa_column=_fk("district.id", index=False))
+    category: str = Field(max_length=20)  # a report category's name, as communities call it
+    question: str = Field(max_length=200)
+    answer: str = Field(sa_type=Text)
+    department: str = Field(default="", max_length=100)
+    rule: str = Field(default="", max_length=300)
+    is_public: bool = Field(default=True)
+    created_by_id: int | None = Field(default=None, sa_column=_fk("user.id", nullable=True, ondelete="SET NULL"))
+    updated_at: datetime = Field(default_factory=_created, sa_type=UTCDateTime)

@@ -75,3 +75,11 @@ def profile_path(username: str) -> str:
 def message_path(conversation_id: int, message_id: int) -> str:
     """A private message, on its conversation's page (participants only)."""
     return f"/messages/{conversation_id}#m-{message_id}"
+
+
+def report_path(report_id: int) -> str:
+    return f"/reports/{report_id}"
+
+
+def report_image_path(image_id: int, variant: str = "full") -> str:
+    return f"/reports/images/{image_id}/{variant}"

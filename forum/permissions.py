@@ -155,3 +155,34 @@ def can_see_post_text(post: PostState, *, is_author: bool, moderates: bool) -> b
 def can_run_sale(standing: CommunityStanding, organiser_id: int | None, actor_id: int | None) -> bool:
     """A charity sale's organiser runs it; the community's secretaries (and district admins) can stand in."""
     return (organiser_id is not None and organiser_id == actor_id) or can_moderate(standing)
+
+
+class ReportState(Protocol):
+    @property
+    def reporter_id(self) -> int | None: ...
+    @property
+    def is_private(self) -> bool: ...
+    @property
+    def is_anonymous(self) -> bool: ...
+    @property
+    def hidden_at(self) -> datetime | None: ...
+
+
+def can_see_report(report: ReportState, *, user_id: int | None, moderates: bool) -> bool:
+    """A report is public to the community's readers, unless its reporter made it private (then only they and
+    the secretaries see it, its photos and its comments) or it is hidden (then only they and the secretaries)."""
+    is_reporter = report.reporter_id is not None and report.reporter_id == user_id
+    if report.is_private and not (is_reporter or moderates):
+        return False
+    return report.hidden_at is None or can_see_hidden(is_author=is_reporter, moderates=moderates)
+
+
+def can_see_reporter(report: ReportState, *, user_id: int | None, moderates: bool) -> bool:
+    """A reporter may hide their name from neighbours, never from the secretaries."""
+    is_reporter = report.reporter_id is not None and report.reporter_id == user_id
+    return not report.is_anonymous or is_reporter or moderates
+
+
+def can_handle_reports(standing: CommunityStanding) -> bool:
+    """Formal answers and status changes are for the community's secretaries (and its district's admins)."""
+    return can_moderate(standing)

@@ -73,6 +73,10 @@ async def _community(session: AsyncSession, user: User, community_id: int) -> Co
     return (await access.access_community_content_by_id(session, user, community_id))[1]
 
 
+async def _report(session: AsyncSession, user: User, report_id: int) -> CommunityStanding:
+    return (await access.access_report(session, user, report_id))[2]
+
+
 async def _review(session: AsyncSession, user: User, community_id: int) -> CommunityStanding:
     return (await access.access_community_to_moderate_by_id(session, user, community_id))[1]
 
@@ -94,13 +98,37 @@ LETTERS = RoomKind("letters", "community_id", access=_community, replay=replay.L
 MARKET = RoomKind("market", "community_id", access=_community, replay=replay.MARKET)
 SALE = RoomKind("sale", "sale_id", access=_sale)
 LISTING = RoomKind("listing", "listing_id", access=_listing)
+REPORTS = RoomKind("reports", "community_id", access=_community, replay=replay.REPORTS)
+REPORT_QUEUE = RoomKind(
+    "report_queue",
+    "community_id",
+    audience="secretaries and district admins",
+    access=_review,
+    replay=replay.REPORT_QUEUE,
+)
+REPORT = RoomKind("report", "report_id", audience="whoever may see the report", access=_report, replay=replay.REPORT)
 REVIEW = RoomKind("review", "community_id", audience="secretaries and district admins", access=_review)
 USER = RoomKind("user", "user_id", audience="that person's sockets")
 SESSION = RoomKind("session", "session_id", audience="the sockets of one login session")
 
 KINDS: dict[str, RoomKind] = {
     kind.name: kind
-    for kind in (THREAD, BOARD, COMMUNITY, CONVERSATION, LETTERS, MARKET, SALE, LISTING, REVIEW, USER, SESSION)
+    for kind in (
+        THREAD,
+        BOARD,
+        COMMUNITY,
+        CONVERSATION,
+        LETTERS,
+        MARKET,
+        SALE,
+        LISTING,
+        REPORTS,
+        REPORT_QUEUE,
+        REPORT,
+        REVIEW,
+        USER,
+        SESSION,
+    )
 }
 
 

@@ -48,3 +48,11 @@ def muted(community_id: int) -> str:
 
 def suspended(community_id: int) -> str:
     return f"suspended:{community_id}"
+
+
+def report(report_id: int) -> str:
+    return f"report:{report_id}"
+
+
+def report_comment(comment_id: int) -> str:
+    return f"report_comment:{comment_id}"

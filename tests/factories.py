@@ -39,6 +39,8 @@ from forum.models import (
     Message,
     Offer,
     Post,
+    Report,
+    ReportPlace,
     Role,
     SaleItem,
     SaleReservation,
@@ -317,4 +319,35 @@ async def make_letter(
             title=title,
             body=body,
             group_name=group_name or ("热心邻居" if len(to) > 1 else ""),
+        )
+
+
+async def make_report(
+    db: Database, *, reporter: User, community: Community, now: object = None, **overrides: object
+) -> Report:
+    """A problem report by a verified member, in the community's first category, at building "1号楼" (made
+    if missing) unless the overrides say otherwise; `now` sets when it was made (the clock's tests)."""
+    from forum.actions import reports
+    from forum.queries.reports import categories_of, places_of
+
+    async with db.unit_of_work() as session:
+        standing = await standing_in(session, reporter, community)
+        fields: dict[str, object] = {"description": "楼道灯坏了，晚上很黑", **overrides}
+        if "category_id" not in fields:
+            fields["category_id"] = (await categories_of(session, community.id or 0))[0].id
+        if "place_id" not in fields and "location" not in fields:
+            places = await places_of(session, community.id or 0)
+            place = next((place for place in places if place.name == "1号楼"), None)
+            if place is None:
+                place = ReportPlace(community_id=community.id or 0, name="1号楼", position=len(places))
+                session.add(place)
+                await session.flush()
+            fields["place_id"] = place.id
+        return await reports.submit_report(
+            session,
+            actor=reporter,
+            community=community,
+            standing=standing,
+            now=now if now is not None else utcnow(),  # type: ignore[arg-type]  # a datetime from the caller
+            **fields,  # type: ignore[arg-type]  # the action's keyword arguments
         )

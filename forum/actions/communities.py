@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.actions import audit, boards
+from forum.actions import audit, boards, report_settings
 from forum.errors import Forbidden
 from forum.models import Community, CommunityKind, District, DistrictAdmin, User
 from forum.permissions import CommunityStanding, can_moderate
@@ -51,6 +51,7 @@ async def create_community(
     session.add(community)
     await session.flush()
     await boards.create_default_boards(session, community=community)
+    await report_settings.create_default_categories(session, community=community)
     return community
 
 

@@ -50,6 +50,7 @@ GATHERED = frozenset(
         NotificationKind.RESERVATION,
         NotificationKind.OFFER,
         NotificationKind.FLAG,
+        NotificationKind.REPORT_COMMENT,
     }
 )
 # A quote starts with the line forum.markup.quote_markdown writes: "> @username [label](url):".

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from forum.models import Letter, Listing, ListingStatus, Message, Post, Thread
+from forum.models import Letter, Listing, ListingStatus, Message, Post, Report, ReportComment, Thread
 from forum.permissions import CommunityStanding, can_moderate, can_see_hidden, can_see_post_text
 
 Envelope = dict[str, Any]
@@ -190,9 +190,69 @@ async def _conversation(session: AsyncSession, envelopes: list[Envelope], reader
     return envelopes
 
 
+_NEW_REPORT = frozenset({"report.created"})
+
+
+async def _reports(session: AsyncSession, envelopes: list[Envelope], reader: Reader) -> list[Envelope]:
+    """Reports the community's list shows this reader now: a hidden one only to its reporter and the
+    secretaries. (Private reports are never recorded in this room.)"""
+    rows = await session.execute(
+        select(col(Report.id), col(Report.reporter_id), col(Report.hidden_at)).where(
+            col(Report.id).in_(_ids(envelopes, _NEW_REPORT, "report_id"))
+        )
+    )
+    shown = {
+        row.id
+        for row in rows.all()
+        if row.hidden_at is None
+        or can_see_hidden(is_author=row.reporter_id == reader.user_id, moderates=reader.moderates)
+    }
+    return [
+        envelope
+        for envelope in envelopes
+        if envelope["type"] not in _NEW_REPORT or envelope["data"]["report_id"] in shown
+    ]
+
+
+_QUEUED = frozenset({"report.queued"})
+
+
+async def _report_queue(session: AsyncSession, envelopes: list[Envelope], reader: Reader) -> list[Envelope]:
+    """The queue is the secretaries' (its room admits no one else), and they see every report, hidden or
+    private: everything stays."""
+    return envelopes
+
+
+_COMMENT = frozenset({"report.comment_created"})
+
+
+async def _report(session: AsyncSession, envelopes: list[Envelope], reader: Reader) -> list[Envelope]:
+    """A comment hidden since is left out for all but its author and the secretaries (as the report's page
+    shows it). Who may see the report at all is the room's access check."""
+    rows = await session.execute(
+        select(col(ReportComment.id), col(ReportComment.author_id)).where(
+            col(ReportComment.id).in_(_ids(envelopes, _COMMENT, "comment_id")),
+            col(ReportComment.hidden_at).is_not(None),
+        )
+    )
+    withheld = {
+        row.id
+        for row in rows.all()
+        if not can_see_hidden(is_author=row.author_id == reader.user_id, moderates=reader.moderates)
+    }
+    return [
+        envelope
+        for envelope in envelopes
+        if envelope["type"] not in _COMMENT or envelope["data"]["comment_id"] not in withheld
+    ]
+
+
 THREAD = ReplayFilter(_POST_TEXT, _thread)
 BOARD = ReplayFilter(_NEW_THREAD, _board)
 COMMUNITY = ReplayFilter(_NOTICE, _community)
 LETTERS = ReplayFilter(_NEW_LETTER, _letters)
 MARKET = ReplayFilter(_NEW_LISTING, _market)
 CONVERSATION = ReplayFilter(_MESSAGE, _conversation)
+REPORTS = ReplayFilter(_NEW_REPORT, _reports)
+REPORT_QUEUE = ReplayFilter(_QUEUED, _report_queue)
+REPORT = ReplayFilter(_COMMENT, _report)

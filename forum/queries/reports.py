@@ -1,0 +1,461 @@
+"""Problem reports as pages show them: the community's list, the secretaries' queue, one report with its
+timeline, comments and photos, the open reports like one being written, and the community's figures.
+
+A page of any length costs the same few statements: the reports with their category, place and reporter (one
+joined statement over an index range), then the first photo of each (one). What a reader may see is decided in
+the statement with the same rule as `forum.permissions.can_see_report`: public and shown, or their own, or
+everything for the secretaries. A reporter who hid their name is `None` to everyone but themselves and the
+secretaries (`can_see_reporter`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from forum.models import (
+    GuideEntry,
+    Membership,
+    Report,
+    ReportCategory,
+    ReportComment,
+    ReportEntry,
+    ReportImage,
+    ReportMeToo,
+    ReportPlace,
+    ReportStatus,
+    SitePlan,
+    User,
+    id_of,
+)
+from forum.permissions import can_see_hidden, can_see_reporter
+from forum.queries.people import Person
+
+PER_PAGE = 20
+QUEUE_PER_PAGE = 30
+SIMILAR_MOST = 5
+OPEN = (ReportStatus.SUBMITTED, ReportStatus.ANSWERED, ReportStatus.IN_PROGRESS, ReportStatus.REFERRED)
+DONE = (ReportStatus.RESOLVED, ReportStatus.CLOSED)
+LIST_FILTERS = ("open", "done", "all")  # the neighbours' list: open, resolved (or closed), or all
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """A report as a list shows it."""
+
+    report: Report
+    category: str
+    place: str  # the building or landmark, and the unit or detail
+    reporter: Person | None  # None: hidden from this reader, or the account is gone
+    thumbnail: ReportImage | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPageOf:
+    rows: list[ReportRow]
+    earlier: int | None  # the neighbours' list: ask again with before=this
+    later: str | None  # the queue: ask again with after=this (an opaque cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    entry: ReportEntry
+    actor: Person | None  # None: the clock, or a reporter hidden from this reader
+    by_reporter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    comment: ReportComment
+    author: Person | None
+    by_reporter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDetail:
+    row: ReportRow
+    pictures: list[ReportImage]
+    entries: list[Entry]
+    comments: list[Comment]
+    me_too: bool  # the viewer said "me too"
+    answered_by: Person | None
+
+
+def place_text(place: str | None, location: str) -> str:
+    return " ".join(part for part in (place or "", location) if part)
+
+
+def _with_names(viewer_id: int | None, moderates: bool) -> Any:
+    return (
+        select(Report, col(ReportCategory.name), col(ReportPlace.name), User, Membership)
+        .join(ReportCategory, col(ReportCategory.id) == col(Report.category_id))
+        .outerjoin(ReportPlace, col(ReportPlace.id) == col(Report.place_id))
+        .outerjoin(User, col(User.id) == col(Report.reporter_id))
+        .outerjoin(
+            Membership,
+            and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == col(Report.community_id)),
+        )
+    )
+
+
+def visible_to(viewer_id: int | None, moderates: bool) -> ColumnElement[bool] | None:
+    """`can_see_report` as SQL: None when the reader sees every report (a secretary)."""
+    if moderates:
+        return None
+    return or_(
+        and_(col(Report.is_private).is_(False), col(Report.hidden_at).is_(None)),
+        col(Report.reporter_id) == viewer_id,
+    )
+
+
+async def _rows(
+    session: AsyncSession, statement: Select[Any], viewer_id: int | None, moderates: bool
+) -> list[ReportRow]:
+    found = (await session.execute(statement)).all()
+    ids = [id_of(report) for report, *_rest in found]
+    thumbnails: dict[int, ReportImage] = {}
+    if ids:
+        for picture in (
+            await session.execute(
+                select(ReportImage).where(col(ReportImage.report_id).in_(ids), col(ReportImage.position) == 0)
+            )
+        ).scalars():
+            thumbnails[picture.report_id] = picture
+    return [
+        ReportRow(
+            report=report,
+            category=category,
+            place=place_text(place, report.location),
+            reporter=(
+                Person.of(user, membership)
+                if user is not None and can_see_reporter(report, user_id=viewer_id, moderates=moderates)
+                else None
+            ),
+            thumbnail=thumbnails.get(id_of(report)),
+        )
+        for report, category, place, user, membership in found
+    ]
+
+
+async def community_reports(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    viewer_id: int,
+    moderates: bool,
+    show: str = "open",
+    category_id: int | None = None,
+    place_id: int | None = None,
+    before: int | None = None,
+    per_page: int = PER_PAGE,
+) -> ReportPageOf:
+    """The neighbours' list, newest first: open ones, resolved and closed ones, or all; by category or by
+    building. Private and hidden reports only for their reporter (and the secretaries)."""
+    statement = _with_names(viewer_id, moderates).where(col(Report.community_id) == community_id)
+    rule = visible_to(viewer_id, moderates)
+    if rule is not None:
+        statement = statement.where(rule)
+    if show == "open":
+        statement = statement.where(col(Report.status).in_(OPEN))
+    elif show == "done":
+        statement = statement.where(col(Report.status).in_(DONE))
+    if category_id is not None:
+        statement = statement.where(col(Report.category_id) == category_id)
+    if place_id is not None:
+        statement = statement.where(col(Report.place_id) == place_id)
+    if before is not None:
+        statement = statement.where(col(Report.id) < before)
+    statement = statement.order_by(col(Report.id).desc()).limit(per_page + 1)
+    rows = await _rows(session, statement, viewer_id, moderates)
+    earlier = id_of(rows[per_page - 1].report) if len(rows) > per_page else None
+    return ReportPageOf(rows=rows[:per_page], earlier=earlier, later=None)
+
+
+def _queue_cursor(report: Report) -> str:
+    return f"{report.queue_rank}.{int(report.due_at.timestamp() * 1_000_000)}.{id_of(report)}"
+
+
+def parse_queue_cursor(raw: object) -> tuple[int, datetime, int] | None:
+    """The queue's `after` cursor, or None for anything that is not one."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    parts = raw.split(".")
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    rank, micros, ident = (int(part) for part in parts)
+    if rank > 9 or micros > 10**17 or ident > 2**31:
+        return None
+    from datetime import UTC
+
+    return rank, datetime.fromtimestamp(micros / 1_000_000, UTC), ident
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    viewer_id: int,
+    status: str | None = None,
+    category_id: int | None = None,
+    place_id: int | None = None,
+    after: tuple[int, datetime, int] | None = None,
+    per_page: int = QUEUE_PER_PAGE,
+) -> ReportPageOf:
+    """The secretaries' queue: reports waiting for their answer first, soonest due first (so the overdue lead),
+    then those being handled, then those resolved and waiting for the reporter; by status, category and
+    building. Without a status, only reports still open or resolved (not closed or declined)."""
+    statement = _with_names(viewer_id, True).where(col(Report.community_id) == community_id)
+    if status is not None:
+        statement = statement.where(col(Report.status) == status)
+    else:
+        statement = statement.where(col(Report.queue_rank) <= 2)
+    if category_id is not None:
+        statement = statement.where(col(Report.category_id) == category_id)
+    if place_id is not None:
+        statement = statement.where(col(Report.place_id) == place_id)
+    if after is not None:
+        rank, due, ident = after
+        statement = statement.where(
+            or_(
+                col(Report.queue_rank) > rank,
+                and_(col(Report.queue_rank) == rank, col(Report.due_at) > due),
+                and_(col(Report.queue_rank) == rank, col(Report.due_at) == due, col(Report.id) > ident),
+            )
+        )
+    statement = statement.order_by(col(Report.queue_rank), col(Report.due_at), col(Report.id)).limit(per_page + 1)
+    rows = await _rows(session, statement, viewer_id, True)
+    later = _queue_cursor(rows[per_page - 1].report) if len(rows) > per_page else None
+    return ReportPageOf(rows=rows[:per_page], earlier=None, later=later)
+
+
+async def report_detail(session: AsyncSession, *, report: Report, viewer_id: int, moderates: bool) -> ReportDetail:
+    """One report as its page shows it (after the access check): five statements."""
+    report_id = id_of(report)
+    (row,) = await _rows(
+        session, _with_names(viewer_id, moderates).where(col(Report.id) == report_id), viewer_id, moderates
+    )
+    pictures = list(
+        (
+            await session.execute(
+                select(ReportImage).where(col(ReportImage.report_id) == report_id).order_by(col(ReportImage.position))
+            )
+        ).scalars()
+    )
+    names_shown = can_see_reporter(report, user_id=viewer_id, moderates=moderates)
+    people = (
+        select(ReportEntry, User, Membership)
+        .outerjoin(User, col(User.id) == col(ReportEntry.actor_id))
+        .outerjoin(
+            Membership,
+            and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == report.community_id),
+        )
+        .where(col(ReportEntry.report_id) == report_id)
+        .order_by(col(ReportEntry.id))
+    )
+    entries = []
+    answered_by = None
+    for entry, user, membership in (await session.execute(people)).all():
+        by_reporter = entry.actor_id is not None and entry.actor_id == report.reporter_id
+        shown = user is not None and (names_shown or not by_reporter)
+        entries.append(Entry(entry, Person.of(user, membership) if shown else None, by_reporter))
+        if user is not None and entry.actor_id == report.answered_by_id and answered_by is None and not by_reporter:
+            answered_by = Person.of(user, membership)
+    comments = []
+    for item, user, membership in (
+        await session.execute(
+            select(ReportComment, User, Membership)
+            .outerjoin(User, col(User.id) == col(ReportComment.author_id))
+            .outerjoin(
+                Membership,
+                and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == report.community_id),
+            )
+            .where(col(ReportComment.report_id) == report_id)
+            .order_by(col(ReportComment.id))
+        )
+    ).all():
+        is_author = item.author_id is not None and item.author_id == viewer_id
+        if item.hidden_at is not None and not can_see_hidden(is_author=is_author, moderates=moderates):
+            continue
+        by_reporter = item.author_id is not None and item.author_id == report.reporter_id
+        shown = user is not None and (names_shown or not by_reporter)
+        comments.append(Comment(item, Person.of(user, membership) if shown else None, by_reporter))
+    me_too = (
+        await session.execute(
+            select(col(ReportMeToo.user_id)).where(
+                col(ReportMeToo.report_id) == report_id, col(ReportMeToo.user_id) == viewer_id
+            )
+        )
+    ).first() is not None
+    return ReportDetail(
+        row=row, pictures=pictures, entries=entries, comments=comments, me_too=me_too, answered_by=answered_by
+    )
+
+
+async def similar_open(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    viewer_id: int,
+    moderates: bool,
+    category_id: int,
+    place_id: int | None,
+    location: str = "",
+    now: datetime,
+    days: int = 7,
+) -> list[ReportRow]:
+    """Open reports of the same category and place from the last `days` days that this reader can see: offered
+    before sending, so a neighbour can say "me too" instead of reporting it again."""
+    statement = _with_names(viewer_id, moderates).where(
+        col(Report.community_id) == community_id,
+        col(Report.category_id) == category_id,
+        col(Report.created_at) >= now - timedelta(days=days),
+        col(Report.status).in_(OPEN),
+    )
+    if place_id is not None:
+        statement = statement.where(col(Report.place_id) == place_id)
+    elif location:
+        statement = statement.where(col(Report.location) == location)
+    else:
+        return []
+    rule = visible_to(viewer_id, moderates)
+    if rule is not None:
+        statement = statement.where(rule)
+    statement = statement.order_by(col(Report.id).desc()).limit(SIMILAR_MOST)
+    return await _rows(session, statement, viewer_id, moderates)
+
+
+async def categories_of(session: AsyncSession, community_id: int, *, archived: bool = False) -> list[ReportCategory]:
+    statement = select(ReportCategory).where(col(ReportCategory.community_id) == community_id)
+    if not archived:
+        statement = statement.where(col(ReportCategory.is_archived).is_(False))
+    return list(
+        (await session.execute(statement.order_by(col(ReportCategory.position), col(ReportCategory.id)))).scalars()
+    )
+
+
+async def places_of(session: AsyncSession, community_id: int, *, archived: bool = False) -> list[ReportPlace]:
+    statement = select(ReportPlace).where(col(ReportPlace.community_id) == community_id)
+    if not archived:
+        statement = statement.where(col(ReportPlace.is_archived).is_(False))
+    return list((await session.execute(statement.order_by(col(ReportPlace.position), col(ReportPlace.id)))).scalars())
+
+
+async def site_plan_of(session: AsyncSession, community_id: int) -> SitePlan | None:
+    return (
+        await session.execute(select(SitePlan).where(col(SitePlan.community_id) == community_id))
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """How a community (or one secretary) handles reports over a window of days."""
+
+    days: int
+    reports: int  # made in the window (by this secretary: answered first by them)
+    median_answer_minutes: int | None  # to the first formal answer, of those answered
+    answered_in_time: float | None  # share of the reports answered before their due time
+    resolved: float | None  # share resolved or closed
+    average_rating: float | None
+    ratings: int
+
+
+def _median(values: Sequence[int]) -> int | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle] + 1) // 2
+
+
+async def figures(
+    session: AsyncSession, *, community_id: int, now: datetime, days: int, answered_by_id: int | None = None
+) -> Figures:
+    """Accountability over the last `days` days (reports made in that window): two statements, the sums in the
+    database and the answer times (one small integer per answered report) for the median."""
+    window = [col(Report.community_id) == community_id, col(Report.created_at) >= now - timedelta(days=days)]
+    if answered_by_id is not None:
+        window.append(col(Report.answered_by_id) == answered_by_id)
+    total, in_time, resolved, rating_sum, ratings = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(col(Report.answered_at) <= col(Report.due_at)),
+                func.count().filter(col(Report.status).in_(DONE)),
+                func.coalesce(func.sum(col(Report.rating)), 0),
+                func.count(col(Report.rating)),
+            ).where(*window)
+        )
+    ).one()
+    total = int(total or 0)
+    minutes = list(
+        (
+            await session.execute(
+                select(col(Report.answer_minutes)).where(*window, col(Report.answer_minutes).is_not(None))
+            )
+        ).scalars()
+    )
+    return Figures(
+        days=days,
+        reports=total,
+        median_answer_minutes=_median([value for value in minutes if value is not None]),
+        answered_in_time=in_time / total if total else None,
+        resolved=resolved / total if total else None,
+        average_rating=float(rating_sum or 0) / ratings if ratings else None,
+        ratings=ratings,
+    )
+
+
+async def figures_by_secretary(
+    session: AsyncSession, *, community_id: int, now: datetime, days: int
+) -> list[tuple[Person, Figures]]:
+    """The same figures per secretary who gave first answers in the window (district admins see them)."""
+    rows = await session.execute(
+        select(User, Membership)
+        .join(Report, col(Report.answered_by_id) == col(User.id))
+        .outerjoin(
+            Membership, and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == community_id)
+        )
+        .where(col(Report.community_id) == community_id, col(Report.created_at) >= now - timedelta(days=days))
+        .distinct()
+    )
+    people = [(Person.of(user, membership), id_of(user)) for user, membership in rows.all()]
+    return [
+        (person, await figures(session, community_id=community_id, now=now, days=days, answered_by_id=user_id))
+        for person, user_id in sorted(people, key=lambda pair: pair[0].display_name)
+    ]
+
+
+async def guide_entries(
+    session: AsyncSession,
+    *,
+    district_id: int,
+    category: str | None = None,
+    query: str = "",
+    public_only: bool,
+    most: int = 50,
+) -> list[GuideEntry]:
+    """The response guide of a district, by category, searched by a word in the question, answer, department or
+    rule (Chinese has no spaces: a substring, case-insensitive for Latin letters). Residents see the public part."""
+    statement = select(GuideEntry).where(col(GuideEntry.district_id) == district_id)
+    if public_only:
+        statement = statement.where(col(GuideEntry.is_public).is_(True))
+    if category:
+        statement = statement.where(col(GuideEntry.category) == category)
+    words = query.split()[:5]
+    for word in words:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(
+                col(GuideEntry.question).ilike(pattern, escape="\\"),
+                col(GuideEntry.answer).ilike(pattern, escape="\\"),
+                col(GuideEntry.department).ilike(pattern, escape="\\"),
+                col(GuideEntry.rule).ilike(pattern, escape="\\"),
+            )
+        )
+    statement = statement.order_by(col(GuideEntry.category), col(GuideEntry.id)).limit(most)
+    return list((await session.execute(statement)).scalars())
