@@ -226,6 +226,7 @@ def _register_blueprints(app: Quart) -> None:
     import forum.api.messages_v1  # adds the private message routes to the v1 blueprint
     import forum.api.moderation_v1  # adds the moderation routes to the v1 blueprint
     import forum.api.notifications_v1  # adds the notification routes to the v1 blueprint
+    import forum.api.reports_v1  # adds the problem report routes to the v1 blueprint
     import forum.api.sales_v1  # noqa: F401 -- adds the charity sale routes to the v1 blueprint
     from forum.api.v1 import blueprint as api_v1
     from forum.views import (
@@ -241,6 +242,8 @@ def _register_blueprints(app: Quart) -> None:
         moderation,
         notifications,
         profile,
+        report_admin,
+        reports,
         sales,
         settings,
         threads,
@@ -262,6 +265,8 @@ def _register_blueprints(app: Quart) -> None:
         sales,
         market,
         moderation,
+        reports,
+        report_admin,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api_v1)
