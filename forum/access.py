@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, select
@@ -17,8 +18,10 @@ from forum.models import (
     Community,
     Conversation,
     ConversationMember,
+    District,
     DistrictAdmin,
     Flag,
+    GuideEntry,
     Letter,
     LetterImage,
     Listing,
@@ -33,8 +36,11 @@ from forum.models import (
     Post,
     PostImage,
     Report,
+    ReportCategory,
     ReportComment,
     ReportImage,
+    ReportPlace,
+    Role,
     SaleItem,
     SaleItemImage,
     SaleReservation,
@@ -701,5 +707,85 @@ async def board_in(session: AsyncSession, community_id: int, slug: object) -> Bo
         await session.execute(select(Board).where(col(Board.community_id) == community_id, col(Board.slug) == slug))
     ).scalar_one_or_none()
     if found is None:
+        raise NotFound()
+    return found
+
+
+async def report_category_in(session: AsyncSession, community_id: int, category_id: int) -> ReportCategory:
+    """A report category of this community (archived or not; the action decides), or 404."""
+    found = await session.get(ReportCategory, category_id)
+    if found is None or found.community_id != community_id:
+        raise NotFound()
+    return found
+
+
+async def report_place_in(session: AsyncSession, community_id: int, place_id: int) -> ReportPlace:
+    """A building or landmark of this community (archived or not), or 404."""
+    found = await session.get(ReportPlace, place_id)
+    if found is None or found.community_id != community_id:
+        raise NotFound()
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictStanding:
+    """What one user is in one district: one of its admins, and which of its communities they are a secretary of."""
+
+    district: District
+    is_admin: bool
+    secretary_of: tuple[Community, ...]
+
+    @property
+    def reads_guide(self) -> bool:
+        """The whole response guide is for the district's admins and the secretaries of its communities."""
+        return self.is_admin or bool(self.secretary_of)
+
+
+_DISTRICT = (
+    select(District, DistrictAdmin)
+    .outerjoin(
+        DistrictAdmin,
+        and_(col(DistrictAdmin.district_id) == col(District.id), col(DistrictAdmin.user_id) == bindparam("viewer_id")),
+    )
+    .where(col(District.slug) == bindparam("slug"))
+)
+_SECRETARY_OF = (
+    select(Community)
+    .join(Membership, col(Membership.community_id) == col(Community.id))
+    .where(
+        col(Community.district_id) == bindparam("district_id"),
+        col(Membership.user_id) == bindparam("viewer_id"),
+        col(Membership.role) == Role.SECRETARY,
+        col(Membership.status) == MembershipStatus.VERIFIED,
+    )
+    .order_by(col(Community.id))
+)
+
+
+async def access_district(session: AsyncSession, user: User, slug: str) -> DistrictStanding:
+    """A district whose response guide the user may read (its admins, its communities' secretaries); to anyone
+    else it does not exist (404)."""
+    row = (await session.execute(_DISTRICT, {"viewer_id": user.id, "slug": slug})).first()
+    if row is None:
+        raise NotFound()
+    district, admin = row
+    communities = tuple(
+        (await session.execute(_SECRETARY_OF, {"viewer_id": user.id, "district_id": district.id})).scalars()
+    )
+    standing = DistrictStanding(district=district, is_admin=admin is not None, secretary_of=communities)
+    if not standing.reads_guide:
+        raise NotFound()
+    return standing
+
+
+def require_district_admin(standing: DistrictStanding) -> None:
+    if not standing.is_admin:
+        raise Forbidden(N_("Only the district's admins can see this."))
+
+
+async def guide_entry_in(session: AsyncSession, district_id: int, entry_id: int) -> GuideEntry:
+    """An entry of this district's response guide, or 404."""
+    found = await session.get(GuideEntry, entry_id)
+    if found is None or found.district_id != district_id:
         raise NotFound()
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +52,9 @@ class _APIOnlyProvider(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         """Routes that take JSON or multipart (`forum.api.bodies`) list both request bodies."""
         paths, components = super().build_paths(rule)
+        # quart-schema's own pattern lets `<slug>/x/<id:item_id>` match as one converter (`[^:]*` runs past `>`),
+        # naming the path `/x/{item_id}`: name it from the rule again, one parameter per `<...>`.
+        paths = {re.sub(r"<(?:[^:>]*:)?([^>]+)>", r"{\1}", rule.rule): operations for operations in paths.values()}
         multipart = getattr(self._app.view_functions[rule.endpoint], MULTIPART_ATTRIBUTE, None)
         if multipart is not None:
             body, more = self.build_request_body(multipart, DataSource.FORM_MULTIPART)

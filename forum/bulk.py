@@ -1,4 +1,5 @@
-"""`forum seed-bulk`: a community filled with many threads, replies and likes, for measuring pages at scale.
+"""`forum seed-bulk`: a community filled with many threads, replies and likes (and with `--reports`, problem
+reports: `seed_reports`), for measuring pages at scale.
 
 100,000 threads and 1,000,000 replies must load in minutes, so this bypasses the domain actions (each reply is
 a unit of work with a Markdown render and a jieba segmentation) and writes rows directly: COPY on PostgreSQL,
@@ -15,10 +16,12 @@ are locked for the duration; SQLite has one writer anyway).
 
 from __future__ import annotations
 
+import functools
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
@@ -26,20 +29,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from tqdm import tqdm
 
-from forum.actions import communities
+from forum.actions import communities, report_settings
+from forum.actions.reports import CONFIRM_DAYS, QUEUE_RANK, clock_steps
 from forum.markup import render_markdown
 from forum.models import (
     Board,
     BoardKind,
+    ClockStep,
     Community,
     District,
     Like,
     Membership,
     MembershipStatus,
     Post,
+    Report,
+    ReportCategory,
+    ReportEntry,
+    ReportEntryKind,
+    ReportMeToo,
+    ReportPlace,
+    ReportStatus,
     Role,
     Thread,
     User,
+    id_of,
 )
 from forum.passwords import hash_password
 from forum.search import document
@@ -528,3 +541,392 @@ class _SearchDocuments:
             )
         )
         await session.execute(text("TRUNCATE bulk_post_document"))
+
+
+# --- problem reports (我身边的事) ---------------------------------------------------------------------------------
+
+REPORT_CHUNK = 5_000
+REPORT_TEXT_POOL = 400
+# Buildings and landmarks given to a community that has none yet.
+REPORT_PLACES = [f"{n}号楼" for n in range(1, 25)] + [
+    "东门",
+    "南门",
+    "垃圾房",
+    "地下车库",
+    "健身广场",
+    "快递柜",
+    "自行车棚",
+    "社区服务中心",
+]
+_REPORT_SUBJECTS = {
+    "环境卫生": ["垃圾桶满了没人清", "楼道里堆满杂物", "下水道反味", "宠物粪便没人清理", "垃圾分类点污水横流"],
+    "绿化": ["树枝挡住了窗户", "草坪被踩秃了", "绿化带里有枯树", "树上有马蜂窝"],
+    "停车": ["消防通道被车堵住", "非机动车乱停堵门", "外来车辆占用车位", "地库出口有车乱停"],
+    "噪音": ["晚上十点后还在装修", "广场舞音响太大", "空调外机噪音很大", "凌晨有人在楼下喧哗"],
+    "设施维修": ["路灯坏了，晚上很黑", "电梯经常停运", "门禁刷不开", "楼道灯不亮", "水管漏水", "健身器材松动"],
+    "高空抛物": ["楼上扔下烟头", "有人从高处扔垃圾袋", "窗台花盆摇摇欲坠"],
+    "安全隐患": ["电动车在楼道充电", "井盖松动", "围墙有裂缝", "消防栓被挡住"],
+    "邻里纠纷": ["楼上漏水到我家", "邻居占用公共走廊", "狗叫扰民"],
+    "咨询建议": ["能不能多装几个充电桩", "建议增加快递柜", "老人活动室开放时间能否延长"],
+    "其他": ["小区门口有流浪猫受伤", "有陌生人挨家推销", "信箱被撬"],
+}
+_REPORT_DETAILS = [
+    "已经好几天了，麻烦尽快处理。",
+    "晚上老人小孩出入很不方便，希望早点解决。",
+    "之前打过物业电话，一直没人来。",
+    "照片是今天早上拍的。",
+    "不止我一家，整个单元都受影响。",
+    "请居委会帮忙协调一下，谢谢！",
+    "下雨天更严重，存在安全隐患。",
+]
+_ANSWERS = [
+    "您好，已收到，今天下午安排物业师傅上门查看。",
+    "已联系物业公司，明天上午处理，请留意。",
+    "感谢反映，已转交城管部门，我们会持续跟进。",
+    "已现场查看，问题属实，正在协调维修。",
+    "您好，这个问题需要业委会讨论，我们本周内给您答复。",
+]
+_PROGRESS = ["师傅已到现场，正在维修。", "已下单配件，预计三天内到货。", "已与相关住户沟通。"]
+_RESOLVED = ["已修好，请您确认。", "已清理完毕。", "已协调解决，如有问题请随时反映。"]
+_DECLINES = ["这属于市政管理范围，请拨打12345热线。", "此事需业主自行协商，可申请人民调解。"]
+_REFERRED_TO = ["物业公司", "城管中队", "街道办事处", "房管办", "供电公司", "自来水公司", "派出所"]
+_RATING_COMMENTS = ["处理很快，谢谢！", "还可以", "", "师傅很负责", "希望以后更快一点"]
+
+
+@dataclass(frozen=True)
+class ReportBulkResult:
+    community_slug: str
+    reports: int
+    entries: int
+    me_too: int
+    by_status: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class _Lifecycle:
+    """One report's made-up history, cut at `now`: what `forum.actions.reports` and the clock would have left."""
+
+    status: str = ReportStatus.SUBMITTED
+    answered_at: datetime | None = None
+    answered_by_id: int | None = None
+    escalated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    referred_to: str = ""
+    rating: int | None = None
+    rating_comment: str = ""
+    last_activity_at: datetime | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _rendered(body: str) -> str:
+    return render_markdown(body) if body else ""
+
+
+def _history(
+    rng: random.Random,
+    *,
+    created: datetime,
+    due: datetime,
+    now: datetime,
+    reporter_id: int,
+    secretaries: list[int],
+    texts: dict[str, Text],
+) -> tuple[_Lifecycle, list[tuple[Any, ...]], tuple[str, datetime | None]]:
+    """A report's fate (answered in half an hour mostly, sometimes late or never; handled, referred or declined;
+    resolved; confirmed or closed by the clock), its timeline entries up to `now` (without id and report id)
+    and its pending clock step (or none)."""
+    state = _Lifecycle(last_activity_at=created)
+    events: list[tuple[datetime, str, int | None, str, str, str]] = []  # when, kind, actor, status, body, referred
+    events.append((created, ReportEntryKind.SUBMITTED, reporter_id, "", "", ""))
+    hours = (due - created).total_seconds() / 3600
+    luck = rng.random()
+    answered: datetime | None
+    if luck < 0.004:
+        answered = None  # never answered: overdue for good
+    elif luck < 0.06:
+        answered = due + timedelta(hours=rng.uniform(0.5, 2 * hours))  # late, after the escalation
+    else:
+        minutes = min(rng.lognormvariate(math.log(35), 1.2), hours * 60 * 0.95)
+        answered = created + timedelta(minutes=max(1.0, minutes))
+    for step, at in clock_steps(due):
+        if at > created and (answered is None or at < answered):
+            step_kind = ReportEntryKind.ESCALATED if step == ClockStep.ESCALATE else ReportEntryKind.REMINDED
+            body = "" if step == ClockStep.ESCALATE else ("24" if step == ClockStep.REMIND_24 else "4")
+            events.append((at, step_kind, None, "", body, ""))
+    secretary = rng.choice(secretaries)
+    if answered is not None:
+        if rng.random() < 0.05:
+            events.append((answered, "answer:declined", secretary, ReportStatus.DECLINED, "decline", ""))
+        else:
+            events.append((answered, ReportEntryKind.ANSWER, secretary, ReportStatus.ANSWERED, "answer", ""))
+            moved = answered + timedelta(hours=rng.uniform(0.5, 48))
+            if rng.random() < 0.15:
+                to = rng.choice(_REFERRED_TO)
+                events.append((moved, ReportEntryKind.STATUS, secretary, ReportStatus.REFERRED, "progress", to))
+            else:
+                events.append((moved, ReportEntryKind.STATUS, secretary, ReportStatus.IN_PROGRESS, "progress", ""))
+            if rng.random() < 0.985:  # the rest stay in hand for good
+                resolved = moved + timedelta(days=rng.uniform(0.2, 20))
+                events.append((resolved, ReportEntryKind.STATUS, secretary, ReportStatus.RESOLVED, "resolved", ""))
+                if rng.random() < 0.45:
+                    confirmed = resolved + timedelta(hours=rng.uniform(1, 6 * 24))
+                    events.append((confirmed, ReportEntryKind.CONFIRMED, reporter_id, ReportStatus.CLOSED, "", ""))
+                    if rng.random() < 0.8:
+                        events.append((confirmed, ReportEntryKind.RATED, reporter_id, "", "rating", ""))
+                else:
+                    closing = resolved + timedelta(days=CONFIRM_DAYS)
+                    events.append((closing, ReportEntryKind.AUTO_CLOSED, None, ReportStatus.CLOSED, "7", ""))
+    events.sort(key=lambda event: event[0])
+    entries: list[tuple[Any, ...]] = []
+    for when, kind, actor, status, body, referred in events:
+        if when > now:
+            break
+        text_body = body
+        if body in texts:
+            text_body = texts[body].body
+        if kind == "answer:declined":
+            kind = ReportEntryKind.STATUS
+        if body == "rating":
+            state.rating = rng.choices((5, 4, 3, 2, 1), (55, 25, 10, 5, 5))[0]
+            state.rating_comment = rng.choice(_RATING_COMMENTS)
+            text_body = f"{state.rating}/5" + (f" {state.rating_comment}" if state.rating_comment else "")
+        html = texts[body].body_html if body in texts else _rendered(text_body)
+        if kind == ReportEntryKind.ESCALATED:
+            state.escalated_at = when
+        if status:
+            if state.answered_at is None and actor is not None and kind in (ReportEntryKind.ANSWER, "status"):
+                state.answered_at, state.answered_by_id = when, actor
+            state.status = status
+            if status == ReportStatus.REFERRED:
+                state.referred_to = referred
+            if status == ReportStatus.RESOLVED:
+                state.resolved_at = when
+            if status in (ReportStatus.CLOSED, ReportStatus.DECLINED):
+                state.closed_at = when
+        if kind not in (ReportEntryKind.REMINDED, ReportEntryKind.ESCALATED):
+            state.last_activity_at = when
+        entries.append((actor, str(kind), str(status), text_body, html, referred, when))
+    clock: tuple[str, datetime | None] = ("", None)
+    if state.answered_at is None and state.escalated_at is None and state.status == ReportStatus.SUBMITTED:
+        clock = next((str(step), at) for step, at in clock_steps(due) if at > now and at > created)
+    elif state.status == ReportStatus.RESOLVED and state.resolved_at is not None:
+        clock = (str(ClockStep.CLOSE), state.resolved_at + timedelta(days=CONFIRM_DAYS))
+    return state, entries, clock
+
+
+def _report_texts(rng: random.Random) -> tuple[list[tuple[str, str, str]], dict[str, list[Text]]]:
+    """(category, title, description) to reuse, and the secretaries' texts by use, rendered once."""
+    reports = []
+    for _ in range(REPORT_TEXT_POOL):
+        category = rng.choice(list(_REPORT_SUBJECTS))
+        title = rng.choice(_REPORT_SUBJECTS[category])
+        details = rng.sample(_REPORT_DETAILS, rng.randint(1, 3))
+        reports.append((category, title, title + "。" + "".join(details)))
+    answers = {
+        "answer": _ANSWERS,
+        "progress": _PROGRESS,
+        "resolved": _RESOLVED,
+        "decline": _DECLINES,
+    }
+    return reports, {use: [Text(body, render_markdown(body), "") for body in bodies] for use, bodies in answers.items()}
+
+
+async def seed_reports(
+    session: AsyncSession,
+    *,
+    community_slug: str,
+    reports: int,
+    days: int = 365,
+    seed: int = 1,
+    now: datetime | None = None,
+    show_progress: bool = False,
+) -> ReportBulkResult:
+    """Add `reports` problem reports made over the last `days` days by the community's verified members, each
+    with the history `forum.actions.reports` and its clock would have written by `now`: mostly closed (confirmed
+    and rated, or closed by the clock), some declined, the recent ones still open (submitted on the clock,
+    answered, in progress, referred, resolved and waiting), a few overdue; timeline entries, "me too"s and
+    counters to match; queue_rank from QUEUE_RANK and clock_at/clock_step from the same rules. No photos, comments,
+    events or notifications. The community gets the default categories and some buildings and landmarks if it
+    has none. Flushes, never commits."""
+    started = utcnow()
+    now = now or started
+    rng = random.Random(seed * 7919 + 16)  # noqa: S311 -- made-up test data, reproducible by seed
+    writer = _Writer(session)
+    if writer.postgres:
+        await session.execute(text("LOCK TABLE report, report_entry, report_me_too IN SHARE ROW EXCLUSIVE MODE"))
+    community = await _community(session, community_slug)
+    community_id = id_of(community)
+    categories = {
+        row.name: id_of(row)
+        for row in (
+            await session.execute(
+                select(ReportCategory).where(
+                    col(ReportCategory.community_id) == community_id, ~col(ReportCategory.is_archived)
+                )
+            )
+        ).scalars()
+    }
+    if not categories:
+        defaults = await report_settings.create_default_categories(session, community=community)
+        categories = {row.name: id_of(row) for row in defaults}
+    places = list(
+        (
+            await session.execute(
+                select(col(ReportPlace.id)).where(
+                    col(ReportPlace.community_id) == community_id, ~col(ReportPlace.is_archived)
+                )
+            )
+        ).scalars()
+    )
+    if not places:
+        rows = [
+            ReportPlace(community_id=community_id, name=name, position=position)
+            for position, name in enumerate(REPORT_PLACES)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        places = [id_of(row) for row in rows]
+    members = (
+        await session.execute(
+            select(col(Membership.user_id), col(Membership.role)).where(
+                col(Membership.community_id) == community_id, col(Membership.status) == MembershipStatus.VERIFIED
+            )
+        )
+    ).all()
+    residents = [user_id for user_id, _role in members]
+    secretaries = [user_id for user_id, role in members if role == Role.SECRETARY] or residents[:1]
+    if not residents:
+        raise ValueError(f"community {community_slug} has no verified members to report problems")
+    pool, answers = _report_texts(rng)
+    hours = community.report_answer_hours
+    span = timedelta(days=days).total_seconds()
+    origin = now - timedelta(days=days)
+    starts = sorted(rng.uniform(0, span) for _ in range(reports))
+    next_report = await _next_id(session, Report)
+    next_entry = await _next_id(session, ReportEntry)
+    written_entries = written_me_too = 0
+    by_status: dict[str, int] = {}
+    bar = tqdm(total=reports, desc="reports", unit="report", disable=not show_progress, smoothing=0.05)
+    for chunk_start in range(0, reports, REPORT_CHUNK):
+        report_rows: list[tuple[Any, ...]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        me_too_rows: list[tuple[Any, ...]] = []
+        for index in range(chunk_start, min(reports, chunk_start + REPORT_CHUNK)):
+            report_id = next_report + index
+            created = origin + timedelta(seconds=starts[index])
+            due = created + timedelta(hours=hours)
+            reporter = rng.choice(residents)
+            texts = {use: rng.choice(choices) for use, choices in answers.items()}
+            state, entries, (clock_step, clock_at) = _history(
+                rng, created=created, due=due, now=now, reporter_id=reporter, secretaries=secretaries, texts=texts
+            )
+            category, title, description = rng.choice(pool)
+            if rng.random() < 0.85:
+                place_id, location = rng.choice(places), rng.choice(("", "", f"{rng.randint(1, 4)}单元"))
+            else:
+                place_id, location = None, rng.choice(_PLACES)
+            others = [person for person in rng.sample(residents, min(len(residents), 6)) if person != reporter]
+            me_too = others[: rng.choice((0,) * 17 + (1, 2, 5))]
+            for person in me_too:
+                me_too_rows.append((report_id, person, created + timedelta(minutes=rng.uniform(5, 600))))
+            answer_minutes = (
+                max(0, math.ceil((state.answered_at - created).total_seconds() / 60)) if state.answered_at else None
+            )
+            report_rows.append(
+                (
+                    report_id,
+                    community_id,
+                    reporter,
+                    categories.get(category) or rng.choice(list(categories.values())),
+                    place_id,
+                    location,
+                    title,
+                    description,
+                    rng.random() < 0.05,
+                    rng.random() < 0.1,
+                    str(state.status),
+                    QUEUE_RANK[ReportStatus(state.status)],
+                    created,
+                    due,
+                    state.answered_at,
+                    state.answered_by_id,
+                    answer_minutes,
+                    state.escalated_at,
+                    clock_at,
+                    clock_step,
+                    state.referred_to,
+                    state.resolved_at,
+                    state.closed_at,
+                    state.rating,
+                    state.rating_comment,
+                    len(me_too),
+                    0,
+                    state.last_activity_at,
+                    "",
+                )
+            )
+            for actor, kind, status, body, html, referred, when in entries:
+                entry_rows.append((next_entry, report_id, actor, kind, status, body, html, referred, when))
+                next_entry += 1
+            by_status[str(state.status)] = by_status.get(str(state.status), 0) + 1
+        await writer.write(_table(Report), _REPORT_COLUMNS, report_rows)
+        await writer.write(_table(ReportEntry), _ENTRY_COLUMNS, entry_rows)
+        await writer.write(_table(ReportMeToo), ["report_id", "user_id", "created_at"], me_too_rows)
+        written_entries += len(entry_rows)
+        written_me_too += len(me_too_rows)
+        bar.update(len(report_rows))
+    bar.close()
+    if writer.postgres:
+        for table in ("report", "report_entry"):
+            await session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608 -- fixed names
+                )
+            )
+        await session.execute(text("ANALYZE report"))
+        await session.execute(text("ANALYZE report_entry"))
+        await session.execute(text("ANALYZE report_me_too"))
+    return ReportBulkResult(
+        community_slug=community_slug,
+        reports=reports,
+        entries=written_entries,
+        me_too=written_me_too,
+        by_status=dict(sorted(by_status.items())),
+        seconds=(utcnow() - started).total_seconds(),
+    )
+
+
+_REPORT_COLUMNS = [
+    "id",
+    "community_id",
+    "reporter_id",
+    "category_id",
+    "place_id",
+    "location",
+    "title",
+    "description",
+    "is_private",
+    "is_anonymous",
+    "status",
+    "queue_rank",
+    "created_at",
+    "due_at",
+    "answered_at",
+    "answered_by_id",
+    "answer_minutes",
+    "escalated_at",
+    "clock_at",
+    "clock_step",
+    "referred_to",
+    "resolved_at",
+    "closed_at",
+    "rating",
+    "rating_comment",
+    "me_too_count",
+    "comment_count",
+    "last_activity_at",
+    "hidden_reason",
+]
+_ENTRY_COLUMNS = ["id", "report_id", "actor_id", "kind", "status", "body", "body_html", "referred_to", "created_at"]

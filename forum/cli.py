@@ -65,7 +65,9 @@ def _print_demo_accounts() -> None:
 async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     from forum.db import Database
 
-    db = Database(load_config()["DATABASE_URL"])
+    config = load_config()
+    # With the upload directory: the demo's site plan is a picture, written when the unit of work commits.
+    db = Database(config["DATABASE_URL"], upload_dir=config["UPLOAD_DIR"])
     try:
         async with db.unit_of_work() as session:
             return await work(session)
@@ -83,10 +85,10 @@ def _seed_demo(args: argparse.Namespace) -> int:
 
 
 def _seed_bulk(args: argparse.Namespace) -> int:
-    from forum.bulk import BulkResult, seed_bulk
+    from forum.bulk import BulkResult, ReportBulkResult, seed_bulk, seed_reports
     from forum.search import initialize
 
-    for name in ("threads", "replies", "users"):
+    for name in ("threads", "replies", "users", "reports"):
         if getattr(args, name) < 0:
             print(f"--{name} cannot be negative.", file=sys.stderr)
             return 2
@@ -95,8 +97,8 @@ def _seed_bulk(args: argparse.Namespace) -> int:
         return 2
     initialize()
 
-    async def work(session: AsyncSession) -> BulkResult:
-        return await seed_bulk(
+    async def work(session: AsyncSession) -> tuple[BulkResult, ReportBulkResult | None]:
+        result = await seed_bulk(
             session,
             community_slug=args.community,
             threads=args.threads,
@@ -106,9 +108,15 @@ def _seed_bulk(args: argparse.Namespace) -> int:
             seed=args.seed,
             show_progress=not args.quiet,
         )
+        if not args.reports:
+            return result, None
+        reports = await seed_reports(
+            session, community_slug=args.community, reports=args.reports, seed=args.seed, show_progress=not args.quiet
+        )
+        return result, reports
 
     try:
-        result = asyncio.run(_with_session(work))
+        result, reports = asyncio.run(_with_session(work))
     except ValueError as error:
         print(f"seed-bulk: {error}", file=sys.stderr)
         return 2
@@ -116,6 +124,9 @@ def _seed_bulk(args: argparse.Namespace) -> int:
         f"Added {result.threads} threads, {result.replies} replies, {result.likes} likes and {result.users} members "
         f"to community {result.community_slug} in {result.seconds:.0f} s."
     )
+    if reports is not None:
+        statuses = ", ".join(f"{count} {status}" for status, count in reports.by_status.items())
+        print(f"Added {reports.reports} problem reports ({statuses}) in {reports.seconds:.0f} s.")
     return 0
 
 
@@ -210,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--replies", type=int, default=10000, help="replies in all, shared unevenly among threads")
     bulk.add_argument("--likes", type=int, help="about this many likes in all (default: half the replies)")
     bulk.add_argument("--users", type=int, default=200, help="new verified members who write (demo password)")
+    bulk.add_argument(
+        "--reports", type=int, default=0, help="problem reports over the last year, mostly closed (default: none)"
+    )
     bulk.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same texts")
     bulk.add_argument("--quiet", action="store_true", help="no progress bar")
     bulk.set_defaults(func=_seed_bulk)

@@ -59,6 +59,25 @@ def gettext(message: str, **params: object) -> str:
     return text % params if params else text
 
 
+class Later:
+    """A msgid passed as a parameter of a message (a status's name inside "A report that is %(current)s…"): it
+    is translated when the message is, into the reader's language, not when the action raised it."""
+
+    __slots__ = ("msgid",)
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    def __str__(self) -> str:
+        return translations().gettext(self.msgid)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Later) and other.msgid == self.msgid) or other == self.msgid
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     text = translations().ngettext(singular, plural, n)
     return text % {"num": n, **params}

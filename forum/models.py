@@ -865,6 +865,7 @@ class Report(SQLModel, table=True):
         Index("ix_report_queue", "community_id", "queue_rank", "due_at", "id"),  # the secretaries' queue
         Index("ix_report_clock", "clock_at"),  # the clock's scan: only reports with a step pending
         Index("ix_report_recent", "community_id", "category_id", "created_at"),  # duplicates: same kind, 7 days
+        Index("ix_report_community_created", "community_id", "created_at"),  # figures over the last 30/90 days
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_in_range"),
     )
 

@@ -23,11 +23,14 @@ from forum.actions import (
     communities,
     conversations,
     flags,
+    guide,
     letters,
     listings,
     memberships,
     messages,
     mutes,
+    report_settings,
+    reports,
     sale_items,
     sales,
     suspensions,
@@ -45,6 +48,7 @@ from forum.api import (
     messages_v1,
     moderation_v1,
     notifications_v1,
+    reports_v1,
     sales_v1,
     schemas,
 )
@@ -53,9 +57,10 @@ from forum.app import create_app
 from forum.config import LOCALES
 from forum.db import Database
 from forum.markup import MAX_BODY_CHARS
-from forum.models import FilterMode, ListingKind, MembershipStatus, Role
+from forum.models import FilterMode, ListingKind, MembershipStatus, ReportStatus, Role
 from forum.queries import listings as listing_queries
 from forum.queries import messages as message_queries
+from forum.queries import reports as report_queries
 from forum.queries import threads as thread_queries
 from forum.validation import MAX_ID, NUMBER_TEXT_MAX, PASSWORD_MAX, REASON_MAX, USERNAME_MAX, WHEN_TEXT_MAX
 from tests.conftest import app_config
@@ -189,6 +194,55 @@ EXPECTED: dict[type[BaseModel], dict[str, dict[str, int]]] = {
     },
     sales_v1.ReserveIn: {"quantity<str>": NUMBER_TEXT},
     sales_v1.SummaryIn: {"summary": most(sales.SUMMARY_MAX)},
+    reports_v1.ReportListQuery: {
+        "show": most(longest(report_queries.LIST_FILTERS)),
+        "category_id": LATER_ID,
+        "place_id": LATER_ID,
+        "before": LATER_ID,
+    },
+    reports_v1.QueueQuery: {
+        "status": most(longest(ReportStatus)),
+        "category_id": LATER_ID,
+        "place_id": LATER_ID,
+        "after": most(report_queries.QUEUE_CURSOR_MAX),
+    },
+    reports_v1.SimilarQuery: {"category_id": LATER_ID, "place_id": LATER_ID, "location": most(reports.LOCATION_MAX)},
+    reports_v1.ReportIn: {
+        "category_id<str>": NUMBER_TEXT,
+        "description": most(reports.DESCRIPTION_MAX),
+        "title": most(reports.TITLE_MAX),
+        "place_id<str>": NUMBER_TEXT,
+        "location": most(reports.LOCATION_MAX),
+        "plan_x<str>": NUMBER_TEXT,
+        "plan_y<str>": NUMBER_TEXT,
+    },
+    reports_v1.ResponseIn: {
+        "body": most(reports.ANSWER_MAX),
+        "status": most(longest(ReportStatus)),
+        "referred_to": most(reports.REFERRED_MAX),
+    },
+    reports_v1.ConfirmIn: {"comment": most(reports.RATING_COMMENT_MAX)},  # the action explains a rating (1 to 5)
+    reports_v1.ReopenIn: {"reason": most(reports.RATING_COMMENT_MAX)},
+    reports_v1.RatingIn: {"comment": most(reports.RATING_COMMENT_MAX)},
+    reports_v1.CommentIn: {"body": most(reports.COMMENT_MAX)},
+    reports_v1.SettingsListQuery: {},
+    reports_v1.CategoryIn: {"name": most(report_settings.CATEGORY_NAME_MAX)},
+    reports_v1.CategoryChangeIn: {"name": most(report_settings.CATEGORY_NAME_MAX)},
+    reports_v1.PlaceIn: {"name": most(report_settings.PLACE_NAME_MAX)},
+    reports_v1.PlaceChangeIn: {},
+    reports_v1.SettingsIn: {
+        "answer_hours": between(report_settings.ANSWER_HOURS_MIN, report_settings.ANSWER_HOURS_MAX)
+    },
+    reports_v1.FiguresQuery: {"days": between(min(reports_v1.FIGURE_DAYS), max(reports_v1.FIGURE_DAYS))},
+    reports_v1.GuideQuery: {"category": most(guide.CATEGORY_MAX), "q": most(guide.QUESTION_MAX)},
+    reports_v1.GuideEntryIn: {
+        "category": most(guide.CATEGORY_MAX),
+        "question": most(guide.QUESTION_MAX),
+        "answer": most(guide.ANSWER_MAX),
+        "department": most(guide.DEPARTMENT_MAX),
+        "rule": most(guide.RULE_MAX),
+    },
+    reports_v1.HideIn: {"reason": REASON},
     schemas.SwitchIn: {},
 }
 

@@ -33,7 +33,7 @@ from forum.actions.threads import author_data, render_body
 from forum.db import insert_for, record_event
 from forum.errors import Forbidden, field_error
 from forum.events import PersonData, ReportChanged, ReportCommentCreated, ReportCreated, ReportEntryAdded, ReportQueued
-from forum.i18n import N_
+from forum.i18n import N_, Later
 from forum.images import PreparedImage
 from forum.markup import MAX_BODY_CHARS
 from forum.models import (
@@ -416,19 +416,20 @@ async def _move(session: AsyncSession, report: Report, *, sources: Sequence[str]
 
 
 def _refuse_move(report: Report, target: str) -> None:
-    if report.status in FINAL_STATUSES:
+    # `current`, not `status`: field_error's own `status` is the HTTP status.
+    if report.status in FINAL_STATUSES and target == report.status:
         raise field_error(
             "status",
-            N_("This report is %(status)s: it cannot change any more."),
+            N_("This report is %(current)s: it cannot change any more."),
             status=409,
-            **{"status": STATUS_NAMES[ReportStatus(report.status)]},
+            current=Later(STATUS_NAMES[ReportStatus(report.status)]),
         )
     raise field_error(
         "status",
         N_("A report that is %(current)s cannot become %(target)s."),
         status=409,
-        current=STATUS_NAMES[ReportStatus(report.status)],
-        target=STATUS_NAMES[ReportStatus(target)],
+        current=Later(STATUS_NAMES[ReportStatus(report.status)]),
+        target=Later(STATUS_NAMES[ReportStatus(target)]),
     )
 
 
@@ -457,7 +458,9 @@ async def respond(
             errors.add("status", N_("Choose a status from the list."))
         else:
             target = status
-    elif report.status == ReportStatus.SUBMITTED:
+    if target == ReportStatus.SUBMITTED == report.status:
+        # The first answer makes a new report answered, also when the form sent its current status back (it
+        # would otherwise stop the clock and stay "submitted", first in the queue as if still waiting).
         target = ReportStatus.ANSWERED
     clean_referred = errors.check(clean_text, referred_to, "referred_to", max_length=REFERRED_MAX, required=False)
     if target in (ReportStatus.REFERRED, ReportStatus.DECLINED) and target != report.status and not clean_referred:
@@ -544,9 +547,9 @@ async def confirm(
     if report.status != ReportStatus.RESOLVED:
         raise field_error(
             "status",
-            N_("Only a resolved report can be confirmed; this one is %(status)s."),
+            N_("Only a resolved report can be confirmed; this one is %(current)s."),
             status=409,
-            **{"status": STATUS_NAMES[ReportStatus(report.status)]},
+            current=Later(STATUS_NAMES[ReportStatus(report.status)]),
         )
     values: dict[str, object] = {
         "status": ReportStatus.CLOSED,
@@ -602,9 +605,9 @@ async def reopen(
     if report.status != ReportStatus.RESOLVED:
         raise field_error(
             "status",
-            N_("Only a resolved report can be reopened; this one is %(status)s."),
+            N_("Only a resolved report can be reopened; this one is %(current)s."),
             status=409,
-            **{"status": STATUS_NAMES[ReportStatus(report.status)]},
+            current=Later(STATUS_NAMES[ReportStatus(report.status)]),
         )
     if report.resolved_at is not None and now >= report.resolved_at + timedelta(days=CONFIRM_DAYS):
         raise field_error(

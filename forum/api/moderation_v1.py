@@ -167,13 +167,16 @@ class FlagEntryOut(BaseModel):
 
 
 class FlaggedOut(BaseModel):
-    kind: Literal["reply", "thread", "letter", "listing", "message"]  # a thread is flagged by its opening post
+    # a thread is flagged by its opening post
+    kind: Literal["reply", "thread", "letter", "listing", "message", "report", "report_comment"]
     post_id: int | None
     thread_id: int | None
     number: int | None
     letter_id: int | None
     listing_id: int | None
     message_id: int | None  # a private message: that one message, never its conversation
+    report_id: int | None = None  # a problem report (我身边的事)
+    report_comment_id: int | None = None  # a comment under a report
     title: str  # the thread's, the letter's or the listing's; for a message, the start of its text
     author: str | None
     body_html: str

@@ -190,15 +190,16 @@ async def _conversation(session: AsyncSession, envelopes: list[Envelope], reader
     return envelopes
 
 
-_NEW_REPORT = frozenset({"report.created"})
+_LISTED_REPORT = frozenset({"report.created", "report.changed"})
 
 
 async def _reports(session: AsyncSession, envelopes: list[Envelope], reader: Reader) -> list[Envelope]:
-    """Reports the community's list shows this reader now: a hidden one only to its reporter and the
-    secretaries. (Private reports are never recorded in this room.)"""
+    """Reports the community's list shows this reader now: a hidden one (its making and its changes before it
+    was hidden) only to its reporter and the secretaries; `report.hidden` stays, so a list that shows it drops
+    it. (Private reports are never recorded in this room.)"""
     rows = await session.execute(
         select(col(Report.id), col(Report.reporter_id), col(Report.hidden_at)).where(
-            col(Report.id).in_(_ids(envelopes, _NEW_REPORT, "report_id"))
+            col(Report.id).in_(_ids(envelopes, _LISTED_REPORT, "report_id"))
         )
     )
     shown = {
@@ -210,7 +211,7 @@ async def _reports(session: AsyncSession, envelopes: list[Envelope], reader: Rea
     return [
         envelope
         for envelope in envelopes
-        if envelope["type"] not in _NEW_REPORT or envelope["data"]["report_id"] in shown
+        if envelope["type"] not in _LISTED_REPORT or envelope["data"]["report_id"] in shown
     ]
 
 
@@ -253,6 +254,6 @@ COMMUNITY = ReplayFilter(_NOTICE, _community)
 LETTERS = ReplayFilter(_NEW_LETTER, _letters)
 MARKET = ReplayFilter(_NEW_LISTING, _market)
 CONVERSATION = ReplayFilter(_MESSAGE, _conversation)
-REPORTS = ReplayFilter(_NEW_REPORT, _reports)
+REPORTS = ReplayFilter(_LISTED_REPORT, _reports)
 REPORT_QUEUE = ReplayFilter(_QUEUED, _report_queue)
 REPORT = ReplayFilter(_COMMENT, _report)

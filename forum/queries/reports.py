@@ -41,6 +41,7 @@ QUEUE_PER_PAGE = 30
 SIMILAR_MOST = 5
 OPEN = (ReportStatus.SUBMITTED, ReportStatus.ANSWERED, ReportStatus.IN_PROGRESS, ReportStatus.REFERRED)
 DONE = (ReportStatus.RESOLVED, ReportStatus.CLOSED)
+QUEUE_CURSOR_MAX = 40  # the longest `after` cursor of the queue
 LIST_FILTERS = ("open", "done", "all")  # the neighbours' list: open, resolved (or closed), or all
 
 
@@ -182,7 +183,7 @@ def _queue_cursor(report: Report) -> str:
 
 def parse_queue_cursor(raw: object) -> tuple[int, datetime, int] | None:
     """The queue's `after` cursor, or None for anything that is not one."""
-    if not isinstance(raw, str) or len(raw) > 40:
+    if not isinstance(raw, str) or len(raw) > QUEUE_CURSOR_MAX:
         return None
     parts = raw.split(".")
     if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):

@@ -18,7 +18,9 @@ from forum.models import Community
 from forum.permissions import CommunityStanding, can_moderate, can_read_content, can_request_to_join
 from forum.queries.communities import community_overview
 from forum.queries.letters import featured_letters
+from forum.queries.report_figures import community_figures
 from forum.queries.threads import boards_of
+from forum.timeutil import utcnow
 from forum.web.context import commit, current_user, db_session, login_required, notify, require_user
 from forum.web.ratelimits import JOIN_LIMITS
 from forum.web.templating import render_template
@@ -49,10 +51,15 @@ async def _show_page(
     readable = can_read_content(standing)
     boards = await boards_of(db_session(), community) if readable else []
     featured = await featured_letters(db_session(), community, require_user()) if readable else []
+    # Accountability for problem reports, in public for the community's readers (issue 16).
+    report_figures = (
+        await community_figures(db_session(), community_id=community.id or 0, now=utcnow()) if readable else []
+    )
     return await render_template(
         "communities/show.html",
         boards=boards,
         featured=featured,
+        report_figures=report_figures,
         community=community,
         standing=standing,
         overview=overview,

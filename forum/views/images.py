@@ -1,5 +1,6 @@
 """Pictures under posts, behind the same access check as the thread they are in, and in private messages, for
-the conversation's participants only."""
+the conversation's participants only; photos of problem reports under the report's rule (a private one: its
+reporter and the secretaries)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from forum.access import (
     access_letter_image,
     access_listing_image,
     access_message_image,
+    access_report_image,
     access_sale_item_image,
 )
 from forum.errors import NotFound
@@ -57,6 +59,12 @@ async def sale_item_image(image_id: int, variant: str) -> Any:
 @login_required
 async def listing_image(image_id: int, variant: str) -> Any:
     return await _send(await access_listing_image(db_session(), require_user(), image_id), _variant(variant))
+
+
+@blueprint.get("/reports/images/<id:image_id>/<variant>")
+@login_required
+async def report_image(image_id: int, variant: str) -> Any:
+    return await _send(await access_report_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 def _variant(name: str) -> Variant:

@@ -1,6 +1,6 @@
-"""A secretary's tools as pages: hiding replies, threads and thank-you letters (with the reason their author
-sees) and showing them again, the thread panel (lock, pin, slow mode, timer, move, delete), flags and the
-review queue, the word filter, and the community's moderation log."""
+"""A secretary's tools as pages: hiding replies, threads, thank-you letters, problem reports and their comments
+(with the reason their author sees) and showing them again, the thread panel (lock, pin, slow mode, timer, move,
+delete), flags and the review queue, the word filter, and the community's moderation log."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from forum.access import (
     access_letter,
     access_listing,
     access_post,
+    access_report,
+    access_report_comment,
     access_thread,
     board_in,
     require_moderator,
@@ -22,7 +24,16 @@ from forum.access import (
 from forum.actions import flags, hiding, thread_tools, threads, word_filters
 from forum.actions.hiding import Hideable
 from forum.errors import Forbidden, InvalidInput
-from forum.flaggables import LetterItem, ListingItem, MessageItem, ReplyItem, ThreadItem, of_post
+from forum.flaggables import (
+    LetterItem,
+    ListingItem,
+    MessageItem,
+    ReplyItem,
+    ReportCommentItem,
+    ReportItem,
+    ThreadItem,
+    of_post,
+)
 from forum.i18n import N_
 from forum.models import Community, id_of
 from forum.paths import letter_path, listing_path, post_path
@@ -492,3 +503,143 @@ async def hide_thread(thread_id: int) -> Any:
 
     done = N_("The thread is hidden; its author sees why.") if hidden else N_("The thread is shown again.")
     return await _thread_step(thread_id, step, done)
+
+
+# Problem reports (我身边的事) and their comments, through the same flag, hide and review path.
+
+
+async def _report_item(report_id: int) -> tuple[ReportItem, Community, CommunityStanding]:
+    report, community, standing = await access_report(db_session(), require_user(), report_id)
+    return ReportItem(report), community, standing
+
+
+async def _comment_item(comment_id: int) -> tuple[ReportCommentItem, Community, CommunityStanding]:
+    comment, report, community, standing = await access_report_comment(db_session(), require_user(), comment_id)
+    return ReportCommentItem(comment, report), community, standing
+
+
+@blueprint.get("/reports/<id:report_id>/flag")
+@login_required
+async def flag_report_form(report_id: int) -> Any:
+    item, _community, _standing = await _report_item(report_id)
+    return await _flag_page(item, item.url, form={}, errors={})
+
+
+@blueprint.post("/reports/<id:report_id>/flag")
+@login_required
+@rate_limit(limits=FLAG_LIMITS)
+async def flag_report(report_id: int) -> Any:
+    item, _community, standing = await _report_item(report_id)
+    return await _flagged(item, standing, item.url)
+
+
+@blueprint.get("/reports/comments/<id:comment_id>/flag")
+@login_required
+async def flag_report_comment_form(comment_id: int) -> Any:
+    item, _community, _standing = await _comment_item(comment_id)
+    return await _flag_page(item, item.url, form={}, errors={})
+
+
+@blueprint.post("/reports/comments/<id:comment_id>/flag")
+@login_required
+@rate_limit(limits=FLAG_LIMITS)
+async def flag_report_comment(comment_id: int) -> Any:
+    item, _community, standing = await _comment_item(comment_id)
+    return await _flagged(item, standing, item.url)
+
+
+@blueprint.post("/reports/<id:report_id>/review")
+@login_required
+async def decide_report(report_id: int) -> Any:
+    item, community, standing = await _report_item(report_id)
+    return await _decided(item, community, standing)
+
+
+@blueprint.post("/reports/comments/<id:comment_id>/review")
+@login_required
+async def decide_report_comment(comment_id: int) -> Any:
+    item, community, standing = await _comment_item(comment_id)
+    return await _decided(item, community, standing)
+
+
+async def _hide_report_page(
+    item: ReportItem | ReportCommentItem, *, form: Any, errors: dict[str, str], status: int = 200
+) -> Any:
+    page = await render_template(
+        "moderation/hide_report.html",
+        item=item,
+        is_comment=isinstance(item, ReportCommentItem),
+        back=item.url,
+        action=request.path,
+        form=form,
+        errors=errors,
+    )
+    return page, status
+
+
+async def _set_report_hidden(item: ReportItem | ReportCommentItem, standing: CommunityStanding, hidden: bool) -> Any:
+    """A secretary hides a report or a comment with a reason its author sees, or shows it again."""
+    form = await request.form
+    try:
+        await hiding.set_hidden(
+            db_session(),
+            actor=require_user(),
+            item=item,
+            standing=standing,
+            hidden=hidden,
+            reason=form.get("reason", ""),
+        )
+    except InvalidInput as error:  # refused before anything was written
+        if hidden:
+            return await _hide_report_page(item, form=form, errors=error.translated_fields(), status=error.status)
+        return await refused_back(error, item.url)
+    await commit()
+    if isinstance(item, ReportItem):
+        await notify(N_("The report is hidden; its reporter sees why.") if hidden else N_("The report is shown again."))
+    else:
+        await notify(N_("The comment is hidden; its author sees why.") if hidden else N_("The comment is shown again."))
+    return redirect(item.url)
+
+
+@blueprint.get("/reports/<id:report_id>/hide")
+@login_required
+async def hide_report_form(report_id: int) -> Any:
+    item, _community, standing = await _report_item(report_id)
+    require_moderator(standing)
+    return await _hide_report_page(item, form={}, errors={})
+
+
+@blueprint.post("/reports/<id:report_id>/hide")
+@login_required
+async def hide_report(report_id: int) -> Any:
+    item, _community, standing = await _report_item(report_id)
+    return await _set_report_hidden(item, standing, True)
+
+
+@blueprint.post("/reports/<id:report_id>/show")
+@login_required
+async def show_report(report_id: int) -> Any:
+    item, _community, standing = await _report_item(report_id)
+    return await _set_report_hidden(item, standing, False)
+
+
+@blueprint.get("/reports/comments/<id:comment_id>/hide")
+@login_required
+async def hide_report_comment_form(comment_id: int) -> Any:
+    item, _community, standing = await _comment_item(comment_id)
+    require_moderator(standing)
+    return await _hide_report_page(item, form={}, errors={})
+
+
+@blueprint.post("/reports/comments/<id:comment_id>/hide")
+@login_required
+async def hide_report_comment(comment_id: int) -> Any:
+    item, _community, standing = await _comment_item(comment_id)
+    return await _set_report_hidden(item, standing, True)
+
+
+@blueprint.post("/reports/comments/<id:comment_id>/show")
+@login_required
+async def show_report_comment(comment_id: int) -> Any:
+    item, _community, standing = await _comment_item(comment_id)
+    return await _set_report_hidden(item, standing, False)

@@ -100,6 +100,8 @@ POST_LIMITS = _per_account_and_address("posts", (20, 5 * MINUTE), (200, 5 * MINU
 MESSAGE_LIMITS = _per_account_and_address("messages", (60, 5 * MINUTE), (600, 5 * MINUTE))
 # Thank-you letters: public praise, not a stream.
 LETTER_LIMITS = _per_account_and_address("letters", (10, HOUR), (100, HOUR))
+# Problem reports (我身边的事), with their photos, across the page and the API: a bad week's worth, not a flood.
+REPORT_LIMITS = _per_account_and_address("reports", (10, HOUR), (100, HOUR))
 # New sales, donated items, listings, offers: a bazaar's worth, not a flood.
 MARKET_LIMITS = _per_account_and_address("market", (30, HOUR), (300, HOUR))
 # Likes of posts and letters, and taking them back.
@@ -119,6 +121,7 @@ ALL_LIMITS = [
     *POST_LIMITS,
     *MESSAGE_LIMITS,
     *LETTER_LIMITS,
+    *REPORT_LIMITS,
     *MARKET_LIMITS,
     *LIKE_LIMITS,
     *FLAG_LIMITS,

@@ -132,6 +132,7 @@ def upgrade() -> None:
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.create_index('ix_report_clock', ['clock_at'], unique=False)
         batch_op.create_index('ix_report_community_id', ['community_id', 'id'], unique=False)
+        batch_op.create_index('ix_report_community_created', ['community_id', 'created_at'], unique=False)
         batch_op.create_index('ix_report_queue', ['community_id', 'queue_rank', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_report_recent', ['community_id', 'category_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_reporter_id'), ['reporter_id'], unique=False)
@@ -256,6 +257,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_recent')
         batch_op.drop_index('ix_report_queue')
         batch_op.drop_index('ix_report_community_id')
+        batch_op.drop_index('ix_report_community_created')
         batch_op.drop_index('ix_report_clock')
 
     op.drop_table('report')
