@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -45,15 +45,23 @@ QUEUE_CURSOR_MAX = 40  # the longest `after` cursor of the queue
 LIST_FILTERS = ("open", "done", "all")  # the neighbours' list: open, resolved (or closed), or all
 
 
+class Thumbnail(NamedTuple):
+    """A report's first photo, as a list shows it."""
+
+    id: int
+    thumb_width: int
+    thumb_height: int
+
+
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     """A report as a list shows it."""
 
-    report: Report
+    report: Any  # the report's columns, as a Core row (read only; attribute names as on `Report`)
     category: str
     place: str  # the building or landmark, and the unit or detail
     reporter: Person | None  # None: hidden from this reader, or the account is gone
-    thumbnail: ReportImage | None
+    thumbnail: Thumbnail | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +99,24 @@ def place_text(place: str | None, location: str) -> str:
     return " ".join(part for part in (place or "", location) if part)
 
 
-def _with_names(viewer_id: int | None, moderates: bool) -> Any:
+def _with_names() -> Any:
+    """Reports as flat Core rows (every column of `report`, then its category's and place's names and its
+    reporter's name and badge): a list of twenty builds no ORM objects (they cost more than the query)."""
     return (
-        select(Report, col(ReportCategory.name), col(ReportPlace.name), User, Membership)
+        select(
+            *Report.__table__.c,  # type: ignore[attr-defined]  # a table model has __table__
+            col(ReportCategory.name).label("category_name"),
+            col(ReportPlace.name).label("place_name"),
+            col(User.username).label("reporter_username"),
+            col(User.display_name).label("reporter_display_name"),
+            col(Membership.is_party_member).label("reporter_badge"),
+            col(ReportImage.id).label("thumb_id"),
+            col(ReportImage.thumb_width).label("thumb_width"),
+            col(ReportImage.thumb_height).label("thumb_height"),
+        )
         .join(ReportCategory, col(ReportCategory.id) == col(Report.category_id))
+        # Its first photo, for the list (uq_report_image_report_position finds it).
+        .outerjoin(ReportImage, and_(col(ReportImage.report_id) == col(Report.id), col(ReportImage.position) == 0))
         .outerjoin(ReportPlace, col(ReportPlace.id) == col(Report.place_id))
         .outerjoin(User, col(User.id) == col(Report.reporter_id))
         .outerjoin(
@@ -102,6 +124,9 @@ def _with_names(viewer_id: int | None, moderates: bool) -> Any:
             and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == col(Report.community_id)),
         )
     )
+
+
+_LISTED = _with_names()  # built once: building it cost more than SQLite takes to run it
 
 
 def visible_to(viewer_id: int | None, moderates: bool) -> ColumnElement[bool] | None:
@@ -118,28 +143,19 @@ async def _rows(
     session: AsyncSession, statement: Select[Any], viewer_id: int | None, moderates: bool
 ) -> list[ReportRow]:
     found = (await session.execute(statement)).all()
-    ids = [id_of(report) for report, *_rest in found]
-    thumbnails: dict[int, ReportImage] = {}
-    if ids:
-        for picture in (
-            await session.execute(
-                select(ReportImage).where(col(ReportImage.report_id).in_(ids), col(ReportImage.position) == 0)
-            )
-        ).scalars():
-            thumbnails[picture.report_id] = picture
     return [
         ReportRow(
-            report=report,
-            category=category,
-            place=place_text(place, report.location),
+            report=row,
+            category=row.category_name,
+            place=place_text(row.place_name, row.location),
             reporter=(
-                Person.of(user, membership)
-                if user is not None and can_see_reporter(report, user_id=viewer_id, moderates=moderates)
+                Person(row.reporter_id, row.reporter_username, row.reporter_display_name, bool(row.reporter_badge))
+                if row.reporter_username is not None and can_see_reporter(row, user_id=viewer_id, moderates=moderates)
                 else None
             ),
-            thumbnail=thumbnails.get(id_of(report)),
+            thumbnail=Thumbnail(row.thumb_id, row.thumb_width, row.thumb_height) if row.thumb_id is not None else None,
         )
-        for report, category, place, user, membership in found
+        for row in found
     ]
 
 
@@ -157,7 +173,7 @@ async def community_reports(
 ) -> ReportPageOf:
     """The neighbours' list, newest first: open ones, resolved and closed ones, or all; by category or by
     building. Private and hidden reports only for their reporter (and the secretaries)."""
-    statement = _with_names(viewer_id, moderates).where(col(Report.community_id) == community_id)
+    statement = _LISTED.where(col(Report.community_id) == community_id)
     rule = visible_to(viewer_id, moderates)
     if rule is not None:
         statement = statement.where(rule)
@@ -210,7 +226,7 @@ async def queue(
     """The secretaries' queue: reports waiting for their answer first, soonest due first (so the overdue lead),
     then those being handled, then those resolved and waiting for the reporter; by status, category and
     building. Without a status, only reports still open or resolved (not closed or declined)."""
-    statement = _with_names(viewer_id, True).where(col(Report.community_id) == community_id)
+    statement = _LISTED.where(col(Report.community_id) == community_id)
     if status is not None:
         statement = statement.where(col(Report.status) == status)
     else:
@@ -237,9 +253,7 @@ async def queue(
 async def report_detail(session: AsyncSession, *, report: Report, viewer_id: int, moderates: bool) -> ReportDetail:
     """One report as its page shows it (after the access check): five statements."""
     report_id = id_of(report)
-    (row,) = await _rows(
-        session, _with_names(viewer_id, moderates).where(col(Report.id) == report_id), viewer_id, moderates
-    )
+    (row,) = await _rows(session, _LISTED.where(col(Report.id) == report_id), viewer_id, moderates)
     pictures = list(
         (
             await session.execute(
@@ -311,7 +325,7 @@ async def similar_open(
 ) -> list[ReportRow]:
     """Open reports of the same category and place from the last `days` days that this reader can see: offered
     before sending, so a neighbour can say "me too" instead of reporting it again."""
-    statement = _with_names(viewer_id, moderates).where(
+    statement = _LISTED.where(
         col(Report.community_id) == community_id,
         col(Report.category_id) == category_id,
         col(Report.created_at) >= now - timedelta(days=days),
@@ -344,6 +358,33 @@ async def places_of(session: AsyncSession, community_id: int, *, archived: bool 
     if not archived:
         statement = statement.where(col(ReportPlace.is_archived).is_(False))
     return list((await session.execute(statement.order_by(col(ReportPlace.position), col(ReportPlace.id)))).scalars())
+
+
+class Choice(NamedTuple):
+    """A category or place as a filter or a form offers it."""
+
+    id: int
+    name: str
+    is_archived: bool
+
+
+async def choices_of(session: AsyncSession, community_id: int) -> tuple[list[Choice], list[Choice]]:
+    """The community's categories and places still offered, in their order: one statement for both."""
+    kinds = [
+        select(
+            literal(kind).label("kind"),
+            col(table.id),
+            col(table.name),
+            col(table.is_archived),
+            col(table.position),
+        ).where(col(table.community_id) == community_id, col(table.is_archived).is_(False))
+        for kind, table in ((0, ReportCategory), (1, ReportPlace))
+    ]
+    rows = (await session.execute(union_all(*kinds).order_by("kind", "position", "id"))).all()
+    found: tuple[list[Choice], list[Choice]] = ([], [])
+    for row in rows:
+        found[row.kind].append(Choice(row.id, row.name, row.is_archived))
+    return found
 
 
 async def site_plan_of(session: AsyncSession, community_id: int) -> SitePlan | None:

@@ -76,6 +76,7 @@ async def index(slug: str) -> Any:
         place_id=place_id,
         before=before,
     )
+    categories, places = await report_queries.choices_of(session, community.id or 0)
     return await render_template(
         "reports/index.html",
         **_common(community),
@@ -84,8 +85,8 @@ async def index(slug: str) -> Any:
         category_id=category_id,
         place_id=place_id,
         before=before,
-        categories=await report_queries.categories_of(session, community.id or 0),
-        places=await report_queries.places_of(session, community.id or 0),
+        categories=categories,
+        places=places,
         last_event_id=last_event_id,
         can_report=standing.is_verified_member,
         can_handle=can_handle_reports(standing),
@@ -226,8 +227,7 @@ async def queue(slug: str) -> Any:
         place_id=place_id,
         after=after,
     )
-    categories = await report_queries.categories_of(session, community.id or 0)
-    places = await report_queries.places_of(session, community.id or 0)
+    categories, places = await report_queries.choices_of(session, community.id or 0)
     return await render_template(
         "reports/queue.html",
         **_common(community),

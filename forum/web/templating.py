@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,6 +164,50 @@ class PostFragments:
             parts.append(html)
         return Markup("").join(parts)
 
+    def report_rows(self, context: Context, macro: Macro, rows: Any, now: datetime, *, show_reporter: bool) -> Markup:
+        """The rows of a report list (`forum.queries.reports.ReportRow`), each through `macro` unless kept. The
+        key holds everything a row shows: the report's columns, its category, place, thumbnail and reporter as
+        this reader may see them, the language, and for a report still on the clock the minutes it has left
+        (its countdown's text; the page, not the row, carries the server's exact now for static/js/reports.js)."""
+        locale = context.get("locale")
+        parts: list[str] = []
+        for row in rows:
+            report = row.report
+            counting = report.answered_at is None and report.escalated_at is None and report.due_at > now
+            minutes_left = int((report.due_at - now).total_seconds() // 60) if counting else None
+            # The countdown is rendered from a now rounded to its minute, so the key's minutes say all it shows.
+            shown_now = report.due_at - timedelta(minutes=minutes_left, seconds=30) if minutes_left is not None else now
+            if not self._size:
+                parts.append(macro(row, shown_now, show_reporter))
+                continue
+            key = (
+                "report",
+                locale,
+                report.id,
+                report.status,
+                report.queue_rank,
+                report.title,
+                report.is_private,
+                report.me_too_count,
+                report.created_at,
+                report.due_at,
+                report.answered_at,
+                report.answer_minutes,
+                report.escalated_at,
+                row.category,
+                row.place,
+                row.reporter,
+                (row.thumbnail.id, row.thumbnail.thumb_width, row.thumbnail.thumb_height) if row.thumbnail else None,
+                show_reporter,
+                minutes_left,
+            )
+            html = self._get(key)
+            if html is None:
+                html = macro(row, shown_now, show_reporter)
+                self._put(key, html)
+            parts.append(html)
+        return Markup("").join(parts)
+
 
 @functools.lru_cache(maxsize=8)
 def _template_gettext(catalog: NullTranslations) -> tuple[Callable[..., str], Callable[..., str]]:
@@ -231,6 +275,12 @@ def setup_templating(app: Quart) -> None:
         return fragments.render(context, macro, page, **options)
 
     app.jinja_env.globals["thread_posts"] = thread_posts
+
+    @pass_context
+    def report_rows(context: Context, macro: Macro, rows: Any, now: datetime, show_reporter: bool = False) -> Markup:
+        return fragments.report_rows(context, macro, rows, now, show_reporter=show_reporter)
+
+    app.jinja_env.globals["report_rows"] = report_rows
 
     # Same loader, globals, filters and extensions (the dicts are shared), compiled for synchronous rendering.
     app.extensions["linli.jinja_sync"] = app.jinja_env.overlay(enable_async=False)

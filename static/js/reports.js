@@ -17,7 +17,7 @@
 
     // --- Countdowns: from the server's now (data-now) and the due time, whatever the phone's clock says ----
     let skew = 0; // the server's clock minus this phone's
-    const first = document.querySelector(".report-clock[data-now]");
+    const first = document.querySelector("[data-now]"); // the page's exact now comes first
     if (first) {
       const serverNow = Date.parse(first.dataset.now);
       if (!Number.isNaN(serverNow)) skew = serverNow - Date.now();
