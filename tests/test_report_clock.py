@@ -208,6 +208,13 @@ async def test_a_resolved_report_closes_seven_days_later_unless_reopened_or_conf
     assert report.status == ReportStatus.CLOSED and report.closed_at == resolved_at + timedelta(days=7)
     assert report.queue_rank == 9 and report.clock_at is None
     assert await _entries(db, waiting) == Counter({(ReportEntryKind.AUTO_CLOSED.value, "7"): 1})
+    async with db.read_only() as session:  # the reporter is told once, by the clock (no actor)
+        told = await session.execute(
+            select(col(Notification.user_id), col(Notification.count)).where(
+                col(Notification.kind) == NotificationKind.REPORT_UPDATE, col(Notification.actor_id).is_(None)
+            )
+        )
+        assert told.all() == [(people["reporter"].id, 1)]
     assert (await _report(db, reopened)).status == ReportStatus.IN_PROGRESS
     assert await _entries(db, reopened) == Counter()
     assert (await _report(db, confirmed)).closed_at == resolved_at + timedelta(days=1)

@@ -806,3 +806,37 @@ async def test_the_replay_of_each_report_room_gives_each_reader_only_what_they_m
                 assert [comment["comment_id"] for comment in comments] == expected_ids, reader
             if name == "anonymous":
                 assert [comment["author"] for comment in comments] == [None]
+
+
+async def test_the_queue_pages_through_every_open_report_once_waiting_ones_first_soonest_due_first(
+    db: Database,
+) -> None:
+    cast = await _cast(db, "qp")
+    start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    made = []
+    for hours in (5, 0, 3, 3, 1, 4, 2, 6):  # two made at the same time: the id decides between them
+        made.append(
+            id_of(
+                await make_report(
+                    db, reporter=cast.reporter, community=cast.community, now=start + timedelta(hours=hours)
+                )
+            )
+        )
+    for report_id in made[:3]:  # answered: after every report still waiting, whatever their due times
+        await _act(db, cast.secretary, report_id, reports.respond, body="收到，已安排", now=start + timedelta(hours=7))
+    seen: list[int] = []
+    after = None
+    async with db.read_only() as session:
+        for _page in range(10):
+            page = await report_queries.queue(
+                session, community_id=id_of(cast.community), viewer_id=id_of(cast.secretary), after=after, per_page=3
+            )
+            seen += [row.report.id for row in page.rows]
+            if page.later is None:
+                break
+            after = report_queries.parse_queue_cursor(page.later)
+    async with db.read_only() as session:
+        stored = (await session.execute(select(Report).where(col(Report.id).in_(made)))).scalars().all()
+    expected = sorted(stored, key=lambda report: (report.queue_rank, report.due_at, report.id))
+    assert seen == [report.id for report in expected]
+    assert len(set(seen)) == len(made) and [report.queue_rank for report in expected] == [0] * 5 + [1] * 3

@@ -184,4 +184,14 @@ async def _close(session: AsyncSession, report: Report, *, now: datetime) -> boo
         now=now,
     )
     record_event(session, report_data(report))
+    await notifications.notify(
+        session,
+        recipients=[report.reporter_id] if report.reporter_id is not None else [],
+        kind=NotificationKind.REPORT_UPDATE,
+        community_id=report.community_id,
+        subject=subjects.report(id_of(report)),
+        actor_id=None,
+        title=report.title,
+        url=report_path(id_of(report)),
+    )
     return True

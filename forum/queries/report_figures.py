@@ -5,16 +5,15 @@ overdue now (escalated and still unanswered)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from forum.models import Community, Report, id_of
 from forum.queries.people import Person
-from forum.queries.reports import DONE, Figures, figures_by_secretary
+from forum.queries.reports import Figures, figures_by_secretary, figures_over
 
 WINDOWS = (30, 90)  # days, as the community page shows them
 
@@ -27,61 +26,10 @@ class CommunityFigures:
     secretaries: list[tuple[Person, list[Figures]]]  # who gave first answers in the longest window
 
 
-def _window(community_id: int, since: datetime) -> list[Any]:
-    """Scalar subqueries giving `forum.queries.reports.figures` over the reports made since `since`: the total,
-    answered in time, resolved, the sum and number of ratings, and the two middle answer times (the same when
-    their number is odd), found by their offset in the ordered answer times."""
-    made = (col(Report.community_id) == community_id, col(Report.created_at) >= since)
-    answered = (*made, col(Report.answer_minutes).is_not(None))
-
-    def count(*where: Any) -> Any:
-        return select(func.count()).select_from(Report).where(*where).scalar_subquery()
-
-    answers = count(*answered)
-
-    def nth(offset: Any) -> Any:
-        at = case((answers > 0, offset), else_=0)
-        return (
-            select(col(Report.answer_minutes))
-            .where(*answered)
-            .order_by(col(Report.answer_minutes))
-            .limit(1)
-            .offset(at)
-            .scalar_subquery()
-        )
-
-    return [
-        count(*made),
-        count(*made, col(Report.answered_at) <= col(Report.due_at)),
-        count(*made, col(Report.status).in_(DONE)),
-        select(func.coalesce(func.sum(col(Report.rating)), 0)).where(*made).scalar_subquery(),
-        count(*made, col(Report.rating).is_not(None)),
-        nth((answers - 1) // 2),
-        nth(answers // 2),
-    ]
-
-
 async def community_figures(session: AsyncSession, *, community_id: int, now: datetime) -> list[Figures]:
     """The community page's accountability: `forum.queries.reports.figures` over each of WINDOWS, all in one
     statement (the page has a budget of statements)."""
-    columns = [column for days in WINDOWS for column in _window(community_id, now - timedelta(days=days))]
-    row = (await session.execute(select(*columns))).one()
-    found = []
-    for index, days in enumerate(WINDOWS):
-        total, in_time, resolved, rating_sum, ratings, low, high = row[index * 7 : index * 7 + 7]
-        total, ratings = int(total or 0), int(ratings or 0)
-        found.append(
-            Figures(
-                days=days,
-                reports=total,
-                median_answer_minutes=None if low is None else (int(low) + int(high) + 1) // 2,
-                answered_in_time=in_time / total if total else None,
-                resolved=resolved / total if total else None,
-                average_rating=float(rating_sum or 0) / ratings if ratings else None,
-                ratings=ratings,
-            )
-        )
-    return found
+    return await figures_over(session, community_id=community_id, now=now, windows=WINDOWS)
 
 
 async def overdue_counts(session: AsyncSession, community_ids: list[int]) -> dict[int, int]:

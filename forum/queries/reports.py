@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -237,12 +250,9 @@ async def queue(
         statement = statement.where(col(Report.place_id) == place_id)
     if after is not None:
         rank, due, ident = after
+        # A row value, so that both databases start the index range at the cursor rather than filter up to it.
         statement = statement.where(
-            or_(
-                col(Report.queue_rank) > rank,
-                and_(col(Report.queue_rank) == rank, col(Report.due_at) > due),
-                and_(col(Report.queue_rank) == rank, col(Report.due_at) == due, col(Report.id) > ident),
-            )
+            tuple_(col(Report.queue_rank), col(Report.due_at), col(Report.id)) > tuple_(rank, due, ident)
         )
     statement = statement.order_by(col(Report.queue_rank), col(Report.due_at), col(Report.id)).limit(per_page + 1)
     rows = await _rows(session, statement, viewer_id, True)
@@ -368,8 +378,8 @@ class Choice(NamedTuple):
     is_archived: bool
 
 
-async def choices_of(session: AsyncSession, community_id: int) -> tuple[list[Choice], list[Choice]]:
-    """The community's categories and places still offered, in their order: one statement for both."""
+def _choices() -> Any:
+    community: BindParameter[int] = bindparam("community_id")
     kinds = [
         select(
             literal(kind).label("kind"),
@@ -377,12 +387,19 @@ async def choices_of(session: AsyncSession, community_id: int) -> tuple[list[Cho
             col(table.name),
             col(table.is_archived),
             col(table.position),
-        ).where(col(table.community_id) == community_id, col(table.is_archived).is_(False))
+        ).where(col(table.community_id) == community, col(table.is_archived).is_(False))
         for kind, table in ((0, ReportCategory), (1, ReportPlace))
     ]
-    rows = (await session.execute(union_all(*kinds).order_by("kind", "position", "id"))).all()
+    return union_all(*kinds).order_by("kind", "position", "id")
+
+
+_CHOICES = _choices()
+
+
+async def choices_of(session: AsyncSession, community_id: int) -> tuple[list[Choice], list[Choice]]:
+    """The community's categories and places still offered, in their order: one statement for both."""
     found: tuple[list[Choice], list[Choice]] = ([], [])
-    for row in rows:
+    for row in (await session.execute(_CHOICES, {"community_id": community_id})).all():
         found[row.kind].append(Choice(row.id, row.name, row.is_archived))
     return found
 
@@ -406,50 +423,82 @@ class Figures:
     ratings: int
 
 
-def _median(values: Sequence[int]) -> int | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle] + 1) // 2
-
-
-async def figures(
-    session: AsyncSession, *, community_id: int, now: datetime, days: int, answered_by_id: int | None = None
-) -> Figures:
-    """Accountability over the last `days` days (reports made in that window): two statements, the sums in the
-    database and the answer times (one small integer per answered report) for the median."""
-    window = [col(Report.community_id) == community_id, col(Report.created_at) >= now - timedelta(days=days)]
+def _window(community_id: int, since: datetime, answered_by_id: int | None) -> list[Any]:
+    """Scalar subqueries for the figures of the reports made since `since` (by one secretary's first answers,
+    if given): the total, answered in time, resolved, the sum and number of ratings, and the two middle answer
+    times (the same when their number is odd), found by their offset in the ordered answer times. Each is a
+    range of `ix_report_community_created`."""
+    made: tuple[Any, ...] = (col(Report.community_id) == community_id, col(Report.created_at) >= since)
     if answered_by_id is not None:
-        window.append(col(Report.answered_by_id) == answered_by_id)
-    total, in_time, resolved, rating_sum, ratings = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(col(Report.answered_at) <= col(Report.due_at)),
-                func.count().filter(col(Report.status).in_(DONE)),
-                func.coalesce(func.sum(col(Report.rating)), 0),
-                func.count(col(Report.rating)),
-            ).where(*window)
+        made = (*made, col(Report.answered_by_id) == answered_by_id)
+    answered = (*made, col(Report.answer_minutes).is_not(None))
+
+    def count(*where: Any) -> Any:
+        return select(func.count()).select_from(Report).where(*where).scalar_subquery()
+
+    answers = count(*answered)
+
+    def nth(offset: Any) -> Any:
+        at = case((answers > 0, offset), else_=0)
+        return (
+            select(col(Report.answer_minutes))
+            .where(*answered)
+            .order_by(col(Report.answer_minutes))
+            .limit(1)
+            .offset(at)
+            .scalar_subquery()
         )
-    ).one()
-    total = int(total or 0)
-    minutes = list(
-        (
-            await session.execute(
-                select(col(Report.answer_minutes)).where(*window, col(Report.answer_minutes).is_not(None))
-            )
-        ).scalars()
-    )
+
+    return [
+        count(*made),
+        count(*made, col(Report.answered_at) <= col(Report.due_at)),
+        count(*made, col(Report.status).in_(DONE)),
+        select(func.coalesce(func.sum(col(Report.rating)), 0)).where(*made).scalar_subquery(),
+        count(*made, col(Report.rating).is_not(None)),
+        nth((answers - 1) // 2),
+        nth(answers // 2),
+    ]
+
+
+def _figures(days: int, values: Sequence[Any]) -> Figures:
+    total, in_time, resolved, rating_sum, ratings, low, high = values
+    total, ratings = int(total or 0), int(ratings or 0)
     return Figures(
         days=days,
         reports=total,
-        median_answer_minutes=_median([value for value in minutes if value is not None]),
+        median_answer_minutes=None if low is None else (int(low) + int(high) + 1) // 2,
         answered_in_time=in_time / total if total else None,
         resolved=resolved / total if total else None,
         average_rating=float(rating_sum or 0) / ratings if ratings else None,
         ratings=ratings,
     )
+
+
+async def figures_over(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    now: datetime,
+    windows: Sequence[int],
+    answered_by_id: int | None = None,
+) -> list[Figures]:
+    """Accountability over the last N days for each N of `windows` (reports made in that window; by one
+    secretary's first answers if `answered_by_id`): all in one statement."""
+    columns = [
+        column for days in windows for column in _window(community_id, now - timedelta(days=days), answered_by_id)
+    ]
+    row = (await session.execute(select(*columns))).one()
+    return [_figures(days, row[index * 7 : index * 7 + 7]) for index, days in enumerate(windows)]
+
+
+async def figures(
+    session: AsyncSession, *, community_id: int, now: datetime, days: int, answered_by_id: int | None = None
+) -> Figures:
+    """Accountability over the last `days` days (reports made in that window): one statement."""
+    (found,) = await figures_over(
+        session, community_id=community_id, now=now, windows=[days], answered_by_id=answered_by_id
+    )
+    return found
 
 
 async def figures_by_secretary(
