@@ -563,7 +563,25 @@ class ReportQueued(Event):
     url: str
 
 
-class ReportChanged(Event):
+class _Unlistable(Event):
+    """An event about one report whose `to` lists the community's list room (`reports:`) last: a private or
+    hidden report's events are kept out of it (`unlisted`), since neighbours may not know the report exists."""
+
+    _listed: bool = PrivateAttr(default=True)
+
+    def unlisted(self, unlisted: bool) -> Self:
+        copy = self.model_copy()
+        copy._listed = not unlisted
+        return copy
+
+    def rooms(self) -> list[str]:
+        rooms = super().rooms()
+        if self._listed:
+            return rooms
+        return [room for room in rooms if not room.startswith(f"{REPORTS.name}:")]
+
+
+class ReportChanged(_Unlistable):
     """A report's state changed: answered (the clock stops: `answered_at`, `answer_minutes`), a new status,
     overdue (`overdue`: escalated), a "me too" or a comment. The full state, so a lost event heals with the
     next. Sent to the report's room and the queue; to the community's list too unless the report is private or
@@ -586,17 +604,6 @@ class ReportChanged(Event):
     referred_to: str
     me_too_count: int
     comment_count: int
-    _listed: bool = PrivateAttr(default=True)
-
-    def unlisted(self, unlisted: bool) -> Self:
-        """Kept out of the community's list room (a private or hidden report)."""
-        copy = self.model_copy()
-        copy._listed = not unlisted
-        return copy
-
-    def rooms(self) -> list[str]:
-        rooms = super().rooms()
-        return rooms if self._listed else rooms[:2]
 
 
 class ReportEntryAdded(Event):
@@ -643,11 +650,13 @@ class ReportCommentHidden(Event):
     hidden: bool
 
 
-class ReportHidden(Event):
-    """A secretary (or three neighbours' flags) hid a report, or a secretary showed it again: lists drop it."""
+class ReportHidden(_Unlistable):
+    """A secretary (or three neighbours' flags) hid a report, or a secretary showed it again: lists drop it.
+    Sent to the community's list only for a public report."""
 
     type: Literal["report.hidden"] = "report.hidden"
-    to = ((REPORTS, "community_id"), (REPORT_QUEUE, "community_id"))
+    to = ((REPORT_QUEUE, "community_id"), (REPORTS, "community_id"))
+    room_note = "`report_queue:<community_id>`, and `reports:<community_id>` unless the report is private"
     summary = "A report was hidden or shown again."
     report_id: int
     community_id: int

@@ -21,7 +21,7 @@ from sqlmodel import col
 from forum import rooms, subjects
 from forum.actions import listings, offers
 from forum.actions.hiding import HiddenAtRow, Hideable
-from forum.db import queue_event
+from forum.db import queue_event, record_event
 from forum.errors import Forbidden, field_error
 from forum.events import AccessChanged, Event, LetterHidden, MessageHidden, ReportCommentHidden, ReportHidden
 from forum.flaggable_posts import Loaded, ReplyItem, ThreadItem, of_post, person_of, require_member, with_author
@@ -306,7 +306,9 @@ class ReportItem(HiddenAtRow):
             raise Forbidden(N_("This is your own report."))
 
     def hidden_event(self, hidden: bool) -> Event:
-        return ReportHidden(report_id=id_of(self.row), community_id=self.row.community_id, hidden=hidden)
+        return ReportHidden(report_id=id_of(self.row), community_id=self.row.community_id, hidden=hidden).unlisted(
+            self.row.is_private
+        )
 
     async def after_change(self, session: AsyncSession, hidden: bool) -> None:
         if hidden:  # neighbours with its page open leave its room: it is gone for them
@@ -354,6 +356,21 @@ class ReportCommentItem(HiddenAtRow):
 
     def hidden_event(self, hidden: bool) -> Event:
         return ReportCommentHidden(comment_id=id_of(self.row), report_id=id_of(self.report), hidden=hidden)
+
+    async def after_change(self, session: AsyncSession, hidden: bool) -> None:
+        """The report's comment count is what neighbours see: a hidden comment leaves it, one shown joins it."""
+        from forum.actions.reports import report_data
+
+        count: int = (
+            await session.execute(
+                update(Report)
+                .where(col(Report.id) == self.report.id)
+                .values(comment_count=col(Report.comment_count) + (-1 if hidden else 1))
+                .returning(col(Report.comment_count))
+            )
+        ).scalar_one()
+        self.report.comment_count = count
+        record_event(session, report_data(self.report))
 
     @classmethod
     async def load(cls, session: AsyncSession, ids: Sequence[int], *, community: Community, viewer: User) -> Loaded:

@@ -454,6 +454,7 @@ class NotificationKind(StrEnum):
     REPORT_REMINDER = "report_reminder"  # secretaries: a report's answer is due in 24 h, or in 4 h
     REPORT_ESCALATED = "report_escalated"  # district admins: a report went unanswered past its due time
     REPORT_REOPENED = "report_reopened"  # secretaries: the reporter reopened a resolved report
+    REPORT_CLOSED = "report_closed"  # the reporter: the clock closed my report 7 days after "resolved"
     REPORT_COMMENT = "report_comment"  # the reporter: a neighbour commented on my report
     REPORT_HIDDEN = "report_hidden"  # a secretary hid my report, with a reason
     COMMENT_HIDDEN = "comment_hidden"  # a secretary hid my comment on a report, with a reason

@@ -211,7 +211,7 @@ async def test_a_resolved_report_closes_seven_days_later_unless_reopened_or_conf
     async with db.read_only() as session:  # the reporter is told once, by the clock (no actor)
         told = await session.execute(
             select(col(Notification.user_id), col(Notification.count)).where(
-                col(Notification.kind) == NotificationKind.REPORT_UPDATE, col(Notification.actor_id).is_(None)
+                col(Notification.kind) == NotificationKind.REPORT_CLOSED, col(Notification.actor_id).is_(None)
             )
         )
         assert told.all() == [(people["reporter"].id, 1)]

@@ -840,3 +840,84 @@ async def test_the_queue_pages_through_every_open_report_once_waiting_ones_first
     expected = sorted(stored, key=lambda report: (report.queue_rank, report.due_at, report.id))
     assert seen == [report.id for report in expected]
     assert len(set(seen)) == len(made) and [report.queue_rank for report in expected] == [0] * 5 + [1] * 3
+
+
+async def test_the_comment_count_is_what_neighbours_see_held_and_hidden_comments_leave_it(db: Database) -> None:
+    cast = await _cast(db, "cc")
+    await _add_words(db, cast)
+    report_id = await _to(db, cast, ReportStatus.SUBMITTED)
+    await _act(db, cast.neighbour, report_id, reports.comment, body="有点可疑词")  # held: hidden for review
+    shown = await _act(db, cast.neighbour, report_id, reports.comment, body="我家楼道也黑")
+    assert (await _report(db, report_id)).comment_count == 1
+    async with db.unit_of_work() as session:
+        comment, report, _community, standing = await access_report_comment(session, cast.secretary, id_of(shown))
+        await hiding.set_hidden(
+            session,
+            actor=cast.secretary,
+            item=ReportCommentItem(comment, report),
+            standing=standing,
+            hidden=True,
+            reason="与反映无关",
+        )
+    assert (await _report(db, report_id)).comment_count == 0
+    changed = [event.payload for event in await _stored(db) if event.type == "report.changed"]
+    assert changed[-1]["comment_count"] == 0
+
+
+async def test_a_private_reports_hiding_is_not_told_to_the_neighbours_list(db: Database) -> None:
+    cast = await _cast(db, "ph")
+    private = await make_report(db, reporter=cast.reporter, community=cast.community, private=True)
+    public = await make_report(db, reporter=cast.reporter, community=cast.community)
+    for made in (private, public):
+        async with db.unit_of_work() as session:
+            report, _community, standing = await access_report(session, cast.secretary, id_of(made))
+            await hiding.set_hidden(
+                session, actor=cast.secretary, item=ReportItem(report), standing=standing, hidden=True, reason="重复"
+            )
+    hidden = [(event.room, event.payload["report_id"]) for event in await _stored(db) if event.type == "report.hidden"]
+    list_room, queue_room = rooms.REPORTS(id_of(cast.community)), rooms.REPORT_QUEUE(id_of(cast.community))
+    assert sorted(hidden) == sorted(
+        [(queue_room, id_of(private)), (queue_room, id_of(public)), (list_room, id_of(public))]
+    )
+
+
+async def test_a_secretary_who_reported_without_their_name_answers_it_without_it(db: Database) -> None:
+    cast = await _cast(db, "sa")
+    made = await make_report(db, reporter=cast.secretary, community=cast.community, anonymous=True)
+    await _act(db, cast.secretary, id_of(made), reports.respond, body="我来处理", status="in_progress")
+    added = [event.payload for event in await _stored(db) if event.type == "report.entry_added"]
+    assert added[-1]["actor"] is None and added[-1]["by_reporter"] is True
+    async with db.read_only() as session:
+        detail = await report_queries.report_detail(
+            session, report=await _report(db, id_of(made)), viewer_id=id_of(cast.neighbour), moderates=False
+        )
+    assert all(entry.actor is None for entry in detail.entries) and detail.row.reporter is None
+
+
+async def test_the_reporters_words_on_the_timeline_pass_the_word_filter(db: Database) -> None:
+    cast = await _cast(db, "rw")
+    await _add_words(db, cast)
+    resolved = await _to(db, cast, ReportStatus.RESOLVED)
+    before = await _snapshot(db, resolved)
+    with pytest.raises(InvalidInput) as reopened:
+        await _act(db, cast.reporter, resolved, reports.reopen, reason="还是坏蛋词")
+    assert "reason" in reopened.value.fields
+    with pytest.raises(InvalidInput) as confirmed:
+        await _act(db, cast.reporter, resolved, reports.confirm, rating=5, comment="坏蛋词")
+    assert "comment" in confirmed.value.fields
+    with pytest.raises(InvalidInput) as unrated:  # a comment goes with a rating, or it would be lost
+        await _act(db, cast.reporter, resolved, reports.confirm, comment="修好了")
+    assert "rating" in unrated.value.fields
+    assert await _snapshot(db, resolved) == before
+
+
+async def test_a_report_still_on_its_clock_counts_neither_as_answered_in_time_nor_as_late(db: Database) -> None:
+    cast = await _cast(db, "fg")
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    early = await make_report(db, reporter=cast.reporter, community=cast.community, now=now - timedelta(hours=3))
+    await make_report(db, reporter=cast.reporter, community=cast.community, now=now - timedelta(hours=1))  # waiting
+    await make_report(db, reporter=cast.reporter, community=cast.community, now=now - timedelta(hours=60))  # late
+    await _act(db, cast.secretary, id_of(early), reports.respond, body="收到", now=now - timedelta(hours=2))
+    async with db.read_only() as session:
+        found = await report_queries.figures(session, community_id=id_of(cast.community), now=now, days=30)
+    assert found.reports == 3 and found.answered_in_time == 0.5 and found.median_answer_minutes == 60

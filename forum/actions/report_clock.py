@@ -187,7 +187,7 @@ async def _close(session: AsyncSession, report: Report, *, now: datetime) -> boo
     await notifications.notify(
         session,
         recipients=[report.reporter_id] if report.reporter_id is not None else [],
-        kind=NotificationKind.REPORT_UPDATE,
+        kind=NotificationKind.REPORT_CLOSED,
         community_id=report.community_id,
         subject=subjects.report(id_of(report)),
         actor_id=None,

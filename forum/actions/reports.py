@@ -501,7 +501,11 @@ async def respond(
         session,
         report,
         kind=ReportEntryKind.STATUS if moved and target != ReportStatus.ANSWERED else ReportEntryKind.ANSWER,
-        actor=author_data(actor, standing),
+        # A secretary answering a report they made without their name stays nameless to neighbours.
+        actor=_reporter_data(report, actor, standing)
+        if report.reporter_id == actor.id
+        else author_data(actor, standing),
+        by_reporter=report.reporter_id == actor.id,
         actor_id=actor.id,
         status=target if moved else "",
         body=clean_body,
@@ -522,6 +526,18 @@ async def respond(
         url=report_path(id_of(report)),
     )
     return entry
+
+
+async def _screen_words(
+    session: AsyncSession, report: Report, standing: CommunityStanding, field: str, text: str | None
+) -> None:
+    """The reporter's words shown on the timeline (a reason, a rating's comment) are held to the same rules as a
+    post: not while muted, and no blocked word (nothing can wait for review on a timeline)."""
+    if not text:
+        return
+    require_voice(standing, field)
+    verdict = await word_filters.screen(session, community_id=report.community_id, texts=[text])
+    word_filters.refuse_blocked(verdict, field)
 
 
 def _require_reporter(report: Report, actor: User) -> None:
@@ -559,8 +575,11 @@ async def confirm(
         "clock_step": "",
         "last_activity_at": now,
     }
+    await _screen_words(session, report, standing, "comment", clean_comment)
     if clean_rating is not None:
         values.update(rating=clean_rating, rating_comment=clean_comment)
+    elif clean_comment:
+        raise field_error("rating", N_("Give the handling from 1 to 5 stars with your comment."))
     if not await _move(session, report, sources=[ReportStatus.RESOLVED], **values):
         raise field_error("status", N_("Someone changed this report meanwhile; here is how it stands now."), status=409)
     person = _reporter_data(report, actor, standing)
@@ -602,6 +621,7 @@ async def reopen(
     _require_reporter(report, actor)
     now = now or utcnow()
     clean_reason = clean_text(reason, "reason", max_length=RATING_COMMENT_MAX, min_length=2, multiline=True)
+    await _screen_words(session, report, standing, "reason", clean_reason)
     if report.status != ReportStatus.RESOLVED:
         raise field_error(
             "status",
@@ -678,6 +698,7 @@ async def rate(
     now = now or utcnow()
     clean_rating = _rating(rating, required=True)
     clean_comment = clean_text(comment, "comment", max_length=RATING_COMMENT_MAX, required=False, multiline=True)
+    await _screen_words(session, report, standing, "comment", clean_comment)
     if report.status not in FINAL_STATUSES:
         raise field_error("rating", N_("A report is rated once it is closed."), status=409)
     changed = (

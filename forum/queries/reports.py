@@ -417,13 +417,13 @@ class Figures:
     days: int
     reports: int  # made in the window (by this secretary: answered first by them)
     median_answer_minutes: int | None  # to the first formal answer, of those answered
-    answered_in_time: float | None  # share of the reports answered before their due time
+    answered_in_time: float | None  # of the reports answered or past due, the share answered before due
     resolved: float | None  # share resolved or closed
     average_rating: float | None
     ratings: int
 
 
-def _window(community_id: int, since: datetime, answered_by_id: int | None) -> list[Any]:
+def _window(community_id: int, since: datetime, now: datetime, answered_by_id: int | None) -> list[Any]:
     """Scalar subqueries for the figures of the reports made since `since` (by one secretary's first answers,
     if given): the total, answered in time, resolved, the sum and number of ratings, and the two middle answer
     times (the same when their number is odd), found by their offset in the ordered answer times. Each is a
@@ -451,6 +451,8 @@ def _window(community_id: int, since: datetime, answered_by_id: int | None) -> l
 
     return [
         count(*made),
+        # Of those whose answer is due by now or came: one still on its clock is neither late nor in time yet.
+        count(*made, or_(col(Report.answered_at).is_not(None), col(Report.due_at) <= now)),
         count(*made, col(Report.answered_at) <= col(Report.due_at)),
         count(*made, col(Report.status).in_(DONE)),
         select(func.coalesce(func.sum(col(Report.rating)), 0)).where(*made).scalar_subquery(),
@@ -461,17 +463,20 @@ def _window(community_id: int, since: datetime, answered_by_id: int | None) -> l
 
 
 def _figures(days: int, values: Sequence[Any]) -> Figures:
-    total, in_time, resolved, rating_sum, ratings, low, high = values
-    total, ratings = int(total or 0), int(ratings or 0)
+    total, decided, in_time, resolved, rating_sum, ratings, low, high = values
+    total, decided, ratings = int(total or 0), int(decided or 0), int(ratings or 0)
     return Figures(
         days=days,
         reports=total,
         median_answer_minutes=None if low is None else (int(low) + int(high) + 1) // 2,
-        answered_in_time=in_time / total if total else None,
+        answered_in_time=in_time / decided if decided else None,
         resolved=resolved / total if total else None,
         average_rating=float(rating_sum or 0) / ratings if ratings else None,
         ratings=ratings,
     )
+
+
+WINDOW_COLUMNS = 8  # what `_window` gives for one window
 
 
 async def figures_over(
@@ -485,10 +490,11 @@ async def figures_over(
     """Accountability over the last N days for each N of `windows` (reports made in that window; by one
     secretary's first answers if `answered_by_id`): all in one statement."""
     columns = [
-        column for days in windows for column in _window(community_id, now - timedelta(days=days), answered_by_id)
+        column for days in windows for column in _window(community_id, now - timedelta(days=days), now, answered_by_id)
     ]
     row = (await session.execute(select(*columns))).one()
-    return [_figures(days, row[index * 7 : index * 7 + 7]) for index, days in enumerate(windows)]
+    width = WINDOW_COLUMNS
+    return [_figures(days, row[index * width : (index + 1) * width]) for index, days in enumerate(windows)]
 
 
 async def figures(
