@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ from forum.models import (
     User,
     id_of,
 )
+from tests.barriers import until_blocked
 from tests.factories import make_community, make_district, make_district_admin, make_member, make_report, make_user
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -274,23 +274,11 @@ async def test_a_clock_process_killed_between_two_steps_leaves_each_step_taken_o
             await connection.execute(text("SELECT id FROM report WHERE id = :id FOR UPDATE"), {"id": second})
             process = _clock_process(db_url, tmp_path, now)
             try:
-                deadline = time.monotonic() + 60
-                while True:  # the first report's step committed, and the process waits for the second's row
-                    assert process.poll() is None, process.communicate()
-                    first_done = (await _report(db, first)).escalated_at is not None
-                    async with db.read_only() as session:
-                        waiting = (
-                            await session.execute(
-                                text(
-                                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                                )
-                            )
-                        ).scalar_one()
-                    if first_done and waiting:
-                        break
-                    assert time.monotonic() < deadline, "the clock process never reached the locked report"
-                    await asyncio.sleep(0.05)
+                # The process takes the reports in order, each in its own transaction: once it waits for the
+                # second's row lock, the first's step is committed.
+                await until_blocked(db)
+                assert process.poll() is None, process.communicate()
+                assert (await _report(db, first)).escalated_at is not None
                 process.send_signal(signal.SIGKILL)
                 process.communicate(timeout=30)
                 assert process.returncode == -signal.SIGKILL

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,6 +133,21 @@ def clock_steps(due_at: datetime) -> list[tuple[ClockStep, datetime]]:
 def first_step(due_at: datetime, created_at: datetime) -> tuple[ClockStep, datetime]:
     """The first step still ahead of a new report (with a short answer time, the 24-hour reminder is moot)."""
     return next((step, at) for step, at in clock_steps(due_at) if at > created_at or step == ClockStep.ESCALATE)
+
+
+class ClockState(Protocol):
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def escalated_at(self) -> datetime | None: ...
+
+
+def is_overdue(report: ClockState, now: datetime) -> bool:
+    """Its formal answer did not come by its due time: escalated, or past due and unanswered (the clock may not
+    have taken its step yet). Pages, the API and the lists ask this."""
+    return report.escalated_at is not None or (report.answered_at is None and now >= report.due_at)
 
 
 def report_data(report: Report) -> ReportChanged:

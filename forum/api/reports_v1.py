@@ -342,11 +342,6 @@ class HideIn(BaseModel):
 # ---- rendering ------------------------------------------------------------------------------------------------
 
 
-def _overdue(report: Report, now: datetime) -> bool:
-    """Escalated, or past due and unanswered (the clock may not have taken its step yet)."""
-    return report.escalated_at is not None or (report.answered_at is None and now >= report.due_at)
-
-
 def _brief(row: ReportRow, now: datetime) -> ReportBriefOut:
     report = row.report
     return ReportBriefOut(
@@ -370,7 +365,7 @@ def _brief(row: ReportRow, now: datetime) -> ReportBriefOut:
         due_at=report.due_at.isoformat(),
         answered_at=report.answered_at.isoformat() if report.answered_at else None,
         answer_minutes=report.answer_minutes,
-        overdue=_overdue(report, now),
+        overdue=reports.is_overdue(report, now),
         url=report_path(id_of(report)),
     )
 
@@ -957,10 +952,12 @@ async def report_figures(slug: str, query_args: FiguresQuery) -> CommunityFigure
     found = await report_queries.figures(db_session(), community_id=id_of(community), now=now, days=days)
     by_secretary = None
     if standing.is_district_admin:
-        per = await report_queries.figures_by_secretary(db_session(), community_id=id_of(community), now=now, days=days)
+        per = await report_queries.figures_by_secretary(
+            db_session(), community_id=id_of(community), now=now, windows=[days]
+        )
         by_secretary = [
             SecretaryFiguresOut(secretary=PersonOut(**person.payload()), figures=_figures_out(figures))
-            for person, figures in per
+            for person, (figures,) in per
         ]
     return CommunityFiguresOut(figures=_figures_out(found), by_secretary=by_secretary)
 

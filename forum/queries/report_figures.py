@@ -49,8 +49,8 @@ async def overdue_counts(session: AsyncSession, community_ids: list[int]) -> dic
 
 
 async def district_figures(session: AsyncSession, *, district_id: int, now: datetime) -> list[CommunityFigures]:
-    """Every community of the district with its figures and its secretaries' (a few statements per community:
-    a district has tens of communities, read by its few admins)."""
+    """Every community of the district with its figures and its secretaries' (three statements per community
+    at most: a district has tens of communities, read by its few admins)."""
     communities = list(
         (
             await session.execute(
@@ -60,37 +60,14 @@ async def district_figures(session: AsyncSession, *, district_id: int, now: date
     )
     overdue = await overdue_counts(session, [id_of(community) for community in communities])
     found = []
-    for community in communities:
+    for community in communities:  # two or three statements each, whatever its number of secretaries
         community_id = id_of(community)
-        windows = await community_figures(session, community_id=community_id, now=now)
-        by_window = [
-            await figures_by_secretary(session, community_id=community_id, now=now, days=days) for days in WINDOWS
-        ]
-        people: dict[int, tuple[Person, list[Figures]]] = {}
-        longest = by_window[-1]
-        for person, _figures in longest:
-            people[person.id] = (person, [])
-        for window, rows in zip(WINDOWS, by_window, strict=True):
-            mine = {person.id: value for person, value in rows}
-            for person_id, (_person, values) in people.items():
-                values.append(
-                    mine.get(person_id)
-                    or Figures(
-                        days=window,
-                        reports=0,
-                        median_answer_minutes=None,
-                        answered_in_time=None,
-                        resolved=None,
-                        average_rating=None,
-                        ratings=0,
-                    )
-                )
         found.append(
             CommunityFigures(
                 community=community,
                 overdue=overdue.get(community_id, 0),
-                windows=windows,
-                secretaries=list(people.values()),
+                windows=await community_figures(session, community_id=community_id, now=now),
+                secretaries=await figures_by_secretary(session, community_id=community_id, now=now, windows=WINDOWS),
             )
         )
     return found

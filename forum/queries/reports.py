@@ -479,51 +479,57 @@ def _figures(days: int, values: Sequence[Any]) -> Figures:
 WINDOW_COLUMNS = 8  # what `_window` gives for one window
 
 
-async def figures_over(
-    session: AsyncSession,
-    *,
-    community_id: int,
-    now: datetime,
-    windows: Sequence[int],
-    answered_by_id: int | None = None,
-) -> list[Figures]:
-    """Accountability over the last N days for each N of `windows` (reports made in that window; by one
-    secretary's first answers if `answered_by_id`): all in one statement."""
-    columns = [
+def _windows(community_id: int, now: datetime, windows: Sequence[int], answered_by_id: int | None) -> list[Any]:
+    return [
         column for days in windows for column in _window(community_id, now - timedelta(days=days), now, answered_by_id)
     ]
-    row = (await session.execute(select(*columns))).one()
+
+
+def _split(row: Sequence[Any], windows: Sequence[int]) -> list[Figures]:
     width = WINDOW_COLUMNS
     return [_figures(days, row[index * width : (index + 1) * width]) for index, days in enumerate(windows)]
 
 
-async def figures(
-    session: AsyncSession, *, community_id: int, now: datetime, days: int, answered_by_id: int | None = None
-) -> Figures:
+async def figures_over(
+    session: AsyncSession, *, community_id: int, now: datetime, windows: Sequence[int]
+) -> list[Figures]:
+    """Accountability over the last N days for each N of `windows` (reports made in that window): all in one
+    statement."""
+    row = (await session.execute(select(*_windows(community_id, now, windows, None)))).one()
+    return _split(row, windows)
+
+
+async def figures(session: AsyncSession, *, community_id: int, now: datetime, days: int) -> Figures:
     """Accountability over the last `days` days (reports made in that window): one statement."""
-    (found,) = await figures_over(
-        session, community_id=community_id, now=now, windows=[days], answered_by_id=answered_by_id
-    )
+    (found,) = await figures_over(session, community_id=community_id, now=now, windows=[days])
     return found
 
 
 async def figures_by_secretary(
-    session: AsyncSession, *, community_id: int, now: datetime, days: int
-) -> list[tuple[Person, Figures]]:
-    """The same figures per secretary who gave first answers in the window (district admins see them)."""
+    session: AsyncSession, *, community_id: int, now: datetime, windows: Sequence[int]
+) -> list[tuple[Person, list[Figures]]]:
+    """The same figures for each secretary who gave first answers in the longest window (of the reports they
+    answered first), for district admins: two statements whatever the number of secretaries and windows."""
     rows = await session.execute(
         select(User, Membership)
         .join(Report, col(Report.answered_by_id) == col(User.id))
         .outerjoin(
             Membership, and_(col(Membership.user_id) == col(User.id), col(Membership.community_id) == community_id)
         )
-        .where(col(Report.community_id) == community_id, col(Report.created_at) >= now - timedelta(days=days))
+        .where(col(Report.community_id) == community_id, col(Report.created_at) >= now - timedelta(days=max(windows)))
         .distinct()
     )
-    people = [(Person.of(user, membership), id_of(user)) for user, membership in rows.all()]
+    people = sorted(
+        ((Person.of(user, membership), id_of(user)) for user, membership in rows.all()), key=lambda p: p[0].display_name
+    )
+    if not people:
+        return []
+    columns = [column for _person, user_id in people for column in _windows(community_id, now, windows, user_id)]
+    row = (await session.execute(select(*columns))).one()
+    width = WINDOW_COLUMNS * len(windows)
     return [
-        (person, await figures(session, community_id=community_id, now=now, days=days, answered_by_id=user_id))
-        for person, user_id in sorted(people, key=lambda pair: pair[0].display_name)
+        (person, _split(row[index * width : (index + 1) * width], windows))
+        for index, (person, _user_id) in enumerate(people)
     ]
 
 

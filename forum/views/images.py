@@ -34,37 +34,37 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 @blueprint.get("/images/<id:image_id>/<variant>")
 @login_required
 async def show(image_id: int, variant: str) -> Any:
-    return await _send(await access_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 @blueprint.get("/messages/images/<id:image_id>/<variant>")
 @login_required
 async def message_image(image_id: int, variant: str) -> Any:
-    return await _send(await access_message_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_message_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 @blueprint.get("/letters/images/<id:image_id>/<variant>")
 @login_required
 async def letter_image(image_id: int, variant: str) -> Any:
-    return await _send(await access_letter_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_letter_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 @blueprint.get("/sales/images/<id:image_id>/<variant>")
 @login_required
 async def sale_item_image(image_id: int, variant: str) -> Any:
-    return await _send(await access_sale_item_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_sale_item_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 @blueprint.get("/market/images/<id:image_id>/<variant>")
 @login_required
 async def listing_image(image_id: int, variant: str) -> Any:
-    return await _send(await access_listing_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_listing_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 @blueprint.get("/reports/images/<id:image_id>/<variant>")
 @login_required
 async def report_image(image_id: int, variant: str) -> Any:
-    return await _send(await access_report_image(db_session(), require_user(), image_id), _variant(variant))
+    return await send_image(await access_report_image(db_session(), require_user(), image_id), _variant(variant))
 
 
 def _variant(name: str) -> Variant:
@@ -74,9 +74,11 @@ def _variant(name: str) -> Variant:
     raise NotFound()
 
 
-async def _send(image: StoredImage, variant: Variant) -> Any:
+async def send_image(image: StoredImage, variant: Variant, *, cache_control: str = CACHE_CONTROL) -> Any:
+    """One picture's file (already access-checked), with its key as the ETag. A picture whose address stays
+    the same when it is replaced (the site plan) passes a `cache_control` that makes browsers ask again."""
     etag = f"{image.key}-{variant}"
-    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    headers = {"Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"}
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
         response.set_etag(etag)

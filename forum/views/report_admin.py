@@ -5,10 +5,9 @@ and the district admins' figures per community and per secretary."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from quart import Blueprint, Response, current_app, redirect, request, send_file, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_rate_limiter import rate_limit
 
 from forum.access import (
@@ -28,8 +27,9 @@ from forum.models import Community, GuideEntry
 from forum.permissions import CommunityStanding
 from forum.queries.report_figures import WINDOWS, district_figures
 from forum.queries.reports import categories_of, guide_entries, places_of, site_plan_of
-from forum.storage import Variant, image_name, resolve
+from forum.storage import Variant
 from forum.timeutil import utcnow
+from forum.views.images import send_image
 from forum.web.context import commit, db_session, login_required, notify, require_user
 from forum.web.ratelimits import BOARD_LIMITS
 from forum.web.templating import render_template
@@ -217,20 +217,7 @@ async def site_plan(slug: str) -> Any:
     if plan is None:
         raise NotFound(N_("This community has no site plan yet."))
     variant: Variant = "thumb" if request.args.get("size") == "thumb" else "full"
-    etag = f"{plan.key}-{variant}"
-    headers = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
-    if request.if_none_match.contains_weak(etag):
-        unchanged = Response(status=304, headers=headers)
-        unchanged.set_etag(etag)
-        return unchanged
-    path = resolve(Path(current_app.config["UPLOAD_DIR"]), image_name(plan.key, plan.content_type, variant))
-    try:
-        response = await send_file(path, mimetype=plan.content_type, add_etags=False)
-    except FileNotFoundError:
-        raise NotFound() from None
-    response.set_etag(etag)
-    response.headers.update(headers)
-    return response
+    return await send_image(plan, variant, cache_control="private, no-cache")
 
 
 # ---- The response guide and the FAQ -----------------------------------------------------------------------

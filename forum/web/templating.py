@@ -26,6 +26,7 @@ from markupsafe import Markup
 from quart import Quart, current_app, g, has_request_context, request
 
 from forum import i18n, rooms
+from forum.actions.reports import is_overdue
 from forum.paths import (
     image_path,
     letter_image_path,
@@ -104,7 +105,8 @@ def _day(value: datetime | None, style: str = "long") -> str:
 
 
 class PostFragments:
-    """Rendered posts, kept in each process so a thread page read by many neighbours renders each post once.
+    """Rendered posts (and report list rows, `report_rows`), kept in each process so a thread page read by many
+    neighbours renders each post once.
 
     The key holds everything the post's markup shows: the post's stored columns themselves (so an edit, a
     deletion or a new like count is a new key), its author's name and badge, its pictures, the reader's
@@ -250,6 +252,7 @@ def setup_templating(app: Quart) -> None:
     app.jinja_env.filters["yuan"] = yuan
     app.jinja_env.globals.update(
         csrf_token=csrf.csrf_token,
+        is_overdue=is_overdue,
         LOCALE_NAMES=i18n.LOCALE_NAMES,
         post_path=post_path,
         post_action_path=post_action_path,
