@@ -45,9 +45,17 @@ RUN groupadd --system --gid 10001 linli \
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app /app
 
+# MALLOC_ARENA_MAX=2: glibc's malloc gives threads that allocate at the same time arenas of their own (up to 8 per
+# core) and keeps each arena's freed memory for reuse by that arena. A thread that once decoded a large photo
+# holds tens of MB that way for good; one process decoding 40-megapixel photos on asyncio's six default threads
+# went from 200 to 500-670 MB. Linli now decodes pictures in two threads of its own and hands their memory back
+# after each picture (forum/web/uploads.py: 200 to 203 MB); this limit is the second line for every other thread
+# (asyncio's default pool, the SQLite driver's) and for a C library without malloc_trim. docs/performance.md,
+# "Memory under photo uploads".
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MALLOC_ARENA_MAX=2 \
     FORUM_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \

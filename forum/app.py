@@ -29,7 +29,7 @@ from forum.actions.suspensions import lift_due
 from forum.actions.thread_tools import close_due
 from forum.api.bodies import MULTIPART_ATTRIBUTE
 from forum.config import ConfigError, load_config
-from forum.db import Database
+from forum.db import Database, PoolSettings
 from forum.timeutil import utcnow
 from forum.web import errors, hooks
 from forum.web.context import close_db_session
@@ -113,7 +113,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     @app.before_serving
     async def open_database() -> None:
-        database = Database(config["DATABASE_URL"], echo=config["SQL_ECHO"], upload_dir=config["UPLOAD_DIR"])
+        database = Database(
+            config["DATABASE_URL"],
+            echo=config["SQL_ECHO"],
+            upload_dir=config["UPLOAD_DIR"],
+            pool=PoolSettings.from_config(config),
+        )
         database.event_sinks.append(app.extensions["linli.relay"].sink)
         database.event_sinks.append(app.extensions["linli.relay"].publish)
         app.extensions["linli.db"] = database
@@ -170,8 +175,9 @@ async def _every(
     while not stopping.is_set():
         try:
             await work(app)
-        except Exception:
-            log.exception("the periodic round %s failed", work.__name__)
+        except Exception as error:
+            if not app.extensions["linli.db"].outage.note(error):  # an outage is logged once, not every round
+                log.exception("the periodic round %s failed", work.__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), seconds)
 
@@ -216,7 +222,9 @@ async def _each_alone(app: Quart, jobs: list[tuple[str, Callable[[AsyncSession],
         try:
             async with app.extensions["linli.db"].unit_of_work() as session:
                 await job(session)
-        except Exception:
+        except Exception as error:
+            if app.extensions["linli.db"].outage.note(error):
+                raise  # the database is away: the other jobs would fail alike; the next round tries them all
             log.exception("the periodic job %r failed; it runs again at the next round", name)
 
 

@@ -46,6 +46,12 @@ DEFAULTS: dict[str, Any] = {
     "FORWARDED_ALLOW_IPS": "127.0.0.1",
     "WORKERS": 1,
     "SQL_ECHO": False,
+    # PostgreSQL connections of one process: kept open, extra ones opened under load, and how long a request
+    # waits for one (then 503). A new connection that does not open in DB_CONNECT_SECONDS is given up (then 503).
+    "DB_POOL_SIZE": 10,
+    "DB_POOL_OVERFLOW": 10,
+    "DB_POOL_TIMEOUT": 10.0,
+    "DB_CONNECT_SECONDS": 5.0,
 }
 
 LOCALES = ("zh_Hans", "en")

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from forum.events import Event as ClientEvent
 from forum.events import InternalEvent
 from forum.models import Event
+from forum.outage import Outage, watch
 from forum.storage import remove_files, write_files
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ _PENDING_EVENTS = "linli.pending_events"
 _OUTBOX = "linli.outbox"
 _FILES = "linli.files"
 _REMOVALS = "linli.removed_files"
+# In session.info: the unit of work has sent its COMMIT, and has committed. A failure after the first and before the
+# second leaves it unknown whether the change was saved; after the second, a failure must not say it was not.
+COMMITTING = "linli.committing"
+COMMITTED = "linli.committed"
 # Any constant: the advisory lock that orders event ids on PostgreSQL.
 EVENT_LOCK_KEY = 7_205_441
 
@@ -57,7 +63,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """PostgreSQL's connection pool (DB_POOL_* and DB_CONNECT_SECONDS in forum/config.py). A request that
+    finds no connection free within `timeout`, or whose new connection does not open within `connect_seconds`,
+    fails as the database being away (503), rather than waiting as long as SQLAlchemy's and asyncpg's defaults
+    (30 s and 60 s)."""
+
+    size: int = 10
+    overflow: int = 10
+    timeout: float = 10.0
+    connect_seconds: float = 5.0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PoolSettings:
+        return cls(
+            size=int(config["DB_POOL_SIZE"]),
+            overflow=int(config["DB_POOL_OVERFLOW"]),
+            timeout=float(config["DB_POOL_TIMEOUT"]),
+            connect_seconds=float(config["DB_CONNECT_SECONDS"]),
+        )
+
+
+def create_engine(url: str, *, echo: bool = False, pool: PoolSettings | None = None) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         from forum import sqlite_driver
@@ -70,7 +98,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        pool = pool or PoolSettings()
+        kwargs.update(
+            pool_size=pool.size,
+            max_overflow=pool.overflow,
+            pool_timeout=pool.timeout,
+            pool_pre_ping=True,
+            connect_args={"timeout": pool.connect_seconds},
+        )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -80,12 +115,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 class Database:
     """The engine and session factory of one app; created at start-up, disposed at shutdown."""
 
-    def __init__(self, url: str, *, echo: bool = False, upload_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, upload_dir: str | Path | None = None, pool: PoolSettings | None = None
+    ) -> None:
         self.url = url
         self.upload_dir = Path(upload_dir) if upload_dir is not None else None
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(url, echo=echo, pool=pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.event_sinks: list[EventSink] = []
+        self.outage = Outage()  # logs when the database goes away and comes back (forum.outage)
+        watch(self.engine, self.outage)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -116,10 +155,13 @@ class Database:
         held only from this insert to the commit.
         """
         files: list[tuple[str, bytes]] = session.info.pop(_FILES, [])
+        session.info.pop(COMMITTING, None)  # of an earlier unit of work in the same session: not this one's
+        session.info.pop(COMMITTED, None)
         try:
             if files:
                 await asyncio.to_thread(write_files, self._uploads(), files)
             recorded = await self._record_and_commit(session)
+            session.info[COMMITTED] = True
         except BaseException:
             if files:  # the change they belong to did not happen: nothing refers to them, so they go too
                 with contextlib.suppress(Exception):
@@ -135,8 +177,9 @@ class Database:
         for sink in self.event_sinks:
             try:
                 await sink(events)
-            except Exception:  # a broken listener must not turn a committed write into an error
-                log.exception("event sink failed")
+            except Exception as error:  # a broken listener must not turn a committed write into an error
+                if not self.outage.note(error):  # the database away (a recheck's read): logged once an outage
+                    log.exception("event sink failed")
 
     async def _record_and_commit(self, session: AsyncSession) -> list[tuple[Event, dict[str, Any]]]:
         outbox: list[tuple[str, dict[str, Any]]] = session.info.pop(_OUTBOX, [])
@@ -150,6 +193,7 @@ class Database:
             ]
             session.add_all([event for event, _ in recorded])
             await session.flush()
+        session.info[COMMITTING] = True
         await session.commit()
         return recorded
 

@@ -1,16 +1,16 @@
 """Uploaded pictures: prove they are images, strip every piece of metadata, make a thumbnail.
 
-Pure and synchronous (CPU-bound: run it with `asyncio.to_thread`). Nothing uploaded is ever stored as sent: the
-pixels are decoded and encoded again, so EXIF (camera, time, GPS position), XMP, ICC profiles, comments and
-anything hidden after the image data are all gone. Output formats:
+Pure and synchronous (CPU-bound: forum.web.uploads runs it in two threads of its own, where its memory is bounded).
+Nothing uploaded is ever stored as sent: the pixels are decoded and encoded again, so EXIF (camera, time, GPS
+position), XMP, ICC profiles, comments and anything hidden after the image data are all gone. Output formats:
 
 - pictures without transparency become JPEG (quality 85, optimised): photos, the common case, stay small;
 - pictures with transparency (PNG, GIF, WebP with alpha) become PNG, so the transparency survives;
 - animated GIF and WebP keep their first frame only.
 
 The full picture is scaled down to fit FULL_MAX_PX (phones upload 4000-8000 px photos that nobody needs at that
-size on a forum), the thumbnail to fit THUMB_MAX_PX. An EXIF orientation is applied to the pixels first, so the
-picture stands the right way up without the tag.
+size on a forum; for most pictures before anything else), the thumbnail to fit THUMB_MAX_PX. An EXIF orientation is
+applied to the pixels, so the picture stands the right way up without the tag.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ JPEG_QUALITY = 85
 # Pillow's own guard warns above MAX_IMAGE_PIXELS and refuses at twice that. Ours (below) refuses first, with a
 # clear message; setting Pillow's to the same value makes its refusal a second line of defence.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# Modes whose pixels resample correctly as decoded (Pillow premultiplies RGBA's alpha while resizing); a picture in
+# any other mode is converted to RGB or RGBA first.
+_RESAMPLED_AS_DECODED = frozenset({"RGB", "RGBA", "L", "CMYK"})
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
@@ -116,14 +120,20 @@ def _to_srgb(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _encode(image: Image.Image) -> PreparedImage:
+    """Shrink, turn upright, convert to sRGB, then copy the pixels alone. `image` (loaded) is changed in place."""
     alpha = _has_alpha(image)
-    upright = ImageOps.exif_transpose(image)
-    pixels = _to_srgb(upright, "RGBA" if alpha else "RGB")  # always a new image, so resizing it in place is safe
-    # Bicubic for the big step: as good as Lanczos to the eye when shrinking a photo, at a third of the CPU.
-    pixels.thumbnail((FULL_MAX_PX, FULL_MAX_PX), Image.Resampling.BICUBIC)
+    if image.mode in _RESAMPLED_AS_DECODED and "transparency" not in image.info:
+        # Shrink first, in place: the decoded bitmap (40 MB for a 40 MP JPEG decoded at half scale) is released
+        # as soon as the stored size exists, and the copies below are of the small picture. The box is square,
+        # so turning the picture upright afterwards does not change how it fits.
+        _shrink(image)
+    ImageOps.exif_transpose(image, in_place=True)
+    pixels = _to_srgb(image, "RGBA" if alpha else "RGB")  # always a new image, so resizing it in place is safe
+    _shrink(pixels)  # the other modes (palettes, 16-bit, a transparent colour) are only resampled as RGB(A)
     # A new image holds only pixels: no info dict (EXIF, XMP, ICC, comments), so nothing else can be written out.
     clean = Image.new(pixels.mode, pixels.size)
     clean.paste(pixels)
+    del pixels
     thumb = clean.copy()
     thumb.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX), Image.Resampling.LANCZOS)
     content_type = "image/png" if alpha else "image/jpeg"
@@ -136,6 +146,11 @@ def _encode(image: Image.Image) -> PreparedImage:
         thumb_width=thumb.width,
         thumb_height=thumb.height,
     )
+
+
+def _shrink(image: Image.Image) -> None:
+    # Bicubic for the big step: as good as Lanczos to the eye when shrinking a photo, at a third of the CPU.
+    image.thumbnail((FULL_MAX_PX, FULL_MAX_PX), Image.Resampling.BICUBIC)
 
 
 def _save(image: Image.Image, alpha: bool) -> bytes:

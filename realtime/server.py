@@ -21,12 +21,14 @@ import socketio
 from quart import Quart
 from quart_auth import QuartAuth
 from redis import asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from forum import rooms
 from forum.actions.sessions import ResolvedSession, resolve_session
 from forum.db import Database
 from forum.errors import DomainError
 from forum.events import ReadersPresent, Ready, RoomRevoked, Typing
+from forum.heap import Departures
 from forum.models import User
 from forum.queries.accounts import live_session_ids
 from forum.queries.communities import followed_community_ids
@@ -35,7 +37,7 @@ from forum.queries.messages import unread_totals
 from forum.queries.notifications import unread_notification_totals
 from forum.queries.replay import Reader
 from forum.queries.threads import latest_event_id
-from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_options
+from forum.redis_client import UNAVAILABLE, fail_fast, fail_fast_manager
 from forum.validation import MAX_ID
 from realtime.presence import Presence
 
@@ -210,13 +212,9 @@ class FailedConnects:
 
 def create_socket_server(app: Quart) -> socketio.AsyncServer:
     redis_url = app.config["REDIS_URL"]
-    # Through Redis go only typing and reader counts now (events are relayed from the log, see Relay): fail fast while
-    # Redis is away rather than hold a handler for redis-py's retries.
-    manager = (
-        socketio.AsyncRedisManager(redis_url, channel=app.config["REDIS_CHANNEL"], redis_options=fail_fast_options())
-        if redis_url
-        else None
-    )
+    # Through Redis go only typing and reader counts now (events are relayed from the log, see Relay), and never
+    # in the path of an answer: everything for this process's own sockets is emitted with ignore_queue=True.
+    manager = fail_fast_manager(redis_url, app.config["REDIS_CHANNEL"]) if redis_url else None
     sio = _Server(
         # Stated explicitly: with aiohttp installed the default would pick aiohttp (python-socketio #776).
         async_mode="asgi",
@@ -233,8 +231,24 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     failed_connects = FailedConnects(app.config["SOCKET_FAILED_CONNECTS_PER_MINUTE"])
     sockets_per_account = app.config["SOCKETS_PER_ACCOUNT"]
 
+    def database() -> Database:
+        db: Database = app.extensions["linli.db"]
+        return db
+
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            await admit(sid, environ, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception as error:
+            if database().outage.note(error):  # logged once per outage, not a traceback per connection
+                # A refusal that passes: the client connects again a little later (docs/realtime.md).
+                raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
+            raise
+
+    async def admit(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        """Authenticate a connecting socket and put it in its personal and community rooms, or refuse it."""
         address = _peer(environ)
         token, verified = login_token(app, environ, auth)
         # Tokens that only the database can judge (an API client's) are throttled per address after failures; a
@@ -258,7 +272,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         # have open. Nothing is replayed here (notices missed while offline are on the community page), so the
         # socket joins once the relay has sent what was committed before: an older notice, hidden since, must
         # not arrive as new.
-        db: Database = app.extensions["linli.db"]
+        db = database()
         generation = rechecked.get(user.id, 0)
         async with db.read_only() as session:
             newest = await latest_event_id(session)
@@ -300,11 +314,14 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         await sio.disconnect(sid)
         return False
 
+    departures = Departures()
+
     @sio.event
     async def disconnect(sid: str, *_reason: Any) -> None:
+        departures.note()  # what a closed socket leaves behind is freed by a full collection now and then
         recent.pop(sid, None)
         for room in presence.rooms_of(sid):
-            if await presence.leave(room, sid):
+            if presence.leave(room, sid):
                 changed(room)
 
     @sio.event
@@ -317,7 +334,18 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         access check, and the replay covers everything the relay had sent when it joined: so an event recorded
         before a later change (a reply, then hidden) reaches the socket only through the replay, which shows it
         as it is now, never live as it was. Events after the join arrive live; the client ignores ids it has
-        already seen (an event being sent as the socket joins may come both ways)."""
+        already seen (an event being sent as the socket joins may come both ways).
+
+        With the database away, the answer is {"ok": false, "error": "unavailable"} (the client tries again) and
+        the socket stays connected, in none of the room or its count. Nothing here waits for Redis."""
+        try:
+            return await join(sid, data)
+        except Exception as error:
+            if database().outage.note(error):  # logged once per outage, not a traceback per subscribe
+                return {"ok": False, "error": "unavailable"}
+            raise
+
+    async def join(sid: str, data: Any) -> dict[str, Any]:
         if not await within_limit(sid):
             return {"ok": False, "error": "rate_limited"}
         if not isinstance(data, dict) or not isinstance(data.get("room"), str):
@@ -327,7 +355,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
             return {"ok": False, "error": "bad_request"}
         socket_session = await sio.get_session(sid)
-        db: Database = app.extensions["linli.db"]
+        db = database()
         async with db.read_only() as session:
             user = await session.get(User, socket_session["user_id"])
             if user is None:
@@ -343,14 +371,18 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             return {"ok": False, "error": "disconnected"}
         await sio.enter_room(sid, room)
         joined_at = relay.position  # read after joining: every later event reaches the socket live
-        # Counted as a reader from the moment it is in the room (this process's own count changes before any
-        # await), so no count that reaches the socket leaves it out; it is taken out again on every way out below.
-        if kind.counts_readers and await presence.enter(room, sid, socket_session["user_id"]):
+        # Counted as a reader from the moment it is in the room (this process's own count; Redis is told after
+        # the answer), so no count that reaches the socket leaves it out; it is taken out again on every way out
+        # below.
+        if kind.counts_readers and presence.enter(room, sid, socket_session["user_id"]):
             changed(room)
 
         async def withdraw(answer: dict[str, Any]) -> dict[str, Any]:
-            await sio.leave_room(sid, room)
-            if await presence.leave(room, sid):
+            # A socket that went is out of every room already; leaving one for it would ask the other processes
+            # through Redis (python-socketio publishes a leave for a socket it does not know).
+            if sio.manager.is_connected(sid, "/"):
+                await sio.leave_room(sid, room)
+            if presence.leave(room, sid):
                 changed(room)
             return answer
 
@@ -422,7 +454,7 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
             return {"ok": False, "error": "bad_request"}
         room = str(data["room"])
         await sio.leave_room(sid, room)
-        if await presence.leave(room, sid):
+        if presence.leave(room, sid):
             changed(room)
         return {"ok": True}
 
@@ -479,8 +511,11 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
                                 allowed = False
                         if allowed:
                             continue
-                        await sio.leave_room(sid, room)
-                        if await presence.leave(room, sid):
+                        if sio.manager.is_connected(sid, "/"):
+                            # (For a sid gone meanwhile, python-socketio would ask the other processes through
+                            # Redis, and this runs inside a request's commit.)
+                            await sio.leave_room(sid, room)
+                        if presence.leave(room, sid):
                             changed(room)
                         revoked = RoomRevoked(room=room).model_dump()
                         await sio.emit("revoked", revoked, to=sid, ignore_queue=True)
@@ -517,6 +552,10 @@ def create_socket_server(app: Quart) -> socketio.AsyncServer:
     return sio
 
 
+class RedisHung(ConnectionError):
+    """Redis keeps the connection open but does not answer."""
+
+
 class Relay:
     """Hands committed events to this process's sockets.
 
@@ -534,12 +573,21 @@ class Relay:
     every other process disconnects its sockets of those sessions (rooms are per process). Access that shrank
     (a member removed) travels the same way: each process rechecks the rooms of that user's sockets; so do rooms
     whose readers changed (a thread hidden): each process rechecks the users following them there.
+
+    Nothing here waits for Redis in the path of an answer. Announcements are made by a task of their own
+    (`_announce_forever`), in the order they were made, after the request that committed them has answered;
+    what could not be announced is announced once this process is subscribed again. The subscription checks
+    itself (`_receive`): a Redis that hangs (stopped, or behind a network that drops packets) never closes the
+    connection, and a blocking read on it would wait forever, so a quiet connection is pinged, and one that does
+    not answer is dropped and subscribed again, which reads the log (the catch-up) once Redis answers.
     """
 
     RELAY_BATCH = 500  # events read from the log at a time
     # Seconds to wait for this process's own commits to fill a gap in the ids before reading the log instead.
     GAP_WAIT = 0.05
-    RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again
+    RECONNECT_SECONDS = 1.0  # between two attempts to subscribe to Redis again, or to announce
+    PING_SECONDS = 1.0  # a subscription quiet for this long is pinged
+    PONG_SECONDS = 2.0  # a ping not answered within this long means Redis hangs: subscribe again
     STOP_SECONDS = 5.0  # how long a stop waits for the relay's round to end
     CATCH_UP_SECONDS = 5.0  # a subscribe waits at most this long for the relay to reach the log's newest event
 
@@ -562,8 +610,13 @@ class Relay:
         self.access_channel = f"{channel}:access-changed"
         self.recheck = recheck
         self.recheck_rooms = recheck_rooms
-        self._unannounced_access: set[int] = set()  # users whose changed access did not reach Redis
-        self._unannounced_rooms: set[str] = set()  # rooms whose readers changed, likewise
+        # What is still to be announced on Redis (see `_announce_forever`): ended login sessions, users whose
+        # access changed, rooms whose readers changed, and events committed here (`_unannounced`).
+        self._unannounced_sessions: set[int] = set()
+        self._unannounced_access: set[int] = set()
+        self._unannounced_rooms: set[str] = set()
+        self._announcing = asyncio.Event()  # set: something to announce
+        self._announce_failed = False  # the last announcement failed (for the log: one line each way)
         self.poll_seconds = poll_seconds
         self._redis: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -575,7 +628,7 @@ class Relay:
         self._subscribed = False  # to Redis, right now
         self._lost = False  # Redis could not be reached since the last subscription (or since start)
         self._newest_here = 0  # the newest event id committed by this process
-        self._unannounced = False  # events committed here whose announcement did not reach Redis
+        self._unannounced = False  # events committed here not yet announced on Redis
         self._stopping = False
 
     @property
@@ -583,17 +636,24 @@ class Relay:
         database: Database = self.app.extensions["linli.db"]
         return database
 
+    def _failed(self, what: str, error: BaseException) -> None:
+        """Log an error of the relay's own work: one line per outage if the database is away (its Outage says
+        when it ends), a traceback for anything else."""
+        if not self._db.outage.note(error):
+            log.error("%s", what, exc_info=error)
+
     async def start(self) -> None:
         try:
             # Before serving: an event committed by the first request must be relayed, not taken as the start.
             async with self._db.read_only() as session:
                 self._advance(await latest_event_id(session))
-        except Exception:  # the database is away: serving pages fails too; relaying starts once it is back
-            log.exception("could not read the event log at start")
+        except Exception as error:  # the database is away: serving pages fails too; relaying starts once it is back
+            self._failed("could not read the event log at start", error)
         self._tasks.append(asyncio.create_task(self._relay_forever()))
         if self.redis_url:
             self._redis = fail_fast(self.redis_url)
             self._tasks.append(asyncio.create_task(self._listen()))
+            self._tasks.append(asyncio.create_task(self._announce_forever()))
 
     async def stop(self) -> None:
         """Stop relaying. The relay finishes the round it is in (its statements) rather than being cancelled in
@@ -606,6 +666,11 @@ class Relay:
         relaying, *others = self._tasks
         for task in others:
             task.cancel()
+        if self._redis is not None and self._subscribed:
+            # What was committed just before the stop (a ban, a logout) still reaches the other processes; each
+            # publish gives up after the fail-fast timeout.
+            with contextlib.suppress(Exception):
+                await self._announce_pending()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(relaying), self.STOP_SECONDS)
         for task in self._tasks:
@@ -618,21 +683,17 @@ class Relay:
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's sink for client events (already stored, and committed): hand them to this process's
-        relay (which sends them from memory, see `_relay_committed`), and announce them to the other processes."""
+        relay (which sends them from memory, see `_relay_committed`), and have them announced to the other
+        processes (after the request answers, see `_announce_forever`)."""
         committed = [event for event in events if "room" in event]
         if not committed:
             return
         self._newest_here = max(self._newest_here, *(event["id"] for event in committed))
         self._committed.extend(committed)
         self._due.set()
-        if self._redis is None:
-            return
-        if not self._subscribed:
-            # Redis is away: no point waiting for it in a request. Announced once this process is subscribed
-            # again; the other processes find the events in the log meanwhile.
+        if self._redis is not None:
             self._unannounced = True
-            return
-        await self._announce()
+            self._announcing.set()
 
     async def _relay_committed(self) -> bool:
         """Send the events committed here since the last relay, from memory, if they follow on from the last one
@@ -666,66 +727,88 @@ class Relay:
         self._due.clear()
         return await self._relay_committed()
 
-    async def _announce(self) -> None:
-        assert self._redis is not None  # noqa: S101 -- only called with Redis
-        try:
-            await self._redis.publish(self.events_channel, str(self._newest_here))
-        except UNAVAILABLE as error:
-            self._unannounced = True
-            log.warning("could not announce new events on Redis (%s); other processes read them from the log", error)
-        else:
-            self._unannounced = False
-
     async def sink(self, events: list[dict[str, Any]]) -> None:
         """The unit of work's event sink: called after commit with the events the actions queued."""
         ended = [sid for event in events if event.get("type") == "sessions.ended" for sid in event["session_ids"]]
         if ended:
             await self.disconnect_local(ended)
             if self._redis is not None:
-                try:
-                    await self._redis.publish(self.sessions_channel, json.dumps(ended))
-                except UNAVAILABLE as error:
-                    log.warning(
-                        "could not announce ended sessions %s on Redis (%s); their sockets on other processes stay "
-                        "open until they disconnect (they cannot connect again)",
-                        ended,
-                        error,
-                    )
+                self._unannounced_sessions.update(ended)
+                self._announcing.set()
         changed = sorted(
             {uid for event in events if event.get("type") == "access.changed" for uid in event["user_ids"]}
         )
         if changed:
             await self.recheck(changed)
             if self._redis is not None:
-                await self._announce_access(changed)
+                self._unannounced_access.update(changed)
+                self._announcing.set()
         rooms = sorted(
             {room for event in events if event.get("type") == "access.changed" for room in event.get("rooms", [])}
         )
         if rooms:
             await self.recheck_rooms(rooms)
             if self._redis is not None:
-                await self._announce_rooms(rooms)
+                self._unannounced_rooms.update(rooms)
+                self._announcing.set()
 
-    async def _announce_rooms(self, rooms: list[str]) -> None:
+    async def _announce_forever(self) -> None:
+        """Announce on Redis what was committed here, apart from the requests that committed it: a hung Redis
+        would otherwise hold each of them for the fail-fast timeout. Only while subscribed: what comes
+        meanwhile waits for the subscription to return (which sets `_announcing`). An announcement that fails
+        while subscribed (Redis hangs, and the subscription has not noticed yet) is tried again after
+        RECONNECT_SECONDS, so a short hang loses nothing either."""
+        while True:
+            await self._announcing.wait()
+            self._announcing.clear()
+            if not self._subscribed:
+                continue
+            try:
+                announced = await self._announce_pending()
+            except Exception:  # a bug here must not end announcing: the pending ones are tried again
+                log.exception("announcing on Redis failed")
+                announced = False
+            if not announced:
+                await asyncio.sleep(self.RECONNECT_SECONDS)
+                self._announcing.set()
+
+    async def _announce_pending(self) -> bool:
+        """Publish what is still to be announced, in the order the sink and the relay would have: ended sessions,
+        changed access, then new events. False if Redis did not take it (it is kept for the next attempt)."""
         assert self._redis is not None  # noqa: S101 -- only called with Redis
         try:
-            await self._redis.publish(self.access_channel, json.dumps({"rooms": rooms}))
-        except UNAVAILABLE as error:  # announced again once Redis is back, as users are
-            self._unannounced_rooms.update(rooms)
-            log.warning("could not announce rechecking rooms %s on Redis (%s)", rooms, error)
-        else:
-            self._unannounced_rooms.difference_update(rooms)
-
-    async def _announce_access(self, user_ids: list[int]) -> None:
-        assert self._redis is not None  # noqa: S101 -- only called with Redis
-        try:
-            await self._redis.publish(self.access_channel, json.dumps(user_ids))
+            if self._unannounced_sessions:
+                ended = sorted(self._unannounced_sessions)
+                await self._redis.publish(self.sessions_channel, json.dumps(ended))
+                self._unannounced_sessions.difference_update(ended)
+            if self._unannounced_access:
+                users = sorted(self._unannounced_access)
+                await self._redis.publish(self.access_channel, json.dumps(users))
+                self._unannounced_access.difference_update(users)
+            if self._unannounced_rooms:
+                rooms = sorted(self._unannounced_rooms)
+                await self._redis.publish(self.access_channel, json.dumps({"rooms": rooms}))
+                self._unannounced_rooms.difference_update(rooms)
+            if self._unannounced:
+                self._unannounced = False  # a commit while this is published sets it again
+                try:
+                    await self._redis.publish(self.events_channel, str(self._newest_here))
+                except BaseException:
+                    self._unannounced = True
+                    raise
         except UNAVAILABLE as error:
-            # Announced again once Redis is back; processes that lost Redis too recheck everyone then anyway.
-            self._unannounced_access.update(user_ids)
-            log.warning("could not announce changed access of users %s on Redis (%s)", user_ids, error)
-        else:
-            self._unannounced_access.difference_update(user_ids)
+            if not self._announce_failed:
+                self._announce_failed = True
+                log.warning(
+                    "could not announce on Redis (%s); other processes read new events from the log, and hear of "
+                    "ended sessions and changed access once Redis answers",
+                    error,
+                )
+            return False
+        if self._announce_failed:
+            self._announce_failed = False
+            log.warning("announcing on Redis again")
+        return True
 
     async def disconnect_local(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
@@ -744,8 +827,8 @@ class Relay:
         try:
             async with self._db.read_only() as session:
                 live = await live_session_ids(session, held)
-        except Exception:  # the database is away too: the sockets of live sessions must not be dropped for that
-            log.exception("could not check the sessions of open sockets")
+        except Exception as error:  # the database is away too: the sockets of live sessions must not be dropped
+            self._failed("could not check the sessions of open sockets", error)
             return
         await self.disconnect_local([session_id for session_id in held if session_id not in live])
 
@@ -758,8 +841,8 @@ class Relay:
             return
         try:
             await self.recheck(users)
-        except Exception:  # the database is away too: the next access change or reconnection tries again
-            log.exception("could not recheck the rooms of open sockets")
+        except Exception as error:  # the database is away too: the next access change or reconnection tries again
+            self._failed("could not recheck the rooms of open sockets", error)
 
     async def _send(self, envelope: dict[str, Any]) -> None:
         """Send the next event to this process's sockets in its room. The position moves first: a socket that
@@ -813,8 +896,8 @@ class Relay:
             try:
                 if read_log or not (await self._relay_committed() or await self._gap_filled()):
                     await self._relay_new_events()
-            except Exception:  # the database is away: try again at the next poll, from the same id
-                log.exception("relaying events from the event log failed")
+            except Exception as error:  # the database is away: try again at the next poll, from the same id
+                self._failed("relaying events from the event log failed", error)
                 await asyncio.sleep(min(1.0, self.poll_seconds))
 
     async def _relay_new_events(self) -> None:
@@ -836,8 +919,7 @@ class Relay:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self.events_channel, self.sessions_channel, self.access_channel)
-                    async for message in pubsub.listen():
-                        await self._on_message(message)
+                    await self._receive(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis restarted or unreachable: keep trying; the log is polled meanwhile
@@ -848,6 +930,25 @@ class Relay:
                 self._lost = True
                 self._subscribed = False
                 await asyncio.sleep(self.RECONNECT_SECONDS)
+
+    async def _receive(self, pubsub: PubSub) -> None:
+        """Hand each message to `_on_message` until the connection fails. One quiet for PING_SECONDS gets a PING;
+        if no PONG came PONG_SECONDS later (with nothing else to read meanwhile, so a slow `_on_message` is not
+        taken for a silent Redis), Redis hangs: RedisHung."""
+        loop = asyncio.get_running_loop()
+        pinged: float | None = None  # when the PING not answered yet was sent
+        while True:
+            message = await pubsub.get_message(timeout=self.PING_SECONDS)
+            if message is not None:
+                if message.get("type") == "pong":
+                    pinged = None
+                else:
+                    await self._on_message(message)
+            elif pinged is None:
+                pinged = loop.time()
+                await pubsub.ping()
+            elif loop.time() - pinged >= self.PONG_SECONDS:
+                raise RedisHung(f"no answer to PING in {loop.time() - pinged:.1f} s")
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -862,14 +963,9 @@ class Relay:
                     log.warning("Redis is back; catching up from the event log")
                     await self._disconnect_ended_sessions()
                     await self._recheck_everyone()
-                if self._unannounced_access:
-                    await self._announce_access(sorted(self._unannounced_access))
-                if self._unannounced_rooms:
-                    await self._announce_rooms(sorted(self._unannounced_rooms))
                 self._subscribed = True
                 self._read_log_soon()
-                if self._unannounced:
-                    await self._announce()
+                self._announcing.set()  # what could not be announced meanwhile
             elif kind == "message" and (self._relayed is None or int(message["data"]) > self._relayed):
                 self._read_log_soon()  # (this process's own announcements come back too: nothing new then)
         elif channel == self.sessions_channel and kind == "message":
@@ -881,5 +977,5 @@ class Relay:
                     await self.recheck_rooms([str(room) for room in changed.get("rooms", [])])
                 else:  # users whose access changed
                     await self.recheck([int(item) for item in changed])
-            except Exception:  # a database hiccup must not drop the subscription
-                log.exception("could not recheck rooms after an access change")
+            except Exception as error:  # a database hiccup must not drop the subscription
+                self._failed("could not recheck rooms after an access change", error)

@@ -51,9 +51,14 @@ def drop_pg_database(url: str) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses the database runs on each backend; one marked `only_postgresql` (it needs what only
-    PostgreSQL has) on PostgreSQL alone. One database per backend for the whole session either way."""
+    PostgreSQL has) on PostgreSQL alone, one marked `only_sqlite` (a fault of SQLite's own; PostgreSQL's have tests of
+    their own) on SQLite alone. One database per backend for the whole session either way."""
     if "database_url" in metafunc.fixturenames:
-        backends = ["postgresql"] if metafunc.definition.get_closest_marker("only_postgresql") else BACKENDS
+        backends = BACKENDS
+        if metafunc.definition.get_closest_marker("only_postgresql"):
+            backends = ["postgresql"]
+        elif metafunc.definition.get_closest_marker("only_sqlite"):
+            backends = ["sqlite"]
         metafunc.parametrize("database_url", backends, indirect=True, scope="session")
 
 

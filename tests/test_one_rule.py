@@ -1,9 +1,10 @@
 """Rules written once and asked everywhere: who may read a community's content (pages and API give the same
 answer, a suspension's reason included), who may reply (the thread page, the API and the action agree: a muted
-member may not), and periodic jobs that fail alone. Both databases."""
+member may not), periodic jobs that fail alone (both databases), and every Redis client made in one place."""
 
 from __future__ import annotations
 
+import ast
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -162,3 +163,65 @@ async def test_a_periodic_job_that_fails_rolls_back_only_its_own_work(
     assert row.title != "不该留下的标题"  # the failed job's change was rolled back
     assert row.locked_at is not None  # the job after it ran and committed
     assert "'a broken job' failed" in caplog.text
+
+
+# What makes a Redis client, a pool of connections, or something that makes one of its own (python-socketio's
+# managers): only forum/redis_client.py may call these, so that every client fails fast.
+_REDIS_MAKERS = frozenset(
+    {
+        "from_url",
+        "from_pool",
+        "Redis",
+        "StrictRedis",
+        "RedisCluster",
+        "Sentinel",
+        "ConnectionPool",
+        "BlockingConnectionPool",
+        "AsyncRedisManager",
+        "RedisManager",
+    }
+)
+_ONE_PLACE = Path("forum/redis_client.py")
+
+
+def _redis_clients_made(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every call, or import from a Redis module, of something in _REDIS_MAKERS."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            callee = node.func
+            name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", None)
+            if name in _REDIS_MAKERS:
+                found.append((node.lineno, str(name)))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {"redis", "socketio"}:
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name in _REDIS_MAKERS]
+    return found
+
+
+def test_every_redis_client_comes_from_the_one_place_that_makes_it_fail_fast() -> None:
+    """A client made with redis-py's defaults waits five seconds for a hung Redis, and retries: presence made its
+    own that way, and a subscribe waited 5 s, a private message 6 s with its transaction open (issue 21)."""
+    # The rule sees what it must see (so it cannot pass by having stopped looking).
+    assert sorted(_redis_clients_made(EXAMPLE_OFFENDERS)) == [
+        (2, "ConnectionPool"),
+        (3, "from_url"),
+        (4, "Redis"),
+        (5, "AsyncRedisManager"),
+    ]
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{line}: {name}"
+        for package in ("forum", "realtime", "bench")
+        for path in sorted((root / package).rglob("*.py"))
+        if path.relative_to(root) != _ONE_PLACE
+        for line, name in _redis_clients_made(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, f"make Redis clients with forum.redis_client (fail_fast, fail_fast_manager): {offenders}"
+
+
+EXAMPLE_OFFENDERS = """
+from redis.asyncio import ConnectionPool
+client = aioredis.from_url(url)
+other = Redis(host="localhost")
+manager = socketio.AsyncRedisManager(url)
+"""

@@ -59,7 +59,9 @@ async def run_due(database: Database, *, now: datetime, most: int = 200) -> int:
         try:
             async with database.unit_of_work() as session:
                 taken += await advance(session, report_id, now=now)
-        except Exception:
+        except Exception as error:
+            if database.outage.note(error):
+                raise  # the database is away: the whole round waits for the next one
             log.exception("the report clock failed on report %d; it is tried again at the next round", report_id)
     return taken
 

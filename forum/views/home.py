@@ -11,6 +11,7 @@ from forum.actions import accounts
 from forum.actions.communities import find_by_join_code
 from forum.config import LOCALES
 from forum.i18n import N_, gettext
+from forum.outage import RETRY_AFTER_SECONDS
 from forum.queries.communities import my_communities
 from forum.web.context import commit, current_user, database, db_session, login_required, require_user, safe_next
 from forum.web.hooks import LANG_COOKIE
@@ -73,7 +74,9 @@ async def set_language() -> Any:
 async def health() -> Any:
     try:
         await database().ping()
-    except Exception:  # the answer is "unavailable", whatever the cause; the log has it
-        log.exception("health check: database unreachable")
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    except Exception as error:  # the answer is "unavailable", whatever the cause; the log has it (once an outage)
+        if not database().outage.note(error):
+            log.exception("health check: database unreachable")
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503, retry
     return jsonify({"status": "ok", "database": "ok"})

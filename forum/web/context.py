@@ -104,9 +104,13 @@ async def notify(message: str, category: str = "ok", **params: object) -> None:
 
 
 async def people_reading(room: str) -> set[int]:
-    """Who has `room` open right now, in every server process (realtime.presence); nobody without sockets."""
+    """Who has `room` open right now, in every server process (realtime.presence); nobody without sockets.
+
+    Asked inside the request's transaction, so Redis gets at most `Presence.BUDGET` (0.1 s) to answer; a Redis
+    away, hung or slow answers with this process's own readers instead, and is not asked again for
+    `Presence.PAUSE` seconds (someone reading on another process may then be notified needlessly)."""
     presence = current_app.extensions.get("linli.presence")
-    return await presence.people_in(room) if presence is not None else set()
+    return await presence.people_in(room, within=presence.BUDGET) if presence is not None else set()
 
 
 async def refused_back(error: InvalidInput, target: str) -> Any:

@@ -6,15 +6,17 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, current_app, g, jsonify
+from quart import Quart, current_app, g, jsonify, request
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from forum.db import COMMITTED, COMMITTING
 from forum.errors import DomainError, InvalidInput
 from forum.i18n import N_, gettext
-from forum.web.context import db_session, wants_json
+from forum.outage import RETRY_AFTER_SECONDS, classify
+from forum.web.context import database, db_session, wants_json
 from forum.web.templating import render_template
 
 log = logging.getLogger(__name__)
@@ -119,12 +121,53 @@ async def bad_value(error: DataError) -> Any:
     return await _respond(400, "bad_request", gettext(HTTP_MESSAGES[400]))
 
 
-async def database_unavailable(error: DBAPIError) -> Any:
-    log.error("database unavailable: %s", error.orig)
-    return await _respond(503, "unavailable", gettext(HTTP_MESSAGES[503]), headers={"Retry-After": "5"})
+# While the database is away. A reader is told the page comes back by itself (and the page retries); a writer is
+# told what became of what they sent: not saved, saved, or (the connection lost during the COMMIT) not known.
+UNAVAILABLE_READ = N_(
+    "The site is briefly unavailable and will come back by itself. This page tries again in a few seconds."
+)
+UNAVAILABLE_NOT_SAVED = N_(
+    "The site is briefly unavailable, so what you sent was not saved. Go back and send it again in a moment."
+)
+UNAVAILABLE_SAVED = N_(
+    "What you sent was saved, but the site became briefly unavailable before the next page could be shown. "
+    "Do not send it again."
+)
+UNAVAILABLE_UNKNOWN = N_(
+    "The site became unavailable while saving what you sent, so it may or may not have been saved. "
+    "Check in a moment before sending it again."
+)
+
+
+def _saved() -> bool | None:
+    """What became of this request's writes: True committed, None not known, False not saved."""
+    info = g.db_session.info if "db_session" in g else {}
+    if info.get(COMMITTED):
+        return True
+    return None if info.get(COMMITTING) else False
+
+
+async def database_unavailable(error: BaseException) -> Any:
+    """503 with Retry-After, on pages and in the API, when the database is away or busy (forum.outage). Logged
+    once per outage, not per request."""
+    database().outage.note(error)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return await _respond(503, "unavailable", gettext(UNAVAILABLE_READ), headers=headers, retry=True)
+    saved = _saved()
+    message = {True: UNAVAILABLE_SAVED, None: UNAVAILABLE_UNKNOWN, False: UNAVAILABLE_NOT_SAVED}[saved]
+    return await _respond(503, "unavailable", gettext(message), headers=headers, saved=saved)
+
+
+async def database_error(error: DBAPIError) -> Any:
+    """A database error that is neither a conflict nor a bad value: the database away or busy (503), or a bug
+    (500)."""
+    return await unexpected_error(error)
 
 
 async def unexpected_error(error: Exception) -> Any:
+    if classify(error) is not None:  # a raw socket error from the driver, a pool timeout: the database, not a bug
+        return await database_unavailable(error)
     log.exception("unhandled error", exc_info=error)
     return await _respond(500, "internal_error", gettext(HTTP_MESSAGES[500]))
 
@@ -136,6 +179,5 @@ def register(app: Quart) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(IntegrityError, conflicting_write)
     app.register_error_handler(DataError, bad_value)
-    app.register_error_handler(OperationalError, database_unavailable)
-    app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(Exception, unexpected_error)

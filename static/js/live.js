@@ -12,7 +12,8 @@
 
 (() => {
   const STATUS_DELAY_MS = 3000; // say the connection is lost only after this long
-  const RETRY_MS = 2000; // a subscribe that failed while connected is tried again after this long
+  const RETRY_MS = 2000; // a subscribe that failed while connected is tried again after about this long,
+  const MAX_RETRY_MS = 30000; // then twice as long each time it fails again, up to this
   const ACK_TIMEOUT_MS = 10000;
   const ANNOUNCE_CHARS = 80;
   const HIGHLIGHT_MS = 4000; // matches the animation in linli.css
@@ -141,13 +142,14 @@
     // whatever page they have open (the server puts each socket in its communities' rooms).
 
     // room -> {element, last (event id), pending (envelopes held while a subscribe is answered), attempt,
-    //          stale (given up: reload needed or not allowed), following (subscribed on this connection)}
+    //          failures (subscribes that could not be answered in a row), stale (given up: reload needed or not
+    //          allowed), following (subscribed on this connection)}
     const rooms = new Map();
     for (const element of document.querySelectorAll("[data-room][data-last-event-id]")) {
       const room = element.dataset.room;
       const last = Number.parseInt(element.dataset.lastEventId, 10);
       if (!room || Number.isNaN(last) || rooms.has(room)) continue;
-      rooms.set(room, { element, last, pending: null, attempt: 0, stale: false, following: false });
+      rooms.set(room, { element, last, pending: null, attempt: 0, failures: 0, stale: false, following: false });
     }
 
     // --- Status line and notices -------------------------------------------------------------------------
@@ -325,18 +327,25 @@
         held.sort((a, b) => a.id - b.id);
         for (const envelope of held) apply(state, envelope);
         state.following = true;
+        state.failures = 0;
       } else if (answer && answer.reload) {
         // Missed events were pruned or are too many: stop following and ask for a reload.
         state.stale = true;
         socket.emit("unsubscribe", { room });
         showReloadNotice();
       } else if (!answer || answer.error === "unavailable") {
-        // Timed out, or the server could not catch up with its event log in time (its database is busy): try
-        // again while connected; `connect` subscribes again after a reconnection anyway.
+        // Timed out, or the server could not answer now (its database is away or busy): try again while
+        // connected, waiting longer each time and not all pages at once, so the room resumes once the database
+        // is back without a crowd of retries meanwhile; `connect` subscribes again after a reconnection anyway.
+        state.failures += 1;
+        const wait = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** Math.min(state.failures - 1, 5));
         if (socket.connected) {
-          setTimeout(() => {
-            if (attempt === state.attempt && socket.connected) subscribe(room, state);
-          }, RETRY_MS);
+          setTimeout(
+            () => {
+              if (attempt === state.attempt && socket.connected) subscribe(room, state);
+            },
+            wait / 2 + Math.random() * (wait / 2),
+          );
         }
       } else {
         // {ok: false, error}: not allowed (any more); the page stays as rendered, without live updates.
