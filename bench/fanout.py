@@ -448,18 +448,23 @@ class Workers:
 Post = Callable[[int], Awaitable[int]]  # sequence number -> the post number the server reports
 
 
-async def linli_poster(client: httpx.AsyncClient, thread_id: int) -> Post:
-    """Sign in through the form and return a function that posts one reply through the reply form."""
+def _csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
 
-    def token(page: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert match, "no CSRF token on the page"
-        return match.group(1)
 
-    login = {"username": POSTER, "password": POSTER_PASSWORD, "csrf_token": token((await client.get("/login")).text)}
+async def sign_in(client: httpx.AsyncClient, username: str, password: str, thread_id: int) -> str:
+    """Sign in through the form; the CSRF token of the thread page (loading it is the warm-up)."""
+    login = {"username": username, "password": password, "csrf_token": _csrf_token((await client.get("/login")).text)}
     response = await client.post("/login", data=login)
     assert response.status_code == 302, f"sign-in failed: {response.status_code}"
-    csrf = token((await client.get(f"/t/{thread_id}")).text)
+    return _csrf_token((await client.get(f"/t/{thread_id}")).text)
+
+
+async def linli_poster(client: httpx.AsyncClient, thread_id: int) -> Post:
+    """Sign in through the form and return a function that posts one reply through the reply form."""
+    csrf = await sign_in(client, POSTER, POSTER_PASSWORD, thread_id)
 
     async def post(_sequence: int) -> int:
         response = await client.post(f"/t/{thread_id}/replies", data={"body": BODY, "csrf_token": csrf})

@@ -50,6 +50,7 @@ from bench.fanout import (
     linli_env,
     seed,
     serving,
+    sign_in,
 )
 
 PHOTO_SIZE = (7296, 5472)  # 40 megapixels, 4:3, as a 40 MP phone camera takes them
@@ -84,20 +85,6 @@ def memory_mb(pid: int) -> dict[str, float]:
         "peak": int(fields["VmHWM"].split()[0]) / 1024,
         "threads": int(fields["Threads"]),
     }
-
-
-async def sign_in(client: httpx.AsyncClient, username: str, password: str, thread_id: int) -> str:
-    """Sign in through the form; the CSRF token of the thread page (loading it is the warm-up)."""
-
-    def token(page: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert match, "no CSRF token on the page"
-        return match.group(1)
-
-    login = {"username": username, "password": password, "csrf_token": token((await client.get("/login")).text)}
-    response = await client.post("/login", data=login)
-    assert response.status_code == 302, f"sign-in failed: {response.status_code}"
-    return token((await client.get(f"/t/{thread_id}")).text)
 
 
 async def post_photos(
